@@ -1,0 +1,43 @@
+"""The batch-length rule: L = max{L : sum_{n<=L} b_n <= B}, applied token by token, plus a cap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class BitBudget:
+    """Running uplink budget of one batch. ``admit`` is called with each draft's exact bit cost."""
+
+    budget_bits: int
+    max_draft_len: int
+    used_bits: int = 0
+    num_drafts: int = 0
+
+    def __post_init__(self) -> None:
+        if self.budget_bits < 0:
+            raise ValueError(f"budget_bits must be >= 0, got {self.budget_bits}")
+        if self.max_draft_len < 0 or self.max_draft_len > 0xFFFF:
+            raise ValueError(f"max_draft_len must be in [0, 65535], got {self.max_draft_len}")
+
+    @property
+    def full(self) -> bool:
+        """No further draft can be sent (the cap is reached)."""
+        return self.num_drafts >= self.max_draft_len
+
+    def admit(self, bits: int) -> bool:
+        """Take a draft of ``bits`` if it fits; False ends the batch (the sequential rule)."""
+        if self.full or self.used_bits + bits > self.budget_bits:
+            return False
+        self.used_bits += bits
+        self.num_drafts += 1
+        return True
+
+
+def batch_length(bits_per_token, budget_bits: int, max_draft_len: int) -> int:
+    """L for a known sequence of per-token costs: the first prefix that no longer fits ends it."""
+    b = BitBudget(budget_bits, max_draft_len)
+    for bits in bits_per_token:
+        if not b.admit(int(bits)):
+            break
+    return b.num_drafts

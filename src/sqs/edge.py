@@ -1,0 +1,84 @@
+"""The edge: SLM drafting, sparsify + quantize, sample from exactly q_hat, encode the uplink bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import wire
+from .budget import BitBudget
+from .probs import softmax_temperature
+from .schemes import Compressed, Scheme
+
+
+@dataclass
+class DraftBatch:
+    """What the edge knows about the batch it just sent (never read by the cloud)."""
+
+    message: bytes
+    tokens: list[int]
+    compressed: list[Compressed]
+    q: list[np.ndarray] = field(repr=False)  # the SLM distributions before compression
+
+    @property
+    def payload_bits(self) -> int:
+        return sum(c.bits for c in self.compressed)
+
+
+class Edge:
+    """Drafts up to ``max_draft_len`` tokens per batch while their payload fits ``budget_bits``."""
+
+    def __init__(
+        self,
+        model,
+        scheme: Scheme,
+        temperature: float,
+        budget_bits: int,
+        max_draft_len: int,
+        rng: np.random.Generator,
+    ) -> None:
+        self.model = model
+        self.scheme = scheme
+        self.temperature = float(temperature)
+        self.budget_bits = int(budget_bits)
+        self.max_draft_len = int(max_draft_len)
+        self.rng = rng
+        self.tokens: list[int] = []
+
+    def start(self, prompt: Sequence[int]) -> None:
+        if len(prompt) == 0:
+            raise ValueError("the prompt must hold at least one token")
+        self.tokens = [int(t) for t in prompt]
+
+    def draft(self) -> DraftBatch:
+        budget = BitBudget(self.budget_bits, self.max_draft_len)
+        self.scheme.begin_batch()
+        context = list(self.tokens)
+        drafts: list[tuple[Compressed, int]] = []
+        qs: list[np.ndarray] = []
+        while not budget.full:
+            q = softmax_temperature(self.model.next_logits(context), self.temperature)
+            comp = self.scheme.compress(q)
+            if not budget.admit(comp.bits):
+                break  # sequential rule: this draft is not sent; C-SQS drops its update on end_batch
+            token = comp.sample(self.rng)
+            drafts.append((comp, token))
+            qs.append(q)
+            context.append(token)
+        v = self.model.vocab_size
+        message = wire.encode_uplink(self.scheme.code, v, self.scheme.ell, self.scheme.fixed_k, drafts)
+        return DraftBatch(message, [t for _, t in drafts], [c for c, _ in drafts], qs)
+
+    def receive(self, downlink: bytes, batch: DraftBatch) -> tuple[int, int]:
+        """Apply the cloud's verdict: keep the accepted drafts, append the cloud's token."""
+        num_accepted, token = wire.decode_downlink(downlink)
+        if num_accepted > len(batch.tokens) or token >= self.model.vocab_size:
+            raise wire.WireFormatError(
+                f"downlink accepts {num_accepted} of {len(batch.tokens)} drafts, token {token}"
+            )
+        self.scheme.end_batch(num_accepted)
+        self.tokens.extend(batch.tokens[:num_accepted])
+        self.tokens.append(token)
+        return num_accepted, token
