@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from sqs import sparsify
+
+
+def test_top_k_breaks_ties_towards_lower_ids():
+    q = np.array([0.1, 0.3, 0.1, 0.3, 0.1, 0.1])
+    np.testing.assert_array_equal(sparsify.top_k(q, 3), [0, 1, 3])
+    np.testing.assert_array_equal(sparsify.top_k(q, 2), [1, 3])
+    np.testing.assert_array_equal(sparsify.top_k(q, 6), np.arange(6))
+
+
+def test_top_k_matches_a_full_sort(rng):
+    for _ in range(50):
+        q = rng.dirichlet(np.full(300, 0.2))
+        k = int(rng.integers(1, 300))
+        ref = np.sort(np.lexsort((np.arange(q.size), -q))[:k])
+        np.testing.assert_array_equal(sparsify.top_k(q, k), ref)
+
+
+@pytest.mark.parametrize("k", [0, 7, -1, 2.5])
+def test_top_k_rejects_bad_k(k):
+    with pytest.raises(ValueError, match="k must be"):
+        sparsify.top_k(np.ones(6) / 6, k)
+
+
+def test_threshold_keeps_argmax_when_empty():
+    q = np.array([0.2, 0.5, 0.3])
+    np.testing.assert_array_equal(sparsify.threshold(q, 0.9), [1])
+    np.testing.assert_array_equal(sparsify.threshold(q, 0.3), [1, 2])
+    np.testing.assert_array_equal(sparsify.threshold(q, -0.1), [0, 1, 2])
+
+
+def test_top_p_smallest_nucleus():
+    q = np.array([0.1, 0.5, 0.15, 0.25])
+    np.testing.assert_array_equal(sparsify.top_p(q, 0.5), [1])
+    np.testing.assert_array_equal(sparsify.top_p(q, 0.7), [1, 3])
+    np.testing.assert_array_equal(sparsify.top_p(q, 0.76), [1, 2, 3])
+    np.testing.assert_array_equal(sparsify.top_p(q, 1.0), [0, 1, 2, 3])
+
+
+def test_dropped_mass():
+    q = np.array([0.1, 0.5, 0.15, 0.25])
+    assert sparsify.dropped_mass(q, np.array([1, 3])) == pytest.approx(0.25)
+    assert sparsify.dropped_mass(q, np.arange(4)) == 0.0
