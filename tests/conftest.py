@@ -9,6 +9,8 @@ def chi_square_pvalue(counts: np.ndarray, probs: np.ndarray) -> float:
     probs = np.asarray(probs, dtype=np.float64)
     keep = probs > 0
     n = counts.sum()
+    if keep.sum() == 1:  # one possible outcome: fit is perfect iff every draw landed there
+        return 1.0 if counts[keep].sum() == n else 0.0
     return float(stats.chisquare(counts[keep], probs[keep] / probs[keep].sum() * n).pvalue)
 
 

@@ -1,0 +1,71 @@
+"""Edge and cloud exchanging bytes on exact toy models: same seed same text, and exactness end to end."""
+
+import numpy as np
+import pytest
+
+import sqs
+from sqs.cloud import Cloud
+from sqs.edge import Edge
+from sqs.session import run_session
+from sqs.toy import MarkovLM, random_pair
+from tests.conftest import chi_square_pvalue
+
+SCHEMES = [
+    ("dense", {"ell": 6}),
+    ("k-sqs", {"k": 3, "ell": 6}),
+    ("c-sqs", {"beta": 0.1, "ell": 6, "alpha": 0.05, "eta": 0.05}),
+    ("top-p", {"top_p": 0.8, "ell": 6}),
+    ("sd", {}),
+]
+
+
+def session(slm, llm, name, params, seed, budget=10**6, max_len=4, temperature=1.0, n=20):
+    edge = Edge(slm, sqs.make_scheme(name, **params), temperature, budget, max_len, np.random.default_rng(seed))
+    cloud = Cloud(llm, temperature, np.random.default_rng(seed + 1))
+    return run_session(edge, cloud, [0], n)
+
+
+@pytest.mark.parametrize("name,params", SCHEMES, ids=[s[0] for s in SCHEMES])
+def test_same_seed_same_tokens_and_metrics(name, params):
+    slm, llm = random_pair(16, np.random.default_rng(0))
+    a = session(slm, llm, name, params, 5)
+    b = session(slm, llm, name, params, 5)
+    assert a.tokens == b.tokens and len(a.tokens) == 20
+    assert a.summary() == b.summary()
+
+
+def test_budget_limits_the_batch_length():
+    slm, llm = random_pair(16, np.random.default_rng(0))
+    params = {"k": 3, "ell": 6}
+    bits = sqs.make_scheme("k-sqs", **params).compress(np.ones(16) / 16).bits
+    res = session(slm, llm, "k-sqs", params, 1, budget=2 * bits + 1, max_len=10)
+    assert all(b.num_drafts <= 2 for b in res.batches)
+    assert all(b.payload_bits <= 2 * bits + 1 for b in res.batches)
+    # a budget too small for any draft degenerates to cloud-only decoding, one token per batch
+    res0 = session(slm, llm, "k-sqs", params, 1, budget=bits - 1, max_len=10, n=5)
+    assert [b.num_drafts for b in res0.batches] == [0] * 5 and len(res0.tokens) == 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,params", SCHEMES, ids=[s[0] for s in SCHEMES])
+def test_first_two_tokens_follow_the_llm(name, params):
+    """Joint law of the first two generated tokens equals the LLM's autoregressive law (chi-square)."""
+    v = 5
+    slm, llm = random_pair(v, np.random.default_rng(3), closeness=0.5)
+    p = sqs.probs.softmax_temperature(llm.table, 0.8)
+    target = np.outer(p[0], np.ones(v)) * p  # P(x1) P(x2 | x1), context token 0
+    trials = 30_000
+    joint = np.zeros((v, v))
+    edge = Edge(slm, sqs.make_scheme(name, **params), 0.8, 10**6, 3, np.random.default_rng(11))
+    cloud = Cloud(llm, 0.8, np.random.default_rng(12))
+    for _ in range(trials):
+        res = run_session(edge, cloud, [0], 2)
+        joint[res.tokens[0], res.tokens[1]] += 1
+    assert joint[target == 0].sum() == 0
+    assert chi_square_pvalue(joint.ravel(), target.ravel()) > 1e-4
+
+
+def test_markov_lm_scores_like_next_logits():
+    lm = MarkovLM(np.arange(9.0).reshape(3, 3))
+    np.testing.assert_array_equal(lm.score_logits([2], [0, 1]), lm.table[[2, 0, 1]])
+    np.testing.assert_array_equal(lm.next_logits([0, 1]), lm.table[1])
