@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sqs.enumerative import bits_for, subset_count, subset_rank, subset_unrank
+from sqs.enumerative import (
+    bits_for,
+    subset_count,
+    subset_rank,
+    subset_unrank,
+    support_from_index,
+    support_index,
+)
 
 
 @pytest.mark.parametrize("n,expected", [(1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (2**20, 20), (2**20 + 1, 21)])
@@ -58,3 +65,19 @@ def test_subset_rank_rejects_duplicates_and_negatives():
 def test_subset_unrank_rejects_out_of_range():
     with pytest.raises(ValueError, match="out of range"):
         subset_unrank(math.comb(10, 3), 10, 3)
+
+
+@pytest.mark.parametrize("v,k", [(6, 4), (7, 7), (9, 5), (9, 4), (10, 8)])
+def test_support_code_is_a_bijection_with_complement(v, k):
+    seen = set()
+    for c in combinations(range(v), k):
+        i = support_index(np.array(c), v)
+        assert 0 <= i < math.comb(v, k)
+        seen.add(i)
+        np.testing.assert_array_equal(support_from_index(i, v, k), c)
+    assert len(seen) == math.comb(v, k)
+
+
+def test_full_support_is_free():
+    assert support_index(np.arange(50257), 50257) == 0
+    np.testing.assert_array_equal(support_from_index(0, 50257, 50257), np.arange(50257))

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
+from tests.conftest import chi_square_pvalue
 
 import sqs
 from sqs.cloud import Cloud
 from sqs.edge import Edge
 from sqs.session import run_session
 from sqs.toy import MarkovLM, random_pair
-from tests.conftest import chi_square_pvalue
 
 SCHEMES = [
     ("dense", {"ell": 6}),

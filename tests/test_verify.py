@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from tests.conftest import chi_square_pvalue
 
 import sqs
 from sqs.verify import residual
-from tests.conftest import chi_square_pvalue
 
 TRIALS = 200_000
 
@@ -105,7 +105,7 @@ def test_zero_residual_falls_back_to_p(rng):
     assert residual(p, p).sum() == 0
     # forced rejection cannot happen when p == q_hat; check the guard directly with q_hat slightly off
     q_hat = np.array([[0.5 + 1e-17, 0.5, 0.0]])
-    n, tok = sqs.verify([0], q_hat, np.vstack([p, p]), rng)
+    _, tok = sqs.verify([0], q_hat, np.vstack([p, p]), rng)
     assert tok in (0, 1)
 
 

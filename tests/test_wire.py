@@ -112,8 +112,11 @@ def forge(head_fields, payload_writer):
         ((0xC5, 0x12, 10, 4, 0, 1), lambda w: w.write(10, 4), "support size"),
         # token position beyond the non-zero counts: counts (4,0,0) have one non-zero -> 0-bit field,
         # so use counts index 1 = (3,1,0): two non-zero, position field 1 bit; then 8 padding bits extra
-        ((0xC5, 0x11, 10, 4, 3, 1), lambda w: (w.write(0, 7), w.write(1, 4), w.write(1, 1), w.write(0, 8)),
-         "oversized"),
+        (
+            (0xC5, 0x11, 10, 4, 3, 1),
+            lambda w: (w.write(0, 7), w.write(1, 4), w.write(1, 1), w.write(0, 8)),
+            "oversized",
+        ),
         ((0xC5, 0x31, 10, 4, 3, 1), lambda w: None, "version"),
         ((0xC5, 0x19, 10, 4, 3, 1), lambda w: None, "scheme code"),
         ((0xC5, 0x11, 10, 4, 11, 1), lambda w: None, "K=11"),

@@ -24,9 +24,7 @@ class Theorem1Terms:
         return self.tv_slm_llm + self.dropped_mass + self.lattice_term
 
 
-def theorem1_terms(
-    q: np.ndarray, q_hat: np.ndarray, p: np.ndarray, support: np.ndarray, ell: int
-) -> Theorem1Terms:
+def theorem1_terms(q: np.ndarray, q_hat: np.ndarray, p: np.ndarray, support: np.ndarray, ell: int) -> Theorem1Terms:
     """The terms for one position; ``ell = 0`` means no lattice (float32 SD): no distortion term."""
     q = np.asarray(q, dtype=np.float64)
     k = int(np.asarray(support).size)

@@ -75,9 +75,7 @@ class Edge:
         """Apply the cloud's verdict: keep the accepted drafts, append the cloud's token."""
         num_accepted, token = wire.decode_downlink(downlink)
         if num_accepted > len(batch.tokens) or token >= self.model.vocab_size:
-            raise wire.WireFormatError(
-                f"downlink accepts {num_accepted} of {len(batch.tokens)} drafts, token {token}"
-            )
+            raise wire.WireFormatError(f"downlink accepts {num_accepted} of {len(batch.tokens)} drafts, token {token}")
         self.scheme.end_batch(num_accepted)
         self.tokens.extend(batch.tokens[:num_accepted])
         self.tokens.append(token)

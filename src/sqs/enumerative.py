@@ -222,3 +222,28 @@ def subset_unrank(index: int, universe: int, size: int) -> np.ndarray:
     if n_left != 0:  # pragma: no cover - guarded by the range check above
         raise AssertionError("subset_unrank left a remainder")
     return out
+
+
+def _complement(elements: np.ndarray, universe: int) -> np.ndarray:
+    mask = np.ones(universe, dtype=bool)
+    mask[elements] = False
+    return np.flatnonzero(mask).astype(np.int64)
+
+
+def support_index(support: np.ndarray, universe: int) -> int:
+    """Index of a support (a K-subset of the vocabulary) in ``range(C(V, K))``.
+
+    Colex rank of the subset, or of its complement when K > V/2: C(V, K) = C(V, V-K), so either is a
+    bijection, and the complement keeps a near-full support (C-SQS with a low threshold) cheap.
+    """
+    support = np.asarray(support, dtype=np.int64)
+    if 2 * support.size > universe:
+        return subset_rank(_complement(support, universe))
+    return subset_rank(support)
+
+
+def support_from_index(index: int, universe: int, size: int) -> np.ndarray:
+    """Inverse of :func:`support_index`: sorted token ids."""
+    if 2 * size > universe:
+        return _complement(subset_unrank(index, universe, universe - size), universe)
+    return subset_unrank(index, universe, size)

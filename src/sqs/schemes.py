@@ -324,9 +324,7 @@ def make_scheme(name: str, **params) -> Scheme:
     cls, allowed = _FACTORIES[name]
     extra = set(params) - allowed
     if extra:
-        raise ValueError(
-            f"scheme {name!r} takes parameters {sorted(allowed) or 'none'}, got unknown {sorted(extra)}"
-        )
+        raise ValueError(f"scheme {name!r} takes parameters {sorted(allowed) or 'none'}, got unknown {sorted(extra)}")
     try:
         return cls(**params)
     except TypeError as exc:  # a required parameter is missing

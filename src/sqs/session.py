@@ -66,8 +66,12 @@ class SessionResult:
         }
 
     def to_dict(self) -> dict:
-        return {"prompt": self.prompt, "tokens": self.tokens, **self.summary(),
-                "batches": [asdict(x) for x in self.batches]}
+        return {
+            "prompt": self.prompt,
+            "tokens": self.tokens,
+            **self.summary(),
+            "batches": [asdict(x) for x in self.batches],
+        }
 
 
 def run_session(edge: Edge, cloud: Cloud, prompt: Sequence[int], max_new_tokens: int) -> SessionResult:
@@ -100,5 +104,5 @@ def run_session(edge: Edge, cloud: Cloud, prompt: Sequence[int], max_new_tokens:
         generated += n_acc + 1
     if edge.tokens != cloud.tokens:  # pragma: no cover - would be a protocol bug
         raise AssertionError("edge and cloud disagree on the accepted text")
-    tokens = edge.tokens[len(prompt):][:max_new_tokens]
+    tokens = edge.tokens[len(prompt) :][:max_new_tokens]
     return SessionResult(list(prompt), tokens, batches)

@@ -12,9 +12,7 @@ def residual(p: np.ndarray, q_hat: np.ndarray) -> np.ndarray:
     return np.maximum(np.asarray(p, dtype=np.float64) - np.asarray(q_hat, dtype=np.float64), 0.0)
 
 
-def verify(
-    draft_tokens, q_hat: np.ndarray, p: np.ndarray, rng: np.random.Generator
-) -> tuple[int, int]:
+def verify(draft_tokens, q_hat: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
     """Accept draft n with probability min(1, p(x)/q_hat(x)); resample the first rejection.
 
     ``q_hat`` is (L, V), ``p`` is (L+1, V): row L of ``p`` gives the bonus token when every draft is
@@ -26,9 +24,7 @@ def verify(
     p = np.asarray(p, dtype=np.float64)
     n_draft = tokens.size
     if q_hat.ndim != 2 or p.ndim != 2 or q_hat.shape[0] != n_draft or p.shape[0] != n_draft + 1:
-        raise ValueError(
-            f"need q_hat (L, V) and p (L+1, V) for L={n_draft} drafts, got {q_hat.shape} and {p.shape}"
-        )
+        raise ValueError(f"need q_hat (L, V) and p (L+1, V) for L={n_draft} drafts, got {q_hat.shape} and {p.shape}")
     if q_hat.shape[1] != p.shape[1]:
         raise ValueError(f"vocabulary mismatch: q_hat has {q_hat.shape[1]} columns, p has {p.shape[1]}")
     vocab = p.shape[1]

@@ -16,7 +16,8 @@ Uplink (edge -> cloud), one message per batch, big-endian::
 Draft record, in order, each a fixed-width unsigned field:
 
 - variable-size schemes (C-SQS, top-p): ``K - 1`` in ceil(log2 V) bits;
-- sparse schemes: the support, colex rank of the K-subset of V, in ceil(log2 C(V, K)) bits;
+- sparse schemes: the support, colex rank of the K-subset of V (of its complement when K > V/2),
+  in ceil(log2 C(V, K)) bits;
 - lattice schemes: lattice index of the counts in ceil(log2 C(ell+K-1, K-1)) bits;
 - lattice schemes: the draft token as its position among the support tokens with a non-zero count,
   in ceil(log2 nnz) bits (nnz is known to the cloud once it has decoded the counts);
@@ -45,7 +46,14 @@ from functools import cached_property
 
 import numpy as np
 
-from .enumerative import bits_for, composition_rank, composition_unrank, subset_rank, subset_unrank
+from .enumerative import (
+    bits_for,
+    composition_rank,
+    composition_unrank,
+    subset_count,
+    support_from_index,
+    support_index,
+)
 from .lattice import num_points
 from .schemes import (
     CODE_DENSE,
@@ -57,7 +65,6 @@ from .schemes import (
     size_bits,
     subset_bits,
 )
-from .enumerative import subset_count
 
 UPLINK_MAGIC = 0xC5
 DOWNLINK_MAGIC = 0xD5
@@ -201,7 +208,7 @@ def encode_uplink(
         elif scheme_code == CODE_TOPK and k != fixed_k:
             raise ValueError(f"top-k message with K={fixed_k} got a support of size {k}")
         if scheme_code != CODE_DENSE:
-            w.write(subset_rank(comp.support), subset_bits(vocab_size, k))
+            w.write(support_index(comp.support, vocab_size), subset_bits(vocab_size, k))
         elif k != vocab_size:
             raise ValueError(f"dense draft with a support of {k} tokens, expected V={vocab_size}")
         w.write(composition_rank(comp.counts), lattice_bits(k, ell))
@@ -271,7 +278,7 @@ def _read_draft(r: BitReader, h: UplinkHeader) -> DecodedDraft:
         idx = r.read(subset_bits(v, k))
         if idx >= subset_count(v, k):
             raise WireFormatError(f"subset index {idx} out of range for a {k}-subset of {v}")
-        support = subset_unrank(idx, v, k)
+        support = support_from_index(idx, v, k)
     lat = r.read(lattice_bits(k, ell))
     if lat >= num_points(k, ell):
         raise WireFormatError(f"lattice index {lat} out of range for K={k}, ell={ell}")
