@@ -54,6 +54,19 @@ def size_bits(vocab_size: int) -> int:
     return bits_for(vocab_size)
 
 
+def full_q_hat(
+    vocab_size: int, support: np.ndarray, counts: np.ndarray | None, ell: int, weights: np.ndarray | None
+) -> np.ndarray:
+    """q_hat over the whole vocabulary from what the wire carries; edge and cloud both build it here."""
+    out = np.zeros(vocab_size, dtype=np.float64)
+    if counts is not None:
+        out[support] = counts / ell
+    else:
+        w = weights.astype(np.float64)
+        out[:] = w / w.sum()
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Compressed:
     """One compressed draft distribution as the edge will send it."""
@@ -83,13 +96,7 @@ class Compressed:
     @cached_property
     def q_hat(self) -> np.ndarray:
         """The quantized distribution over the full vocabulary (float64)."""
-        out = np.zeros(self.vocab_size, dtype=np.float64)
-        if self.counts is not None:
-            out[self.support] = self.counts / self.ell
-        else:
-            w = self.weights.astype(np.float64)
-            out[:] = w / w.sum()
-        return out
+        return full_q_hat(self.vocab_size, self.support, self.counts, self.ell, self.weights)
 
     @cached_property
     def nonzero(self) -> np.ndarray:

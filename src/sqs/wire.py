@@ -61,6 +61,7 @@ from .schemes import (
     CODE_TOPK,
     VARIABLE_SIZE_CODES,
     Compressed,
+    full_q_hat,
     lattice_bits,
     size_bits,
     subset_bits,
@@ -150,13 +151,7 @@ class DecodedDraft:
 
     @cached_property
     def q_hat(self) -> np.ndarray:
-        out = np.zeros(self.vocab_size, dtype=np.float64)
-        if self.counts is not None:
-            out[self.support] = self.counts / self.ell
-        else:
-            w = self.weights.astype(np.float64)
-            out[:] = w / w.sum()
-        return out
+        return full_q_hat(self.vocab_size, self.support, self.counts, self.ell, self.weights)
 
 
 @dataclass(frozen=True, eq=False)
