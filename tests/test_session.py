@@ -31,7 +31,13 @@ def test_same_seed_same_tokens_and_metrics(name, params):
     a = session(slm, llm, name, params, 5)
     b = session(slm, llm, name, params, 5)
     assert a.tokens == b.tokens and len(a.tokens) == 20
-    assert a.summary() == b.summary()
+    timing = ("latency", "tokens_per_s", "protocol_share")  # wall clock aside, every metric is reproducible
+
+    def metrics(r):
+        return {k: v for k, v in r.summary().items() if not k.startswith(timing)}
+
+    assert metrics(a) == metrics(b)
+    assert metrics(a)["resampling_rate"] >= 0 and "latency_s" in a.summary()
 
 
 def test_budget_limits_the_batch_length():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ class Verdict:
     rejection_prob: np.ndarray = field(repr=False)  # TV(q_hat_n, p_n) per draft position
     p: np.ndarray = field(repr=False)  # (L+1, V) target distributions
     q_hat: np.ndarray = field(repr=False)
+    compute_s: float = 0.0  # wall clock: decode, LLM forward, verify, encode
 
 
 class Cloud:
@@ -38,6 +40,7 @@ class Cloud:
         self.tokens = [int(t) for t in prompt]
 
     def handle(self, uplink: bytes) -> Verdict:
+        t0 = time.perf_counter()
         msg = wire.decode_uplink(uplink)
         if msg.header.vocab_size != self.model.vocab_size:
             raise wire.WireFormatError(
@@ -49,8 +52,10 @@ class Cloud:
         n_acc, token = verify(drafts, q_hat, p, self.rng)
         self.tokens.extend(int(t) for t in drafts[:n_acc])
         self.tokens.append(token)
+        message = wire.encode_downlink(n_acc, token)
+        elapsed = time.perf_counter() - t0  # the bookkeeping below is measurement, not cloud work
         return Verdict(
-            message=wire.encode_downlink(n_acc, token),
+            message=message,
             num_drafts=len(drafts),
             num_accepted=n_acc,
             token=token,
@@ -59,4 +64,5 @@ class Cloud:
             rejection_prob=rejection_probability(q_hat, p[: len(drafts)]),
             p=p,
             q_hat=q_hat,
+            compute_s=elapsed,
         )

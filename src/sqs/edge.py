@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +22,8 @@ class DraftBatch:
     tokens: list[int]
     compressed: list[Compressed]
     q: list[np.ndarray] = field(repr=False)  # the SLM distributions before compression
+    model_s: float = 0.0  # wall clock in SLM forwards (and temperature)
+    protocol_s: float = 0.0  # wall clock in compress, sample and encode
 
     @property
     def payload_bits(self) -> int:
@@ -58,18 +61,26 @@ class Edge:
         context = list(self.tokens)
         drafts: list[tuple[Compressed, int]] = []
         qs: list[np.ndarray] = []
+        model_s = protocol_s = 0.0
         while not budget.full:
+            t0 = time.perf_counter()
             q = softmax_temperature(self.model.next_logits(context), self.temperature)
+            t1 = time.perf_counter()
             comp = self.scheme.compress(q)
-            if not budget.admit(comp.bits):
+            fits = budget.admit(comp.bits)
+            token = comp.sample(self.rng) if fits else -1
+            model_s += t1 - t0
+            protocol_s += time.perf_counter() - t1
+            if not fits:
                 break  # sequential rule: this draft is not sent; C-SQS drops its update on end_batch
-            token = comp.sample(self.rng)
             drafts.append((comp, token))
             qs.append(q)
             context.append(token)
+        t0 = time.perf_counter()
         v = self.model.vocab_size
         message = wire.encode_uplink(self.scheme.code, v, self.scheme.ell, self.scheme.fixed_k, drafts)
-        return DraftBatch(message, [t for _, t in drafts], [c for c, _ in drafts], qs)
+        protocol_s += time.perf_counter() - t0
+        return DraftBatch(message, [t for _, t in drafts], [c for c, _ in drafts], qs, model_s, protocol_s)
 
     def receive(self, downlink: bytes, batch: DraftBatch) -> tuple[int, int]:
         """Apply the cloud's verdict: keep the accepted drafts, append the cloud's token."""

@@ -32,7 +32,10 @@ def _select(keys: np.ndarray, m: int) -> np.ndarray:
 def quantize(probs: np.ndarray, ell: int) -> np.ndarray:
     """Algorithm 2 of the SQS paper: the lattice point ``b`` (int64 counts, ``sum(b) == ell``).
 
-    ``probs`` is renormalized first (it is the retained part of a sparsified distribution).
+    ``probs`` is renormalized first (it is the retained part of a sparsified distribution). Algorithm 2
+    as printed rounds the raw top-K probabilities; their deficit ell * (1 - S) can exceed K, which the
+    one-unit-per-entry correction cannot repair, and the distortion bound (20) is stated for the
+    normalized q_bar, so q_bar is what is quantized.
     Step 6 rounds ``ell * q`` to the nearest integer; if the counts then miss ``ell`` by ``d``,
     steps 9-15 move the ``|d|`` entries with the largest (if over) or smallest (if under) rounding
     error ``zeta = b' - ell * q`` by one. Among equal ``zeta`` the lower index goes first.
@@ -46,7 +49,7 @@ def quantize(probs: np.ndarray, ell: int) -> np.ndarray:
     total = q.sum()
     if not total > 0:
         raise ValueError("probs must have positive mass")
-    x = (ell / total) * q
+    x = ell * (q / total)  # normalize first, then scale: the order the reference computation uses
     b = np.floor(x + 0.5).astype(np.int64)
     d = int(b.sum()) - ell
     if d != 0:

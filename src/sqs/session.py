@@ -14,6 +14,9 @@ import numpy as np
 from .bounds import theorem1_terms
 from .cloud import Cloud
 from .edge import Edge
+from .latency import BatchLatency, LinkConfig, batch_latency
+
+_LATENCY_PARTS = ("edge_s", "protocol_s", "uplink_s", "propagation_s", "cloud_s", "downlink_s")
 
 
 @dataclass
@@ -28,6 +31,7 @@ class BatchRecord:
     betas: list[float | None]
     rejection_prob: list[float]  # TV(q_hat_n, p_n), the exact per-draft rejection probability
     bound_theorem1: float  # sum over drafts of TV(q, p) + alpha_n + K_n / (4 ell)
+    latency: BatchLatency
 
     @property
     def resampled(self) -> int:
@@ -48,7 +52,13 @@ class SessionResult:
         accepted = sum(x.num_accepted for x in b)
         bits = sum(x.payload_bits for x in b)
         dropped = [d for x in b for d in x.dropped_mass]
+        lat = {k: sum(getattr(x.latency, k) for x in b) for k in _LATENCY_PARTS}
+        latency_s = sum(x.latency.total_s for x in b)
         return {
+            "latency_s": latency_s,
+            "tokens_per_s": len(self.tokens) / latency_s if latency_s > 0 else float("nan"),
+            **{f"latency_{k}": v for k, v in lat.items()},
+            "protocol_share_of_edge": lat["protocol_s"] / lat["edge_s"] if lat["edge_s"] > 0 else 0.0,
             "n_tokens": len(self.tokens),
             "n_batches": n_batches,
             "resampling_rate": sum(x.resampled for x in b) / max(n_batches, 1),
@@ -74,8 +84,11 @@ class SessionResult:
         }
 
 
-def run_session(edge: Edge, cloud: Cloud, prompt: Sequence[int], max_new_tokens: int) -> SessionResult:
+def run_session(
+    edge: Edge, cloud: Cloud, prompt: Sequence[int], max_new_tokens: int, link: LinkConfig | None = None
+) -> SessionResult:
     """Alternate draft -> verify -> feedback until ``max_new_tokens`` tokens are generated."""
+    link = link or LinkConfig()
     edge.start(prompt)
     cloud.start(prompt)
     batches: list[BatchRecord] = []
@@ -99,6 +112,9 @@ def run_session(edge: Edge, cloud: Cloud, prompt: Sequence[int], max_new_tokens:
                 betas=[c.beta for c in batch.compressed],
                 rejection_prob=verdict.rejection_prob.tolist(),
                 bound_theorem1=bound,
+                latency=batch_latency(
+                    link, batch.model_s, batch.protocol_s, len(batch.message), verdict.compute_s, len(verdict.message)
+                ),
             )
         )
         generated += n_acc + 1

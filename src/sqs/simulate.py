@@ -65,6 +65,8 @@ def simulate(cfg: SimulationConfig, progress: bool = True) -> list[dict]:
     for name, runs in per_scheme.items():
         row = {"scheme": name, **{k: v for k, v in runs[0]["params"].items()}}
         for key in (
+            "latency_s",
+            "tokens_per_s",
             "resampling_rate",
             "mean_accept_len",
             "draft_accept_rate",

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+import sqs
+from sqs.cloud import Cloud
+from sqs.edge import Edge
+from sqs.latency import LinkConfig, batch_latency
+from sqs.session import run_session
+from sqs.toy import random_pair
+
+
+def test_batch_latency_components():
+    link = LinkConfig(
+        uplink_bps=1000.0, downlink_bps=4000.0, propagation_s=0.5, edge_time_scale=2.0, cloud_time_scale=0.5
+    )
+    lat = batch_latency(link, edge_model_s=1.0, edge_protocol_s=0.25, uplink_bytes=100, cloud_s=2.0, downlink_bytes=10)
+    assert lat.edge_s == pytest.approx(2.5)
+    assert lat.protocol_s == pytest.approx(0.5)
+    assert lat.uplink_s == pytest.approx(0.8)
+    assert lat.downlink_s == pytest.approx(0.02)
+    assert lat.cloud_s == pytest.approx(1.0)
+    assert lat.total_s == pytest.approx(2.5 + 0.8 + 0.5 + 1.0 + 0.02)
+
+
+@pytest.mark.parametrize("field", ["uplink_bps", "downlink_bps", "edge_time_scale", "cloud_time_scale"])
+def test_link_config_rejects_non_positive(field):
+    with pytest.raises(ValueError, match=field):
+        LinkConfig(**{field: 0.0})
+
+
+def test_session_latency_adds_up_and_uses_whole_messages():
+    slm, llm = random_pair(32, np.random.default_rng(0))
+    link = LinkConfig(uplink_bps=1e4, downlink_bps=1e5, propagation_s=0.01)
+    edge = Edge(slm, sqs.make_scheme("k-sqs", k=4, ell=20), 1.0, 400, 6, np.random.default_rng(1))
+    res = run_session(edge, Cloud(llm, 1.0, np.random.default_rng(2)), [0], 30, link)
+    s = res.summary()
+    parts = ("edge_s", "uplink_s", "propagation_s", "cloud_s", "downlink_s")
+    assert s["latency_s"] == pytest.approx(sum(s[f"latency_{p}"] for p in parts))
+    assert s["latency_uplink_s"] == pytest.approx(8 * s["uplink_bytes"] / 1e4)
+    assert s["latency_propagation_s"] == pytest.approx(0.01 * s["n_batches"])
+    assert s["tokens_per_s"] == pytest.approx(30 / s["latency_s"])
+    assert 0 < s["protocol_share_of_edge"] <= 1
