@@ -81,6 +81,37 @@ def _table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decode(args: argparse.Namespace) -> int:
+    import logging
+
+    from tqdm import tqdm
+
+    from .decode import DecodeConfig, ModelPair, decode_prompt
+    from .latency import LinkConfig
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    if args.prompts_file:
+        lines = Path(args.prompts_file).read_text().splitlines()
+        prompts = [ln for ln in lines if ln.strip()]
+    else:
+        prompts = list(args.prompt or [])
+    if not prompts:
+        raise ValueError("give --prompt TEXT (repeatable) or --prompts-file FILE (one prompt a line)")
+    link = LinkConfig(
+        uplink_bps=args.uplink_bps,
+        downlink_bps=args.downlink_bps,
+        propagation_s=args.propagation_s,
+        edge_time_scale=args.edge_time_scale,
+        cloud_time_scale=args.cloud_time_scale,
+    )
+    names = [f.name for f in fields(DecodeConfig) if f.name != "link"]
+    cfg = DecodeConfig(**{n: getattr(args, n) for n in names}, link=link)
+    pair = ModelPair(cfg.slm, cfg.llm, cfg.dtype, cfg.device)
+    for i, text in enumerate(tqdm(prompts, desc=f"decode {cfg.scheme}", unit="prompt", file=sys.stderr)):
+        print(json.dumps(decode_prompt(pair, cfg, text, i)), flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="sqs", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -109,6 +140,53 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ell", type=int, default=100)
     b.add_argument("--k", type=int, nargs="+", default=[1, 8, 64, 512, 4096])
     b.set_defaults(func=_bits)
+    from .decode import DECODE_SCHEMES, DecodeConfig
+    from .latency import LinkConfig
+
+    dc, lk = DecodeConfig(), LinkConfig()
+    dd = sub.add_parser(
+        "decode",
+        help="decode prompts edge-to-cloud with real models; JSON Lines on stdout, progress on stderr",
+        description="Decode text prompts through an edge SLM and a cloud LLM that exchange only bytes. "
+        "With no model options the embedded offline pair is used (converted and cached on first use).",
+    )
+    dd.add_argument("--scheme", choices=DECODE_SCHEMES, default=dc.scheme, help="ar = cloud-only baseline")
+    dd.add_argument("--prompt", action="append", help="a prompt (repeat for several)")
+    dd.add_argument("--prompts-file", help="a text file, one prompt a line")
+    dd.add_argument("--temperature", type=float, default=dc.temperature, help="T on both sides; 0 = greedy")
+    dd.add_argument("--max-new-tokens", type=int, default=dc.max_new_tokens)
+    dd.add_argument("--budget-bits", type=int, default=dc.budget_bits, help="uplink payload budget B per batch")
+    dd.add_argument("--max-draft-len", type=int, default=dc.max_draft_len, help="cap on drafts per batch")
+    dd.add_argument("--ell", type=int, default=dc.ell, help="lattice resolution")
+    dd.add_argument("--k", type=int, default=dc.k, help="K of K-SQS")
+    dd.add_argument("--beta", type=float, default=dc.beta, help="initial C-SQS threshold")
+    dd.add_argument("--alpha", type=float, default=dc.alpha, help="C-SQS target dropped mass")
+    dd.add_argument("--eta", type=float, default=dc.eta, help="C-SQS learning rate")
+    dd.add_argument("--top-p", type=float, default=dc.top_p, help="mass of the top-p scheme")
+    dd.add_argument(
+        "--slm", default=dc.slm, help="edge model id: embedded id, local dir or hub id; @exit=N keeps N layers"
+    )
+    dd.add_argument("--llm", default=dc.llm, help="cloud model id (paper: EleutherAI/gpt-neo-1.3B)")
+    dd.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16", "float16"],
+        default=dc.dtype,
+        help="model weights; probabilities are always float64",
+    )
+    dd.add_argument("--device", default=dc.device, help="auto (CUDA if present), cpu or cuda")
+    dd.add_argument("--seed", type=int, default=dc.seed)
+    dd.add_argument("--uplink-bps", type=float, default=lk.uplink_bps)
+    dd.add_argument("--downlink-bps", type=float, default=lk.downlink_bps)
+    dd.add_argument("--propagation-s", type=float, default=lk.propagation_s, help="per batch, both ways")
+    dd.add_argument(
+        "--edge-time-scale",
+        type=float,
+        default=lk.edge_time_scale,
+        help="multiply measured edge compute (4 = an edge 4x slower than this machine)",
+    )
+    dd.add_argument("--cloud-time-scale", type=float, default=lk.cloud_time_scale)
+    dd.add_argument("--verbose", action="store_true", help="log model loading to stderr")
+    dd.set_defaults(func=_decode)
     t = sub.add_parser("table", help="print a results CSV as an aligned table")
     t.add_argument("csv", help="a CSV written by the workflow, e.g. results/tables/toy_summary.csv")
     t.add_argument("--columns", nargs="+", help="only these columns, in this order")
@@ -120,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as exc:
+    except (ValueError, FileNotFoundError) as exc:
         print(f"sqs: error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:  # HubUnreachableError and friends: the message says what to do
+        print(f"sqs: error: {exc}", file=sys.stderr)
+        return 3

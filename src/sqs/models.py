@@ -128,9 +128,58 @@ def _from_hub(model_id: str, dtype, device: str):
     return model.to(device), tok
 
 
+_LAYER_PATHS = ("model.layers", "transformer.h", "gpt_neox.layers")
+
+
+def _decoder_layers(model):
+    for path in _LAYER_PATHS:
+        obj = model
+        try:
+            for attr in path.split("."):
+                obj = getattr(obj, attr)
+        except AttributeError:
+            continue
+        return obj
+    raise ValueError(f"cannot find the decoder layers of {type(model).__name__} (looked at {', '.join(_LAYER_PATHS)})")
+
+
+def truncate_layers(model, n_layers: int):
+    """Early exit: keep the first ``n_layers`` decoder layers; the final norm and the head stay shared.
+
+    Without training this is a weak draft (the exit's hidden state is not what the head expects); the
+    distilled draft of the embedded pair trains on top of it.
+    """
+    layers = _decoder_layers(model)
+    if not 1 <= n_layers < len(layers):
+        raise ValueError(f"early exit needs 1 <= n_layers < {len(layers)}, got {n_layers}")
+    del layers[n_layers:]
+    cfg = model.config
+    for attr in ("num_hidden_layers", "num_layers", "n_layer"):
+        if isinstance(getattr(cfg, attr, None), int):
+            setattr(cfg, attr, n_layers)
+    for attr in ("layer_types", "attention_layers"):
+        if isinstance(getattr(cfg, attr, None), list):
+            setattr(cfg, attr, getattr(cfg, attr)[:n_layers])
+    return model
+
+
+def parameter_count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
 def load_model(model_id: str, dtype: str = "float32", device: str = "auto"):
-    """(model, tokenizer) for an embedded id, a local directory or a hub id."""
+    """(model, tokenizer) for an embedded id, a local directory or a hub id.
+
+    ``<id>@exit=<n>`` loads ``<id>`` and keeps its first ``n`` decoder layers (an early-exit draft).
+    """
     import torch
+
+    if "@exit=" in model_id:
+        base, _, n = model_id.rpartition("@exit=")
+        if not n.isdigit():
+            raise ValueError(f"early-exit id must end in @exit=<layers>, got {model_id!r}")
+        model, tok = load_model(base, dtype=dtype, device=device)
+        return truncate_layers(model, int(n)), tok
 
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
