@@ -31,6 +31,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_protocol.py
+	$(BIN)/python benchmarks/bench_decode.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
