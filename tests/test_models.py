@@ -125,6 +125,7 @@ def test_embedded_conversion_is_exact(monkeypatch, tmp_path):
     monkeypatch.setenv("SQS_CACHE_DIR", str(tmp_path))
     path = ensure_embedded_checkpoint()
     assert path.parent == tmp_path and (path / "config.json").is_file()
+    assert "quantization_config" not in (path / "config.json").read_text()  # a plain, re-savable checkpoint
     assert ensure_embedded_checkpoint() == path  # second call reuses it
     model, tok = load_model(EMBEDDED_LLM, device="cpu")
     assert len(tok) == 49152

@@ -112,6 +112,26 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _distill(args: argparse.Namespace) -> int:
+    import logging
+
+    from .distill import DistillConfig, config_key, distill, ensure_distilled_draft
+    from .models import ensure_embedded_checkpoint
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    cfg = DistillConfig(**{f.name: getattr(args, f.name) for f in fields(DistillConfig)})
+    if args.out:
+        out = Path(args.out)
+        if out.exists():
+            raise ValueError(f"{out} exists; choose a new directory (nothing is overwritten)")
+        distill(ensure_embedded_checkpoint(), out, cfg)
+    else:
+        out = ensure_distilled_draft(cfg)
+    report = json.loads((out / "distill_report.json").read_text())
+    print(json.dumps({"path": str(out), "key": config_key(cfg), **report}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="sqs", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -187,6 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("--cloud-time-scale", type=float, default=lk.cloud_time_scale)
     dd.add_argument("--verbose", action="store_true", help="log model loading to stderr")
     dd.set_defaults(func=_decode)
+    from .distill import DistillConfig
+
+    dcfg = DistillConfig()
+    di = sub.add_parser(
+        "distill",
+        help="build the embedded pair's edge draft (early exit + one trained block, KL-distilled on LLM text)",
+    )
+    for f in fields(DistillConfig):
+        di.add_argument(
+            f"--{f.name.replace('_', '-')}", type=type(getattr(dcfg, f.name)), default=getattr(dcfg, f.name)
+        )
+    di.add_argument("--out", help="write the checkpoint here instead of the cache (must not exist)")
+    di.set_defaults(func=_distill)
     t = sub.add_parser("table", help="print a results CSV as an aligned table")
     t.add_argument("csv", help="a CSV written by the workflow, e.g. results/tables/toy_summary.csv")
     t.add_argument("--columns", nargs="+", help="only these columns, in this order")

