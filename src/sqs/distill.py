@@ -14,8 +14,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -104,7 +102,7 @@ def distill(llm_dir: Path, target: Path, cfg: DistillConfig) -> dict:
     from tqdm import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .models import truncate_layers
+    from .models import checkpoint_dir, truncate_layers
 
     t_start = time.perf_counter()
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -173,17 +171,10 @@ def distill(llm_dir: Path, target: Path, cfg: DistillConfig) -> dict:
         "draft_parameters_share": sum(p.numel() for p in student.parameters())
         / sum(p.numel() for p in llm.parameters()),
     }
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".distill-", dir=target.parent))
-    try:
+    with checkpoint_dir(target) as tmp:
         student.eval().save_pretrained(tmp)
         tok.save_pretrained(tmp)
         (tmp / "distill_report.json").write_text(json.dumps(report, indent=2))
-        if not target.exists():
-            tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return report
 
 

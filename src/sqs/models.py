@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -85,19 +86,28 @@ def ensure_embedded_checkpoint(cache: Path | None = None) -> Path:
         del config.quantization_config
     rebuilt = AutoModelForCausalLM.from_config(config)
     rebuilt.load_state_dict(loaded.state_dict())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
-    try:
+    with checkpoint_dir(target) as tmp:
         rebuilt.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        if target.exists():  # another process finished first
-            shutil.rmtree(tmp)
-        else:
+    return target
+
+
+@contextmanager
+def checkpoint_dir(target: Path):
+    """A temporary directory that becomes ``target`` only once everything in it is written.
+
+    An interrupted writer leaves no half checkpoint behind, and a finished one is never overwritten
+    (if another process got there first, its result is kept and this one is discarded).
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        yield tmp
+        if not target.exists():
             tmp.rename(target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def _resolve_device(device: str) -> str:
