@@ -21,7 +21,7 @@ import numpy as np
 from . import wire
 from .cloud import Cloud
 from .edge import Edge
-from .latency import LinkConfig
+from .latency import BatchLatency, LinkConfig, summarize
 from .models import EMBEDDED_LLM, CausalLM, load_model, parameter_count, shared_vocab_size
 from .probs import sample_probs, softmax_temperature
 from .schemes import make_scheme
@@ -106,20 +106,18 @@ def run_autoregressive(
         p = softmax_temperature(llm.next_logits(tokens), temperature)
         tokens.append(sample_probs(p, rng))
         cloud_s += time.perf_counter() - t0
-    cloud_s *= link.cloud_time_scale
-    downlink_s = max_new_tokens * 8 * wire.DOWNLINK_BYTES / link.downlink_bps
-    latency = cloud_s + downlink_s + link.propagation_s
+    # the whole stream as one account: no edge or uplink work, one propagation delay
+    stream = BatchLatency(
+        edge_s=0.0,
+        protocol_s=0.0,
+        uplink_s=0.0,
+        propagation_s=link.propagation_s,
+        cloud_s=cloud_s * link.cloud_time_scale,
+        downlink_s=max_new_tokens * 8 * wire.DOWNLINK_BYTES / link.downlink_bps,
+    )
     n = max_new_tokens
     summary = {
-        "latency_s": latency,
-        "tokens_per_s": n / latency,
-        "latency_edge_s": 0.0,
-        "latency_protocol_s": 0.0,
-        "latency_uplink_s": 0.0,
-        "latency_propagation_s": link.propagation_s,
-        "latency_cloud_s": cloud_s,
-        "latency_downlink_s": downlink_s,
-        "protocol_share_of_edge": 0.0,
+        **summarize([stream], n),
         "n_tokens": n,
         "n_batches": n,
         "resampling_rate": 0.0,
@@ -142,9 +140,7 @@ def decode_prompt(pair: ModelPair, cfg: DecodeConfig, text: str, index: int) -> 
         extra: dict = {}
     else:
         scheme = make_scheme(cfg.scheme, **cfg.scheme_params())
-        # float32 distributions cost 32 V bits each: no budget is met, the draft cap alone limits sd
-        budget = 2**62 if cfg.scheme == "sd" else cfg.budget_bits
-        edge = Edge(pair.slm, scheme, cfg.temperature, budget, cfg.max_draft_len, edge_rng)
+        edge = Edge(pair.slm, scheme, cfg.temperature, cfg.budget_bits, cfg.max_draft_len, edge_rng)
         cloud = Cloud(pair.llm, cfg.temperature, cloud_rng)
         result = run_session(edge, cloud, prompt, cfg.max_new_tokens, cfg.link)
         tokens, summary = result.tokens, result.summary()

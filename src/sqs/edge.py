@@ -31,7 +31,10 @@ class DraftBatch:
 
 
 class Edge:
-    """Drafts up to ``max_draft_len`` tokens per batch while their payload fits ``budget_bits``."""
+    """Drafts up to ``max_draft_len`` tokens per batch while their payload fits ``budget_bits``.
+
+    Schemes whose ``bit_budget_applies`` is False (float32 SD) are limited by the draft cap alone.
+    """
 
     def __init__(
         self,
@@ -56,7 +59,8 @@ class Edge:
         self.tokens = [int(t) for t in prompt]
 
     def draft(self) -> DraftBatch:
-        budget = BitBudget(self.budget_bits, self.max_draft_len)
+        limit = self.budget_bits if self.scheme.bit_budget_applies else 2**62
+        budget = BitBudget(limit, self.max_draft_len)
         self.scheme.begin_batch()
         context = list(self.tokens)
         drafts: list[tuple[Compressed, int]] = []

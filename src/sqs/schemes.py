@@ -131,6 +131,7 @@ class LatticeScheme:
 
     name: ClassVar[str] = ""
     code: ClassVar[int] = -1
+    bit_budget_applies: ClassVar[bool] = True
 
     def __init__(self, ell: int) -> None:
         self.ell = _check_int("ell", ell, 1, 65535)
@@ -280,6 +281,8 @@ class Float32Scheme:
     code = CODE_FLOAT32
     ell = 0
     fixed_k = 0
+    # 32 V bits a token meets no uplink budget (1.6 Mbit at V = 50k): only the draft cap limits a batch
+    bit_budget_applies = False
 
     def params(self) -> dict:
         return {}

@@ -14,9 +14,7 @@ import numpy as np
 from .bounds import theorem1_terms
 from .cloud import Cloud
 from .edge import Edge
-from .latency import BatchLatency, LinkConfig, batch_latency
-
-_LATENCY_PARTS = ("edge_s", "protocol_s", "uplink_s", "propagation_s", "cloud_s", "downlink_s")
+from .latency import BatchLatency, LinkConfig, batch_latency, summarize
 
 
 @dataclass
@@ -52,13 +50,8 @@ class SessionResult:
         accepted = sum(x.num_accepted for x in b)
         bits = sum(x.payload_bits for x in b)
         dropped = [d for x in b for d in x.dropped_mass]
-        lat = {k: sum(getattr(x.latency, k) for x in b) for k in _LATENCY_PARTS}
-        latency_s = sum(x.latency.total_s for x in b)
         return {
-            "latency_s": latency_s,
-            "tokens_per_s": len(self.tokens) / latency_s if latency_s > 0 else float("nan"),
-            **{f"latency_{k}": v for k, v in lat.items()},
-            "protocol_share_of_edge": lat["protocol_s"] / lat["edge_s"] if lat["edge_s"] > 0 else 0.0,
+            **summarize([x.latency for x in b], len(self.tokens)),
             "n_tokens": len(self.tokens),
             "n_batches": n_batches,
             "resampling_rate": sum(x.resampled for x in b) / max(n_batches, 1),

@@ -55,10 +55,8 @@ def simulate(cfg: SimulationConfig, progress: bool = True) -> list[dict]:
     jobs = [(name, params, i) for name, params in cfg.schemes() for i in range(cfg.n_prompts)]
     per_scheme: dict[str, list[dict]] = {}
     for name, params, i in tqdm(jobs, desc="simulate", unit="prompt", disable=not progress):
-        # sd sends 32 V bits a token: no budget can be met, so it is capped by draft length alone
-        budget = 2**62 if name == "sd" else cfg.budget_bits
         rng = np.random.default_rng([cfg.seed, i])
-        edge = Edge(slm, make_scheme(name, **params), cfg.temperature, budget, cfg.max_draft_len, rng)
+        edge = Edge(slm, make_scheme(name, **params), cfg.temperature, cfg.budget_bits, cfg.max_draft_len, rng)
         cloud = Cloud(llm, cfg.temperature, np.random.default_rng([cfg.seed, i, 1]))
         res = run_session(edge, cloud, [int(prompts[i])], cfg.max_new_tokens)
         per_scheme.setdefault(name, []).append({**res.summary(), "params": params})
