@@ -1,15 +1,37 @@
-# sqs reproduction workflow. `snakemake --cores 8` from the repository root.
+# sqs reproduction workflow. `snakemake --cores 8` from the repository root (config/config.yaml, the
+# embedded offline default), or `--configfile config/paper.yaml` for the paper's GPT-Neo/LM1B setup.
 configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/decode.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/simulate.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 localrules:
     all,
+    toy,
+    prompts,
+    cache_stats,
+    aggregate,
+    figures,
+    mlflow_log,
+    toy_simulation,
 
 
 rule all:
+    input:
+        "results/tables/summary.csv",
+        expand("results/figures/{f}.{ext}", f=FIGURES, ext=("png", "pdf")),
+        "results/mlflow/runs.json",
+
+
+rule toy:
+    """Every scheme on the exact toy model pair (no language model needed)."""
     input:
         "results/tables/toy_summary.csv",

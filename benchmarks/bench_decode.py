@@ -15,13 +15,9 @@ import numpy as np
 
 from sqs.decode import DecodeConfig, ModelPair, decode_prompt
 from sqs.probs import softmax_temperature, tv_distance
+from sqs.prompts import news_openers
 
-PROMPTS = [
-    "The city council voted on Tuesday to",
-    "Shares of the company fell sharply after",
-    "Scientists at the university announced that",
-    "The minister told reporters that the new law",
-]
+PROMPTS = news_openers("eval")[:4]  # held out from the draft's distillation
 SCHEMES = ["ar", "sd", "dense", "k-sqs", "c-sqs"]
 
 

@@ -1,4 +1,8 @@
-"""Live decoding on the real embedded pair (SmolLM2-135M cloud, its 14-layer early exit at the edge)."""
+"""Live decoding on the real embedded LLM (SmolLM2-135M) with its untrained 14-layer early exit at the edge.
+
+The default edge draft is distilled (tens of minutes on a CPU, see sqs.distill), so these tests use the
+early exit, which needs no training; the distillation itself is tested at a toy size in test_distill.
+"""
 
 import json
 import math
@@ -10,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from sqs.decode import DECODE_SCHEMES, DecodeConfig, ModelPair, decode_prompt
+from sqs.models import EMBEDDED_LLM
+
+SLM = f"{EMBEDDED_LLM}@exit=14"
 
 PROMPTS = ["The city council voted on Tuesday to", "Shares of the company fell sharply after"]
 FIELDS = (
@@ -27,7 +34,7 @@ FIELDS = (
 
 @pytest.fixture(scope="module")
 def pair():
-    return ModelPair(DecodeConfig().slm, DecodeConfig().llm, device="cpu")
+    return ModelPair(SLM, DecodeConfig().llm, device="cpu")
 
 
 @pytest.mark.slow
@@ -69,6 +76,8 @@ def test_cli_json_lines(tmp_path):
         "6",
         "--prompts-file",
         str(prompts),
+        "--slm",
+        SLM,
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr

@@ -1,22 +1,64 @@
-"""The Snakemake workflow: lint, dry run, config validation, and a tiny real run."""
+"""The Snakemake workflow: lint, dry runs, config validation, and a tiny real run read back over MLflow's REST API."""
 
 import csv
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
+BIN = Path(sys.executable).parent
+SNAKEMAKE = shutil.which("snakemake", path=str(BIN)) or "snakemake"
+FIGURES = (
+    "fig2_latency_resampling_vs_temperature",
+    "fig4_latency_vs_K_and_beta",
+    "fig5_csqs_adaptivity",
+    "fig6_ksqs_vs_csqs",
+    "fig_baselines",
+    "fig_bound_vs_measured",
+    "fig_support_size_vs_temperature",
+)
+CONTRACT = (
+    "scheme temperature K beta0 eta alpha ell budget_bits n_prompts n_tokens latency_s latency_s_std tokens_per_s "
+    "speedup_vs_ar resampling_rate mean_accept_len draft_accept_rate uplink_bits_per_token dropped_mass "
+    "bound_theorem1"
+).split()
+# The tiny end-to-end config: the untrained early exit as the draft (no distillation in CI), 2 prompts,
+# 2 temperatures, 6 tokens, one cell per scheme family.
+TINY = {
+    "models": {"slm": "embedded:smollm2-135m-instruct@exit=14"},
+    "data": {"n_prompts": 2},
+    "cache": {"positions_per_prompt": 4},
+    "decode": {"max_new_tokens": 6, "max_draft_len": 4},
+    "grid": {
+        "temperatures": [0.5, 1.0],
+        "baselines": ["ar", "qs"],
+        "k_sqs": {"K": [4]},
+        "c_sqs": {"beta0": [0.01], "eta": [0.001]},
+    },
+    "analysis": {"temperatures": [0.5, 1.0]},
+    "mlflow": {"experiment": "sqs-tiny"},
+}
 
 
-def snake(*args, cwd=ROOT):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+def snake(*args, cwd=ROOT, timeout=900):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run([SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def write_config(tmp_path, cfg, name="cfg.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(cfg))
+    return path
 
 
 def test_lint_clean():
@@ -25,42 +67,162 @@ def test_lint_clean():
     assert "Congratulations" in out.stdout + out.stderr
 
 
-def test_dry_run_default_config():
-    out = snake("-n", "--forcerun", "all")
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml"])
+def test_dry_run(configfile):
+    out = snake("-n", "--forcerun", "all", "--configfile", configfile)
     assert out.returncode == 0, out.stdout + out.stderr
+    assert "decode_cell" in out.stdout
+
+
+def test_paper_config_is_the_papers_setup():
+    cfg = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    assert (cfg["models"]["slm"], cfg["models"]["llm"]) == ("EleutherAI/gpt-neo-125m", "EleutherAI/gpt-neo-1.3B")
+    assert cfg["data"]["source"] == "datasets" and cfg["data"]["dataset"] == "lm1b"
+    assert cfg["grid"]["temperatures"] == [round(0.1 * i, 1) for i in range(11)]
+    assert (cfg["decode"]["budget_bits"], cfg["decode"]["ell"], cfg["decode"]["alpha"]) == (5000, 100, 0.0005)
+    assert 0.001 in cfg["grid"]["c_sqs"]["eta"] and 0.0 in cfg["grid"]["c_sqs"]["eta"]
 
 
 @pytest.mark.parametrize(
-    "override,needle",
+    "section,override,needles",
     [
-        ({"ell": 0}, "ell"),
-        ({"alpha": 1.5}, "alpha"),
-        ({"eta": -0.1}, "eta"),
-        ({"temperature": -1}, "temperature"),
-        ({"k": 4096}, "simulation.k=4096"),
-        ({"bogus": 1}, "bogus"),
+        ("decode", {"ell": 0}, ["ell", "0", "minimum"]),
+        ("decode", {"alpha": 1.5}, ["alpha", "1.5"]),
+        ("grid", {"c_sqs": {"eta": [-0.1]}}, ["eta", "-0.1"]),
+        ("grid", {"temperatures": [-1]}, ["temperatures", "-1"]),
+        ("grid", {"k_sqs": {"K": [0]}}, ["K", "0"]),
+        ("grid", {"k_sqs": {"K": [60000]}}, ["grid.k_sqs.K", "60000", "V = 49152"]),
+        ("decode", {"budget_bits": 500}, ["decode.budget_bits=500", "qs"]),
+        ("decode", {"max_new_tokens": "many"}, ["max_new_tokens", "many"]),
+        ("models", {"dtype": "int8"}, ["dtype", "int8"]),
+        ("simulation", {"k": 4096}, ["simulation.k=4096"]),
+        (None, {"bogus": 1}, ["bogus"]),
     ],
 )
-def test_invalid_config_fails_dry_run(tmp_path, override, needle):
+def test_invalid_config_fails_dry_run(tmp_path, section, override, needles):
     cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    cfg["simulation"].update(override)
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    out = snake("-n", "--configfile", str(path))
+    if section is None:
+        cfg.update(override)
+    else:
+        cfg.setdefault(section, {}).update(override)
+    out = snake("-n", "--configfile", str(write_config(tmp_path, cfg, "bad.yaml")))
     assert out.returncode != 0
-    assert needle in out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    for needle in needles:
+        assert needle in text, f"{needle!r} not in:\n{text[-3000:]}"
 
 
-def test_tiny_run(tmp_path):
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rest(base: str, endpoint: str, body: dict | None = None, query: str = "") -> dict:
+    """One MLflow REST call: POST with a JSON body, or GET with a query string."""
+    url = f"{base}/api/2.0/mlflow/{endpoint}" + (f"?{query}" if query else "")
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tiny")
+    path = write_config(tmp, TINY, "tiny.yaml")
+    work = tmp / "work"
+    args = ("-s", str(ROOT / "Snakefile"), "--directory", str(work), "--configfile", str(path))
+    out = snake("--cores", "2", *args, timeout=1500)
+    assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-5000:]
+    return work, args
+
+
+def test_tiny_run_table_and_figures(tiny_run):
+    work, _ = tiny_run
+    with (work / "results/tables/summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert set(CONTRACT) <= set(rows[0])
+    assert sorted({r["scheme"] for r in rows}) == ["ar", "c-sqs", "k-sqs", "qs"]
+    assert len(rows) == 8 and {float(r["temperature"]) for r in rows} == {0.5, 1.0}
+    for r in rows:
+        assert int(r["n_tokens"]) == 2 * 6 and int(r["n_prompts"]) == 2
+        assert 0.0 <= float(r["resampling_rate"]) <= 1.0
+        assert float(r["latency_s"]) > 0
+        if r["scheme"] == "ar":
+            assert float(r["speedup_vs_ar"]) == pytest.approx(1.0)
+    for name in FIGURES:
+        for ext in ("png", "pdf"):
+            assert (work / f"results/figures/{name}.{ext}").stat().st_size > 1000
+    meta = json.loads(next((work / "results/cache").glob("logits-*/meta.json")).read_text())
+    assert meta["n_positions"] == 2 * 4 and meta["vocab_size"] == 49152
+
+
+def test_tiny_run_is_complete_and_mlflow_reads_back_over_rest(tiny_run):
+    work, args = tiny_run
+    again = snake("-n", *args)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    port = _free_port()
+    db = work / "results/mlflow/mlflow.db"
+    server = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{db}", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                exp = _rest(base, "experiments/get-by-name", query="experiment_name=sqs-tiny")
+                break
+            except urllib.error.HTTPError:
+                raise
+            except OSError:  # not listening yet
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not come up")
+        exp_id = exp["experiment"]["experiment_id"]
+        runs = _rest(base, "runs/search", {"experiment_ids": [exp_id], "max_results": 100})["runs"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]
+    parents = [r for r, t in zip(runs, tags, strict=True) if t.get("sqs.kind") == "workflow"]
+    children = [r for r, t in zip(runs, tags, strict=True) if t.get("sqs.kind") == "cell"]
+    assert len(parents) == 1 and len(children) == 8
+    pid = parents[0]["info"]["run_id"]
+    for child in children:
+        t = {x["key"]: x["value"] for x in child["data"]["tags"]}
+        params = {x["key"]: x["value"] for x in child["data"]["params"]}
+        metrics = {x["key"] for x in child["data"]["metrics"]}
+        assert t["mlflow.parentRunId"] == pid
+        assert {"scheme", "temperature", "slm", "llm", "git_commit", "config_hash"} <= set(params)
+        assert {"latency_s", "tokens_per_s", "resampling_rate"} <= metrics
+        if params["scheme"] != "ar":
+            assert "batch_accepted" in metrics  # the per-batch series, logged with step=
+
+
+def test_forced_mlflow_rerun_adds_no_runs(tiny_run):
+    """Re-running the logging rule on unchanged files finds every run already logged."""
+    import mlflow
+
+    work, args = tiny_run
+    first = json.loads((work / "results/mlflow/runs.json").read_text())
+    out = snake("--cores", "1", "--forcerun", "mlflow_log", *args)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    again = json.loads((work / "results/mlflow/runs.json").read_text())
+    assert again["added"] == 0 and again["parent_run_id"] == first["parent_run_id"]
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{work / 'results/mlflow/mlflow.db'}")
+    exp = client.get_experiment_by_name("sqs-tiny")
+    assert len(client.search_runs([exp.experiment_id], max_results=100)) == 1 + 8
+
+
+def test_toy_target(tmp_path):
     cfg = {"simulation": {"vocab_size": 64, "n_prompts": 2, "max_new_tokens": 8, "k": 4}}
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(cfg))
     work = tmp_path / "work"
-    out = snake("--cores", "1", "-s", str(ROOT / "Snakefile"), "--directory", str(work), "--configfile", str(path))
+    args = ("-s", str(ROOT / "Snakefile"), "--directory", str(work), "--configfile", str(write_config(tmp_path, cfg)))
+    out = snake("--cores", "1", "toy", *args)
     assert out.returncode == 0, out.stdout + out.stderr
     with (work / "results/tables/toy_summary.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["scheme"] for r in rows] == ["sd", "dense", "k-sqs", "c-sqs", "top-p"]
-    assert all(0.0 <= float(r["resampling_rate"]) <= 1.0 for r in rows)
-    again = snake("-n", "-s", str(ROOT / "Snakefile"), "--directory", str(work), "--configfile", str(path))
-    assert "Nothing to be done" in again.stdout + again.stderr

@@ -212,11 +212,28 @@ def build_parser() -> argparse.ArgumentParser:
     dcfg = DistillConfig()
     di = sub.add_parser(
         "distill",
-        help="build the embedded pair's edge draft (early exit + one trained block, KL-distilled on LLM text)",
+        help="build the embedded pair's edge draft (LLM layer subset, partly retrained, KL-distilled on LLM text)",
     )
+    distill_help = {
+        "frozen_layers": "the LLM's first N decoder layers, kept frozen",
+        "trained_layers": "LLM layer indices appended after the frozen ones and trained, comma-separated",
+        "sequences_per_prompt": "LLM-sampled training sequences per training opener (64 openers)",
+        "heldout_per_prompt": "held-out sequences per evaluation opener (64 openers)",
+        "seq_len": "tokens per sampled sequence",
+        "gen_batch": "sequences sampled in parallel",
+        "steps": "optimizer steps",
+        "batch_sequences": "sequences per optimizer step",
+        "lr": "peak AdamW learning rate (linear warm-up, cosine decay)",
+        "warmup_steps": "linear warm-up steps",
+        "seed": "seeds the sampled text and the training order",
+    }
     for f in fields(DistillConfig):
+        default = getattr(dcfg, f.name)
         di.add_argument(
-            f"--{f.name.replace('_', '-')}", type=type(getattr(dcfg, f.name)), default=getattr(dcfg, f.name)
+            f"--{f.name.replace('_', '-')}",
+            type=type(default),
+            default=default,
+            help=f"{distill_help[f.name]} (default: %(default)s)",
         )
     di.add_argument("--out", help="write the checkpoint here instead of the cache (must not exist)")
     di.set_defaults(func=_distill)

@@ -22,15 +22,15 @@ from . import wire
 from .cloud import Cloud
 from .edge import Edge
 from .latency import BatchLatency, LinkConfig, summarize
-from .models import EMBEDDED_LLM, CausalLM, load_model, parameter_count, shared_vocab_size
+from .models import EMBEDDED_DRAFT, EMBEDDED_LLM, CausalLM, load_model, parameter_count, shared_vocab_size
 from .probs import sample_probs, softmax_temperature
 from .schemes import make_scheme
 from .session import run_session
 
 log = logging.getLogger(__name__)
 
-# Until the distilled draft lands, the embedded edge model is the LLM's first 14 layers, untrained.
-DEFAULT_SLM = f"{EMBEDDED_LLM}@exit=14"
+# The embedded edge model: the LLM's distilled layer subset (sqs.distill), built and cached on first use.
+DEFAULT_SLM = EMBEDDED_DRAFT
 DECODE_SCHEMES = ("ar", "sd", "qs", "dense", "k-sqs", "c-sqs", "top-p")
 
 
@@ -130,14 +130,18 @@ def run_autoregressive(
     return tokens[len(prompt) :], summary
 
 
-def decode_prompt(pair: ModelPair, cfg: DecodeConfig, text: str, index: int) -> dict:
-    """One prompt, one scheme: the continuation and its metrics (names as in the workflow's summary.csv)."""
+def decode_prompt(pair: ModelPair, cfg: DecodeConfig, text: str, index: int, include_batches: bool = False) -> dict:
+    """One prompt, one scheme: the continuation and its metrics (names as in the workflow's summary.csv).
+
+    ``include_batches`` adds ``batches``: per-batch series (drafts, accepted, bits, latency, beta) that
+    the workflow logs to MLflow with ``step=``.
+    """
     prompt = pair.encode(text)
     edge_rng = np.random.default_rng([cfg.seed, index])
     cloud_rng = np.random.default_rng([cfg.seed, index, 1])
     if cfg.scheme == "ar":
         tokens, summary = run_autoregressive(pair.llm, prompt, cfg.max_new_tokens, cfg.temperature, cloud_rng, cfg.link)
-        extra: dict = {}
+        extra: dict = {"batches": []} if include_batches else {}
     else:
         scheme = make_scheme(cfg.scheme, **cfg.scheme_params())
         edge = Edge(pair.slm, scheme, cfg.temperature, cfg.budget_bits, cfg.max_draft_len, edge_rng)
@@ -150,6 +154,8 @@ def decode_prompt(pair: ModelPair, cfg: DecodeConfig, text: str, index: int) -> 
             if betas
             else {}
         )
+        if include_batches:
+            extra["batches"] = [_batch_series(x) for x in result.batches]
     return {
         "index": index,
         "prompt": text,
@@ -163,4 +169,20 @@ def decode_prompt(pair: ModelPair, cfg: DecodeConfig, text: str, index: int) -> 
         "llm": pair.llm_id,
         **summary,
         **extra,
+    }
+
+
+def _batch_series(x) -> dict:
+    betas = [b for b in x.betas if b is not None]
+    return {
+        "drafts": x.num_drafts,
+        "accepted": x.num_accepted,
+        "resampled": x.resampled,
+        "uplink_bits": x.payload_bits,
+        "latency_s": x.latency.total_s,
+        "support_size_mean": float(np.mean(x.support_sizes)) if x.support_sizes else 0.0,
+        "dropped_mass_mean": float(np.mean(x.dropped_mass)) if x.dropped_mass else 0.0,
+        "rejection_prob_sum": float(sum(x.rejection_prob)),
+        "bound_theorem1": x.bound_theorem1,
+        **({"beta_last": betas[-1]} if betas else {}),
     }

@@ -1,12 +1,18 @@
-"""The embedded pair's edge draft: an early exit of the LLM with one trained block, distilled on LLM text.
+"""The embedded pair's edge draft: a layer subset of the LLM, partly retrained, distilled on LLM text.
 
 No smaller model with the LLM's tokenizer can be had offline, so the draft is built from the LLM: its
-first ``exit_layer`` decoder layers (frozen), the next layer (trained, initialized from the LLM's own),
-the final norm (trained) and the tied embedding head (frozen). It is distilled with KL(p || q) on text
-the LLM sampled itself at T = 1, which is the distribution the draft faces during decoding.
+first ``frozen_layers`` decoder layers (frozen), then the LLM layers listed in ``trained_layers``
+(initialized from the LLM's own and trained), the final norm (trained) and the tied embedding head
+(frozen). The default keeps layers 0-7 and appends layers 8, 28 and 29: the last two are the ones
+that turn the residual stream into the output distribution, so training them to read layer 8's
+stream beats training a fresh block on top of an early exit at the same cost (measured; README).
 
-Every random choice comes from generators seeded by ``DistillConfig.seed``; the result is saved as an
-ordinary Hugging Face checkpoint (a ``num_hidden_layers = exit_layer + 1`` model) plus a JSON report.
+The draft is distilled with KL(p || q) on text the LLM sampled itself at T = 1 from the training half
+of the committed news openers (``sqs.prompts``), which is the distribution the draft faces during
+decoding; it is scored on text sampled from the other half. The frozen prefix's output and the
+teacher's final hidden state are captured while the text is sampled, so training runs only the
+trained layers. Every random choice comes from generators seeded by ``DistillConfig.seed``; the
+result is an ordinary Hugging Face checkpoint plus a JSON report.
 """
 
 from __future__ import annotations
@@ -14,86 +20,120 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 log = logging.getLogger(__name__)
 
-# News-style sentence openers written for this project (the generation seeds of the distillation set).
-OPENERS = [
-    "The city council voted on Tuesday to",
-    "Shares of the company fell sharply after",
-    "Scientists at the university announced that",
-    "The minister told reporters that the new law",
-    "Heavy rain flooded several streets in",
-    "The national team won its third match",
-    "Police said the suspect had been",
-    "The central bank raised interest rates",
-    "Officials confirmed that the bridge would",
-    "A spokesperson for the hospital said",
-    "The museum will open a new exhibition",
-    "Local farmers are worried that the drought",
-    "The president met with business leaders to",
-    "Researchers found that children who",
-    "The airline cancelled dozens of flights",
-    "Voters in the northern district will",
-]
+MAX_COMPUTE_SHARE = 0.5  # the draft may cost at most half the LLM's per-token compute
 
 
 @dataclass(frozen=True)
 class DistillConfig:
-    exit_layer: int = 10
-    n_sequences: int = 512
-    seq_len: int = 64
-    gen_batch: int = 32
-    epochs: int = 3
-    batch_sequences: int = 16
-    lr: float = 2e-3
-    heldout_sequences: int = 32
+    frozen_layers: int = 8
+    trained_layers: str = "8,28,29"  # LLM layer indices appended after the frozen prefix, comma-separated
+    sequences_per_prompt: int = 12
+    heldout_per_prompt: int = 1
+    seq_len: int = 96
+    gen_batch: int = 128
+    steps: int = 320
+    batch_sequences: int = 8
+    lr: float = 1e-3
+    warmup_steps: int = 50
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.heldout_sequences >= self.n_sequences:
-            raise ValueError("heldout_sequences must be smaller than n_sequences")
-        if self.exit_layer < 1:
-            raise ValueError(f"exit_layer must be >= 1, got {self.exit_layer}")
+        if self.frozen_layers < 0:
+            raise ValueError(f"frozen_layers must be >= 0, got {self.frozen_layers}")
+        try:
+            layers = self.trained
+        except ValueError:
+            raise ValueError(
+                f"trained_layers must be comma-separated layer indices such as '8,28,29', got {self.trained_layers!r}"
+            ) from None
+        if not layers or min(layers) < 0:
+            raise ValueError(f"trained_layers needs at least one layer index >= 0, got {self.trained_layers!r}")
+        for name in ("sequences_per_prompt", "heldout_per_prompt", "seq_len", "gen_batch", "steps", "batch_sequences"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.lr < 1:
+            raise ValueError(f"lr must be in (0, 1), got {self.lr}")
+
+    @property
+    def trained(self) -> list[int]:
+        return [int(x) for x in self.trained_layers.split(",")]
+
+    @property
+    def layers(self) -> list[int]:
+        """The LLM layers the draft runs, in order."""
+        return list(range(self.frozen_layers)) + self.trained
 
 
-def sample_corpus(model, tokenizer, cfg: DistillConfig, generator) -> np.ndarray:
-    """(n_sequences, prompt + seq_len) token ids the LLM sampled at T = 1, in batches with a KV cache."""
+def per_token_macs(config, n_layers: int) -> int:
+    """Multiply-accumulates per token of a Llama-style decoder (projections, MLP and head; attention
+    scores are left out: at these context lengths they are under 5 % of a layer)."""
+    d, f, v = config.hidden_size, config.intermediate_size, config.vocab_size
+    kv = config.num_key_value_heads * (d // config.num_attention_heads)
+    layer = d * d * 2 + d * kv * 2 + 3 * d * f
+    return n_layers * layer + d * v
+
+
+def compute_share(config, cfg: DistillConfig) -> float:
+    """The draft's per-token compute as a share of the LLM's."""
+    return per_token_macs(config, len(cfg.layers)) / per_token_macs(config, config.num_hidden_layers)
+
+
+def select_layers(model, indices: list[int]):
+    """``model`` with only the decoder layers ``indices`` (in that order), re-indexed for the KV cache."""
+    import torch
+
+    layers = model.model.layers
+    if max(indices) >= len(layers):
+        raise ValueError(f"layer index {max(indices)} out of range: the model has {len(layers)} layers")
+    model.model.layers = torch.nn.ModuleList([layers[i] for i in indices])
+    for i, layer in enumerate(model.model.layers):
+        layer.self_attn.layer_idx = i
+    model.config.num_hidden_layers = len(indices)
+    if isinstance(getattr(model.config, "layer_types", None), list):
+        model.config.layer_types = [model.config.layer_types[i] for i in indices]
+    return model
+
+
+def sample_with_features(llm, prompts: list[list[int]], cfg: DistillConfig, generator, desc: str):
+    """LLM text at T = 1 and what training needs from it, from one pass with a KV cache.
+
+    Returns ``inputs`` (n, P) hidden states after the frozen prefix at the P = ctx + seq_len - 1 input
+    positions, and ``teacher`` (n, seq_len, d) the LLM's final hidden state at the positions whose
+    next token was sampled (the last ``seq_len`` input positions).
+    """
     import torch
     from tqdm import tqdm
     from transformers import DynamicCache
 
-    prompts = [tokenizer(t).input_ids for t in OPENERS]
-    width = min(len(p) for p in prompts)
-    prompts = [p[:width] for p in prompts]
-    out = []
-    batches = range(0, cfg.n_sequences, cfg.gen_batch)
-    for start in tqdm(batches, desc="sample LLM text", unit="batch"):
-        n = min(cfg.gen_batch, cfg.n_sequences - start)
-        ids = torch.tensor([prompts[(start + i) % len(prompts)] for i in range(n)])
+    k = cfg.frozen_layers
+    inputs, teacher = [], []
+    for start in tqdm(range(0, len(prompts), cfg.gen_batch), desc=desc, unit="batch"):
+        step = torch.tensor(prompts[start : start + cfg.gen_batch])
         cache = DynamicCache()
-        seq = ids
-        step_in = ids
+        h_in, h_out = [], []
         with torch.inference_mode():
-            for _ in range(cfg.seq_len):
-                logits = model(input_ids=step_in, past_key_values=cache, use_cache=True).logits[:, -1]
-                probs = torch.softmax(logits.double(), dim=-1)
-                nxt = torch.multinomial(probs, 1, generator=generator)
-                seq = torch.cat([seq, nxt], dim=1)
-                step_in = nxt
-        out.append(seq.numpy())
-    return np.concatenate(out)
+            for t in range(cfg.seq_len):
+                out = llm(input_ids=step, past_key_values=cache, use_cache=True, output_hidden_states=True)
+                h_in.append(out.hidden_states[k])
+                h_out.append(out.hidden_states[-1][:, -1:])
+                if t == cfg.seq_len - 1:
+                    break
+                probs = torch.softmax(out.logits[:, -1].double(), dim=-1)
+                step = torch.multinomial(probs, 1, generator=generator)
+        inputs.append(torch.cat(h_in, dim=1))
+        teacher.append(torch.cat(h_out, dim=1))
+    return torch.cat(inputs), torch.cat(teacher)
 
 
-def _head_probs(model, hidden):
-    import torch
-
-    return torch.softmax(model.lm_head(hidden).float(), dim=-1)
+def _tv_accept(p, q):
+    return 1.0 - 0.5 * (p - q).abs().sum(-1)
 
 
 def distill(llm_dir: Path, target: Path, cfg: DistillConfig) -> dict:
@@ -102,77 +142,115 @@ def distill(llm_dir: Path, target: Path, cfg: DistillConfig) -> dict:
     from tqdm import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .models import checkpoint_dir, truncate_layers
+    from .models import checkpoint_dir
+    from .prompts import news_openers
 
     t_start = time.perf_counter()
     gen = torch.Generator().manual_seed(cfg.seed)
     tok = AutoTokenizer.from_pretrained(llm_dir)
     llm = AutoModelForCausalLM.from_pretrained(llm_dir, dtype=torch.float32).eval()
-    corpus = torch.tensor(sample_corpus(llm, tok, cfg, gen))
+    n_llm = llm.config.num_hidden_layers
+    if max(cfg.layers) >= n_llm or cfg.frozen_layers >= n_llm:
+        raise ValueError(f"layers {cfg.layers} do not fit the LLM's {n_llm} layers")
+    share = compute_share(llm.config, cfg)
+    if share > MAX_COMPUTE_SHARE:
+        raise ValueError(
+            f"a draft of {len(cfg.layers)} layers costs {share:.2f} of the LLM's per-token compute; "
+            f"at most {MAX_COMPUTE_SHARE} is allowed: use fewer frozen or trained layers"
+        )
+
+    # every opener is cut to the shortest one's length, so batches need no padding
+    train_open, eval_open = news_openers("train"), news_openers("eval")
+    encoded = {o: tok(o).input_ids for o in train_open + eval_open}
+    ctx = min(len(ids) for ids in encoded.values())
+    train_prompts = [encoded[o][:ctx] for o in train_open for _ in range(cfg.sequences_per_prompt)]
+    held_prompts = [encoded[o][:ctx] for o in eval_open for _ in range(cfg.heldout_per_prompt)]
+    train_in, train_teacher = sample_with_features(llm, train_prompts, cfg, gen, "sample LLM text (train)")
+    held_in, held_teacher = sample_with_features(llm, held_prompts, cfg, gen, "sample LLM text (held out)")
     t_data = time.perf_counter() - t_start
 
-    # teacher: the LLM's final (normed) hidden state at every position, one batched pass
-    finals = []
-    with torch.inference_mode():
-        for chunk in torch.split(corpus, cfg.gen_batch):
-            finals.append(llm(input_ids=chunk, output_hidden_states=True).hidden_states[-1])
-    teacher_h = torch.cat(finals)
-
-    student = truncate_layers(copy.deepcopy(llm), cfg.exit_layer + 1).train()
-    for p in student.parameters():
+    # the trained part alone: it reads the frozen prefix's cached output (positions start at 0)
+    tail = select_layers(copy.deepcopy(llm), cfg.trained)
+    for p in tail.parameters():
         p.requires_grad_(False)
-    trained = [*student.model.layers[cfg.exit_layer].parameters(), *student.model.norm.parameters()]
+    trained = [*tail.model.layers.parameters(), *tail.model.norm.parameters()]
     for p in trained:
         p.requires_grad_(True)
-    opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.98))
+    warm = max(1, cfg.warmup_steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(i, cfg.steps) / cfg.steps))
+    )
+    head = llm.lm_head
 
-    n_train = cfg.n_sequences - cfg.heldout_sequences
-    train_ids, held_ids = corpus[:n_train], corpus[n_train:]
-    train_h, held_h = teacher_h[:n_train], teacher_h[n_train:]
+    def student_logq(h):
+        hidden = tail.model(inputs_embeds=h).last_hidden_state[:, -cfg.seq_len :]
+        return torch.log_softmax(tail.lm_head(hidden).float(), -1)
 
-    def evaluate(ids, th) -> float:
-        student.eval()
+    def evaluate() -> float:
+        tail.eval()
         vals = []
         with torch.inference_mode():
-            for i in range(0, len(ids), cfg.batch_sequences):
-                q = torch.softmax(student(input_ids=ids[i : i + cfg.batch_sequences]).logits.float(), -1)
-                p = _head_probs(llm, th[i : i + cfg.batch_sequences])
-                vals.append(1.0 - 0.5 * (p - q).abs().sum(-1))
-        student.train()
-        return float(torch.cat([v.reshape(-1) for v in vals]).mean())
+            for i in range(0, len(held_in), cfg.batch_sequences):
+                q = student_logq(held_in[i : i + cfg.batch_sequences]).exp()
+                p = torch.softmax(head(held_teacher[i : i + cfg.batch_sequences]).float(), -1)
+                vals.append(_tv_accept(p, q).reshape(-1))
+        tail.train()
+        return float(torch.cat(vals).mean())
 
-    before = evaluate(held_ids, held_h)
-    history = []
-    for epoch in range(cfg.epochs):
-        order = torch.randperm(n_train, generator=gen)
-        losses = []
-        steps = range(0, n_train, cfg.batch_sequences)
-        for i in tqdm(steps, desc=f"distill epoch {epoch + 1}/{cfg.epochs}", unit="step"):
-            idx = order[i : i + cfg.batch_sequences]
-            with torch.no_grad():
-                p = _head_probs(llm, train_h[idx])
-            logq = torch.log_softmax(student(input_ids=train_ids[idx]).logits.float(), -1)
-            loss = (p * (torch.log(p.clamp_min(1e-30)) - logq)).sum(-1).mean()  # KL(p || q)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-        history.append({"epoch": epoch + 1, "kl": float(np.mean(losses)), "heldout_accept": evaluate(held_ids, held_h)})
-        log.info("epoch %d: %s", epoch + 1, history[-1])
+    before = evaluate()
+    n_train = len(train_in)
+    history, losses = [], []
+    order, pos = torch.randperm(n_train, generator=gen), 0
+    every = max(1, cfg.steps // 8)
+    t_train = time.perf_counter()
+    tail.train()
+    for step in tqdm(range(cfg.steps), desc="distill", unit="step"):
+        if pos + cfg.batch_sequences > n_train:
+            order, pos = torch.randperm(n_train, generator=gen), 0
+        idx = order[pos : pos + cfg.batch_sequences]
+        pos += cfg.batch_sequences
+        with torch.no_grad():
+            p = torch.softmax(head(train_teacher[idx]).float(), -1)
+        logq = student_logq(train_in[idx])
+        loss = (p * (torch.log(p.clamp_min(1e-30)) - logq)).sum(-1).mean()  # KL(p || q)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+        if (step + 1) % every == 0 or step + 1 == cfg.steps:
+            history.append(
+                {
+                    "step": step + 1,
+                    "seconds": time.perf_counter() - t_train,
+                    "kl": sum(losses[-every:]) / len(losses[-every:]),
+                    "heldout_accept": evaluate(),
+                }
+            )
+            log.info("step %d: %s", step + 1, history[-1])
 
+    draft = select_layers(copy.deepcopy(llm), cfg.layers)
+    for i, layer in enumerate(tail.model.layers):
+        draft.model.layers[cfg.frozen_layers + i].load_state_dict(layer.state_dict())
+    draft.model.norm.load_state_dict(tail.model.norm.state_dict())
     report = {
         "config": asdict(cfg),
+        "layers": cfg.layers,
         "heldout_accept_before": before,
-        "heldout_accept": history[-1]["heldout_accept"] if history else before,
+        "heldout_accept": history[-1]["heldout_accept"],
+        "heldout_tokens": len(held_in) * cfg.seq_len,
         "history": history,
-        "train_tokens": int(train_ids.numel()),
+        "train_tokens": n_train * cfg.seq_len,
+        "trained_tokens": cfg.steps * cfg.batch_sequences * cfg.seq_len,
+        "compute_share": share,
         "data_seconds": t_data,
+        "train_seconds": time.perf_counter() - t_train,
         "total_seconds": time.perf_counter() - t_start,
-        "draft_parameters_share": sum(p.numel() for p in student.parameters())
-        / sum(p.numel() for p in llm.parameters()),
     }
     with checkpoint_dir(target) as tmp:
-        student.eval().save_pretrained(tmp)
+        draft.eval().save_pretrained(tmp)
         tok.save_pretrained(tmp)
         (tmp / "distill_report.json").write_text(json.dumps(report, indent=2))
     return report
@@ -182,7 +260,7 @@ def config_key(cfg: DistillConfig) -> str:
     """Content address of a draft: the same config (and the same LLM) always means the same draft."""
     import hashlib
 
-    blob = json.dumps(asdict(cfg), sort_keys=True).encode()
+    blob = json.dumps({"recipe": 2, **asdict(cfg)}, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 

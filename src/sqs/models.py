@@ -312,3 +312,33 @@ class CausalLM:
         self._ensure(full)
         start = len(context) - 1
         return np.stack(self._logits[start : len(full)]).astype(np.float64)
+
+
+def prepare_models(models: dict, out_json: Path) -> dict:
+    """The workflow's model step: build what must be built (the embedded conversion, the distilled
+    draft), load the pair once to check the shared vocabulary, and record what the decoding jobs use.
+
+    Decoding jobs depend on this file, so the draft is built by one job, never by many in parallel.
+    """
+    import json
+
+    from .decode import ModelPair
+
+    pair = ModelPair(models["slm"], models["llm"], models["dtype"], models["device"])
+    info = {
+        "slm": models["slm"],
+        "llm": models["llm"],
+        "vocab_size": pair.vocab_size,
+        "slm_parameters": parameter_count(pair.slm.model),
+        "llm_parameters": parameter_count(pair.llm.model),
+        "device": str(pair.llm.device),
+    }
+    if models["slm"] == EMBEDDED_DRAFT:
+        from .distill import ensure_distilled_draft
+
+        report = json.loads((ensure_distilled_draft() / "distill_report.json").read_text())
+        info["draft_report"] = {k: v for k, v in report.items() if k != "history"}
+    out_json = Path(out_json)
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(json.dumps(info, indent=2))
+    return info

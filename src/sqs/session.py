@@ -29,6 +29,8 @@ class BatchRecord:
     betas: list[float | None]
     rejection_prob: list[float]  # TV(q_hat_n, p_n), the exact per-draft rejection probability
     bound_theorem1: float  # sum over drafts of TV(q, p) + alpha_n + K_n / (4 ell)
+    bound_discrepancy: float  # its SLM-LLM part: sum of TV(q, p)
+    bound_distortion: float  # its sparsify + quantize part: sum of alpha_n + K_n / (4 ell)
     latency: BatchLatency
 
     @property
@@ -65,6 +67,8 @@ class SessionResult:
             "dropped_mass": float(np.mean(dropped)) if dropped else 0.0,
             "expected_rejections": float(sum(sum(x.rejection_prob) for x in b)),
             "bound_theorem1": float(sum(x.bound_theorem1 for x in b)),
+            "bound_discrepancy": float(sum(x.bound_discrepancy for x in b)),
+            "bound_distortion": float(sum(x.bound_distortion for x in b)),
             "rejections": sum(x.resampled for x in b),
         }
 
@@ -90,9 +94,12 @@ def run_session(
         batch = edge.draft()
         verdict = cloud.handle(batch.message)
         n_acc, _ = edge.receive(verdict.message, batch)
-        bound = 0.0
-        for n, comp in enumerate(batch.compressed):
-            bound += theorem1_terms(batch.q[n], comp.q_hat, verdict.p[n], comp.support, comp.ell).bound
+        terms = [
+            theorem1_terms(batch.q[n], comp.q_hat, verdict.p[n], comp.support, comp.ell)
+            for n, comp in enumerate(batch.compressed)
+        ]
+        discrepancy = sum(t.tv_slm_llm for t in terms)
+        distortion = sum(t.dropped_mass + t.lattice_term for t in terms)
         batches.append(
             BatchRecord(
                 num_drafts=len(batch.tokens),
@@ -104,7 +111,9 @@ def run_session(
                 dropped_mass=[c.dropped_mass for c in batch.compressed],
                 betas=[c.beta for c in batch.compressed],
                 rejection_prob=verdict.rejection_prob.tolist(),
-                bound_theorem1=bound,
+                bound_theorem1=discrepancy + distortion,
+                bound_discrepancy=discrepancy,
+                bound_distortion=distortion,
                 latency=batch_latency(
                     link, batch.model_s, batch.protocol_s, len(batch.message), verdict.compute_s, len(verdict.message)
                 ),

@@ -1,4 +1,9 @@
-from snakemake.utils import validate
+import hashlib
+import json
+
+from snakemake.utils import Paramspace, validate
+
+from sqs.grid import ConfigError, check_config, grid_cells
 
 # Fails `snakemake -n` with the offending key, its value and the rule it broke; fills defaults.
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
@@ -8,3 +13,37 @@ if _sim["k"] > _sim["vocab_size"]:
     raise ValueError(
         f"config simulation.k={_sim['k']} exceeds simulation.vocab_size={_sim['vocab_size']}: K must be in [1, V]"
     )
+try:
+    check_config(config)  # K <= V, a budget that fits one token of every scheme in the grid
+except ConfigError as exc:
+    raise WorkflowError(f"invalid config: {exc}") from None
+
+# One decoding job per grid cell: results/runs/scheme~<s>/temperature~<T>/K~<K>/beta0~<b>/eta~<e>/
+paramspace = Paramspace(grid_cells(config), param_sep="~")
+
+
+def _key(*sections):
+    """Content address of what a cached artifact depends on (its config sections)."""
+    blob = json.dumps([config[s] for s in sections], sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+# The logits cache is stored once per model pair and data shard; its directory name is their hash.
+CACHE_DIR = f"results/cache/logits-{_key('models', 'data', 'cache')}"
+FIGURES = [
+    "fig2_latency_resampling_vs_temperature",
+    "fig4_latency_vs_K_and_beta",
+    "fig5_csqs_adaptivity",
+    "fig6_ksqs_vs_csqs",
+    "fig_baselines",
+    "fig_bound_vs_measured",
+    "fig_support_size_vs_temperature",
+]
+
+
+def cell_outputs(name):
+    return expand(f"results/runs/{{params}}/{name}", params=paramspace.instance_patterns)
+
+
+def tracking_uri():
+    return config["mlflow"]["tracking_uri"] or "sqlite:///results/mlflow/mlflow.db"

@@ -1,0 +1,273 @@
+"""Every figure of the study, drawn from ``summary.csv`` (and the logits-cache statistics).
+
+Each ``fig_*`` function takes the table and a path stem and writes ``<stem>.png`` and ``<stem>.pdf``.
+Error bars are the standard deviation of per-prompt latency across prompts. The "focus" K-SQS and
+C-SQS settings of the single-setting figures are the middle values of the grid (see :func:`focus`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
+
+STYLE = {
+    "ar": dict(color="black", marker="s", label="AR (cloud only)"),
+    "sd": dict(color="tab:gray", marker="D", label="SD (float32)"),
+    "qs": dict(color="tab:purple", marker="^", label="QS (dense lattice)"),
+    "k-sqs": dict(color="tab:blue", marker="o", label="K-SQS"),
+    "c-sqs": dict(color="tab:orange", marker="v", label="C-SQS"),
+}
+FIGURES = (
+    "fig2_latency_resampling_vs_temperature",
+    "fig4_latency_vs_K_and_beta",
+    "fig5_csqs_adaptivity",
+    "fig6_ksqs_vs_csqs",
+    "fig_baselines",
+    "fig_bound_vs_measured",
+    "fig_support_size_vs_temperature",
+)
+
+
+def _save(fig, stem: Path) -> None:
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(stem.with_suffix(".png"), dpi=130)
+    fig.savefig(stem.with_suffix(".pdf"))
+    plt.close(fig)
+
+
+def _middle(values) -> float:
+    vals = sorted(set(values))
+    return vals[(len(vals) - 1) // 2] if vals else float("nan")
+
+
+def focus(df) -> dict:
+    """The K-SQS K and the C-SQS (beta0, eta) shown where a figure has room for one setting each."""
+    k = df[df.scheme == "k-sqs"].K
+    c = df[df.scheme == "c-sqs"]
+    return {"K": _middle(k), "beta0": _middle(c.beta0), "eta": max(c.eta) if len(c) else float("nan")}
+
+
+def _line(ax, sub, y, style, err=None, **kw):
+    sub = sub.sort_values("temperature")
+    opts = {**style, **kw}
+    if err is not None and err in sub and len(sub) and sub[err].max() > 0:
+        ax.errorbar(sub.temperature, sub[y], yerr=sub[err], capsize=3, **opts)
+    else:
+        ax.plot(sub.temperature, sub[y], **opts)
+
+
+def _sel(df, scheme, **eq):
+    out = df[df.scheme == scheme]
+    for key, val in eq.items():
+        out = out[np.isclose(out[key], val)]
+    return out
+
+
+def _empty(ax, what: str) -> None:
+    ax.text(0.5, 0.5, f"no {what} cells in this grid", ha="center", va="center", transform=ax.transAxes)
+
+
+def _temperature_axes(axes, ylabels):
+    for ax, lab in zip(axes, ylabels, strict=True):
+        ax.set_xlabel("temperature T")
+        ax.set_ylabel(lab)
+        ax.grid(alpha=0.3)
+
+
+def fig2_latency_resampling_vs_temperature(df, stem) -> None:
+    f = focus(df)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    k = _sel(df, "k-sqs", K=f["K"])
+    c = _sel(df, "c-sqs", beta0=f["beta0"], eta=f["eta"])
+    for sub, scheme, label in ((k, "k-sqs", f"K-SQS (K = {f['K']:g})"), (c, "c-sqs", f"C-SQS (β₁ = {f['beta0']:g})")):
+        if len(sub):
+            _line(axes[0], sub, "latency_s", {**STYLE[scheme], "label": label}, err="latency_s_std")
+            _line(axes[1], sub, "resampling_rate", {**STYLE[scheme], "label": label})
+    _temperature_axes(axes, ["latency per sequence (s)", "resampling rate (resampled / batch)"])
+    axes[0].legend()
+    fig.suptitle("Fig. 2: latency and resampling rate vs temperature")
+    _save(fig, stem)
+
+
+def fig4_latency_vs_K_and_beta(df, stem) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    cmap = plt.get_cmap("viridis")
+    temps = sorted(df.temperature.unique())
+    eta = focus(df)["eta"]
+    for i, t in enumerate(temps):
+        color = cmap(0.85 * i / max(len(temps) - 1, 1))
+        k = df[(df.scheme == "k-sqs") & np.isclose(df.temperature, t)].sort_values("K")
+        c = _sel(df, "c-sqs", eta=eta)
+        c = c[np.isclose(c.temperature, t)].sort_values("beta0")
+        if len(k):
+            axes[0].errorbar(
+                k.K, k.latency_s, yerr=k.latency_s_std, marker="o", color=color, capsize=3, label=f"T = {t:g}"
+            )
+        if len(c):
+            axes[1].errorbar(
+                c.beta0, c.latency_s, yerr=c.latency_s_std, marker="v", color=color, capsize=3, label=f"T = {t:g}"
+            )
+    for ax, xl, what in ((axes[0], "K (top-K support size)", "K-SQS"), (axes[1], "initial threshold β₁", "C-SQS")):
+        ax.set_xscale("log", base=2 if what == "K-SQS" else 10)
+        if what == "K-SQS":
+            ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xlabel(xl)
+        ax.set_ylabel("latency per sequence (s)")
+        ax.set_title(what if ax.has_data() else "")
+        ax.grid(alpha=0.3)
+        if ax.has_data():
+            ax.legend(fontsize=8)
+        else:
+            _empty(ax, what)
+    fig.suptitle(f"Fig. 4: latency vs K (K-SQS) and β₁ (C-SQS, η = {eta:g})")
+    _save(fig, stem)
+
+
+def fig5_csqs_adaptivity(df, stem) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    c = df[df.scheme == "c-sqs"]
+    betas = sorted(c.beta0.unique())
+    cmap = plt.get_cmap("plasma")
+    for i, b in enumerate(betas):
+        color = cmap(i / max(len(betas), 1))
+        for eta in sorted(c.eta.unique()):
+            sub = _sel(c, "c-sqs", beta0=b, eta=eta)
+            style = dict(color=color, marker="o" if eta > 0 else "x", linestyle="-" if eta > 0 else "--")
+            label = f"β₁ = {b:g}, η = {eta:g}"
+            _line(axes[0], sub, "latency_s", {**style, "label": label}, err="latency_s_std")
+            _line(axes[1], sub, "resampling_rate", {**style, "label": label})
+    _temperature_axes(axes, ["latency per sequence (s)", "resampling rate (resampled / batch)"])
+    if axes[0].has_data():
+        axes[0].legend(fontsize=7)
+    else:
+        _empty(axes[0], "C-SQS")
+    fig.suptitle("Fig. 5: C-SQS with (η > 0, solid) and without (η = 0, dashed) adaptivity")
+    _save(fig, stem)
+
+
+def fig6_ksqs_vs_csqs(df, stem) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    eta = focus(df)["eta"]
+    ks = sorted(df[df.scheme == "k-sqs"].K.unique())
+    bs = sorted(df[df.scheme == "c-sqs"].beta0.unique())
+    blues, oranges = plt.get_cmap("Blues"), plt.get_cmap("Oranges")
+    for i, k in enumerate(ks):
+        st = {"color": blues(0.4 + 0.6 * i / max(len(ks) - 1, 1)), "marker": "o", "label": f"K-SQS K = {k:g}"}
+        sub = _sel(df, "k-sqs", K=k)
+        _line(axes[0], sub, "latency_s", st, err="latency_s_std")
+        _line(axes[1], sub, "resampling_rate", st)
+    for i, b in enumerate(bs):
+        st = {"color": oranges(0.4 + 0.6 * i / max(len(bs) - 1, 1)), "marker": "v", "label": f"C-SQS β₁ = {b:g}"}
+        sub = _sel(df, "c-sqs", beta0=b, eta=eta)
+        _line(axes[0], sub, "latency_s", st, err="latency_s_std")
+        _line(axes[1], sub, "resampling_rate", st)
+    _temperature_axes(axes, ["latency per sequence (s)", "resampling rate (resampled / batch)"])
+    if axes[0].has_data():
+        axes[0].legend(fontsize=7)
+    fig.suptitle(f"Fig. 6: K-SQS vs C-SQS across temperature (C-SQS η = {eta:g})")
+    _save(fig, stem)
+
+
+def fig_baselines(df, stem) -> None:
+    f = focus(df)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    pick = {
+        "ar": _sel(df, "ar"),
+        "sd": _sel(df, "sd"),
+        "qs": _sel(df, "qs"),
+        "k-sqs": _sel(df, "k-sqs", K=f["K"]),
+        "c-sqs": _sel(df, "c-sqs", beta0=f["beta0"], eta=f["eta"]),
+    }
+    for scheme, sub in pick.items():
+        if len(sub):
+            _line(axes[0], sub, "latency_s", STYLE[scheme], err="latency_s_std")
+            _line(axes[1], sub, "speedup_vs_ar", STYLE[scheme])
+    axes[1].axhline(1.0, color="black", lw=0.8, ls=":")
+    axes[0].set_yscale("log")
+    _temperature_axes(axes, ["latency per sequence (s, log scale)", "speedup over AR (×)"])
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"Baselines: AR, SD, QS, K-SQS (K = {f['K']:g}), C-SQS (β₁ = {f['beta0']:g}, η = {f['eta']:g})")
+    _save(fig, stem)
+
+
+def fig_bound_vs_measured(df, stem) -> None:
+    spec = df[df.scheme != "ar"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for scheme in ("sd", "qs", "k-sqs", "c-sqs"):
+        sub = spec[spec.scheme == scheme]
+        if len(sub):
+            st = STYLE[scheme]
+            axes[0].scatter(
+                sub.bound_theorem1, sub.resampling_rate, color=st["color"], marker=st["marker"], label=st["label"]
+            )
+            axes[1].scatter(
+                sub.expected_rejections, sub.resampling_rate, color=st["color"], marker=st["marker"], label=st["label"]
+            )
+    for ax, col, xl in (
+        (axes[0], "bound_theorem1", "Theorem 1 bound per batch (log scale)"),
+        (axes[1], "expected_rejections", "exact E[rejections] per batch, Σ TV(q̂, p) (log scale)"),
+    ):
+        xs = spec[col][spec[col] > 0]
+        lo, hi = (xs.min() / 1.5, xs.max() * 1.5) if len(xs) else (0.01, 10.0)
+        grid = np.geomspace(lo, hi, 200)
+        ax.plot(grid, grid, color="black", lw=0.8, ls=":", label="y = x (bound holds below)")
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel(xl)
+        ax.set_ylabel("measured resampling rate (resampled / batch)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Theorem 1 against measurement (each point a grid cell)")
+    _save(fig, stem)
+
+
+def fig_support_size_vs_temperature(stats, stem) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for model, color in (("slm", "tab:blue"), ("llm", "tab:red")):
+        sub = stats[stats.model == model].sort_values("temperature")
+        if not len(sub):
+            continue
+        label = f"{model.upper()} ({sub.model_id.iloc[0]})"
+        axes[0].plot(sub.temperature, sub.support_median, marker="o", color=color, label=f"{label}, median")
+        axes[0].fill_between(
+            sub.temperature, sub.support_p10, sub.support_p90, color=color, alpha=0.15, label="10th–90th percentile"
+        )
+    acc = stats[stats.model == "slm"].sort_values("temperature")
+    axes[1].plot(acc.temperature, acc.accept_prob_mean, marker="o", color="tab:green")
+    alpha = stats.alpha.iloc[0] if len(stats) else float("nan")
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel(f"tokens holding 1 − α of the mass (α = {alpha:g})")
+    axes[1].set_ylabel("E[1 − TV(q, p)] (draft acceptance probability)")
+    axes[1].set_ylim(0, 1)
+    for ax in axes:
+        ax.set_xlabel("temperature T")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    n = int(stats.n_positions.iloc[0]) if len(stats) else 0
+    fig.suptitle(f"Support size and draft quality vs temperature (logits cache, {n} positions)")
+    _save(fig, stem)
+
+
+def draw_all(summary, stats, out_dir: Path) -> list[Path]:
+    """Every figure into ``out_dir``; returns the PNG paths."""
+    out_dir = Path(out_dir)
+    for name in FIGURES[:-1]:
+        globals()[name](summary, out_dir / name)
+    fig_support_size_vs_temperature(stats, out_dir / FIGURES[-1])
+    return [out_dir / f"{n}.png" for n in FIGURES]
+
+
+def draw_from_files(summary_csv: Path, stats_csv: Path, out_dir: Path) -> list[Path]:
+    """The workflow's figure step: read the two tables, draw everything."""
+    import pandas as pd
+
+    return draw_all(pd.read_csv(summary_csv), pd.read_csv(stats_csv), out_dir)

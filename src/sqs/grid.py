@@ -1,0 +1,172 @@
+"""The study's grid: which (scheme, T, K, beta0, eta) cells the workflow decodes, and how one cell runs.
+
+A cell is a row of the workflow's ``Paramspace``. Columns that a scheme does not use hold 0 (``K`` for
+C-SQS, ``beta0``/``eta`` for K-SQS, all three for the baselines), so every cell has the same path
+pattern ``scheme~<s>/temperature~<T>/K~<K>/beta0~<b>/eta~<e>``.
+
+Checks that need the vocabulary size (K <= V, a budget that fits one token) run on the config before
+any job starts; V comes from ``models.vocab_size`` or from the known model ids below.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from .latency import LinkConfig
+from .models import EMBEDDED_DRAFT, EMBEDDED_LLM, PAPER_LLM, PAPER_SLM
+from .schemes import lattice_bits, size_bits, subset_bits
+
+log = logging.getLogger(__name__)
+
+CELL_COLUMNS = ("scheme", "temperature", "K", "beta0", "eta")
+BASELINES = ("ar", "sd", "qs")
+KNOWN_VOCAB = {EMBEDDED_LLM: 49152, EMBEDDED_DRAFT: 49152, PAPER_SLM: 50257, PAPER_LLM: 50257}
+
+
+class ConfigError(ValueError):
+    """A config value the workflow cannot run; the message names the key, the value and what is allowed."""
+
+
+def vocab_size(config: dict) -> int | None:
+    """V for the parse-time checks: ``models.vocab_size``, else a known id's, else None (checked in the job)."""
+    m = config["models"]
+    if m.get("vocab_size"):
+        return int(m["vocab_size"])
+    base = lambda i: i.rpartition("@exit=")[0] or i  # noqa: E731
+    sizes = {KNOWN_VOCAB.get(base(m["slm"])), KNOWN_VOCAB.get(base(m["llm"]))}
+    return sizes.pop() if len(sizes) == 1 else None
+
+
+def min_token_bits(scheme: str, v: int, ell: int, k: int = 1) -> int:
+    """The fewest payload bits one draft token of ``scheme`` can cost (support + lattice, one nonzero count)."""
+    if scheme in ("qs", "dense"):
+        return lattice_bits(v, ell)
+    if scheme == "k-sqs":
+        return subset_bits(v, k) + lattice_bits(k, ell)
+    if scheme == "c-sqs":
+        return size_bits(v) + subset_bits(v, 1) + lattice_bits(1, ell)
+    return 0  # ar sends nothing; sd is exempt from the budget (float32 on the wire)
+
+
+def check_config(config: dict) -> None:
+    """Cross-key checks the JSON schema cannot express; raises :class:`ConfigError`."""
+    g, d = config["grid"], config["decode"]
+    schemes = (
+        set(g["baselines"]) | ({"k-sqs"} if g["k_sqs"]["K"] else set()) | ({"c-sqs"} if g["c_sqs"]["beta0"] else set())
+    )
+    if not schemes:
+        raise ConfigError("the grid is empty: give grid.baselines, grid.k_sqs.K or grid.c_sqs.beta0")
+    v = vocab_size(config)
+    if v is None:
+        log.warning(
+            "vocabulary size unknown for %s/%s: K <= V and the budget are checked in the jobs",
+            config["models"]["slm"],
+            config["models"]["llm"],
+        )
+        return
+    for k in g["k_sqs"]["K"]:
+        if k > v:
+            raise ConfigError(f"grid.k_sqs.K contains {k}, but K must be in [1, V] with V = {v} for these models")
+    for s in sorted(schemes):
+        ks = g["k_sqs"]["K"] if s == "k-sqs" else [1]
+        for k in ks:
+            need = min_token_bits(s, v, d["ell"], k)
+            if need > d["budget_bits"]:
+                what = f"{s} with K = {k}" if s == "k-sqs" else s
+                raise ConfigError(
+                    f"decode.budget_bits={d['budget_bits']} is too small for even one draft token of {what} "
+                    f"(needs at least {need} bits at V = {v}, ell = {d['ell']}); raise decode.budget_bits to >= {need}"
+                )
+
+
+def grid_cells(config: dict):
+    """The grid as a pandas DataFrame, one row per decoding job (the workflow's Paramspace)."""
+    import pandas as pd
+
+    g = config["grid"]
+    rows = []
+    for t in g["temperatures"]:
+        for s in g["baselines"]:
+            rows.append((s, float(t), 0, 0.0, 0.0))
+        for k in g["k_sqs"]["K"]:
+            rows.append(("k-sqs", float(t), int(k), 0.0, 0.0))
+        for b in g["c_sqs"]["beta0"]:
+            for e in g["c_sqs"]["eta"]:
+                rows.append(("c-sqs", float(t), 0, float(b), float(e)))
+    df = pd.DataFrame(rows, columns=list(CELL_COLUMNS)).drop_duplicates(ignore_index=True)
+    return df
+
+
+def link_config(config: dict) -> LinkConfig:
+    return LinkConfig(**config["link"])
+
+
+def decode_config(cell: dict, config: dict):
+    """The :class:`sqs.decode.DecodeConfig` of one cell (scheme ``qs`` is the dense lattice)."""
+    from .decode import DecodeConfig
+
+    d, m = config["decode"], config["models"]
+    return DecodeConfig(
+        scheme=str(cell["scheme"]),
+        temperature=float(cell["temperature"]),
+        max_new_tokens=int(d["max_new_tokens"]),
+        budget_bits=int(d["budget_bits"]),
+        max_draft_len=int(d["max_draft_len"]),
+        ell=int(d["ell"]),
+        k=max(int(cell["K"]), 1),
+        beta=float(cell["beta0"]),
+        alpha=float(d["alpha"]),
+        eta=float(cell["eta"]),
+        slm=m["slm"],
+        llm=m["llm"],
+        dtype=m["dtype"],
+        device=m["device"],
+        seed=int(d["seed"]),
+        link=link_config(config),
+    )
+
+
+def run_cell(cell: dict, config: dict, prompts: list[str], progress: Callable | None = None) -> list[dict]:
+    """Decode every prompt under one cell; one record per prompt, per-batch series included."""
+    from .decode import ModelPair, decode_prompt
+
+    cfg = decode_config(cell, config)
+    pair = ModelPair(cfg.slm, cfg.llm, cfg.dtype, cfg.device)
+    if cfg.scheme == "k-sqs" and cfg.k > pair.vocab_size:
+        raise ConfigError(f"grid.k_sqs.K contains {cfg.k}, but K must be in [1, V] with V = {pair.vocab_size}")
+    need = min_token_bits(cfg.scheme, pair.vocab_size, cfg.ell, cfg.k)
+    if need > cfg.budget_bits:
+        raise ConfigError(f"decode.budget_bits={cfg.budget_bits} is below the {need} bits one {cfg.scheme} token needs")
+    items = progress(list(enumerate(prompts))) if progress else enumerate(prompts)
+    return [decode_prompt(pair, cfg, text, i, include_batches=True) for i, text in items]
+
+
+def decode_cell_files(cell: dict, config: dict, prompts_path: Path, records_out: Path, metrics_out: Path) -> dict:
+    """The workflow's decoding job: prompts file in, per-prompt records (JSON Lines) and the cell's row out.
+
+    Both outputs are written to temporary names and renamed, so a killed job leaves no half file behind.
+    """
+    from tqdm import tqdm
+
+    from .aggregate import cell_metrics
+
+    cell = {k: (v.item() if hasattr(v, "item") else v) for k, v in dict(cell).items()}
+    prompts = [json.loads(line)["prompt"] for line in Path(prompts_path).read_text().splitlines() if line.strip()]
+    label = " ".join(f"{k}={cell[k]}" for k in CELL_COLUMNS)
+    records = run_cell(cell, config, prompts, progress=lambda xs: tqdm(xs, desc=label, unit="prompt"))
+    row = cell_metrics(records, cell, config)
+    _atomic_write(records_out, "".join(json.dumps(r) + "\n" for r in records))
+    _atomic_write(metrics_out, json.dumps(row, indent=1))
+    log.info("%s: %.2f tokens/s, resampling rate %.3f", label, row["tokens_per_s"], row["resampling_rate"])
+    return row
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -1,0 +1,106 @@
+"""The committed prompt set of the embedded default: news-style sentence openers written for this project.
+
+The file's first half is for evaluation (the workflow's decoding jobs, the draft's held-out check) and
+its second half seeds the text the draft is distilled on, so the draft is never scored on its own
+training prompts.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+SPLITS = ("eval", "train", "all")
+
+
+def read_prompts(path: Path | str) -> list[str]:
+    """One prompt a line; blank lines and ``#`` comment lines are skipped."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def news_openers(split: str = "eval") -> list[str]:
+    """The committed openers: ``eval`` (first half), ``train`` (second half) or ``all``."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
+    with resources.as_file(resources.files("sqs") / "data" / "news_openers.txt") as path:
+        lines = read_prompts(path)
+    half = len(lines) // 2
+    return {"eval": lines[:half], "train": lines[half:], "all": lines}[split]
+
+
+PROMPT_SOURCES = ("openers", "text_file", "datasets")
+
+
+def split_sentence(text: str, prompt_fraction: float, min_prompt_words: int = 2) -> tuple[str, str]:
+    """A corpus sentence -> (prompt, reference continuation), split at a word boundary."""
+    words = text.split()
+    cut = max(min_prompt_words, round(len(words) * prompt_fraction))
+    cut = min(cut, max(len(words) - 1, 1))
+    return " ".join(words[:cut]), " ".join(words[cut:])
+
+
+def load_prompt_records(data: dict) -> list[dict]:
+    """``{"prompt", "reference"}`` records from the workflow's ``data`` config section.
+
+    ``openers``: the committed news openers (no reference; the LLM's own sampled continuation stands in
+    for it in the logits cache). ``text_file``: one sentence a line. ``datasets``: a Hugging Face dataset
+    (the paper's LM1B), which needs the hub or a local datasets cache.
+    """
+    source, n = data["source"], int(data["n_prompts"])
+    if source == "openers":
+        texts = news_openers(data.get("split", "eval"))
+        if n > len(texts):
+            raise ValueError(f"data.n_prompts={n} but the {data.get('split', 'eval')!r} openers hold {len(texts)}")
+        return [{"prompt": t, "reference": ""} for t in texts[:n]]
+    min_words = int(data.get("min_words", 6))
+    if source == "text_file":
+        path = Path(data["text_file"])
+        if not path.is_file():
+            raise FileNotFoundError(f"data.text_file={str(path)!r} does not exist")
+        sentences = read_prompts(path)
+    elif source == "datasets":
+        sentences = _dataset_sentences(data, n, min_words)
+    else:
+        raise ValueError(f"unknown data.source {source!r}; valid: {', '.join(PROMPT_SOURCES)}")
+    sentences = [s for s in sentences if len(s.split()) >= min_words][:n]
+    if len(sentences) < n:
+        raise ValueError(f"data.n_prompts={n} but only {len(sentences)} sentences have >= {min_words} words")
+    frac = float(data.get("prompt_fraction", 0.5))
+    return [dict(zip(("prompt", "reference"), split_sentence(s, frac), strict=True)) for s in sentences]
+
+
+def _dataset_sentences(data: dict, n: int, min_words: int) -> list[str]:
+    try:
+        import datasets
+    except ImportError as exc:  # pragma: no cover - datasets is a declared dependency
+        raise RuntimeError("data.source=datasets needs the `datasets` package") from exc
+    ds_id, split, column = data["dataset"], data.get("dataset_split", "test"), data.get("text_column", "text")
+    try:
+        ds = datasets.load_dataset(ds_id, split=split, streaming=True)
+    except Exception as exc:
+        raise RuntimeError(
+            f"cannot load dataset {ds_id!r} (split {split!r}): {exc}. Offline, set data.source: text_file with "
+            "data.text_file pointing at one sentence a line, or use the embedded default (data.source: openers)."
+        ) from exc
+    out: list[str] = []
+    for row in ds:
+        if column not in row:
+            raise ValueError(f"data.text_column={column!r} not in dataset {ds_id!r}; columns: {sorted(row)}")
+        text = str(row[column]).strip()
+        if len(text.split()) >= min_words:
+            out.append(text)
+        if len(out) >= n:
+            break
+    return out
+
+
+def write_prompt_records(data: dict, out: Path) -> int:
+    """The workflow's prompt step: ``prompts.jsonl`` with one ``{"prompt", "reference"}`` a line."""
+    import json
+
+    records = load_prompt_records(data)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return len(records)

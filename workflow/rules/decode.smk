@@ -1,0 +1,22 @@
+rule decode_cell:
+    """One grid cell: every prompt decoded live through Edge and Cloud (bytes only between them)."""
+    input:
+        prompts="results/prompts/prompts.jsonl",
+        models="results/models/models.json",
+    output:
+        records=f"results/runs/{paramspace.wildcard_pattern}/records.jsonl",
+        metrics=f"results/runs/{paramspace.wildcard_pattern}/metrics.json",
+    params:
+        cell=lambda wildcards: dict(paramspace.instance(wildcards)),
+        config={k: config[k] for k in ("models", "decode", "link")},
+    log:
+        f"results/logs/decode/{paramspace.wildcard_pattern}.log",
+    conda:
+        "../../envs/sqs.yaml"
+    threads: config["resources"]["decode_threads"]
+    resources:
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=60,
+        gpu=config["resources"]["gpu"],
+    script:
+        "../scripts/decode_cell.py"
