@@ -70,6 +70,16 @@ def load_prompt_records(data: dict) -> list[dict]:
     return [dict(zip(("prompt", "reference"), split_sentence(s, frac), strict=True)) for s in sentences]
 
 
+def _hub_reachable(dataset_id: str) -> bool:
+    try:
+        from huggingface_hub import HfApi
+
+        HfApi().dataset_info(dataset_id, timeout=10)
+        return True
+    except Exception:
+        return False
+
+
 def _dataset_sentences(data: dict, n: int, min_words: int) -> list[str]:
     try:
         import datasets
@@ -77,6 +87,8 @@ def _dataset_sentences(data: dict, n: int, min_words: int) -> list[str]:
         raise RuntimeError("data.source=datasets needs the `datasets` package") from exc
     ds_id, split, column = data["dataset"], data.get("dataset_split", "test"), data.get("text_column", "text")
     try:
+        if not Path(ds_id).exists() and not _hub_reachable(ds_id):
+            datasets.config.HF_HUB_OFFLINE = True  # only a local datasets cache can help now: no retry loop
         ds = datasets.load_dataset(ds_id, split=split, streaming=True)
     except Exception as exc:
         raise RuntimeError(
