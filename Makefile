@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # torch is pinned: an unpinned torch pulls a multi-GB CUDA build; 2.13.0 (CPU) is what this project tests.
 TORCH := torch==2.13.0
 
-.PHONY: run test bench lint clean-venv
+.PHONY: run test test-cluster bench lint clean-venv
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks workflow/scripts
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+# The workflow on a real single-node SLURM (tests/cluster/slurm_cluster.sh brings it up on loopback and
+# tears it down); needs root and apt-get. `make test` runs the same tests when it can, else says why not.
+test-cluster: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -ra -v tests/test_cluster.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_protocol.py

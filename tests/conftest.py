@@ -17,3 +17,13 @@ def chi_square_pvalue(counts: np.ndarray, probs: np.ndarray) -> float:
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The tiny config run once locally (2 cores); the workflow and cluster tests both read it."""
+    from workflow_helpers import TINY, run_config
+
+    work, out, args = run_config(tmp_path_factory.mktemp("tiny"), "work", TINY, "--cores", "2")
+    assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-5000:]
+    return work, args

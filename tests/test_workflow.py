@@ -2,8 +2,6 @@
 
 import csv
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,50 +13,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from sqs.figures import FIGURES
+from workflow_helpers import ROOT, snake, write_config
+
 BIN = Path(sys.executable).parent
-SNAKEMAKE = shutil.which("snakemake", path=str(BIN)) or "snakemake"
-FIGURES = (
-    "fig2_latency_resampling_vs_temperature",
-    "fig4_latency_vs_K_and_beta",
-    "fig5_csqs_adaptivity",
-    "fig6_ksqs_vs_csqs",
-    "fig_baselines",
-    "fig_bound_vs_measured",
-    "fig_support_size_vs_temperature",
-)
 CONTRACT = (
     "scheme temperature K beta0 eta alpha ell budget_bits n_prompts n_tokens latency_s latency_s_std tokens_per_s "
     "speedup_vs_ar resampling_rate mean_accept_len draft_accept_rate uplink_bits_per_token dropped_mass "
     "bound_theorem1"
 ).split()
-# The tiny end-to-end config: the untrained early exit as the draft (no distillation in CI), 2 prompts,
-# 2 temperatures, 6 tokens, one cell per scheme family.
-TINY = {
-    "models": {"slm": "embedded:smollm2-135m-instruct@exit=14"},
-    "data": {"n_prompts": 2},
-    "cache": {"positions_per_prompt": 4},
-    "decode": {"max_new_tokens": 6, "max_draft_len": 4},
-    "grid": {
-        "temperatures": [0.5, 1.0],
-        "baselines": ["ar", "qs"],
-        "k_sqs": {"K": [4]},
-        "c_sqs": {"beta0": [0.01], "eta": [0.001]},
-    },
-    "analysis": {"temperatures": [0.5, 1.0]},
-    "mlflow": {"experiment": "sqs-tiny"},
-}
-
-
-def snake(*args, cwd=ROOT, timeout=900):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run([SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
-
-
-def write_config(tmp_path, cfg, name="cfg.yaml"):
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 def test_lint_clean():
@@ -125,17 +88,6 @@ def _rest(base: str, endpoint: str, body: dict | None = None, query: str = "") -
     req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tiny")
-    path = write_config(tmp, TINY, "tiny.yaml")
-    work = tmp / "work"
-    args = ("-s", str(ROOT / "Snakefile"), "--directory", str(work), "--configfile", str(path))
-    out = snake("--cores", "2", *args, timeout=1500)
-    assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-5000:]
-    return work, args
 
 
 def test_tiny_run_table_and_figures(tiny_run):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -158,6 +160,8 @@ def decode_cell_files(cell: dict, config: dict, prompts_path: Path, records_out:
     label = " ".join(f"{k}={cell[k]}" for k in CELL_COLUMNS)
     records = run_cell(cell, config, prompts, progress=lambda xs: tqdm(xs, desc=label, unit="prompt"))
     row = cell_metrics(records, cell, config)
+    # provenance: where the job ran (a cluster run is checked job by job against this)
+    row["host"], row["slurm_job_id"] = socket.gethostname(), os.environ.get("SLURM_JOB_ID")
     _atomic_write(records_out, "".join(json.dumps(r) + "\n" for r in records))
     _atomic_write(metrics_out, json.dumps(row, indent=1))
     log.info("%s: %.2f tokens/s, resampling rate %.3f", label, row["tokens_per_s"], row["resampling_rate"])

@@ -161,7 +161,14 @@ def log_study(
             client.create_run,
             exp_id,
             run_name=name,
-            tags={"mlflow.parentRunId": pid, "sqs.cell_key": key, "sqs.kind": "cell", **common},
+            tags={
+                "mlflow.parentRunId": pid,
+                "sqs.cell_key": key,
+                "sqs.kind": "cell",
+                "sqs.host": str(row.get("host")),
+                "sqs.slurm_job_id": str(row.get("slurm_job_id") or ""),
+                **common,
+            },
         )
         rid = run.info.run_id
         params = [Param(k, str(row[k])) for k in PARAM_KEYS if k in row]

@@ -3,6 +3,7 @@ import json
 
 from snakemake.utils import Paramspace, validate
 
+from sqs.figures import FIGURES
 from sqs.grid import ConfigError, check_config, grid_cells
 
 # Fails `snakemake -n` with the offending key, its value and the rule it broke; fills defaults.
@@ -30,15 +31,6 @@ def _key(*sections):
 
 # The logits cache is stored once per model pair and data shard; its directory name is their hash.
 CACHE_DIR = f"results/cache/logits-{_key('models', 'data', 'cache')}"
-FIGURES = [
-    "fig2_latency_resampling_vs_temperature",
-    "fig4_latency_vs_K_and_beta",
-    "fig5_csqs_adaptivity",
-    "fig6_ksqs_vs_csqs",
-    "fig_baselines",
-    "fig_bound_vs_measured",
-    "fig_support_size_vs_temperature",
-]
 
 
 def cell_outputs(name):

@@ -1,0 +1,48 @@
+"""Shared by the workflow tests: run Snakemake on this repository, and the tiny end-to-end config."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SNAKEMAKE = shutil.which("snakemake", path=str(BIN)) or "snakemake"
+# The tiny end-to-end config: the untrained early exit as the draft (no distillation in CI), 2 prompts,
+# 2 temperatures, 6 tokens, one cell per scheme family.
+TINY = {
+    "models": {"slm": "embedded:smollm2-135m-instruct@exit=14"},
+    "data": {"n_prompts": 2},
+    "cache": {"positions_per_prompt": 4},
+    "decode": {"max_new_tokens": 6, "max_draft_len": 4},
+    "grid": {
+        "temperatures": [0.5, 1.0],
+        "baselines": ["ar", "qs"],
+        "k_sqs": {"K": [4]},
+        "c_sqs": {"beta0": [0.01], "eta": [0.001]},
+    },
+    "analysis": {"temperatures": [0.5, 1.0]},
+    "mlflow": {"experiment": "sqs-tiny"},
+}
+
+
+def snake(*args, cwd=ROOT, timeout=900):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run([SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def write_config(tmp_path, cfg, name="cfg.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def run_config(tmp_path, name, cfg, *extra, timeout=1500):
+    """Run the workflow on ``cfg`` in ``tmp_path/name``; returns (workdir, process, the shared args)."""
+    path = write_config(tmp_path, cfg, f"{name}.yaml")
+    work = tmp_path / name
+    args = ("-s", str(ROOT / "Snakefile"), "--directory", str(work), "--configfile", str(path))
+    return work, snake(*extra, *args, timeout=timeout), args
