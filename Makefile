@@ -37,6 +37,7 @@ test-cluster: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_protocol.py
 	$(BIN)/python benchmarks/bench_decode.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -29,6 +29,7 @@ rule all:
         "results/tables/summary.csv",
         expand("results/figures/{f}.{ext}", f=FIGURES, ext=("png", "pdf")),
         "results/mlflow/runs.json",
+        "results/tables/trace_calibration.csv",
 
 
 rule toy:

@@ -106,6 +106,10 @@ def test_tiny_run_table_and_figures(tiny_run):
     for name in FIGURES:
         for ext in ("png", "pdf"):
             assert (work / f"results/figures/{name}.{ext}").stat().st_size > 1000
+    with (work / "results/tables/trace_calibration.csv").open() as f:
+        cal = list(csv.DictReader(f))
+    assert len(cal) == 6 and all(0.0 <= float(r["pred_resampling_rate"]) <= 1.0 for r in cal)
+    assert (work / "results/figures/fig_trace_calibration.png").stat().st_size > 1000
     meta = json.loads(next((work / "results/cache").glob("logits-*/meta.json")).read_text())
     assert meta["n_positions"] == 2 * 4 and meta["vocab_size"] == 49152
 

@@ -132,6 +132,54 @@ def _distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    import csv
+    import time
+
+    from tqdm import tqdm
+
+    from .latency import LinkConfig
+    from .logitcache import load_logits
+    from .sweep import ComputeProfile, SweepCell, cache_segments, sweep
+
+    slm, llm, _ = load_logits(Path(args.cache))
+    segments = cache_segments(json.loads((Path(args.cache) / "index.json").read_text()))
+    if args.profile_from:
+        import pandas as pd
+
+        profile = ComputeProfile.from_summary(pd.read_csv(args.profile_from).to_dict("records"))
+    else:
+        profile = ComputeProfile(
+            args.edge_ms_per_draft / 1e3, args.cloud_ms_per_batch / 1e3, args.cloud_ms_per_token / 1e3
+        )
+    link = LinkConfig(
+        args.uplink_bps, args.downlink_bps, args.propagation_s, args.edge_time_scale, args.cloud_time_scale
+    )
+    common = dict(
+        alpha=args.alpha, ell=args.ell, budget_bits=args.budget_bits, max_draft_len=args.max_draft_len, link=link
+    )
+    cells = []
+    for t in args.temperatures:
+        cells += [SweepCell("qs", t, **common)] if args.qs else []
+        cells += [SweepCell("k-sqs", t, K=k, **common) for k in args.k]
+        cells += [SweepCell("c-sqs", t, beta0=b, eta=e, **common) for b in args.beta for e in args.eta]
+    t0 = time.perf_counter()
+    rows = sweep(
+        slm, llm, segments, cells, profile, progress=lambda xs: tqdm(xs, desc="sweep", unit="T", file=sys.stderr)
+    )
+    dt = time.perf_counter() - t0
+    rate = len(cells) / dt * 60 * slm.shape[0] / 1000
+    print(f"{len(cells)} cells x {slm.shape[0]} positions in {dt:.1f} s ({rate:.0f} cells/min per 1000 positions)",
+          file=sys.stderr)  # fmt: skip
+    out = open(args.out, "w", newline="") if args.out else sys.stdout
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    if args.out:
+        out.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="sqs", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -237,6 +285,33 @@ def build_parser() -> argparse.ArgumentParser:
         )
     di.add_argument("--out", help="write the checkpoint here instead of the cache (must not exist)")
     di.set_defaults(func=_distill)
+    sw = sub.add_parser(
+        "sweep",
+        help="predict a grid of cells from a logits cache (no model run); CSV on stdout",
+        description="Trace-driven sweep (sqs.sweep): exact per-position rejection probability and bits of "
+        "each compressed draft along the cached reference text, then expected batches and latency.",
+    )
+    sw.add_argument("--cache", required=True, help="a logits cache directory (results/cache/logits-<hash>)")
+    sw.add_argument("--temperatures", type=float, nargs="+", default=[0.2, 0.6, 1.0], help="T values")
+    sw.add_argument("--k", type=int, nargs="*", default=[4, 16, 64], help="K-SQS support sizes")
+    sw.add_argument("--beta", type=float, nargs="*", default=[0.001, 0.01], help="C-SQS initial thresholds")
+    sw.add_argument("--eta", type=float, nargs="+", default=[0.0, 0.001], help="C-SQS learning rates")
+    sw.add_argument("--no-qs", dest="qs", action="store_false", help="leave out the dense QS cell")
+    sw.add_argument("--alpha", type=float, default=0.0005, help="C-SQS target dropped mass")
+    sw.add_argument("--ell", type=int, default=100, help="lattice resolution")
+    sw.add_argument("--budget-bits", type=int, default=5000, help="uplink payload budget B per batch")
+    sw.add_argument("--max-draft-len", type=int, default=8, help="cap on drafts per batch")
+    sw.add_argument("--uplink-bps", type=float, default=lk.uplink_bps)
+    sw.add_argument("--downlink-bps", type=float, default=lk.downlink_bps)
+    sw.add_argument("--propagation-s", type=float, default=lk.propagation_s)
+    sw.add_argument("--edge-time-scale", type=float, default=lk.edge_time_scale)
+    sw.add_argument("--cloud-time-scale", type=float, default=lk.cloud_time_scale)
+    sw.add_argument("--profile-from", help="fit compute times from a live summary.csv (else the ms options)")
+    sw.add_argument("--edge-ms-per-draft", type=float, default=40.0, help="edge compute per draft token")
+    sw.add_argument("--cloud-ms-per-batch", type=float, default=80.0, help="cloud compute per batch")
+    sw.add_argument("--cloud-ms-per-token", type=float, default=0.0, help="cloud compute per verified token")
+    sw.add_argument("--out", help="write the CSV here instead of stdout")
+    sw.set_defaults(func=_sweep)
     t = sub.add_parser("table", help="print a results CSV as an aligned table")
     t.add_argument("csv", help="a CSV written by the workflow, e.g. results/tables/toy_summary.csv")
     t.add_argument("--columns", nargs="+", help="only these columns, in this order")

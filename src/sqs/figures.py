@@ -271,3 +271,38 @@ def draw_from_files(summary_csv: Path, stats_csv: Path, out_dir: Path) -> list[P
     import pandas as pd
 
     return draw_all(pd.read_csv(summary_csv), pd.read_csv(stats_csv), out_dir)
+
+
+def fig_trace_calibration(cal, stem) -> None:
+    """Trace-model predictions against live measurements, one point per speculative grid cell."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    pairs = (
+        ("resampling_rate", "resampling rate"),
+        ("mean_accept_len", "mean accept length (tokens / batch)"),
+        ("latency_s", "latency per sequence (s)"),
+    )
+    for ax, (col, label) in zip(axes, pairs, strict=True):
+        for scheme in ("qs", "k-sqs", "c-sqs"):
+            sub = cal[cal.scheme == scheme]
+            if len(sub):
+                st = STYLE[scheme]
+                ax.scatter(sub[f"pred_{col}"], sub[col], color=st["color"], marker=st["marker"], label=st["label"])
+        vals = np.concatenate([cal[col].to_numpy(float), cal[f"pred_{col}"].to_numpy(float)])
+        lo, hi = (np.nanmin(vals), np.nanmax(vals)) if vals.size else (0.0, 1.0)
+        pad = 0.05 * (hi - lo or 1.0)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="black", lw=0.8, ls=":", label="y = x")
+        mae = float(np.nanmean(np.abs(cal[col] - cal[f"pred_{col}"]))) if len(cal) else float("nan")
+        ax.set_title(f"{label}\nMAE {mae:.3g}", fontsize=10)
+        ax.set_xlabel("predicted from the logits cache")
+        ax.set_ylabel("measured live")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Trace model vs live decoding (each point a grid cell)")
+    _save(fig, stem)
+
+
+def draw_calibration(cal_csv: Path, out_dir: Path) -> Path:
+    import pandas as pd
+
+    fig_trace_calibration(pd.read_csv(cal_csv), Path(out_dir) / "fig_trace_calibration")
+    return Path(out_dir) / "fig_trace_calibration.png"

@@ -47,3 +47,27 @@ rule mlflow_log:
         "../../envs/sqs.yaml"
     script:
         "../scripts/mlflow_log.py"
+
+
+rule trace_calibration:
+    """Every live speculative cell predicted from the logits cache (no model run), beside its measurement."""
+    input:
+        summary="results/tables/summary.csv",
+        meta=f"{CACHE_DIR}/meta.json",
+    output:
+        table="results/tables/trace_calibration.csv",
+        png=report("results/figures/fig_trace_calibration.png", category="Figures",
+                   caption="../report/fig_trace_calibration.rst"),
+        pdf="results/figures/fig_trace_calibration.pdf",
+    params:
+        config={k: config[k] for k in ("decode", "link")},
+    log:
+        "results/logs/trace_calibration.log",
+    conda:
+        "../../envs/sqs.yaml"
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=30,
+    script:
+        "../scripts/trace_calibration.py"

@@ -1,0 +1,92 @@
+"""The trace sweep: exact agreement with the live compress path, and a hand-computed toy trace."""
+
+import numpy as np
+import pytest
+
+from sqs.latency import LinkConfig
+from sqs.lattice import quantize
+from sqs.probs import softmax_temperature, tv_distance
+from sqs.schemes import make_scheme
+from sqs.sweep import ComputeProfile, SweepCell, _quantize_rows, batch_predictions, position_stats
+
+
+def test_row_quantizer_is_algorithm_2_bit_for_bit():
+    rng = np.random.default_rng(0)
+    x = rng.dirichlet(np.full(12, 0.4), size=300)
+    x[:50, :6] = 1.0 / 12  # ties in the rounding error
+    for ell in (1, 3, 10, 100):
+        got = _quantize_rows(x, ell)
+        want = np.stack([quantize(row, ell) for row in x])
+        assert (got == want).all()
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0])
+def test_per_position_rejection_equals_the_live_compress_path(temperature):
+    rng = np.random.default_rng(1)
+    v, n = 300, 40
+    slm = rng.normal(scale=2.5, size=(n, v))
+    llm = slm + rng.normal(scale=1.0, size=(n, v))
+    cells = [
+        SweepCell("qs", temperature, ell=50),
+        SweepCell("k-sqs", temperature, K=8, ell=50),
+        SweepCell("c-sqs", temperature, beta0=0.01, eta=0.5, alpha=0.05, ell=50),
+    ]
+    stats = position_stats(slm, llm, cells, chunk=7)
+    schemes = [
+        make_scheme("qs", ell=50),
+        make_scheme("k-sqs", k=8, ell=50),
+        make_scheme("c-sqs", beta=0.01, eta=0.5, alpha=0.05, ell=50),
+    ]
+    for cell, scheme in zip(cells, schemes, strict=True):
+        for i in range(n):  # C-SQS: compress() applies update (8) after every position, as the trace does
+            q = softmax_temperature(slm[i], temperature)
+            p = softmax_temperature(llm[i], temperature)
+            c = scheme.compress(q)
+            assert stats[cell]["r"][i] == pytest.approx(float(tv_distance(c.q_hat, p)), abs=1e-12)
+            assert stats[cell]["bits"][i] == c.bits
+            assert stats[cell]["k"][i] == c.k
+            assert stats[cell]["dropped"][i] == pytest.approx(c.dropped_mass, abs=1e-12)
+
+
+def test_batch_predictions_on_a_hand_computed_trace():
+    cell = SweepCell("k-sqs", 1.0, K=4, budget_bits=100, max_draft_len=3, link=LinkConfig(
+        uplink_bps=8e3, downlink_bps=8e6, propagation_s=0.01))  # fmt: skip
+    stats = {
+        "r": np.array([0.5, 0.0, 1.0, 0.2]),
+        "bits": np.array([40.0, 40.0, 40.0, 40.0]),
+        "dropped": np.zeros(4),
+        "k": np.full(4, 4.0),
+    }
+    prof = ComputeProfile(edge_s_per_draft=0.1, cloud_s_per_batch=0.05, cloud_s_per_token=0.0)
+    out = batch_predictions(stats, [(0, 4)], cell, prof)
+    # two starts (0 and 1), each drafts 2 tokens (80 bits fit 100, 120 do not)
+    acc0 = 0.5 + 0.5 * 1.0  # start 0: r = 0.5, 0.0
+    acc1 = 1.0 + 0.0  # start 1: r = 0.0, 1.0
+    assert out["n_starts"] == 2 and out["pred_mean_draft_len"] == 2
+    assert out["pred_mean_accept_len"] == pytest.approx((acc0 + acc1) / 2 + 1)
+    assert out["pred_resampling_rate"] == pytest.approx(((1 - 0.5) + 1.0) / 2)
+    up = 8 * (18 + 10) / 8e3  # header + 80 payload bits, whole bytes
+    t = 2 * 0.1 + up + 0.01 + 0.05 + 8 * 10 / 8e6
+    assert out["pred_tokens_per_s"] == pytest.approx(((acc0 + acc1) / 2 + 1) / t)
+
+
+def test_sweep_cli_writes_one_row_per_cell(tmp_path):
+    import csv
+    import json
+
+    from sqs.cli import main
+
+    rng = np.random.default_rng(3)
+    slm = rng.normal(scale=2.0, size=(24, 200)).astype(np.float32)
+    np.save(tmp_path / "slm_logits.npy", slm)
+    np.save(tmp_path / "llm_logits.npy", slm + rng.normal(size=slm.shape).astype(np.float32))
+    (tmp_path / "index.json").write_text(json.dumps([{"row": 0, "tokens": [0] * 12}, {"row": 12, "tokens": [0] * 12}]))
+    (tmp_path / "meta.json").write_text(json.dumps({"slm": "a", "llm": "b"}))
+    out = tmp_path / "sweep.csv"
+    args = ["sweep", "--cache", str(tmp_path), "--temperatures", "0.5", "1.0", "--k", "2", "8", "--beta", "0.01",
+            "--eta", "0", "0.01", "--budget-bits", "400", "--max-draft-len", "4", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 2 * (1 + 2 + 2)
+    assert all(0.0 <= float(r["pred_resampling_rate"]) <= 1.0 for r in rows)
+    assert all(1.0 <= float(r["pred_mean_accept_len"]) <= 5.0 for r in rows)
