@@ -32,7 +32,7 @@ def test_lint_clean():
 
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml"])
 def test_dry_run(configfile):
-    out = snake("-n", "--forcerun", "all", "--configfile", configfile)
+    out = snake("-n", "--forceall", "--configfile", configfile)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "decode_cell" in out.stdout
 

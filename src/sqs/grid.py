@@ -69,19 +69,22 @@ def check_config(config: dict) -> None:
             config["models"]["llm"],
         )
         return
-    for k in g["k_sqs"]["K"]:
-        if k > v:
-            raise ConfigError(f"grid.k_sqs.K contains {k}, but K must be in [1, V] with V = {v} for these models")
     for s in sorted(schemes):
-        ks = g["k_sqs"]["K"] if s == "k-sqs" else [1]
-        for k in ks:
-            need = min_token_bits(s, v, d["ell"], k)
-            if need > d["budget_bits"]:
-                what = f"{s} with K = {k}" if s == "k-sqs" else s
-                raise ConfigError(
-                    f"decode.budget_bits={d['budget_bits']} is too small for even one draft token of {what} "
-                    f"(needs at least {need} bits at V = {v}, ell = {d['ell']}); raise decode.budget_bits to >= {need}"
-                )
+        for k in g["k_sqs"]["K"] if s == "k-sqs" else [1]:
+            check_cell(s, k, v, d["ell"], d["budget_bits"])
+
+
+def check_cell(scheme: str, k: int, v: int, ell: int, budget_bits: int) -> None:
+    """K <= V, and a budget that fits one draft token of ``scheme``: at parse time and again in each job."""
+    if scheme == "k-sqs" and k > v:
+        raise ConfigError(f"grid.k_sqs.K contains {k}, but K must be in [1, V] with V = {v} for these models")
+    need = min_token_bits(scheme, v, ell, k)
+    if need > budget_bits:
+        what = f"{scheme} with K = {k}" if scheme == "k-sqs" else scheme
+        raise ConfigError(
+            f"decode.budget_bits={budget_bits} is too small for even one draft token of {what} "
+            f"(needs at least {need} bits at V = {v}, ell = {ell}); raise decode.budget_bits to >= {need}"
+        )
 
 
 def grid_cells(config: dict):
@@ -137,11 +140,7 @@ def run_cell(cell: dict, config: dict, prompts: list[str], progress: Callable | 
 
     cfg = decode_config(cell, config)
     pair = ModelPair(cfg.slm, cfg.llm, cfg.dtype, cfg.device)
-    if cfg.scheme == "k-sqs" and cfg.k > pair.vocab_size:
-        raise ConfigError(f"grid.k_sqs.K contains {cfg.k}, but K must be in [1, V] with V = {pair.vocab_size}")
-    need = min_token_bits(cfg.scheme, pair.vocab_size, cfg.ell, cfg.k)
-    if need > cfg.budget_bits:
-        raise ConfigError(f"decode.budget_bits={cfg.budget_bits} is below the {need} bits one {cfg.scheme} token needs")
+    check_cell(cfg.scheme, cfg.k, pair.vocab_size, cfg.ell, cfg.budget_bits)  # V known only now for hub ids
     items = progress(list(enumerate(prompts))) if progress else enumerate(prompts)
     return [decode_prompt(pair, cfg, text, i, include_batches=True) for i, text in items]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .probs import sample_probs, softmax_temperature, tv_distance
+from .probs import softmax_temperature, tv_distance
 
 log = logging.getLogger(__name__)
 FILES = ("slm_logits.npy", "llm_logits.npy", "index.json", "meta.json")
@@ -67,10 +67,11 @@ def build_logits_cache(pair, records: list[dict], n_positions: int, seed: int, o
 
 
 def _sample_continuation(llm, prompt: list[int], n: int, rng: np.random.Generator) -> list[int]:
-    tokens = list(prompt)
-    for _ in range(n):
-        tokens.append(sample_probs(softmax_temperature(llm.next_logits(tokens), 1.0), rng))
-    return tokens[len(prompt) :]
+    """The LLM's own continuation at T = 1: the cloud-only AR decoder, its latency account unused."""
+    from .decode import run_autoregressive
+    from .latency import LinkConfig
+
+    return run_autoregressive(llm, prompt, n, 1.0, rng, LinkConfig())[0]
 
 
 def load_logits(cache_dir: Path) -> tuple[np.ndarray, np.ndarray, dict]:
