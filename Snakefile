@@ -21,6 +21,7 @@ localrules:
     aggregate,
     figures,
     mlflow_log,
+    theorem2,
     toy_simulation,
 
 
@@ -30,6 +31,7 @@ rule all:
         expand("results/figures/{f}.{ext}", f=FIGURES, ext=("png", "pdf")),
         "results/mlflow/runs.json",
         "results/tables/trace_calibration.csv",
+        "results/tables/theorem2.csv",
 
 
 rule toy:

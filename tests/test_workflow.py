@@ -110,6 +110,10 @@ def test_tiny_run_table_and_figures(tiny_run):
         cal = list(csv.DictReader(f))
     assert len(cal) == 6 and all(0.0 <= float(r["pred_resampling_rate"]) <= 1.0 for r in cal)
     assert (work / "results/figures/fig_trace_calibration.png").stat().st_size > 1000
+    with (work / "results/tables/theorem2.csv").open() as f:
+        th = list(csv.DictReader(f))
+    assert len(th) == 5 * 2 * 4  # five learning rates x 8 cached positions
+    assert (work / "results/figures/fig_theorem2.png").stat().st_size > 1000
     meta = json.loads(next((work / "results/cache").glob("logits-*/meta.json")).read_text())
     assert meta["n_positions"] == 2 * 4 and meta["vocab_size"] == 49152
 

@@ -306,3 +306,34 @@ def draw_calibration(cal_csv: Path, out_dir: Path) -> Path:
 
     fig_trace_calibration(pd.read_csv(cal_csv), Path(out_dir) / "fig_trace_calibration")
     return Path(out_dir) / "fig_trace_calibration.png"
+
+
+def fig_theorem2(tab, stem, alpha: float) -> None:
+    """Running average of C-SQS's dropped mass along the trace against Theorem 2's bound, per η."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    etas = sorted(tab.eta.unique())
+    for i, eta in enumerate(etas):
+        sub = tab[np.isclose(tab.eta, eta)].sort_values("tokens")
+        color = plt.get_cmap("tab10")(i % 10)
+        ax.plot(sub.tokens, sub.running_dropped_mass, color=color, label=f"η = {eta:g}: (1/T) Σ α_n")
+        if eta > 0:
+            ax.plot(sub.tokens, sub.bound_paper, color=color, ls="--", lw=1, label=f"η = {eta:g}: bound (9)")
+        violated = sub[sub.running_dropped_mass > sub.bound_paper]
+        if len(violated):
+            ax.scatter(violated.tokens, violated.running_dropped_mass, color="red", s=12, zorder=3)
+    ax.axhline(alpha, color="black", lw=0.8, ls=":", label=f"target α = {alpha:g}")
+    ax.set_yscale("log")
+    ax.set_ylim(alpha / 2, 2.0)
+    ax.set_xlabel("tokens T along the cached trace")
+    ax.set_ylabel("running average of dropped mass (log scale)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.set_title("Theorem 2: running dropped mass vs α + (|β₁| + 1 + ηα)/(ηT)\n(dashed: bound (9); red dots: above it)")
+    _save(fig, stem)
+
+
+def draw_theorem2(table_csv: Path, out_dir: Path, alpha: float) -> Path:
+    import pandas as pd
+
+    fig_theorem2(pd.read_csv(table_csv), Path(out_dir) / "fig_theorem2", alpha)
+    return Path(out_dir) / "fig_theorem2.png"

@@ -71,3 +71,23 @@ rule trace_calibration:
         runtime=30,
     script:
         "../scripts/trace_calibration.py"
+
+
+rule theorem2:
+    """C-SQS's running dropped mass along the cached trace against Theorem 2's bound, for several eta."""
+    input:
+        meta=f"{CACHE_DIR}/meta.json",
+    output:
+        table="results/tables/theorem2.csv",
+        png=report("results/figures/fig_theorem2.png", category="Figures", caption="../report/fig_theorem2.rst"),
+        pdf="results/figures/fig_theorem2.pdf",
+    params:
+        theorem2=config["analysis"]["theorem2"],
+        alpha=config["decode"]["alpha"],
+        ell=config["decode"]["ell"],
+    log:
+        "results/logs/theorem2.log",
+    conda:
+        "../../envs/sqs.yaml"
+    script:
+        "../scripts/theorem2.py"
