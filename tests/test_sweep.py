@@ -56,6 +56,7 @@ def test_batch_predictions_on_a_hand_computed_trace():
         "bits": np.array([40.0, 40.0, 40.0, 40.0]),
         "dropped": np.zeros(4),
         "k": np.full(4, 4.0),
+        "tv_qp": np.array([0.4, 0.1, 0.9, 0.2]),
     }
     prof = ComputeProfile(edge_s_per_draft=0.1, cloud_s_per_batch=0.05, cloud_s_per_token=0.0)
     out = batch_predictions(stats, [(0, 4)], cell, prof)
@@ -68,6 +69,9 @@ def test_batch_predictions_on_a_hand_computed_trace():
     up = 8 * (18 + 10) / 8e3  # header + 80 payload bits, whole bytes
     t = 2 * 0.1 + up + 0.01 + 0.05 + 8 * 10 / 8e6
     assert out["pred_tokens_per_s"] == pytest.approx(((acc0 + acc1) / 2 + 1) / t)
+    # Theorem 1 over each window: sum TV(q, p) + alpha_n + K/(4 ell), alpha_n = 0, K/(4 ell) = 0.01
+    assert out["pred_bound_theorem1"] == pytest.approx(((0.4 + 0.1) + (0.1 + 0.9)) / 2 + 2 * 0.01)
+    assert out["pred_expected_rejections"] == pytest.approx(((0.5 + 0.0) + (0.0 + 1.0)) / 2)
 
 
 def test_sweep_cli_writes_one_row_per_cell(tmp_path):

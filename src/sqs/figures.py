@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
+import pandas as pd
 
 STYLE = {
     "ar": dict(color="black", marker="s", label="AR (cloud only)"),
@@ -198,7 +199,8 @@ def fig_baselines(df, stem) -> None:
     _save(fig, stem)
 
 
-def fig_bound_vs_measured(df, stem) -> None:
+def fig_bound_vs_measured(df, stem, trace=None) -> None:
+    """Live cells (filled) and, when ``trace`` (the calibration table) is given, their trace predictions (hollow)."""
     spec = df[df.scheme != "ar"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for scheme in ("sd", "qs", "k-sqs", "c-sqs"):
@@ -211,11 +213,21 @@ def fig_bound_vs_measured(df, stem) -> None:
             axes[1].scatter(
                 sub.expected_rejections, sub.resampling_rate, color=st["color"], marker=st["marker"], label=st["label"]
             )
+        tr = trace[trace.scheme == scheme] if trace is not None else []
+        if len(tr):
+            st = STYLE[scheme]
+            hollow = dict(
+                facecolors="none", edgecolors=st["color"], marker=st["marker"], label=f"{st['label']} (trace)"
+            )
+            axes[0].scatter(tr.pred_bound_theorem1, tr.pred_resampling_rate, **hollow)
+            axes[1].scatter(tr.pred_expected_rejections, tr.pred_resampling_rate, **hollow)
+    has_trace = trace is not None and len(trace) > 0
     for ax, col, xl in (
         (axes[0], "bound_theorem1", "Theorem 1 bound per batch (log scale)"),
         (axes[1], "expected_rejections", "exact E[rejections] per batch, Σ TV(q̂, p) (log scale)"),
     ):
-        xs = spec[col][spec[col] > 0]
+        xs = pd.concat([spec[col], trace[f"pred_{col}"]] if has_trace else [spec[col]], ignore_index=True)
+        xs = xs[xs > 0]  # the log-x limits cover live and trace points
         lo, hi = (xs.min() / 1.5, xs.max() * 1.5) if len(xs) else (0.01, 10.0)
         grid = np.geomspace(lo, hi, 200)
         ax.plot(grid, grid, color="black", lw=0.8, ls=":", label="y = x (bound holds below)")
@@ -223,7 +235,9 @@ def fig_bound_vs_measured(df, stem) -> None:
         ax.set_xlim(lo, hi)
         ax.set_ylim(0, 1.05)
         ax.set_xlabel(xl)
-        ax.set_ylabel("measured resampling rate (resampled / batch)")
+        ax.set_ylabel("resampling rate (filled: measured, hollow: trace)")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Theorem 1 against measurement (each point a grid cell)")
@@ -257,20 +271,22 @@ def fig_support_size_vs_temperature(stats, stem) -> None:
     _save(fig, stem)
 
 
-def draw_all(summary, stats, out_dir: Path) -> list[Path]:
-    """Every figure into ``out_dir``; returns the PNG paths."""
+def draw_all(summary, stats, out_dir: Path, trace=None) -> list[Path]:
+    """Every figure into ``out_dir`` (``trace``: the calibration table, for Theorem 1); returns the PNG paths."""
     out_dir = Path(out_dir)
     for name in FIGURES[:-1]:
-        globals()[name](summary, out_dir / name)
+        if name == "fig_bound_vs_measured":
+            fig_bound_vs_measured(summary, out_dir / name, trace)
+        else:
+            globals()[name](summary, out_dir / name)
     fig_support_size_vs_temperature(stats, out_dir / FIGURES[-1])
     return [out_dir / f"{n}.png" for n in FIGURES]
 
 
-def draw_from_files(summary_csv: Path, stats_csv: Path, out_dir: Path) -> list[Path]:
-    """The workflow's figure step: read the two tables, draw everything."""
-    import pandas as pd
-
-    return draw_all(pd.read_csv(summary_csv), pd.read_csv(stats_csv), out_dir)
+def draw_from_files(summary_csv: Path, stats_csv: Path, out_dir: Path, trace_csv: Path | None = None) -> list[Path]:
+    """The workflow's figure step: read the tables, draw everything."""
+    trace = pd.read_csv(trace_csv) if trace_csv else None
+    return draw_all(pd.read_csv(summary_csv), pd.read_csv(stats_csv), out_dir, trace)
 
 
 def fig_trace_calibration(cal, stem) -> None:

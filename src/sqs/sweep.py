@@ -134,6 +134,9 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
     t = temps.pop()
     n, v = slm_logits.shape
     out = {c: {k: np.zeros(n) for k in ("r", "bits", "dropped", "k")} for c in cells}
+    tv_qp = np.zeros(n)  # TV(q, p): Theorem 1's SLM-LLM term, the same for every cell
+    for c in cells:
+        out[c]["tv_qp"] = tv_qp
     betas = {c: c.beta0 for c in cells if c.scheme == "c-sqs"}
     k_max = max((c.K for c in cells if c.scheme == "k-sqs"), default=0)
     for a in range(0, n, chunk):
@@ -142,6 +145,7 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
         rows = q.shape[0]
         top = _top_ids(q, min(k_max, v)) if k_max else None
         sl = slice(a, a + rows)
+        tv_qp[sl] = 0.5 * np.abs(q - p).sum(axis=1)
         for c in cells:
             o = out[c]
             if c.scheme == "qs":
@@ -181,7 +185,8 @@ def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepC
     """Expected per-batch behaviour averaged over every start position whose window fits its segment."""
     r, bits = stats["r"], stats["bits"]
     m = cell.max_draft_len
-    acc, res, tok, time_s, drafts, up_bits = [], [], [], [], [], []
+    acc, res, tok, time_s, drafts, up_bits, bound, expect, disc = [], [], [], [], [], [], [], [], []
+    distortion = stats["dropped"] + stats["k"] / (4.0 * cell.ell)
     for lo, hi in segments:
         for n in range(lo, hi - m + 1):
             cum = np.cumsum(bits[n : n + m])
@@ -204,6 +209,10 @@ def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepC
             time_s.append(t)
             drafts.append(length)
             up_bits.append(payload)
+            window = slice(n, n + length)  # Theorem 1 over the drafted positions, as in the live account
+            disc.append(float(stats["tv_qp"][window].sum()))
+            bound.append(disc[-1] + float(distortion[window].sum()))
+            expect.append(float(r[window].sum()))
     if not tok:
         raise ValueError(f"no batch window of {m} positions fits the trace segments")
     tokens_per_s = float(np.mean(tok) / np.mean(time_s))
@@ -216,6 +225,10 @@ def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepC
         "pred_uplink_bits_per_batch": float(np.mean(up_bits)),
         "pred_dropped_mass": float(np.mean(stats["dropped"])),
         "pred_support_size": float(np.mean(stats["k"])),
+        "pred_expected_rejections": float(np.mean(expect)),
+        "pred_bound_theorem1": float(np.mean(bound)),
+        "pred_bound_discrepancy": float(np.mean(disc)),
+        "pred_bound_distortion": float(np.mean(bound) - np.mean(disc)),
         "n_starts": len(tok),
     }
 
@@ -277,6 +290,10 @@ def calibrate(cache_dir, summary_csv, config: dict, out_csv) -> list[dict]:
                 "pred_tokens_per_s": p["pred_tokens_per_s"],
                 "latency_s": m.latency_s,
                 "pred_latency_s": d["max_new_tokens"] / p["pred_tokens_per_s"],
+                "bound_theorem1": m.bound_theorem1,
+                "pred_bound_theorem1": p["pred_bound_theorem1"],
+                "expected_rejections": m.expected_rejections,
+                "pred_expected_rejections": p["pred_expected_rejections"],
                 "uplink_bits_per_batch": m.uplink_bits_per_batch,
                 "pred_uplink_bits_per_batch": p["pred_uplink_bits_per_batch"],
                 "edge_s_per_draft": profile.edge_s_per_draft,

@@ -17,6 +17,7 @@ rule figures:
     input:
         summary="results/tables/summary.csv",
         stats="results/tables/cache_stats.csv",
+        trace="results/tables/trace_calibration.csv",
     output:
         png=[report(f"results/figures/{f}.png", category="Figures", caption=f"../report/{f}.rst") for f in FIGURES],
         pdf=[f"results/figures/{f}.pdf" for f in FIGURES],
