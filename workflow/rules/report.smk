@@ -35,7 +35,7 @@ rule mlflow_log:
         summary="results/tables/summary.csv",
         metrics=cell_outputs("metrics.json"),
         records=cell_outputs("records.jsonl"),
-        figures=expand("results/figures/{f}.png", f=FIGURES),
+        figures=expand("results/figures/{f}.png", f=[*FIGURES, "fig_trace_calibration", "fig_theorem2"]),
     output:
         "results/mlflow/runs.json",
     params:
