@@ -318,8 +318,6 @@ def fig_trace_calibration(cal, stem) -> None:
 
 
 def draw_calibration(cal_csv: Path, out_dir: Path) -> Path:
-    import pandas as pd
-
     fig_trace_calibration(pd.read_csv(cal_csv), Path(out_dir) / "fig_trace_calibration")
     return Path(out_dir) / "fig_trace_calibration.png"
 
@@ -349,7 +347,5 @@ def fig_theorem2(tab, stem, alpha: float) -> None:
 
 
 def draw_theorem2(table_csv: Path, out_dir: Path, alpha: float) -> Path:
-    import pandas as pd
-
     fig_theorem2(pd.read_csv(table_csv), Path(out_dir) / "fig_theorem2", alpha)
     return Path(out_dir) / "fig_theorem2.png"

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import wire
 from .enumerative import bits_for
-from .latency import LinkConfig
+from .latency import LinkConfig, batch_latency
 from .lattice import _select
 from .probs import softmax_temperature
 from .schemes import lattice_bits, size_bits, subset_bits
@@ -139,6 +139,7 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
         out[c]["tv_qp"] = tv_qp
     betas = {c: c.beta0 for c in cells if c.scheme == "c-sqs"}
     k_max = max((c.K for c in cells if c.scheme == "k-sqs"), default=0)
+    c_cells = [c for c in cells if c.scheme == "c-sqs"]
     for a in range(0, n, chunk):
         q = softmax_temperature(np.asarray(slm_logits[a : a + chunk]), t)
         p = softmax_temperature(np.asarray(llm_logits[a : a + chunk]), t)
@@ -160,17 +161,15 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
                 o["bits"][sl] = (
                     subset_bits(v, c.K) + lattice_bits(c.K, c.ell) + np.array([bits_for(int(z)) for z in nnz])
                 )
-        c_cells = [c for c in cells if c.scheme == "c-sqs"]
-        q_desc = -np.sort(-q, axis=1) if c_cells else None
         for i in range(rows):  # the threshold depends on the previous position's dropped mass
             done: dict[tuple[int, int], tuple] = {}  # cells whose threshold keeps the same support share it
             for c in c_cells:
-                k = max(int(np.searchsorted(-q_desc[i], -betas[c], side="right")), 1)
+                ids = np.flatnonzero(q[i] >= betas[c])  # sparsify.threshold: sorted ids, never empty
+                if ids.size == 0:
+                    ids = np.array([int(np.argmax(q[i]))])
+                k = ids.size  # the support {q >= beta} is determined by its size
                 key = (k, c.ell)
                 if key not in done:
-                    ids = np.flatnonzero(q[i] >= betas[c])  # sparsify.threshold: sorted ids, never empty
-                    if ids.size == 0:
-                        ids = np.array([int(np.argmax(q[i]))])
                     tv, dropped, nnz = _support_stats(q[i : i + 1], p[i : i + 1], ids[None, :], c.ell)
                     bits = size_bits(v) + subset_bits(v, k) + lattice_bits(k, c.ell) + bits_for(int(nnz[0]))
                     done[key] = (tv[0], dropped[0], bits)
@@ -195,14 +194,14 @@ def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepC
             keep = np.cumprod(1.0 - r[n : n + length])
             accepted = float(keep.sum())
             payload = float(cum[length - 1]) if length else 0.0
-            up = 8 * (wire.UPLINK_HEADER_BYTES + math.ceil(payload / 8))
-            t = (
-                length * profile.edge_s_per_draft * cell.link.edge_time_scale
-                + up / cell.link.uplink_bps
-                + cell.link.propagation_s
-                + (profile.cloud_s_per_batch + profile.cloud_s_per_token * (length + 1)) * cell.link.cloud_time_scale
-                + 8 * wire.DOWNLINK_BYTES / cell.link.downlink_bps
-            )
+            t = batch_latency(
+                cell.link,
+                edge_model_s=length * profile.edge_s_per_draft,
+                edge_protocol_s=0.0,
+                uplink_bytes=wire.UPLINK_HEADER_BYTES + math.ceil(payload / 8),
+                cloud_s=profile.cloud_s_per_batch + profile.cloud_s_per_token * (length + 1),
+                downlink_bytes=wire.DOWNLINK_BYTES,
+            ).total_s
             acc.append(accepted)
             res.append(1.0 - float(keep[-1]) if length else 0.0)
             tok.append(accepted + 1.0)
