@@ -32,6 +32,7 @@ rule all:
         "results/mlflow/runs.json",
         "results/tables/trace_calibration.csv",
         "results/tables/theorem2.csv",
+        "results/tables/sweep_dense.csv",
 
 
 rule toy:

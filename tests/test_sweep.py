@@ -7,7 +7,15 @@ from sqs.latency import LinkConfig
 from sqs.lattice import quantize
 from sqs.probs import softmax_temperature, tv_distance
 from sqs.schemes import make_scheme
-from sqs.sweep import ComputeProfile, SweepCell, _quantize_rows, batch_predictions, position_stats
+from sqs.sweep import (
+    ComputeProfile,
+    SweepCell,
+    _quantize_rows,
+    batch_predictions,
+    paper_grid,
+    position_stats,
+    sweep,
+)
 
 
 def test_row_quantizer_is_algorithm_2_bit_for_bit():
@@ -46,6 +54,53 @@ def test_per_position_rejection_equals_the_live_compress_path(temperature):
             assert stats[cell]["bits"][i] == c.bits
             assert stats[cell]["k"][i] == c.k
             assert stats[cell]["dropped"][i] == pytest.approx(c.dropped_mass, abs=1e-12)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.7, 1.5])
+def test_windowed_quantizer_agrees_with_the_live_path_on_broad_supports(temperature):
+    """Supports far wider than the ~3 ell window, tied logits, T = 0 one-hots on tied maxima."""
+    rng = np.random.default_rng(2)
+    v, n, ell = 2000, 24, 10
+    slm = rng.normal(scale=1.0, size=(n, v)).astype(np.float32)
+    llm = (slm + rng.normal(scale=0.5, size=(n, v))).astype(np.float32)
+    slm[:4, :50] = slm[:4].max()  # tied maxima and a tied top block
+    slm[4:8, 100:400] = 0.0  # a tied plateau inside wide supports
+    cells = [
+        SweepCell("qs", temperature, ell=ell),
+        SweepCell("k-sqs", temperature, K=700, ell=ell),
+        SweepCell("k-sqs", temperature, K=30, ell=ell),
+        SweepCell("c-sqs", temperature, beta0=1e-5, eta=0.01, alpha=0.05, ell=ell),
+        SweepCell("c-sqs", temperature, beta0=0.9, eta=0.0, alpha=0.05, ell=ell),
+    ]
+    stats = position_stats(slm, llm, cells, chunk=5)
+    schemes = [
+        make_scheme("qs", ell=ell),
+        make_scheme("k-sqs", k=700, ell=ell),
+        make_scheme("k-sqs", k=30, ell=ell),
+        make_scheme("c-sqs", beta=1e-5, eta=0.01, alpha=0.05, ell=ell),
+        make_scheme("c-sqs", beta=0.9, eta=0.0, alpha=0.05, ell=ell),
+    ]
+    for cell, scheme in zip(cells, schemes, strict=True):
+        for i in range(n):
+            q = softmax_temperature(slm[i], temperature)
+            p = softmax_temperature(llm[i], temperature)
+            c = scheme.compress(q)
+            assert stats[cell]["r"][i] == pytest.approx(float(tv_distance(c.q_hat, p)), abs=1e-12), (cell, i)
+            assert (stats[cell]["bits"][i], stats[cell]["k"][i]) == (c.bits, c.k), (cell, i)
+            assert stats[cell]["dropped"][i] == pytest.approx(c.dropped_mass, abs=1e-12)
+
+
+def test_parallel_sweep_equals_serial():
+    rng = np.random.default_rng(3)
+    slm = rng.normal(scale=2.0, size=(40, 500))
+    llm = slm + rng.normal(size=slm.shape)
+    cells = paper_grid(temperatures=(0.0, 0.5, 1.0), ks=(1, 8), betas=(1e-3, 1e-1), etas=(0.0, 0.01))
+    prof = ComputeProfile(0.01, 0.02, 0.001)
+    serial = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=1)
+    parallel = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=2)
+    assert len(serial) == len(cells) == 3 * (1 + 2 + 4)
+    assert serial == parallel
+    assert [(r["scheme"], r["temperature"]) for r in serial] == [(c.scheme, c.temperature) for c in cells]
 
 
 def test_batch_predictions_on_a_hand_computed_trace():

@@ -59,6 +59,7 @@ def test_paper_config_is_the_papers_setup():
         ("decode", {"max_new_tokens": "many"}, ["max_new_tokens", "many"]),
         ("models", {"dtype": "int8"}, ["dtype", "int8"]),
         ("simulation", {"k": 4096}, ["simulation.k=4096"]),
+        ("analysis", {"sweep": {"K": [1, 60000]}}, ["analysis.sweep.K", "60000", "V = 49152"]),
         (None, {"bogus": 1}, ["bogus"]),
     ],
 )
@@ -114,6 +115,12 @@ def test_tiny_run_table_and_figures(tiny_run):
         th = list(csv.DictReader(f))
     assert len(th) == 5 * 2 * 4  # five learning rates x 8 cached positions
     assert (work / "results/figures/fig_theorem2.png").stat().st_size > 1000
+    with (work / "results/tables/sweep_dense.csv").open() as f:
+        sw = list(csv.DictReader(f))
+    assert len(sw) == 2 * (1 + 2 + 2) and all(float(r["pred_ms_per_token"]) > 0 for r in sw)
+    with (work / "results/tables/sweep_best_per_temperature.csv").open() as f:
+        assert [float(r["temperature"]) for r in csv.DictReader(f)] == [0.5, 1.0]
+    assert (work / "results/figures/fig_sweep_heatmap.png").stat().st_size > 1000
     meta = json.loads(next((work / "results/cache").glob("logits-*/meta.json")).read_text())
     assert meta["n_positions"] == 2 * 4 and meta["vocab_size"] == 49152
 

@@ -24,7 +24,10 @@ TINY = {
         "k_sqs": {"K": [4]},
         "c_sqs": {"beta0": [0.01], "eta": [0.001]},
     },
-    "analysis": {"temperatures": [0.5, 1.0]},
+    "analysis": {
+        "temperatures": [0.5, 1.0],
+        "sweep": {"temperatures": [0.5, 1.0], "K": [1, 4], "beta0": [0.01], "eta": [0.0, 0.001], "workers": 1},
+    },
     "mlflow": {"experiment": "sqs-tiny"},
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -165,8 +166,9 @@ def _sweep(args: argparse.Namespace) -> int:
         cells += [SweepCell("c-sqs", t, beta0=b, eta=e, **common) for b in args.beta for e in args.eta]
     t0 = time.perf_counter()
     rows = sweep(
-        slm, llm, segments, cells, profile, progress=lambda xs: tqdm(xs, desc="sweep", unit="T", file=sys.stderr)
-    )
+        slm, llm, segments, cells, profile, workers=args.workers,
+        progress=lambda xs, total: tqdm(xs, total=total, desc="sweep", unit="task", file=sys.stderr),
+    )  # fmt: skip
     dt = time.perf_counter() - t0
     rate = len(cells) / dt * 60 * slm.shape[0] / 1000
     print(f"{len(cells)} cells x {slm.shape[0]} positions in {dt:.1f} s ({rate:.0f} cells/min per 1000 positions)",
@@ -310,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--edge-ms-per-draft", type=float, default=40.0, help="edge compute per draft token")
     sw.add_argument("--cloud-ms-per-batch", type=float, default=80.0, help="cloud compute per batch")
     sw.add_argument("--cloud-ms-per-token", type=float, default=0.0, help="cloud compute per verified token")
+    sw.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="processes (temperatures are split among them; default: one per core)")  # fmt: skip
     sw.add_argument("--out", help="write the CSV here instead of stdout")
     sw.set_defaults(func=_sweep)
     t = sub.add_parser("table", help="print a results CSV as an aligned table")

@@ -349,3 +349,91 @@ def fig_theorem2(tab, stem, alpha: float) -> None:
 def draw_theorem2(table_csv: Path, out_dir: Path, alpha: float) -> Path:
     fig_theorem2(pd.read_csv(table_csv), Path(out_dir) / "fig_theorem2", alpha)
     return Path(out_dir) / "fig_theorem2.png"
+
+
+def best_per_temperature(sw) -> pd.DataFrame:
+    """Per T, the lowest predicted latency of each scheme and the overall winner (with its setting)."""
+    rows = []
+    for t, sub in sw.groupby("temperature"):
+        best = sub.loc[sub.groupby("scheme").pred_ms_per_token.idxmin()]
+        win = best.loc[best.pred_ms_per_token.idxmin()]
+        row = {"temperature": t, "best": _setting(win), "best_ms_per_token": win.pred_ms_per_token}
+        row.update({f"{r.scheme}_ms_per_token": r.pred_ms_per_token for r in best.itertuples()})
+        row.update({f"{r.scheme}_setting": _setting(r) for r in best.itertuples()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _setting(r) -> str:
+    if r.scheme == "k-sqs":
+        return f"K-SQS K={int(r.K)}"
+    if r.scheme == "c-sqs":
+        return f"C-SQS β₁={r.beta0:g} η={r.eta:g}"
+    return "QS"
+
+
+def fig_sweep_heatmap(sw, stem) -> None:
+    """Predicted latency over (T, K) for K-SQS and over (T, β₁) for C-SQS per η; best setting per T marked."""
+    from matplotlib.colors import LogNorm
+
+    etas = sorted(sw[sw.scheme == "c-sqs"].eta.unique())
+    panels = [("k-sqs", None)] + [("c-sqs", e) for e in etas]
+    ncol = 3
+    nrow = -(-(len(panels) + 1) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.4 * ncol, 4.2 * nrow), squeeze=False, layout="constrained")
+    axes = axes.ravel()
+    vals = sw.pred_ms_per_token.to_numpy(float)
+    norm = LogNorm(vmin=np.nanmin(vals), vmax=np.nanmax(vals))
+    temps = sorted(sw.temperature.unique())
+    best = best_per_temperature(sw)
+    im = None
+    for ax, (scheme, eta) in zip(axes, panels, strict=False):
+        sub = sw[sw.scheme == scheme] if eta is None else sw[(sw.scheme == scheme) & np.isclose(sw.eta, eta)]
+        ycol = "K" if scheme == "k-sqs" else "beta0"
+        piv = sub.pivot_table(index=ycol, columns="temperature", values="pred_ms_per_token").reindex(columns=temps)
+        im = ax.imshow(piv.to_numpy(float), origin="lower", aspect="auto", cmap="viridis_r", norm=norm)
+        col_best = np.nanargmin(piv.to_numpy(float), axis=0)
+        ax.scatter(range(len(temps)), col_best, marker="o", s=14, facecolor="none", edgecolor="white",
+                   label="best in panel per T")  # fmt: skip
+        for j, t in enumerate(temps):  # a star where this panel holds the overall best setting at T
+            w = best[np.isclose(best.temperature, t)].best.iloc[0]
+            here = piv.index[col_best[j]]
+            mine = f"K-SQS K={int(here)}" if scheme == "k-sqs" else f"C-SQS β₁={here:g} η={eta:g}"
+            if w == mine:
+                ax.scatter([j], [col_best[j]], marker="*", s=90, color="red", zorder=3)
+        step = max(1, len(temps) // 6)
+        ax.set_xticks(range(0, len(temps), step), [f"{t:g}" for t in temps[::step]])
+        ax.set_yticks(range(len(piv.index)), [f"{int(v)}" if ycol == "K" else f"{v:g}" for v in piv.index])
+        ax.set_xlabel("temperature T")
+        ax.set_ylabel("K (top-K support)" if ycol == "K" else "initial threshold β₁")
+        ax.set_title("K-SQS" if scheme == "k-sqs" else f"C-SQS, η = {eta:g}", fontsize=10)
+    ax = axes[len(panels)]
+    for scheme in ("qs", "k-sqs", "c-sqs"):
+        col = f"{scheme}_ms_per_token"
+        if col in best:
+            st = STYLE[scheme]
+            ax.plot(best.temperature, best[col], color=st["color"], marker=st["marker"], ms=4,
+                    label=f"{st['label']} (best setting)")  # fmt: skip
+    ax.plot(best.temperature, best.best_ms_per_token, color="red", ls="none", marker="*", ms=8, label="winner")
+    ax.set_xlabel("temperature T")
+    ax.set_ylabel("predicted latency (ms per token)")
+    ax.set_title("Best setting of each scheme per T", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    for ax in axes[len(panels) + 1 :]:
+        ax.axis("off")
+    fig.colorbar(im, ax=axes.tolist(), label="predicted latency (ms per token)", shrink=0.6, location="right")
+    fig.suptitle("Dense trace sweep: predicted latency (circles: best per T in a panel; red star: overall best)")
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(stem.with_suffix(".png"), dpi=130, bbox_inches="tight")
+    fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight")
+    plt.close(fig)
+
+
+def draw_sweep(sweep_csv: Path, out_dir: Path) -> Path:
+    """The dense sweep's heat map, and ``best_per_temperature.csv`` beside the sweep table."""
+    sw = pd.read_csv(sweep_csv)
+    best_per_temperature(sw).to_csv(Path(sweep_csv).with_name("sweep_best_per_temperature.csv"), index=False)
+    fig_sweep_heatmap(sw, Path(out_dir) / "fig_sweep_heatmap")
+    return Path(out_dir) / "fig_sweep_heatmap.png"

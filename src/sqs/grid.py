@@ -72,6 +72,11 @@ def check_config(config: dict) -> None:
     for s in sorted(schemes):
         for k in g["k_sqs"]["K"] if s == "k-sqs" else [1]:
             check_cell(s, k, v, d["ell"], d["budget_bits"])
+    too_big = [k for k in config.get("analysis", {}).get("sweep", {}).get("K", []) if k > v]
+    if too_big:
+        raise ConfigError(
+            f"analysis.sweep.K contains {too_big[0]}, but K must be in [1, V] with V = {v} for these models"
+        )
 
 
 def check_cell(scheme: str, k: int, v: int, ell: int, budget_bits: int) -> None:

@@ -26,8 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import wire
-from .enumerative import bits_for
+from . import sparsify, wire
 from .latency import LinkConfig, batch_latency
 from .lattice import _select
 from .probs import softmax_temperature
@@ -108,142 +107,271 @@ def _support_stats(q: np.ndarray, p: np.ndarray, ids: np.ndarray, ell: int) -> t
     return tv, dropped, np.count_nonzero(counts, axis=1)
 
 
-def _top_ids(q: np.ndarray, k: int) -> np.ndarray:
-    """Per row, the ``k`` most probable token ids ordered by (probability desc, id asc): ties as ``top_k``."""
-    rows, v = q.shape
-    if k >= v:
-        return np.argsort(-q, axis=1, kind="stable")
-    kth = -np.partition(-q, k - 1, axis=1)[:, k - 1 : k]
-    strict = q > kth
-    tie = q == kth
-    need = k - strict.sum(axis=1, keepdims=True)
-    mask = strict | (tie & (np.cumsum(tie, axis=1) <= need))
-    ids = np.nonzero(mask)[1].reshape(rows, k)  # row-major: ids ascending within a row
-    vals = np.take_along_axis(q, ids, axis=1)
-    return np.take_along_axis(ids, np.argsort(-vals, axis=1, kind="stable"), axis=1)
+_BITS: dict[tuple, int] = {}
+
+
+def _payload_bits(scheme: str, v: int, k: np.ndarray, ell: int, nnz: np.ndarray) -> np.ndarray:
+    """Exact payload bits per position (the layout of :mod:`sqs.wire`), memoized per distinct support size."""
+    uniq, inv = np.unique(k, return_inverse=True)
+    fixed = np.empty(uniq.size)
+    for j, kk in enumerate(uniq.tolist()):
+        key = (scheme, v, kk, ell)
+        if key not in _BITS:
+            if scheme == "qs":
+                _BITS[key] = lattice_bits(v, ell)
+            elif scheme == "k-sqs":
+                _BITS[key] = subset_bits(v, kk) + lattice_bits(kk, ell)
+            else:
+                _BITS[key] = size_bits(v) + subset_bits(v, kk) + lattice_bits(kk, ell)
+        fixed[j] = _BITS[key]
+    token = np.frexp(np.asarray(nnz, dtype=np.float64) - 1.0)[1]  # bits_for(nnz) = (nnz - 1).bit_length()
+    return fixed[inv.reshape(k.shape)] + token
+
+
+class _Chunk:
+    """One chunk of trace rows at one temperature: q and p, and q in descending order with its prefix sums.
+
+    The descending order comes from the SLM logits (temperature does not change it), so one argsort per
+    chunk serves every temperature. At T = 0 a row whose one-hot sits on a tied maximum the argsort did
+    not put first is re-sorted by q itself.
+    """
+
+    def __init__(self, slm: np.ndarray, llm: np.ndarray, order: np.ndarray, t: float) -> None:
+        self.q = softmax_temperature(slm, t)
+        self.p = softmax_temperature(llm, t)
+        flat = order + (np.arange(order.shape[0]) * order.shape[1])[:, None]
+        self.qsorted = self.q.ravel().take(flat)  # a flat take is twice as fast as take_along_axis
+        if t == 0:
+            bad = np.flatnonzero((np.diff(self.qsorted, axis=1) > 0).any(axis=1))
+            if bad.size:
+                order = order.copy()
+                for i in bad:
+                    order[i] = np.argsort(-self.q[i], kind="stable")
+                    self.qsorted[i] = self.q[i, order[i]]
+        self.order = order
+        self.neg = -self.qsorted  # ascending, for searchsorted
+        self.cum = np.cumsum(self.qsorted, axis=1)
+        self.qtot = self.q.sum(axis=1)
+        self.ptot = self.p.sum(axis=1)
+        self.tv_qp = 0.5 * np.abs(self.q - self.p).sum(axis=1)
+        self.rows, self.v = self.q.shape
+
+
+def _window_stats(ch: _Chunk, k: np.ndarray, s: np.ndarray, ell: int) -> tuple[np.ndarray, ...]:
+    """TV(q̂, p) and nonzero counts when every row's support is its top-``k`` tokens with mass ``s``.
+
+    Only the top few entries of a support can get a nonzero lattice count (at most 2 ell round up, at
+    most ell are raised by the correction), and TV(q̂, p) = ½ (Σp + Σ_{b>0} (|b/ell − p| − p)) needs only
+    those, so Algorithm 2 runs on a window of about 3 ell entries instead of the whole support. Rows the
+    window cannot settle for certain (a tie in the rounding error at the selection boundary, or a
+    selection that might reach past the window) come back with ``ok`` False for the exact path.
+    """
+    w = int(min(ch.v, max(int(k.max()), 1), 3 * ell + 64))
+    rows = np.arange(ch.rows)
+    ids = ch.order[:, :w]
+    inside = np.arange(w)[None, :] < k[:, None]
+    x = np.where(inside, ell * (ch.qsorted[:, :w] / s[:, None]), 0.0)
+    b = np.floor(x + 0.5)
+    d = b.sum(axis=1) - ell
+    past = k > w  # rows whose support reaches past the window
+    x_next = np.where(past, ell * (ch.qsorted[:, min(w, ch.v - 1)] / s), 0.0)
+    ok = ~(past & (x_next >= 0.5))
+    fix = np.flatnonzero(d != 0)
+    if fix.size:
+        sign = np.sign(d[fix])
+        zeta = b[fix] - x[fix]
+        key = np.where(inside[fix], np.where(sign[:, None] > 0, -zeta, zeta), np.inf)
+        by = np.argsort(key, axis=1, kind="stable")
+        ranked = np.take_along_axis(key, by, axis=1)
+        m = np.abs(d[fix]).astype(np.int64)
+        n_in = inside[fix].sum(axis=1)
+        m_c = np.minimum(m, w) - 1
+        kth = ranked[np.arange(fix.size), np.maximum(m_c, 0)]
+        nxt = np.where(m < w, ranked[np.arange(fix.size), np.minimum(m, w - 1)], np.inf)
+        good = (m <= n_in) & (kth < nxt)  # no tie across the boundary; enough candidates in the window
+        limit = np.where(sign > 0, 0.0, -x_next[fix])  # what entries past the window would offer
+        good &= ~past[fix] | (kth < limit)
+        ok[fix] &= good
+        rank = np.empty_like(by)
+        np.put_along_axis(rank, by, np.broadcast_to(np.arange(w), by.shape), axis=1)
+        b[fix] -= sign[:, None] * (rank < m[:, None])
+    pw = ch.p[rows[:, None], ids]
+    pos = b > 0
+    tv = 0.5 * (ch.ptot + np.where(pos, np.abs(b / ell - pw) - pw, 0.0).sum(axis=1))
+    return tv, pos.sum(axis=1), ok
+
+
+def _exact_row(ch: _Chunk, i: int, ids: np.ndarray, ell: int) -> tuple[float, int]:
+    """The live path for one row (sorted support ids): TV(q̂, p) and nonzero count."""
+    tv, _, nnz = _support_stats(ch.q[i : i + 1], ch.p[i : i + 1], ids[None, :], ell)
+    return float(tv[0]), int(nnz[0])
 
 
 def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[SweepCell], chunk: int = 64) -> dict:
     """Per cell and position: rejection probability r, payload bits, dropped mass, support size.
 
-    All ``cells`` must share one temperature. C-SQS cells carry their threshold along the rows in order.
+    Cells may mix temperatures; C-SQS cells carry their threshold along the rows in order. Each chunk of
+    rows is argsorted once (by SLM logit) for every temperature and cell. Agrees with the live
+    ``compress`` path to float rounding of the support mass (tests/test_sweep.py).
     """
-    temps = {c.temperature for c in cells}
-    if len(temps) != 1:
-        raise ValueError(f"position_stats takes cells of one temperature, got {sorted(temps)}")
-    t = temps.pop()
     n, v = slm_logits.shape
-    out = {c: {k: np.zeros(n) for k in ("r", "bits", "dropped", "k")} for c in cells}
-    tv_qp = np.zeros(n)  # TV(q, p): Theorem 1's SLM-LLM term, the same for every cell
+    out = {c: {key: np.zeros(n) for key in ("r", "bits", "dropped", "k", "tv_qp")} for c in cells}
+    by_t: dict[float, list[SweepCell]] = {}
     for c in cells:
-        out[c]["tv_qp"] = tv_qp
+        by_t.setdefault(c.temperature, []).append(c)
     betas = {c: c.beta0 for c in cells if c.scheme == "c-sqs"}
-    k_max = max((c.K for c in cells if c.scheme == "k-sqs"), default=0)
-    c_cells = [c for c in cells if c.scheme == "c-sqs"]
     for a in range(0, n, chunk):
-        q = softmax_temperature(np.asarray(slm_logits[a : a + chunk]), t)
-        p = softmax_temperature(np.asarray(llm_logits[a : a + chunk]), t)
-        rows = q.shape[0]
-        top = _top_ids(q, min(k_max, v)) if k_max else None
-        sl = slice(a, a + rows)
-        tv_qp[sl] = 0.5 * np.abs(q - p).sum(axis=1)
-        for c in cells:
-            o = out[c]
-            if c.scheme == "qs":
-                ids = np.broadcast_to(np.arange(v), (rows, v))
-                tv, dropped, nnz = _support_stats(q, p, ids, c.ell)
-                o["r"][sl], o["dropped"][sl], o["k"][sl] = tv, dropped, v
-                o["bits"][sl] = lattice_bits(v, c.ell) + np.array([bits_for(int(z)) for z in nnz])
-            elif c.scheme == "k-sqs":
-                ids = np.sort(top[:, : c.K], axis=1)
-                tv, dropped, nnz = _support_stats(q, p, ids, c.ell)
-                o["r"][sl], o["dropped"][sl], o["k"][sl] = tv, dropped, c.K
-                o["bits"][sl] = (
-                    subset_bits(v, c.K) + lattice_bits(c.K, c.ell) + np.array([bits_for(int(z)) for z in nnz])
-                )
-        for i in range(rows):  # the threshold depends on the previous position's dropped mass
-            done: dict[tuple[int, int], tuple] = {}  # cells whose threshold keeps the same support share it
-            for c in c_cells:
-                ids = np.flatnonzero(q[i] >= betas[c])  # sparsify.threshold: sorted ids, never empty
-                if ids.size == 0:
-                    ids = np.array([int(np.argmax(q[i]))])
-                k = ids.size  # the support {q >= beta} is determined by its size
-                key = (k, c.ell)
-                if key not in done:
-                    tv, dropped, nnz = _support_stats(q[i : i + 1], p[i : i + 1], ids[None, :], c.ell)
-                    bits = size_bits(v) + subset_bits(v, k) + lattice_bits(k, c.ell) + bits_for(int(nnz[0]))
-                    done[key] = (tv[0], dropped[0], bits)
-                tv0, dropped0, bits = done[key]
-                o, j = out[c], a + i
-                o["r"][j], o["dropped"][j], o["k"][j], o["bits"][j] = tv0, dropped0, k, bits
-                betas[c] -= c.eta * (dropped0 - c.alpha)
+        slm = np.asarray(slm_logits[a : a + chunk])
+        order = np.argsort(-slm, axis=1)
+        sl = slice(a, a + slm.shape[0])
+        for t, group in by_t.items():
+            ch = _Chunk(slm, np.asarray(llm_logits[a : a + chunk]), order, t)
+            c_cells = [c for c in group if c.scheme == "c-sqs"]
+            ks, ss = {}, {}
+            if c_cells:  # the threshold depends on the previous position's dropped mass: rows in order
+                beta = np.array([betas[c] for c in c_cells])
+                eta = np.array([c.eta for c in c_cells])
+                alpha = np.array([c.alpha for c in c_cells])
+                kk = np.empty((ch.rows, len(c_cells)), dtype=np.int64)
+                for i in range(ch.rows):
+                    k_i = np.maximum(np.searchsorted(ch.neg[i], -beta, side="right"), 1)
+                    kk[i] = k_i
+                    dropped = np.maximum((ch.qtot[i] - ch.cum[i, k_i - 1]) / ch.qtot[i], 0.0)
+                    beta = beta - eta * (dropped - alpha)
+                for j, c in enumerate(c_cells):
+                    betas[c] = float(beta[j])
+                    ks[c] = kk[:, j]
+                    ss[c] = ch.cum[np.arange(ch.rows), kk[:, j] - 1]
+            for c in group:
+                o = out[c]
+                o["tv_qp"][sl] = ch.tv_qp
+                if c.scheme == "qs":
+                    k, s = np.full(ch.rows, v), ch.qtot
+                elif c.scheme == "k-sqs":
+                    kc = min(c.K, v)
+                    k, s = np.full(ch.rows, kc), ch.cum[:, kc - 1]
+                else:
+                    k, s = ks[c], ss[c]
+                tv, nnz, ok = _window_stats(ch, k, s, c.ell)
+                if c.scheme == "k-sqs" and c.K < v:  # a tie at the K-th value: top_k takes the lowest ids
+                    ok &= ch.qsorted[:, c.K - 1] != ch.qsorted[:, c.K]
+                if c.scheme == "c-sqs":  # an empty threshold keeps the argmax: lowest id among tied maxima
+                    ok &= ~((k == 1) & (ch.qsorted[:, 0] == ch.qsorted[:, min(1, v - 1)]) & (v > 1))
+                for i in np.flatnonzero(~ok):
+                    if c.scheme == "qs":
+                        ids = np.arange(v)
+                    elif c.scheme == "k-sqs":
+                        ids = sparsify.top_k(ch.q[i], min(c.K, v))
+                    else:
+                        ids = np.flatnonzero(ch.q[i] >= ch.qsorted[i, k[i] - 1]) if k[i] > 1 else None
+                        if ids is None or ids.size != k[i]:
+                            ids = sparsify.threshold(ch.q[i], np.inf)  # the argmax, as the edge keeps it
+                    tv[i], nnz[i] = _exact_row(ch, i, ids, c.ell)
+                o["r"][sl], o["k"][sl] = tv, k
+                o["dropped"][sl] = np.clip((ch.qtot - s) / ch.qtot, 0.0, None)
+                o["bits"][sl] = _payload_bits(c.scheme, v, k, c.ell, nnz)
     return out
 
 
 def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepCell, profile: ComputeProfile) -> dict:
     """Expected per-batch behaviour averaged over every start position whose window fits its segment."""
-    r, bits = stats["r"], stats["bits"]
     m = cell.max_draft_len
-    acc, res, tok, time_s, drafts, up_bits, bound, expect, disc = [], [], [], [], [], [], [], [], []
     distortion = stats["dropped"] + stats["k"] / (4.0 * cell.ell)
-    for lo, hi in segments:
-        for n in range(lo, hi - m + 1):
-            cum = np.cumsum(bits[n : n + m])
-            length = int(np.searchsorted(cum, cell.budget_bits, side="right"))
-            length = max(min(length, m), 1) if cum[0] <= cell.budget_bits else 0
-            keep = np.cumprod(1.0 - r[n : n + length])
-            accepted = float(keep.sum())
-            payload = float(cum[length - 1]) if length else 0.0
-            t = batch_latency(
-                cell.link,
-                edge_model_s=length * profile.edge_s_per_draft,
-                edge_protocol_s=0.0,
-                uplink_bytes=wire.UPLINK_HEADER_BYTES + math.ceil(payload / 8),
-                cloud_s=profile.cloud_s_per_batch + profile.cloud_s_per_token * (length + 1),
-                downlink_bytes=wire.DOWNLINK_BYTES,
-            ).total_s
-            acc.append(accepted)
-            res.append(1.0 - float(keep[-1]) if length else 0.0)
-            tok.append(accepted + 1.0)
-            time_s.append(t)
-            drafts.append(length)
-            up_bits.append(payload)
-            window = slice(n, n + length)  # Theorem 1 over the drafted positions, as in the live account
-            disc.append(float(stats["tv_qp"][window].sum()))
-            bound.append(disc[-1] + float(distortion[window].sum()))
-            expect.append(float(r[window].sum()))
-    if not tok:
+    series = (stats["r"], stats["bits"], stats["tv_qp"], distortion)
+    win = np.lib.stride_tricks.sliding_window_view
+    parts = [tuple(win(x[lo:hi], m) for x in series) for lo, hi in segments if hi - lo >= m]
+    if not parts:
         raise ValueError(f"no batch window of {m} positions fits the trace segments")
-    tokens_per_s = float(np.mean(tok) / np.mean(time_s))
+    r, bits, tv_qp, dist = (np.concatenate(x) for x in zip(*parts, strict=True))
+    cum = np.cumsum(bits, axis=1)
+    length = np.minimum((cum <= cell.budget_bits).sum(axis=1), m)  # the budget rule, capped
+    drafted = np.arange(m)[None, :] < length[:, None]
+    keep = np.cumprod(1.0 - r, axis=1)
+    accepted = np.where(drafted, keep, 0.0).sum(axis=1)
+    last = np.maximum(length - 1, 0)
+    idx = np.arange(length.size)
+    resampled = np.where(length > 0, 1.0 - keep[idx, last], 0.0)
+    payload = np.where(length > 0, cum[idx, last], 0.0)
+    time_s = batch_latency(
+        cell.link,
+        edge_model_s=length * profile.edge_s_per_draft,
+        edge_protocol_s=0.0,
+        uplink_bytes=wire.UPLINK_HEADER_BYTES + np.ceil(payload / 8),
+        cloud_s=profile.cloud_s_per_batch + profile.cloud_s_per_token * (length + 1),
+        downlink_bytes=wire.DOWNLINK_BYTES,
+    ).total_s
+    tok = accepted + 1.0
+    disc = np.where(drafted, tv_qp, 0.0).sum(axis=1)  # Theorem 1 over the drafted positions, as live
+    bound = disc + np.where(drafted, dist, 0.0).sum(axis=1)
+    expect = np.where(drafted, r, 0.0).sum(axis=1)
     return {
         **{k: v for k, v in asdict(cell).items() if k != "link"},
-        "pred_resampling_rate": float(np.mean(res)),
+        "pred_resampling_rate": float(np.mean(resampled)),
         "pred_mean_accept_len": float(np.mean(tok)),
-        "pred_mean_draft_len": float(np.mean(drafts)),
-        "pred_tokens_per_s": tokens_per_s,
-        "pred_uplink_bits_per_batch": float(np.mean(up_bits)),
+        "pred_mean_draft_len": float(np.mean(length)),
+        "pred_tokens_per_s": float(np.mean(tok) / np.mean(time_s)),
+        "pred_uplink_bits_per_batch": float(np.mean(payload)),
         "pred_dropped_mass": float(np.mean(stats["dropped"])),
         "pred_support_size": float(np.mean(stats["k"])),
         "pred_expected_rejections": float(np.mean(expect)),
         "pred_bound_theorem1": float(np.mean(bound)),
         "pred_bound_discrepancy": float(np.mean(disc)),
         "pred_bound_distortion": float(np.mean(bound) - np.mean(disc)),
-        "n_starts": len(tok),
+        "n_starts": int(length.size),
     }
 
 
+_SHARED: dict = {}  # what forked sweep workers read: the logits (often memory-mapped) and the profile
+
+
+def _sweep_task(cells: list[SweepCell]) -> list[dict]:
+    s = _SHARED
+    stats = position_stats(s["slm"], s["llm"], cells)
+    return [batch_predictions(stats[c], s["segments"], c, s["profile"]) for c in cells]
+
+
 def sweep(slm_logits, llm_logits, segments: list[tuple[int, int]], cells: list[SweepCell], profile: ComputeProfile,
-          progress=None) -> list[dict]:  # fmt: skip
-    """Every cell's predictions; cells are grouped by temperature so each softmax and sort is done once."""
-    by_t: dict[float, list[SweepCell]] = {}
-    for c in cells:
-        by_t.setdefault(c.temperature, []).append(c)
-    rows = []
-    groups = progress(list(by_t.items())) if progress else by_t.items()
-    for _, group in groups:
-        stats = position_stats(slm_logits, llm_logits, group)
-        rows.extend(batch_predictions(stats[c], segments, c, profile) for c in group)
-    return rows
+          progress=None, workers: int = 1) -> list[dict]:  # fmt: skip
+    """Every cell's predictions, in the order of ``cells``.
+
+    Cells are split into tasks by temperature (a task's rows are argsorted once for all its
+    temperatures); ``workers`` > 1 runs tasks in forked processes, one per core.
+    """
+    import multiprocessing as mp
+
+    temps = sorted({c.temperature for c in cells})
+    n_tasks = min(len(temps), max(1, 2 * workers if workers > 1 else 1))
+    tasks = [[c for c in cells if c.temperature in set(temps[i::n_tasks])] for i in range(n_tasks)]
+    _SHARED.update(slm=slm_logits, llm=llm_logits, segments=segments, profile=profile)
+    try:
+        if workers > 1 and n_tasks > 1 and "fork" in mp.get_all_start_methods():
+            with mp.get_context("fork").Pool(min(workers, n_tasks)) as pool:
+                it = pool.imap(_sweep_task, tasks)
+                done = list(progress(it, total=n_tasks) if progress else it)
+        else:
+            done = [_sweep_task(t) for t in (progress(tasks, total=n_tasks) if progress else tasks)]
+    finally:
+        _SHARED.clear()
+    by_cell = {c: row for task, rows in zip(tasks, done, strict=True) for c, row in zip(task, rows, strict=True)}
+    return [by_cell[c] for c in cells]
+
+
+PAPER_TEMPERATURES = tuple(round(0.05 * i, 2) for i in range(21))
+PAPER_K = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+PAPER_BETA = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+PAPER_ETA = (0.0, 1e-4, 1e-3, 1e-2)
+
+
+def paper_grid(
+    temperatures=PAPER_TEMPERATURES, ks=PAPER_K, betas=PAPER_BETA, etas=PAPER_ETA, **common
+) -> list[SweepCell]:
+    """The dense sweep grid (issue #6): dense QS, K-SQS over ``ks``, C-SQS over ``betas`` x ``etas``, per T."""
+    cells = []
+    for t in temperatures:
+        cells.append(SweepCell("qs", t, **common))
+        cells += [SweepCell("k-sqs", t, K=k, **common) for k in ks]
+        cells += [SweepCell("c-sqs", t, beta0=b, eta=e, **common) for b in betas for e in etas]
+    return cells
 
 
 def cache_segments(index: list[dict]) -> list[tuple[int, int]]:
@@ -303,6 +431,38 @@ def calibrate(cache_dir, summary_csv, config: dict, out_csv) -> list[dict]:
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(out, index=False)
+    return rows
+
+
+def write_dense_sweep(cache_dir, summary_csv, config: dict, grid: dict, out_csv, workers: int = 1,
+                      progress=None) -> list[dict]:  # fmt: skip
+    """The workflow's dense sweep: ``grid`` (temperatures, K, beta0, eta) over the cache, compute profiled live.
+
+    Adds ``pred_ms_per_token`` (1000 / predicted tokens/s) and ``pred_latency_s`` for ``max_new_tokens``.
+    """
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .logitcache import load_logits
+
+    slm, llm, _ = load_logits(cache_dir)
+    segments = cache_segments(json.loads((Path(cache_dir) / "index.json").read_text()))
+    profile = ComputeProfile.from_summary(pd.read_csv(summary_csv).to_dict("records"))
+    d = config["decode"]
+    common = dict(alpha=float(d["alpha"]), ell=int(d["ell"]), budget_bits=int(d["budget_bits"]),
+                  max_draft_len=int(d["max_draft_len"]), link=LinkConfig(**config["link"]))  # fmt: skip
+    cells = paper_grid([float(t) for t in grid["temperatures"]], [int(k) for k in grid["K"]],
+                       [float(b) for b in grid["beta0"]], [float(e) for e in grid["eta"]], **common)  # fmt: skip
+    rows = sweep(slm, llm, segments, cells, profile, progress=progress, workers=workers)
+    for r in rows:
+        r["pred_ms_per_token"] = 1e3 / r["pred_tokens_per_s"]
+        r["pred_latency_s"] = d["max_new_tokens"] / r["pred_tokens_per_s"]
+        r.update(edge_s_per_draft=profile.edge_s_per_draft, cloud_s_per_batch=profile.cloud_s_per_batch,
+                 cloud_s_per_token=profile.cloud_s_per_token)  # fmt: skip
+    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(out_csv, index=False)
     return rows
 
 

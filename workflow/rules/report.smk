@@ -35,7 +35,8 @@ rule mlflow_log:
         summary="results/tables/summary.csv",
         metrics=cell_outputs("metrics.json"),
         records=cell_outputs("records.jsonl"),
-        figures=expand("results/figures/{f}.png", f=[*FIGURES, "fig_trace_calibration", "fig_theorem2"]),
+        figures=expand("results/figures/{f}.png", f=[*FIGURES, "fig_trace_calibration", "fig_theorem2",
+                                                    "fig_sweep_heatmap"]),
     output:
         "results/mlflow/runs.json",
     params:
@@ -92,3 +93,29 @@ rule theorem2:
         "../../envs/sqs.yaml"
     script:
         "../scripts/theorem2.py"
+
+
+rule sweep_dense:
+    """The dense paper grid predicted from the logits cache (compute profiled on the live cells) and its heat map."""
+    input:
+        summary="results/tables/summary.csv",
+        meta=f"{CACHE_DIR}/meta.json",
+    output:
+        table="results/tables/sweep_dense.csv",
+        best="results/tables/sweep_best_per_temperature.csv",
+        png=report("results/figures/fig_sweep_heatmap.png", category="Figures",
+                   caption="../report/fig_sweep_heatmap.rst"),
+        pdf="results/figures/fig_sweep_heatmap.pdf",
+    params:
+        config={k: config[k] for k in ("decode", "link")},
+        grid=config["analysis"]["sweep"],
+    log:
+        "results/logs/sweep_dense.log",
+    conda:
+        "../../envs/sqs.yaml"
+    threads: config["analysis"]["sweep"]["workers"]
+    resources:
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=60,
+    script:
+        "../scripts/sweep_dense.py"
