@@ -16,6 +16,7 @@ report: "workflow/report/workflow.rst"
 localrules:
     all,
     toy,
+    policies,
     prompts,
     cache_stats,
     aggregate,
@@ -33,6 +34,13 @@ rule all:
         "results/tables/trace_calibration.csv",
         "results/tables/theorem2.csv",
         "results/tables/sweep_dense.csv",
+
+
+rule policies:
+    """Issue #7's live drafting studies: adaptive vs static (L, ell), and preemptive drafting."""
+    input:
+        "results/tables/adaptive_vs_static.csv",
+        "results/tables/preemptive.csv",
 
 
 rule toy:

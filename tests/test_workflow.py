@@ -46,6 +46,12 @@ def test_paper_config_is_the_papers_setup():
     assert 0.001 in cfg["grid"]["c_sqs"]["eta"] and 0.0 in cfg["grid"]["c_sqs"]["eta"]
 
 
+def test_policies_target_dry_runs():
+    out = snake("-n", "--forceall", "policies")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "policy_study" in out.stdout + out.stderr
+
+
 @pytest.mark.parametrize(
     "section,override,needles",
     [

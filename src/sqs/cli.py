@@ -87,6 +87,7 @@ def _decode(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from .channel import ChannelConfig
     from .decode import DecodeConfig, ModelPair, decode_prompt
     from .latency import LinkConfig
 
@@ -105,11 +106,13 @@ def _decode(args: argparse.Namespace) -> int:
         edge_time_scale=args.edge_time_scale,
         cloud_time_scale=args.cloud_time_scale,
     )
-    names = [f.name for f in fields(DecodeConfig) if f.name != "link"]
-    cfg = DecodeConfig(**{n: getattr(args, n) for n in names}, link=link)
+    names = [f.name for f in fields(DecodeConfig) if f.name not in ("link", "channel", "ells")]
+    channel = ChannelConfig(args.channel, trace_csv=args.rate_trace)
+    cfg = DecodeConfig(**{n: getattr(args, n) for n in names}, link=link, channel=channel, ells=tuple(args.ells))
     pair = ModelPair(cfg.slm, cfg.llm, cfg.dtype, cfg.device)
+    policy = cfg.make_policy()  # one policy for every prompt: an adaptive one keeps what it learned
     for i, text in enumerate(tqdm(prompts, desc=f"decode {cfg.scheme}", unit="prompt", file=sys.stderr)):
-        print(json.dumps(decode_prompt(pair, cfg, text, i)), flush=True)
+        print(json.dumps(decode_prompt(pair, cfg, text, i, policy=policy)), flush=True)
     return 0
 
 
@@ -255,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiply measured edge compute (4 = an edge 4x slower than this machine)",
     )
     dd.add_argument("--cloud-time-scale", type=float, default=lk.cloud_time_scale)
+    dd.add_argument("--policy", choices=["static", "adaptive"], default=dc.policy,
+                    help="static: --max-draft-len drafts at --ell; adaptive: sqs.adaptive picks ell and L")  # fmt: skip
+    dd.add_argument("--ells", type=int, nargs="*", default=[], help="the adaptive policy's resolutions")
+    dd.add_argument("--channel", choices=["fixed", "gilbert-elliott", "trace"], default="fixed",
+                    help="uplink rate per batch: fixed (--uplink-bps), 2/6 Mb/s Markov, or --rate-trace")  # fmt: skip
+    dd.add_argument("--rate-trace", help="CSV with an uplink_bps column, one row per batch (--channel trace)")
+    dd.add_argument("--preemptive", action="store_true", help="the edge drafts on while the cloud verifies")
     dd.add_argument("--verbose", action="store_true", help="log model loading to stderr")
     dd.set_defaults(func=_decode)
     from .distill import DistillConfig

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import wire
+from .adaptive import make_policy
+from .channel import ChannelConfig, RateProcess
 from .cloud import Cloud
 from .edge import Edge
 from .latency import BatchLatency, LinkConfig, summarize
@@ -53,6 +55,10 @@ class DecodeConfig:
     device: str = "auto"
     seed: int = 0
     link: LinkConfig = field(default_factory=LinkConfig)
+    channel: ChannelConfig = field(default_factory=ChannelConfig)  # the uplink rate per batch
+    policy: str = "static"  # static: max_draft_len drafts at ell; adaptive: sqs.adaptive over ells
+    ells: tuple[int, ...] = ()  # the adaptive policy's resolutions (default: ell alone)
+    preemptive: bool = False  # the edge drafts on while the cloud verifies (sqs.session.run_session)
 
     def __post_init__(self) -> None:
         if self.scheme not in DECODE_SCHEMES:
@@ -61,6 +67,23 @@ class DecodeConfig:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if not self.temperature >= 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.policy not in ("static", "adaptive"):
+            raise ValueError(f"unknown draft policy {self.policy!r}; valid: static, adaptive")
+        if self.policy == "adaptive" and self.scheme in ("ar", "sd"):
+            raise ValueError(f"the adaptive policy needs a lattice scheme (qs, k-sqs, c-sqs), not {self.scheme!r}")
+
+        if self.preemptive and (self.scheme in ("ar", "c-sqs") or self.policy != "static"):
+            raise ValueError(
+                f"preemptive drafting needs a stateless speculative scheme (sd, qs, k-sqs, top-p) and the static "
+                f"policy, got scheme={self.scheme!r}, policy={self.policy!r}"
+            )
+
+    def make_policy(self):
+        """A fresh drafting policy for this config (None for the plain static edge)."""
+        if self.policy == "static":
+            return None
+        ells = list(self.ells)
+        return make_policy(self.policy, draft_len=self.max_draft_len, ell=self.ell, ells=ells, link=self.link)
 
     def scheme_params(self) -> dict:
         return {
@@ -130,12 +153,17 @@ def run_autoregressive(
     return tokens[len(prompt) :], summary
 
 
-def decode_prompt(pair: ModelPair, cfg: DecodeConfig, text: str, index: int, include_batches: bool = False) -> dict:
+def decode_prompt(
+    pair: ModelPair, cfg: DecodeConfig, text: str, index: int, include_batches: bool = False, policy=None
+) -> dict:
     """One prompt, one scheme: the continuation and its metrics (names as in the workflow's summary.csv).
 
     ``include_batches`` adds ``batches``: per-batch series (drafts, accepted, bits, latency, beta) that
-    the workflow logs to MLflow with ``step=``.
+    the workflow logs to MLflow with ``step=``. ``policy`` is the edge's drafting policy; pass the
+    same object for every prompt of a run so an adaptive policy keeps what it learned (default: a
+    fresh ``cfg.make_policy()``).
     """
+    policy = policy if policy is not None else cfg.make_policy()
     prompt = pair.encode(text)
     edge_rng = np.random.default_rng([cfg.seed, index])
     cloud_rng = np.random.default_rng([cfg.seed, index, 1])
@@ -144,9 +172,10 @@ def decode_prompt(pair: ModelPair, cfg: DecodeConfig, text: str, index: int, inc
         extra: dict = {"batches": []} if include_batches else {}
     else:
         scheme = make_scheme(cfg.scheme, **cfg.scheme_params())
-        edge = Edge(pair.slm, scheme, cfg.temperature, cfg.budget_bits, cfg.max_draft_len, edge_rng)
+        edge = Edge(pair.slm, scheme, cfg.temperature, cfg.budget_bits, cfg.max_draft_len, edge_rng, policy=policy)
         cloud = Cloud(pair.llm, cfg.temperature, cloud_rng)
-        result = run_session(edge, cloud, prompt, cfg.max_new_tokens, cfg.link)
+        rates = RateProcess(cfg.channel, cfg.link.uplink_bps, np.random.default_rng([cfg.seed, index, 2]))
+        result = run_session(edge, cloud, prompt, cfg.max_new_tokens, cfg.link, rates, cfg.preemptive)
         tokens, summary = result.tokens, result.summary()
         betas = [b for x in result.batches for b in x.betas if b is not None]
         extra = (
@@ -165,6 +194,9 @@ def decode_prompt(pair: ModelPair, cfg: DecodeConfig, text: str, index: int, inc
         "temperature": cfg.temperature,
         **cfg.scheme_params(),
         "budget_bits": cfg.budget_bits,
+        "policy": cfg.policy,
+        "channel": cfg.channel.kind,
+        "preemptive": cfg.preemptive,
         "slm": pair.slm_id,
         "llm": pair.llm_id,
         **summary,
@@ -184,5 +216,9 @@ def _batch_series(x) -> dict:
         "dropped_mass_mean": float(np.mean(x.dropped_mass)) if x.dropped_mass else 0.0,
         "rejection_prob_sum": float(sum(x.rejection_prob)),
         "bound_theorem1": x.bound_theorem1,
+        "uplink_bps": x.uplink_bps,
+        "predrafted": x.predrafted,
+        "predrafts_kept": x.predrafts_kept,
+        **({"ell": x.ell} if x.ell is not None else {}),
         **({"beta_last": betas[-1]} if betas else {}),
     }

@@ -437,3 +437,49 @@ def draw_sweep(sweep_csv: Path, out_dir: Path) -> Path:
     best_per_temperature(sw).to_csv(Path(sweep_csv).with_name("sweep_best_per_temperature.csv"), index=False)
     fig_sweep_heatmap(sw, Path(out_dir) / "fig_sweep_heatmap")
     return Path(out_dir) / "fig_sweep_heatmap.png"
+
+
+def fig_adaptive_vs_static(tab, stem) -> None:
+    """Tokens/s of every static (L, ell) pair and of the adaptive policy, per temperature (live)."""
+    temps = sorted(tab.temperature.unique())
+    fig, axes = plt.subplots(1, len(temps), figsize=(6.5 * len(temps), 4.4), squeeze=False)
+    for ax, t in zip(axes[0], temps, strict=True):
+        sub = tab[np.isclose(tab.temperature, t)]
+        static = sub[sub.policy == "static"].sort_values(["draft_len", "ell"])
+        adaptive = sub[sub.policy == "adaptive"]
+        labels = [f"L={int(r.draft_len)}\nℓ={int(r.ell)}" for r in static.itertuples()] + ["adaptive"]
+        vals = [*static.tokens_per_s, *adaptive.tokens_per_s]
+        colors = ["tab:green" if r.best_static else "tab:gray" for r in static.itertuples()] + ["tab:red"]
+        ax.bar(range(len(vals)), vals, color=colors)
+        ax.set_xticks(range(len(vals)), labels, fontsize=7)
+        ax.set_ylabel("tokens / s (pooled over prompts)")
+        gain = float(adaptive.gain_vs_best_static.iloc[0]) if len(adaptive) else float("nan")
+        ax.set_title(f"T = {t:g}: adaptive vs best static (green): {gain:+.1%}", fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    chan = tab.channel.iloc[0] if len(tab) else ""
+    fig.suptitle(f"Live decoding over the {chan} uplink: static (L, ℓ) grid against the adaptive policy")
+    _save(fig, stem)
+
+
+def fig_preemptive(tab, stem) -> None:
+    """Latency with and without preemptive drafting across T, and the share of pre-drafts kept."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for on, color, label in ((False, "tab:blue", "without"), (True, "tab:red", "with preemptive drafting")):
+        sub = tab[tab.preemptive == on].sort_values("temperature")
+        ax1.errorbar(sub.temperature, sub.latency_s, yerr=sub.latency_s_std, color=color, marker="o", capsize=3,
+                     label=label)  # fmt: skip
+    ax1.set_xlabel("temperature T")
+    ax1.set_ylabel("latency per sequence (s)")
+    ax1.legend(fontsize=8)
+    ax1.grid(alpha=0.3)
+    on = tab[tab.preemptive].sort_values("temperature")
+    ax2.bar(on.temperature, on.predraft_kept_share, width=0.08, color="tab:red")
+    for r in on.itertuples():
+        ax2.annotate(f"{r.speedup_vs_off:.2f}×", (r.temperature, r.predraft_kept_share), ha="center", va="bottom",
+                     fontsize=8)  # fmt: skip
+    ax2.set_xlabel("temperature T")
+    ax2.set_ylabel("share of pre-drafted tokens kept")
+    ax2.set_ylim(0, 1.05)
+    ax2.set_title("labels: speed with / without preemption", fontsize=10)
+    ax2.grid(alpha=0.3, axis="y")
+    _save(fig, stem)

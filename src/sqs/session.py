@@ -7,11 +7,12 @@ compute Theorem 1's terms, but the edge and the cloud only ever see each other's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from .bounds import theorem1_terms
+from .channel import RateProcess
 from .cloud import Cloud
 from .edge import Edge
 from .latency import BatchLatency, LinkConfig, batch_latency, summarize
@@ -32,6 +33,10 @@ class BatchRecord:
     bound_discrepancy: float  # its SLM-LLM part: sum of TV(q, p)
     bound_distortion: float  # its sparsify + quantize part: sum of alpha_n + K_n / (4 ell)
     latency: BatchLatency
+    uplink_bps: float = 0.0  # the rate in force for this batch
+    ell: int | None = None  # the lattice resolution the edge used
+    predrafted: int = 0  # preemptive drafting: drafts made while this batch was verified
+    predrafts_kept: int = 0  # ... of which the next batch kept (all accepted and the guessed token right)
 
     @property
     def resampled(self) -> int:
@@ -70,6 +75,8 @@ class SessionResult:
             "bound_discrepancy": float(sum(x.bound_discrepancy for x in b)),
             "bound_distortion": float(sum(x.bound_distortion for x in b)),
             "rejections": sum(x.resampled for x in b),
+            "predrafted": sum(x.predrafted for x in b),
+            "predraft_kept_share": sum(x.predrafts_kept for x in b) / max(sum(x.predrafted for x in b), 1),
         }
 
     def to_dict(self) -> dict:
@@ -82,18 +89,57 @@ class SessionResult:
 
 
 def run_session(
-    edge: Edge, cloud: Cloud, prompt: Sequence[int], max_new_tokens: int, link: LinkConfig | None = None
+    edge: Edge,
+    cloud: Cloud,
+    prompt: Sequence[int],
+    max_new_tokens: int,
+    link: LinkConfig | None = None,
+    rates: RateProcess | None = None,
+    preemptive: bool = False,
 ) -> SessionResult:
-    """Alternate draft -> verify -> feedback until ``max_new_tokens`` tokens are generated."""
+    """Alternate draft -> verify -> feedback until ``max_new_tokens`` tokens are generated.
+
+    ``rates`` draws the uplink rate of each batch (default: the link's fixed rate). ``preemptive``:
+    while the cloud verifies batch t the edge keeps drafting batch t+1 as if all of t were accepted
+    and the cloud's next token were the SLM's guess (:meth:`Edge.predraft`). The account is a
+    timeline: a batch's latency runs from the previous verdict's arrival to its own, so the edge's
+    pre-drafting overlaps the round trip and is charged only where it delays the next send (a step
+    still running when the verdict arrives finishes first); pre-drafts on a wrong prefix are dropped.
+    """
     link = link or LinkConfig()
+    if preemptive and (edge.policy is not None or edge.scheme.name == "c-sqs"):
+        raise ValueError(
+            "preemptive drafting needs no drafting policy and a stateless scheme (not c-sqs, whose threshold "
+            f"checkpoint spans one batch); got policy={edge.policy is not None}, scheme={edge.scheme.name}"
+        )
     edge.start(prompt)
     cloud.start(prompt)
     batches: list[BatchRecord] = []
     generated = 0
+    clock = edge_busy = 0.0  # the last verdict's arrival; when the edge finishes its current draft
     while generated < max_new_tokens:
-        batch = edge.draft()
+        rate = rates.next_rate() if rates is not None else link.uplink_bps
+        batch_link = replace(link, uplink_bps=rate) if rate != link.uplink_bps else link
+        batch = edge.draft(rate)
         verdict = cloud.handle(batch.message)
-        n_acc, _ = edge.receive(verdict.message, batch)
+        latency = batch_latency(
+            batch_link, batch.model_s, batch.protocol_s, len(batch.message), verdict.compute_s, len(verdict.message)
+        )
+        round_trip = latency.uplink_s + latency.propagation_s + latency.cloud_s + latency.downlink_s
+        sent = max(clock, edge_busy) + latency.edge_s
+        arrival = sent + round_trip
+        cursor, made = sent, 0
+        while preemptive and cursor < arrival:  # the edge drafts on while it waits for the verdict
+            seconds, fits = edge.predraft(batch)
+            cursor += seconds * link.edge_time_scale
+            made += 1
+            if not fits:
+                break
+        edge_busy = cursor
+        if preemptive:  # the critical path: waiting for an in-flight draft delays the send
+            latency = replace(latency, edge_s=sent - clock)
+        clock = arrival
+        n_acc, _ = edge.receive(verdict.message, batch, round_trip)
         terms = [
             theorem1_terms(batch.q[n], comp.q_hat, verdict.p[n], comp.support, comp.ell)
             for n, comp in enumerate(batch.compressed)
@@ -114,9 +160,11 @@ def run_session(
                 bound_theorem1=discrepancy + distortion,
                 bound_discrepancy=discrepancy,
                 bound_distortion=distortion,
-                latency=batch_latency(
-                    link, batch.model_s, batch.protocol_s, len(batch.message), verdict.compute_s, len(verdict.message)
-                ),
+                latency=latency,
+                uplink_bps=rate,
+                ell=batch.ell,
+                predrafted=made,
+                predrafts_kept=len(edge.pending),
             )
         )
         generated += n_acc + 1

@@ -1,0 +1,142 @@
+"""The drafting studies of issue #7, by live decoding: adaptive versus static (L, ell) under a
+time-varying uplink, and preemptive drafting versus none.
+
+Every static (L, ell) pair of a grid and the adaptive policy decode the same prompts with the same
+seeds and the same channel realization (the rate sequence depends only on the seed and the prompt).
+One policy object serves all prompts of a run, so the adaptive policy carries what it learned from
+prompt to prompt, cold start included. Tokens/s are pooled: all tokens over all latency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .decode import DecodeConfig, ModelPair, decode_prompt
+
+STUDY_COLUMNS = (
+    "temperature", "policy", "draft_len", "ell", "scheme", "channel", "n_prompts", "n_tokens", "tokens_per_s",
+    "latency_s", "latency_s_std", "mean_draft_len", "draft_accept_rate", "mean_accept_len", "resampling_rate",
+    "uplink_bits_per_token", "mean_ell", "mean_uplink_bps", "n_batches", "best_static", "gain_vs_best_static",
+)  # fmt: skip
+PREEMPT_COLUMNS = (
+    "temperature", "preemptive", "scheme", "draft_len", "ell", "n_prompts", "n_tokens", "tokens_per_s", "latency_s",
+    "latency_s_std", "mean_draft_len", "draft_accept_rate", "mean_accept_len", "n_batches", "predrafted",
+    "predraft_kept_share", "speedup_vs_off",
+)  # fmt: skip
+
+
+def _pooled(cfg: DecodeConfig, records: list[dict]) -> dict:
+    batches = [b for r in records for b in r["batches"]]
+    tokens = sum(r["n_tokens"] for r in records)
+    latency = [r["latency_s"] for r in records]
+    drafts = sum(b["drafts"] for b in batches)
+    accepted = sum(b["accepted"] for b in batches)
+    made = sum(b["predrafted"] for b in batches)
+    return {
+        "temperature": cfg.temperature,
+        "policy": cfg.policy,
+        "draft_len": cfg.max_draft_len,
+        "ell": cfg.ell if cfg.policy == "static" else 0,
+        "scheme": cfg.scheme,
+        "channel": cfg.channel.kind,
+        "n_prompts": len(records),
+        "n_tokens": tokens,
+        "tokens_per_s": tokens / sum(latency),
+        "latency_s": float(np.mean(latency)),
+        "latency_s_std": float(np.std(latency)),
+        "mean_draft_len": drafts / len(batches),
+        "draft_accept_rate": accepted / drafts if drafts else float("nan"),
+        "mean_accept_len": tokens / len(batches),
+        "resampling_rate": sum(b["resampled"] for b in batches) / len(batches),
+        "uplink_bits_per_token": sum(b["uplink_bits"] for b in batches) / tokens,
+        "mean_ell": float(np.mean([b.get("ell", 0) for b in batches])),
+        "mean_uplink_bps": float(np.mean([b["uplink_bps"] for b in batches])),
+        "n_batches": len(batches),
+        "preemptive": cfg.preemptive,
+        "predrafted": made,
+        "predraft_kept_share": sum(b["predrafts_kept"] for b in batches) / max(made, 1),
+    }
+
+
+def compare_policies(pair: ModelPair, texts: list[str], base: DecodeConfig, temperatures: list[float],
+                     draft_lens: list[int], ells: list[int], progress=None) -> list[dict]:  # fmt: skip
+    """Static (L, ell) over the grid and the adaptive policy (over ``ells``, up to max L) per temperature."""
+    runs = []
+    for t in temperatures:
+        tb = replace(base, temperature=t)
+        runs += [replace(tb, policy="static", max_draft_len=n, ell=e) for n in draft_lens for e in ells]
+        runs.append(replace(tb, policy="adaptive", max_draft_len=max(draft_lens), ell=max(ells),
+                            ells=tuple(ells)))  # fmt: skip
+    rows = []
+    for cfg in progress(runs) if progress else runs:
+        policy = cfg.make_policy()
+        recs = [decode_prompt(pair, cfg, text, i, include_batches=True, policy=policy) for i, text in enumerate(texts)]
+        rows.append(_pooled(cfg, recs))
+    for t in temperatures:
+        static = [r for r in rows if r["temperature"] == t and r["policy"] == "static"]
+        best = max(static, key=lambda r: r["tokens_per_s"])
+        for r in rows:
+            if r["temperature"] == t:
+                r["best_static"] = r is best
+                r["gain_vs_best_static"] = r["tokens_per_s"] / best["tokens_per_s"] - 1.0
+    return rows
+
+
+def compare_preemptive(pair: ModelPair, texts: list[str], base: DecodeConfig, temperatures: list[float],
+                       progress=None) -> list[dict]:  # fmt: skip
+    """The same static config with and without preemptive drafting, per temperature."""
+    runs = [replace(base, temperature=t, preemptive=on) for t in temperatures for on in (False, True)]
+    rows = []
+    for cfg in progress(runs) if progress else runs:
+        recs = [decode_prompt(pair, cfg, text, i, include_batches=True) for i, text in enumerate(texts)]
+        rows.append(_pooled(cfg, recs))
+    for r in rows:
+        off = next(x for x in rows if x["temperature"] == r["temperature"] and not x["preemptive"])
+        r["speedup_vs_off"] = r["tokens_per_s"] / off["tokens_per_s"]
+    return rows
+
+
+def write_rows(rows: list[dict], columns, out_csv) -> None:
+    import pandas as pd
+
+    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=list(columns)).to_csv(out_csv, index=False)
+
+
+def run_study_files(kind: str, config: dict, prompts_path, out_csv, fig_dir) -> list[dict]:
+    """The workflow's ``adaptive_study`` / ``preemptive_study`` jobs: prompts file in, table and figure out."""
+    import json
+
+    import pandas as pd
+    from tqdm import tqdm
+
+    from . import figures
+    from .channel import ChannelConfig
+    from .grid import decode_config
+
+    s = config["analysis"]["policies"]
+    texts = [json.loads(x)["prompt"] for x in Path(prompts_path).read_text().splitlines() if x.strip()]
+    texts = texts[: int(s["n_prompts"])]
+    ch = s["channel"]
+    channel = ChannelConfig(ch["kind"], tuple(ch["rates_bps"]), tuple(ch["p_leave"]), int(ch["start_state"]),
+                            ch.get("trace_csv"))  # fmt: skip
+    scheme = s["scheme"] if kind == "adaptive" else s["preemptive_scheme"]
+    cell = {"scheme": scheme, "temperature": 0.0, "K": int(s["K"]), "beta0": 0.0, "eta": 0.0}
+    base = replace(decode_config(cell, config), max_new_tokens=int(s["max_new_tokens"]), channel=channel)
+    pair = ModelPair(base.slm, base.llm, base.dtype, base.device)
+    bar = lambda xs: tqdm(xs, desc=f"{kind} study", unit="run")  # noqa: E731
+    if kind == "adaptive":
+        rows = compare_policies(pair, texts, base, list(s["temperatures"]), list(s["draft_lens"]), list(s["ells"]), bar)
+        write_rows(rows, STUDY_COLUMNS, out_csv)
+        figures.fig_adaptive_vs_static(pd.read_csv(out_csv), Path(fig_dir) / "fig_adaptive_vs_static")
+    elif kind == "preemptive":
+        base = replace(base, max_draft_len=int(s["preemptive_draft_len"]))
+        rows = compare_preemptive(pair, texts, base, list(s["preemptive_temperatures"]), bar)
+        write_rows(rows, PREEMPT_COLUMNS, out_csv)
+        figures.fig_preemptive(pd.read_csv(out_csv), Path(fig_dir) / "fig_preemptive")
+    else:
+        raise ValueError(f"unknown study {kind!r}; valid: adaptive, preemptive")
+    return rows

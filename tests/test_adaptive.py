@@ -1,0 +1,203 @@
+"""Channels, draft policies, and exactness of adaptive drafting on exact toy models."""
+
+import numpy as np
+import pytest
+from tests.conftest import chi_square_pvalue
+
+import sqs
+from sqs.adaptive import AdaptivePolicy, StaticPolicy, make_policy, resolution_profile
+from sqs.channel import ChannelConfig, RateProcess, read_rate_trace
+from sqs.cloud import Cloud
+from sqs.edge import Edge
+from sqs.latency import LinkConfig
+from sqs.session import run_session
+from sqs.toy import random_pair
+
+
+def test_gilbert_elliott_switches_with_the_given_probabilities():
+    stay = RateProcess(ChannelConfig("gilbert-elliott", p_leave=(0.0, 0.0)), 1e6, np.random.default_rng(0))
+    assert {stay.next_rate() for _ in range(50)} == {2e6}
+    flip = RateProcess(ChannelConfig("gilbert-elliott", p_leave=(1.0, 1.0), start_state=1), 1e6,
+                       np.random.default_rng(0))  # fmt: skip
+    assert [flip.next_rate() for _ in range(4)] == [6e6, 2e6, 6e6, 2e6]
+    ref = RateProcess(ChannelConfig("gilbert-elliott"), 1e6, np.random.default_rng(1))
+    rates = np.array([ref.next_rate() for _ in range(20_000)])
+    assert abs((rates == 6e6).mean() - 0.5) < 0.02  # stationary law of the reference's symmetric chain
+    switches = (rates[1:] != rates[:-1]).mean()
+    assert abs(switches - 0.5) < 0.02
+    fixed = RateProcess(ChannelConfig(), 3e6, np.random.default_rng(0))
+    assert fixed.next_rate() == 3e6
+
+
+def test_rate_trace_replays_cyclically_and_rejects_bad_files(tmp_path):
+    good = tmp_path / "rates.csv"
+    good.write_text("batch,uplink_bps\n0,1e6\n1,4e6\n")
+    proc = RateProcess(ChannelConfig("trace", trace_csv=str(good)), 9e9, np.random.default_rng(0))
+    assert [proc.next_rate() for _ in range(5)] == [1e6, 4e6, 1e6, 4e6, 1e6]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("rate\n1e6\n")
+    with pytest.raises(ValueError, match="needs 'uplink_bps'"):
+        read_rate_trace(bad)
+    bad.write_text("uplink_bps\nfast\n")
+    with pytest.raises(ValueError, match="line 2: uplink_bps='fast'"):
+        read_rate_trace(bad)
+    bad.write_text("uplink_bps\n0\n")
+    with pytest.raises(ValueError, match="must be > 0"):
+        read_rate_trace(bad)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_rate_trace(tmp_path / "missing.csv")
+    with pytest.raises(ValueError, match="channel kind must be one of"):
+        ChannelConfig("markov")
+    with pytest.raises(ValueError, match="needs trace_csv"):
+        ChannelConfig("trace")
+
+
+def _taught_policy(a_confident: float, a_unsure: float) -> AdaptivePolicy:
+    """A policy that has watched 200 batches: confident drafts accepted with a_confident, others a_unsure."""
+    link = LinkConfig(uplink_bps=2e6, propagation_s=0.02)
+    pol = AdaptivePolicy([100], max_draft_len=8, link=link)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        pol.plan(2e6)
+        confs = list(rng.choice([0.95, 0.15], size=4))
+        acc = 0
+        for c in confs:
+            if rng.random() < (a_confident if c > 0.5 else a_unsure):
+                acc += 1
+            else:
+                break
+        # edge 50 ms a draft; cloud 150 ms a batch + 5 ms a verified token; 1000 bits a draft
+        rtt = 8 * (18 + 500) / 2e6 + 0.02 + 0.15 + 0.005 * 5 + 8 * 10 / link.downlink_bps
+        pol.observe(confidences=confs, bits=[1000] * 4, num_accepted=acc, edge_s=0.2, round_trip_s=rtt,
+                    rate_bps=2e6, ell=100)  # fmt: skip
+    return pol
+
+
+def test_adaptive_policy_learns_the_model_and_stops_on_unsure_drafts():
+    pol = _taught_policy(0.95, 0.1)
+    assert pol.edge_s == pytest.approx(0.05)
+    assert pol.cloud_s(4) == pytest.approx(0.15 + 0.005 * 5, rel=0.02)
+    assert pol.own(0.95) > 0.85 and pol.own(0.15) < 0.25
+    pol.plan(2e6)
+    assert pol.keep_drafting([0.95], [1000], 2e6)  # a confident draft: the next one likely pays
+    pol.plan(2e6)
+    assert not pol.keep_drafting([0.15], [1000], 2e6)  # an unsure one: stop and send
+    # a slower uplink makes every extra draft costlier: at 20 kb/s nothing beyond one draft pays
+    pol.plan(2e4)
+    assert not pol.keep_drafting([0.95], [1000], 2e4)
+
+
+def test_adaptive_policy_picks_the_resolution_with_the_best_predicted_rate():
+    link = LinkConfig(uplink_bps=1e4, propagation_s=0.0)
+    pol = AdaptivePolicy([10, 100], max_draft_len=4, link=link)
+    assert pol.plan(1e4).ell == 100 and pol.plan(1e4).ell == 100  # untried resolutions first
+    for ell, bits in ((100, 1000), (10, 100)):
+        pol.plan(1e4)
+        pol.observe(confidences=[0.5] * 2, bits=[bits] * 2, num_accepted=1, edge_s=0.002, round_trip_s=0.3,
+                    rate_bps=1e4, ell=ell)  # fmt: skip
+    assert pol.plan(1e4).ell == 10  # equal acceptance seen, a tenth of the bits on a slow link
+
+
+@pytest.mark.parametrize("name,params", [("dense", {}), ("k-sqs", {"k": 40}), ("c-sqs", {"beta": 0.002})])
+def test_resolution_profile_equals_compressing_at_each_ell(name, params):
+    q = sqs.probs.softmax_temperature(np.random.default_rng(1).normal(scale=2.5, size=500), 1.0)
+    comp = sqs.make_scheme(name, ell=100, **params).compress(q)
+    prof = resolution_profile(q, comp, [7, 50, 100, 400])
+    for ell, (tv, bits) in prof.items():
+        other = sqs.make_scheme(name, ell=ell, **params).compress(q)
+        assert tv == pytest.approx(float(sqs.probs.tv_distance(q, other.q_hat)), abs=1e-12)
+        assert bits == other.bits
+    assert prof[400][0] < prof[7][0]  # a finer lattice, less distortion
+
+
+def test_static_policy_is_the_plain_edge():
+    slm, llm = random_pair(16, np.random.default_rng(0))
+
+    def run(policy):
+        edge = Edge(slm, sqs.make_scheme("dense", ell=6), 1.0, 10**6, 3, np.random.default_rng(5), policy=policy)
+        cloud = Cloud(llm, 1.0, np.random.default_rng(6))
+        return run_session(edge, cloud, [0], 20)
+
+    assert run(None).tokens == run(StaticPolicy(3, 6)).tokens
+    with pytest.raises(ValueError, match="unknown draft policy"):
+        make_policy("greedy", draft_len=3, ell=6, ells=None, link=LinkConfig())
+
+
+class _StopWhenUnsure(StaticPolicy):
+    """Deterministic data-dependent stopping: send the batch after the first draft below 0.75 confidence."""
+
+    def keep_drafting(self, confidences, bits, rate_bps):
+        return confidences[-1] >= 0.75
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["adaptive", "stop-when-unsure"])
+def test_adaptive_drafting_over_a_markov_channel_stays_exact(which):
+    """First two tokens' joint law when the draft length and ell depend on the drafts (chi-square)."""
+    v = 5
+    slm, llm = random_pair(v, np.random.default_rng(3), closeness=0.5)
+    p = sqs.probs.softmax_temperature(llm.table, 0.8)
+    target = np.outer(p[0], np.ones(v)) * p
+    link = LinkConfig(uplink_bps=2e6, propagation_s=0.0, downlink_bps=1e9, cloud_time_scale=10.0)
+    pol = AdaptivePolicy([2, 6, 20], max_draft_len=3, link=link) if which == "adaptive" else _StopWhenUnsure(3, 6)
+    rates = RateProcess(ChannelConfig("gilbert-elliott"), 2e6, np.random.default_rng(7))
+    edge = Edge(slm, sqs.make_scheme("dense", ell=6), 0.8, 10**6, 3, np.random.default_rng(11), policy=pol)
+    cloud = Cloud(llm, 0.8, np.random.default_rng(12))
+    joint = np.zeros((v, v))
+    lengths, ells = set(), set()
+    for _ in range(10_000):
+        res = run_session(edge, cloud, [0], 2, link, rates)
+        joint[res.tokens[0], res.tokens[1]] += 1
+        lengths |= {b.num_drafts for b in res.batches}
+        ells |= {b.ell for b in res.batches}
+    if which == "adaptive":
+        assert ells == {2, 6, 20}
+    else:
+        assert len(lengths) > 1  # the draft length followed the drafts
+    assert joint[target == 0].sum() == 0
+    assert chi_square_pvalue(joint.ravel(), target.ravel()) > 1e-4
+
+
+@pytest.mark.slow
+def test_preemptive_drafting_stays_exact(max_len=2):
+    """Pre-drafts kept when all drafts pass and the guessed token comes true: first three tokens' law."""
+    v = 4
+    slm, llm = random_pair(v, np.random.default_rng(4), closeness=0.5)
+    p = sqs.probs.softmax_temperature(llm.table, 0.9)
+    target = p[0][:, None, None] * p[:, :, None] * p[None, :, :]  # P(x1) P(x2 | x1) P(x3 | x2)
+    edge = Edge(slm, sqs.make_scheme("k-sqs", k=3, ell=5), 0.9, 10**6, max_len, np.random.default_rng(21))
+    cloud = Cloud(llm, 0.9, np.random.default_rng(22))
+    link = LinkConfig(propagation_s=0.05)  # a long round trip: the edge pre-drafts up to the cap
+    joint = np.zeros((v, v, v))
+    kept = made = 0
+    for _ in range(10_000):
+        res = run_session(edge, cloud, [0], 3, link, preemptive=True)
+        joint[tuple(res.tokens)] += 1
+        kept += sum(b.predrafts_kept for b in res.batches)
+        made += sum(b.predrafted for b in res.batches)
+    assert 0 < kept < made  # some pre-drafts were used, some thrown away
+    assert joint[target == 0].sum() == 0
+    rare = target.ravel() * joint.sum() < 5  # chi-square needs expected counts >= 5: pool the rare cells
+    counts = np.append(joint.ravel()[~rare], joint.ravel()[rare].sum())
+    probs = np.append(target.ravel()[~rare], target.ravel()[rare].sum())
+    assert chi_square_pvalue(counts, probs) > 1e-4
+
+
+def test_preemptive_timeline_counts_each_second_once():
+    slm, llm = random_pair(16, np.random.default_rng(0))
+    link = LinkConfig(propagation_s=0.05, edge_time_scale=2000.0)  # a slow edge: pre-drafts overrun the verdict
+    edge = Edge(slm, sqs.make_scheme("dense", ell=6), 1.0, 10**6, 3, np.random.default_rng(5))
+    cloud = Cloud(llm, 1.0, np.random.default_rng(6))
+    res = run_session(edge, cloud, [0], 30, link, preemptive=True)
+    totals = [b.latency.total_s for b in res.batches]
+    assert all(t > 0 for t in totals)
+    for b in res.batches:  # the edge part is the critical path: at least its own fresh drafting
+        assert b.latency.edge_s >= 0
+    assert sum(b.num_accepted + 1 for b in res.batches) >= 30 and len(res.tokens) == 30
+    assert any(b.predrafts_kept for b in res.batches)
+    # the edge's time on the critical path can exceed its fresh drafting: it waits for an in-flight step
+    assert any(b.latency.edge_s > 0 for b in res.batches)
+    stateful = Edge(slm, sqs.make_scheme("c-sqs", beta=0.1, ell=6, alpha=0.05, eta=0.05), 1.0, 10**6, 3,
+                    np.random.default_rng(5))  # fmt: skip
+    with pytest.raises(ValueError, match="preemptive drafting needs no drafting policy and a stateless"):
+        run_session(stateful, cloud, [0], 5, link, preemptive=True)

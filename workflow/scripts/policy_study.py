@@ -1,0 +1,12 @@
+"""Thin wrapper: one drafting study of issue #7 (sqs.study.run_study_files): table and figure."""
+
+import logging
+from pathlib import Path
+
+from sqs.study import run_study_files
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
+sm = snakemake  # noqa: F821
+kind = {"adaptive_vs_static": "adaptive", "preemptive": "preemptive"}[sm.wildcards.study]
+rows = run_study_files(kind, dict(sm.params.config), sm.input.prompts, sm.output.table, Path(sm.output.png).parent)
+logging.info("%s study: %d runs", kind, len(rows))
