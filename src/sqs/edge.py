@@ -65,6 +65,11 @@ class Edge:
         self.guess: int | None = None
         self.pending: list[tuple[Compressed, int, np.ndarray, float]] = []
 
+    @property
+    def _bit_limit(self) -> int:
+        """The batch's payload budget; float32 SD is limited by the draft cap alone."""
+        return self.budget_bits if self.scheme.bit_budget_applies else 2**62
+
     def start(self, prompt: Sequence[int]) -> None:
         if len(prompt) == 0:
             raise ValueError("the prompt must hold at least one token")
@@ -81,8 +86,7 @@ class Edge:
             cap = min(cap, plan.max_len)
             if isinstance(self.scheme, LatticeScheme):
                 self.scheme.ell = plan.ell
-        limit = self.budget_bits if self.scheme.bit_budget_applies else 2**62
-        budget = BitBudget(limit, cap)
+        budget = BitBudget(self._bit_limit, cap)
         self.scheme.begin_batch()
         context = list(self.tokens)
         drafts: list[tuple[Compressed, int]] = []
@@ -145,8 +149,7 @@ class Edge:
         q = softmax_temperature(self.model.next_logits(context), self.temperature)
         comp = self.scheme.compress(q)
         used = sum(c.bits for c, _, _, _ in self.pending) + comp.bits
-        limit = self.budget_bits if self.scheme.bit_budget_applies else 2**62
-        fits = len(self.pending) < self.max_draft_len and used <= limit
+        fits = len(self.pending) < self.max_draft_len and used <= self._bit_limit
         if fits:
             self.pending.append((comp, comp.sample(self.rng), q, confidence(comp)))
         return time.perf_counter() - t0, fits and len(self.pending) < self.max_draft_len

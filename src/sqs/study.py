@@ -49,7 +49,7 @@ def _pooled(cfg: DecodeConfig, records: list[dict]) -> dict:
         "latency_s_std": float(np.std(latency)),
         "mean_draft_len": drafts / len(batches),
         "draft_accept_rate": accepted / drafts if drafts else float("nan"),
-        "mean_accept_len": tokens / len(batches),
+        "mean_accept_len": (accepted + len(batches)) / len(batches),  # as sqs.session: accepted drafts + 1
         "resampling_rate": sum(b["resampled"] for b in batches) / len(batches),
         "uplink_bits_per_token": sum(b["uplink_bits"] for b in batches) / tokens,
         "mean_ell": float(np.mean([b.get("ell", 0) for b in batches])),
