@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from sqs.distill import DistillConfig, compute_share, config_key, distill, ensure_distilled_draft
+from sqs.distill import (
+    DistillConfig,
+    compute_share,
+    config_key,
+    distill,
+    ensure_distilled_draft,
+    kl_from_logits,
+    sample_next,
+    teacher_probs,
+)
 from sqs.models import CausalLM, ensure_embedded_checkpoint, load_model
 
 TINY = DistillConfig(
@@ -68,3 +77,37 @@ def test_default_draft_costs_at_most_half_the_llm(tmp_path):
     assert compute_share(llm_cfg, DistillConfig()) <= 0.5
     with pytest.raises(ValueError, match="compute"):
         distill(ensure_embedded_checkpoint(), tmp_path / "never", DistillConfig(frozen_layers=14))
+
+
+def test_fused_kl_matches_the_textbook_loss_and_gradient():
+    gen = torch.Generator().manual_seed(3)
+    t = torch.randn(3, 5, 300, generator=gen, dtype=torch.float64) * 4
+    z0 = torch.randn(3, 5, 300, generator=gen, dtype=torch.float64) * 4
+    p, plogp = teacher_probs(t)
+    torch.testing.assert_close(p, torch.softmax(t, -1))
+    z = z0.clone().requires_grad_(True)
+    fused = kl_from_logits(z, p, plogp)
+    fused.backward()
+    ref_z = z0.clone().requires_grad_(True)
+    ref = (p * (torch.log(p) - torch.log_softmax(ref_z, -1))).sum(-1).mean()
+    ref.backward()
+    torch.testing.assert_close(fused, ref)
+    torch.testing.assert_close(z.grad, ref_z.grad)
+    small_p, small_plogp = teacher_probs(t[:1, :2, :20])
+    x = z0[:1, :2, :20].clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: kl_from_logits(x, small_p, small_plogp), (x,))
+
+
+def test_sample_next_follows_softmax():
+    from scipy.stats import chisquare
+
+    logits = torch.tensor([[2.0, 0.0, -1.0, 1.0, -30.0], [0.0, 0.0, 0.0, 0.0, 5.0]])
+    gen = torch.Generator().manual_seed(11)
+    n = 20000
+    draws = torch.cat([sample_next(logits, gen) for _ in range(n)], dim=1)  # (2, n)
+    for row in range(2):
+        counts = np.bincount(draws[row].numpy(), minlength=5)
+        expected = torch.softmax(logits[row].double(), -1).numpy() * n
+        keep = expected > 5
+        assert counts[~keep].sum() <= 2  # the -30 logit: probability ~1e-14
+        assert chisquare(counts[keep], expected[keep] * counts[keep].sum() / expected[keep].sum()).pvalue > 1e-3

