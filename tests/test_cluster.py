@@ -14,7 +14,7 @@ import mlflow
 import pytest
 import yaml
 
-from workflow_helpers import ROOT, TINY, run_config
+from workflow_helpers import N_CELLS, ROOT, TINY, run_config
 
 CLUSTER = ROOT / "tests/cluster/slurm_cluster.sh"
 # The profile as users run it, plus what this cluster needs: no accounts, squeue polling, quick first poll.
@@ -66,9 +66,9 @@ def test_tiny_config_on_slurm_matches_a_local_run(cluster, tiny_run, tmp_path):
     slurm, out, _ = run_config(tmp_path, "slurm", TINY, *SLURM_ARGS)
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-6000:]
     metrics = [json.loads(p.read_text()) for p in sorted((slurm / "results/runs").rglob("metrics.json"))]
-    assert len(metrics) == 8
+    assert len(metrics) == N_CELLS
     ids = [m["slurm_job_id"] for m in metrics]
-    assert all(ids) and len(set(ids)) == 8, f"every decoding job must run as its own SLURM job: {ids}"
+    assert all(ids) and len(set(ids)) == N_CELLS, f"every decoding job must run as its own SLURM job: {ids}"
 
     local, _ = tiny_run  # the same config run locally (tests/conftest.py)
     assert _rows(slurm) == _rows(local)
@@ -78,7 +78,7 @@ def test_tiny_config_on_slurm_matches_a_local_run(cluster, tiny_run, tmp_path):
             tokens = lambda f: [json.loads(x)["tokens"] for x in f.read_text().splitlines()]  # noqa: E731
             assert tokens(p) == tokens(q), p
     s_runs, l_runs = _runs(slurm), _runs(local)
-    assert len(s_runs) == len(l_runs) == 1 + 8
+    assert len(s_runs) == len(l_runs) == 1 + N_CELLS
     key = lambda r: (r.data.params.get("scheme"), r.data.params.get("temperature"), r.data.params.get("K"))  # noqa: E731
     s_cells = sorted((r for r in s_runs if r.data.tags["sqs.kind"] == "cell"), key=key)
     l_cells = sorted((r for r in l_runs if r.data.tags["sqs.kind"] == "cell"), key=key)

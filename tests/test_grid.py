@@ -9,7 +9,7 @@ import pytest
 
 from sqs.aggregate import SUMMARY_COLUMNS, cell_metrics, summary_table
 from sqs.figures import FIGURES, draw_all
-from sqs.grid import ConfigError, check_config, grid_cells, min_token_bits, vocab_size
+from sqs.grid import ConfigError, check_config, decode_config, grid_cells, min_token_bits, split_scheme, vocab_size
 from sqs.logitcache import cache_statistics, support_size
 from sqs.schemes import make_scheme
 
@@ -42,6 +42,34 @@ def test_grid_cells_cover_the_grid_once():
     assert not df.duplicated().any()
     assert set(df[df.scheme == "k-sqs"].K) == {4, 16}
     assert (df[df.scheme != "k-sqs"].K == 0).all()
+
+
+def test_variant_cells_sit_beside_their_plain_twins():
+    cfg = config(
+        adaptive={"schemes": ["qs"], "K": [16], "ells": [50, 200]}, preemptive={"schemes": ["k-sqs"], "K": [16]}
+    )
+    cfg["channel"] = {"kind": "gilbert-elliott", "rates_bps": [1e6, 3e6]}
+    cfg["models"].update(dtype="float32", device="cpu")
+    cfg["link"] = {}
+    df = grid_cells(cfg)
+    assert len(df) == 2 * (3 + 2 + 2 + 2) and not df.duplicated().any()
+    pre = df[df.scheme == "k-sqs+preemptive"]
+    assert list(pre.K) == [16, 16]
+    check_config(cfg)
+    ad = decode_config(df[df.scheme == "qs+adaptive"].iloc[0].to_dict(), cfg)
+    assert (ad.scheme, ad.policy, ad.ells, ad.preemptive) == ("qs", "adaptive", (50, 200), False)
+    assert ad.channel.kind == "gilbert-elliott" and ad.channel.rates_bps == (1e6, 3e6)
+    p = decode_config(pre.iloc[0].to_dict(), cfg)
+    assert (p.scheme, p.k, p.policy, p.preemptive) == ("k-sqs", 16, "static", True)
+    plain = decode_config(df[(df.scheme == "k-sqs") & (df.K == 16)].iloc[0].to_dict(), cfg)
+    assert (plain.policy, plain.preemptive) == ("static", False)
+    assert split_scheme("qs") == ("qs", None)
+    with pytest.raises(ConfigError, match="unknown variant 'turbo'"):
+        split_scheme("qs+turbo")
+    with pytest.raises(ConfigError, match=r"grid\.preemptive\.K contains 70000"):
+        check_config(config(preemptive={"schemes": ["k-sqs"], "K": [70000]}))
+    with pytest.raises(ConfigError, match="too small"):  # every adaptive ell must fit the budget
+        check_config(config(adaptive={"schemes": ["qs"], "K": [16], "ells": [100, 3000]}))
 
 
 def test_vocab_size_of_known_and_unknown_models():

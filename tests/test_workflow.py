@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from sqs.figures import FIGURES
-from workflow_helpers import ROOT, snake, write_config
+from workflow_helpers import N_CELLS, ROOT, TINY_SCHEMES, snake, write_config
 
 BIN = Path(sys.executable).parent
 CONTRACT = (
@@ -61,6 +61,9 @@ def test_policies_target_dry_runs():
         ("grid", {"temperatures": [-1]}, ["temperatures", "-1"]),
         ("grid", {"k_sqs": {"K": [0]}}, ["K", "0"]),
         ("grid", {"k_sqs": {"K": [60000]}}, ["grid.k_sqs.K", "60000", "V = 49152"]),
+        ("grid", {"preemptive": {"schemes": ["k-sqs"], "K": [60000]}}, ["grid.preemptive.K", "60000"]),
+        ("grid", {"adaptive": {"schemes": ["c-sqs"]}}, ["c-sqs", "adaptive"]),
+        ("channel", {"kind": "wifi"}, ["wifi", "gilbert-elliott"]),
         ("decode", {"budget_bits": 500}, ["decode.budget_bits=500", "qs"]),
         ("decode", {"max_new_tokens": "many"}, ["max_new_tokens", "many"]),
         ("models", {"dtype": "int8"}, ["dtype", "int8"]),
@@ -102,14 +105,20 @@ def test_tiny_run_table_and_figures(tiny_run):
     with (work / "results/tables/summary.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert set(CONTRACT) <= set(rows[0])
-    assert sorted({r["scheme"] for r in rows}) == ["ar", "c-sqs", "k-sqs", "qs"]
-    assert len(rows) == 8 and {float(r["temperature"]) for r in rows} == {0.5, 1.0}
+    assert sorted({r["scheme"] for r in rows}) == TINY_SCHEMES
+    assert len(rows) == N_CELLS and {float(r["temperature"]) for r in rows} == {0.5, 1.0}
     for r in rows:
         assert int(r["n_tokens"]) == 2 * 6 and int(r["n_prompts"]) == 2
         assert 0.0 <= float(r["resampling_rate"]) <= 1.0
         assert float(r["latency_s"]) > 0
         if r["scheme"] == "ar":
             assert float(r["speedup_vs_ar"]) == pytest.approx(1.0)
+    by = {(r["scheme"], float(r["temperature"])): r for r in rows}
+    for t in (0.5, 1.0):  # issue #7's variants: options recorded, their twins' settings otherwise
+        ad, pre = by[("qs+adaptive", t)], by[("k-sqs+preemptive", t)]
+        assert ad["policy"] == "adaptive" and 50 <= float(ad["mean_ell"]) <= 100
+        assert pre["preemptive"] == "True" and pre["K"] == "4" and by[("k-sqs", t)]["preemptive"] == "False"
+        assert 0.0 <= float(pre["predraft_kept_share"]) <= 1.0
     for name in FIGURES:
         for ext in ("png", "pdf"):
             assert (work / f"results/figures/{name}.{ext}").stat().st_size > 1000
@@ -162,7 +171,7 @@ def test_tiny_run_is_complete_and_mlflow_reads_back_over_rest(tiny_run):
     tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]
     parents = [r for r, t in zip(runs, tags, strict=True) if t.get("sqs.kind") == "workflow"]
     children = [r for r, t in zip(runs, tags, strict=True) if t.get("sqs.kind") == "cell"]
-    assert len(parents) == 1 and len(children) == 8
+    assert len(parents) == 1 and len(children) == N_CELLS
     pid = parents[0]["info"]["run_id"]
     for child in children:
         t = {x["key"]: x["value"] for x in child["data"]["tags"]}
@@ -187,7 +196,7 @@ def test_forced_mlflow_rerun_adds_no_runs(tiny_run):
     assert again["added"] == 0 and again["parent_run_id"] == first["parent_run_id"]
     client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{work / 'results/mlflow/mlflow.db'}")
     exp = client.get_experiment_by_name("sqs-tiny")
-    assert len(client.search_runs([exp.experiment_id], max_results=100)) == 1 + 8
+    assert len(client.search_runs([exp.experiment_id], max_results=100)) == 1 + N_CELLS
 
 
 def test_toy_target(tmp_path):

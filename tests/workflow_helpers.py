@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SNAKEMAKE = shutil.which("snakemake", path=str(BIN)) or "snakemake"
 # The tiny end-to-end config: the untrained early exit as the draft (no distillation in CI), 2 prompts,
-# 2 temperatures, 6 tokens, one cell per scheme family.
+# 2 temperatures, 6 tokens, one cell per scheme family, plus issue #7's two variants.
 TINY = {
     "models": {"slm": "embedded:smollm2-135m-instruct@exit=14"},
     "data": {"n_prompts": 2},
@@ -23,6 +23,8 @@ TINY = {
         "baselines": ["ar", "qs"],
         "k_sqs": {"K": [4]},
         "c_sqs": {"beta0": [0.01], "eta": [0.001]},
+        "adaptive": {"schemes": ["qs"], "ells": [50, 100]},
+        "preemptive": {"schemes": ["k-sqs"], "K": [4]},
     },
     "analysis": {
         "temperatures": [0.5, 1.0],
@@ -30,6 +32,8 @@ TINY = {
     },
     "mlflow": {"experiment": "sqs-tiny"},
 }
+TINY_SCHEMES = ["ar", "c-sqs", "k-sqs", "k-sqs+preemptive", "qs", "qs+adaptive"]
+N_CELLS = 2 * len(TINY_SCHEMES)  # decoding jobs (= MLflow child runs) of TINY
 
 
 def snake(*args, cwd=ROOT, timeout=900):

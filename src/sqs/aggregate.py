@@ -21,8 +21,12 @@ SUMMARY_COLUMNS = (
     "draft_accept_rate", "mean_draft_len", "uplink_bits_per_token", "uplink_bits_per_batch", "dropped_mass",
     "expected_rejections", "bound_theorem1", "bound_discrepancy", "bound_distortion", "n_batches",
     "latency_edge_s", "latency_protocol_s", "latency_uplink_s", "latency_propagation_s", "latency_cloud_s",
-    "latency_downlink_s", "protocol_share_of_edge", "beta_last_mean", "slm", "llm",
+    "latency_downlink_s", "protocol_share_of_edge", "beta_last_mean", "policy", "preemptive", "mean_ell",
+    "predraft_kept_share", "slm", "llm",
 )  # fmt: skip
+
+# issue #7's columns; None = the row's own ell
+OPTIONAL_DEFAULTS = {"policy": "static", "preemptive": False, "mean_ell": None, "predraft_kept_share": 0.0}
 
 
 def cell_metrics(records: list[dict], cell: dict, config: dict) -> dict:
@@ -36,15 +40,25 @@ def cell_metrics(records: list[dict], cell: dict, config: dict) -> dict:
     drafts = np.array([r.get("mean_draft_len", 0.0) * r["n_batches"] for r in records])
     accepted = np.array([(r["mean_accept_len"] - 1.0) * r["n_batches"] for r in records])
     nb = batches.sum()
-    is_ar = cell["scheme"] == "ar"
+    base = str(cell["scheme"]).partition("+")[0]  # issue #7's variants: qs+adaptive, k-sqs+preemptive, ...
+    is_ar = base == "ar"
+    ells = [r["mean_ell"] * r["n_batches"] for r in records if r.get("mean_ell")]
+    mean_ell = float(sum(ells) / nb) if ells else (0.0 if base in ("ar", "sd") else float(d["ell"]))
     row = {
         "scheme": cell["scheme"],
         "temperature": float(cell["temperature"]),
         "K": int(cell["K"]),
         "beta0": float(cell["beta0"]),
         "eta": float(cell["eta"]),
-        "alpha": float(d["alpha"]) if cell["scheme"] == "c-sqs" else 0.0,
-        "ell": 0 if cell["scheme"] in ("ar", "sd") else int(d["ell"]),
+        "alpha": float(d["alpha"]) if base == "c-sqs" else 0.0,
+        "ell": round(mean_ell),
+        "policy": records[0].get("policy", "static"),
+        "preemptive": bool(records[0].get("preemptive", False)),
+        "mean_ell": mean_ell,
+        "predraft_kept_share": float(
+            sum(r.get("predraft_kept_share", 0.0) * r.get("predrafted", 0) for r in records)
+            / max(sum(r.get("predrafted", 0) for r in records), 1)
+        ),
         "budget_bits": int(d["budget_bits"]),
         "n_prompts": len(records),
         "n_tokens": int(tokens.sum()),
@@ -81,6 +95,9 @@ def summary_table(rows: list[dict]):
     import pandas as pd
 
     df = pd.DataFrame(rows)
+    for col, default in OPTIONAL_DEFAULTS.items():  # rows written before these columns existed
+        if col not in df.columns:
+            df[col] = df["ell"] if default is None else default
     missing = [c for c in SUMMARY_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"summary rows lack columns {missing}")
@@ -89,8 +106,13 @@ def summary_table(rows: list[dict]):
         row.tokens_per_s / ar[row.temperature] if row.temperature in ar.index else math.nan for row in df.itertuples()
     ]
     order = {s: i for i, s in enumerate(("ar", "sd", "qs", "k-sqs", "c-sqs"))}
+
+    def rank(name: str) -> float:  # plain schemes in the paper's order, each variant after its plain twin
+        base, _, variant = name.partition("+")
+        return order.get(base, len(order)) + (0.5 if variant else 0.0)
+
     df = df.sort_values(
-        ["temperature", "scheme", "K", "beta0", "eta"], key=lambda c: c.map(order) if c.name == "scheme" else c
+        ["temperature", "scheme", "K", "beta0", "eta"], key=lambda c: c.map(rank) if c.name == "scheme" else c
     )
     return df[list(SUMMARY_COLUMNS)].reset_index(drop=True)
 

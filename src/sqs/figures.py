@@ -31,6 +31,7 @@ FIGURES = (
     "fig6_ksqs_vs_csqs",
     "fig_baselines",
     "fig_bound_vs_measured",
+    "fig_variants",
     "fig_support_size_vs_temperature",
 )
 
@@ -196,6 +197,34 @@ def fig_baselines(df, stem) -> None:
     _temperature_axes(axes, ["latency per sequence (s, log scale)", "speedup over AR (×)"])
     axes[0].legend(fontsize=8)
     fig.suptitle(f"Baselines: AR, SD, QS, K-SQS (K = {f['K']:g}), C-SQS (β₁ = {f['beta0']:g}, η = {f['eta']:g})")
+    _save(fig, stem)
+
+
+def fig_variants(df, stem) -> None:
+    """Issue #7's grid variants (dashed) against their plain twins (solid): tokens/s and draft length vs T."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    variants = sorted(s for s in df.scheme.unique() if "+" in s)
+    for name in variants:
+        base, _, variant = name.partition("+")
+        for k in sorted(df[df.scheme == name].K.unique()):
+            label = STYLE[base]["label"] + (f" K = {k:g}" if base == "k-sqs" else "")
+            twin = _sel(df, base, K=k) if base == "k-sqs" else _sel(df, base)
+            mine = _sel(df, name, K=k)
+            style = {**STYLE[base], "label": label}
+            for ax, col in ((axes[0], "tokens_per_s"), (axes[1], "mean_draft_len")):
+                if len(twin):
+                    _line(ax, twin, col, style)
+                _line(ax, mine, col, {**style, "label": f"{label} + {variant}"}, ls="--", mfc="white")
+    if not variants:
+        for ax in axes:
+            _empty(ax, "variant (+adaptive, +preemptive)")
+    ar = _sel(df, "ar")
+    if len(ar) and variants:
+        _line(axes[0], ar, "tokens_per_s", STYLE["ar"])
+    _temperature_axes(axes, ["tokens per second", "drafts per batch"])
+    if variants:
+        axes[0].legend(fontsize=8)
+    fig.suptitle("Adaptive drafting and preemptive drafting (dashed) beside the same scheme without (solid)")
     _save(fig, stem)
 
 

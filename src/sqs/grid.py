@@ -4,6 +4,10 @@ A cell is a row of the workflow's ``Paramspace``. Columns that a scheme does not
 C-SQS, ``beta0``/``eta`` for K-SQS, all three for the baselines), so every cell has the same path
 pattern ``scheme~<s>/temperature~<T>/K~<K>/beta0~<b>/eta~<e>``.
 
+Issue #7's drafting options are cells of their own, named ``<scheme>+adaptive`` (the adaptive (L, ell)
+policy) and ``<scheme>+preemptive`` (preemptive drafting), with every other setting as their plain twin's,
+so ``summary.csv`` and MLflow hold them beside the plain schemes.
+
 Checks that need the vocabulary size (K <= V, a budget that fits one token) run on the config before
 any job starts; V comes from ``models.vocab_size`` or from the known model ids below.
 """
@@ -25,6 +29,7 @@ log = logging.getLogger(__name__)
 
 CELL_COLUMNS = ("scheme", "temperature", "K", "beta0", "eta")
 BASELINES = ("ar", "sd", "qs")
+VARIANTS = ("adaptive", "preemptive")
 KNOWN_VOCAB = {EMBEDDED_LLM: 49152, EMBEDDED_DRAFT: 49152, PAPER_SLM: 50257, PAPER_LLM: 50257}
 
 
@@ -53,12 +58,31 @@ def min_token_bits(scheme: str, v: int, ell: int, k: int = 1) -> int:
     return 0  # ar sends nothing; sd is exempt from the budget (float32 on the wire)
 
 
+def split_scheme(name: str) -> tuple[str, str | None]:
+    """A cell's scheme name as (scheme, variant): ``qs+adaptive`` -> (``qs``, ``adaptive``)."""
+    base, _, variant = str(name).partition("+")
+    if variant and variant not in VARIANTS:
+        raise ConfigError(f"unknown variant {variant!r} in scheme {name!r}; valid: {', '.join(VARIANTS)}")
+    return base, variant or None
+
+
+def _variant_cells(g: dict):
+    """(scheme name, K) of the variant cells at one temperature."""
+    for variant in VARIANTS:
+        block = g.get(variant) or {}
+        for s in block.get("schemes", []):
+            for k in block["K"] if s == "k-sqs" else [0]:
+                yield f"{s}+{variant}", int(k)
+
+
 def check_config(config: dict) -> None:
     """Cross-key checks the JSON schema cannot express; raises :class:`ConfigError`."""
     g, d = config["grid"], config["decode"]
     schemes = (
         set(g["baselines"]) | ({"k-sqs"} if g["k_sqs"]["K"] else set()) | ({"c-sqs"} if g["c_sqs"]["beta0"] else set())
     )
+    variants = [(*split_scheme(name), k) for name, k in _variant_cells(g)]
+    schemes |= {s for s, _, _ in variants}
     if not schemes:
         raise ConfigError("the grid is empty: give grid.baselines, grid.k_sqs.K or grid.c_sqs.beta0")
     v = vocab_size(config)
@@ -72,6 +96,9 @@ def check_config(config: dict) -> None:
     for s in sorted(schemes):
         for k in g["k_sqs"]["K"] if s == "k-sqs" else [1]:
             check_cell(s, k, v, d["ell"], d["budget_bits"])
+    for s, variant, k in variants:
+        for ell in g["adaptive"]["ells"] if variant == "adaptive" else [d["ell"]]:
+            check_cell(s, max(k, 1), v, ell, d["budget_bits"], key=f"grid.{variant}.K")
     too_big = [k for k in config.get("analysis", {}).get("sweep", {}).get("K", []) if k > v]
     if too_big:
         raise ConfigError(
@@ -79,10 +106,10 @@ def check_config(config: dict) -> None:
         )
 
 
-def check_cell(scheme: str, k: int, v: int, ell: int, budget_bits: int) -> None:
+def check_cell(scheme: str, k: int, v: int, ell: int, budget_bits: int, key: str = "grid.k_sqs.K") -> None:
     """K <= V, and a budget that fits one draft token of ``scheme``: at parse time and again in each job."""
     if scheme == "k-sqs" and k > v:
-        raise ConfigError(f"grid.k_sqs.K contains {k}, but K must be in [1, V] with V = {v} for these models")
+        raise ConfigError(f"{key} contains {k}, but K must be in [1, V] with V = {v} for these models")
     need = min_token_bits(scheme, v, ell, k)
     if need > budget_bits:
         what = f"{scheme} with K = {k}" if scheme == "k-sqs" else scheme
@@ -106,6 +133,8 @@ def grid_cells(config: dict):
         for b in g["c_sqs"]["beta0"]:
             for e in g["c_sqs"]["eta"]:
                 rows.append(("c-sqs", float(t), 0, float(b), float(e)))
+        for name, k in _variant_cells(g):
+            rows.append((name, float(t), k, 0.0, 0.0))
     df = pd.DataFrame(rows, columns=list(CELL_COLUMNS)).drop_duplicates(ignore_index=True)
     return df
 
@@ -114,13 +143,26 @@ def link_config(config: dict) -> LinkConfig:
     return LinkConfig(**config["link"])
 
 
+def channel_config(section: dict | None):
+    """A :class:`sqs.channel.ChannelConfig` from a config section (missing keys take their defaults)."""
+    from .channel import ChannelConfig
+
+    section = dict(section or {})
+    for key in ("rates_bps", "p_leave"):
+        if key in section:
+            section[key] = tuple(section[key])
+    return ChannelConfig(**section)
+
+
 def decode_config(cell: dict, config: dict):
     """The :class:`sqs.decode.DecodeConfig` of one cell (scheme ``qs`` is the dense lattice)."""
     from .decode import DecodeConfig
 
     d, m = config["decode"], config["models"]
+    scheme, variant = split_scheme(cell["scheme"])
+    adaptive = (config["grid"].get("adaptive") or {}) if variant == "adaptive" else {}
     return DecodeConfig(
-        scheme=str(cell["scheme"]),
+        scheme=scheme,
         temperature=float(cell["temperature"]),
         max_new_tokens=int(d["max_new_tokens"]),
         budget_bits=int(d["budget_bits"]),
@@ -136,6 +178,10 @@ def decode_config(cell: dict, config: dict):
         device=m["device"],
         seed=int(d["seed"]),
         link=link_config(config),
+        channel=channel_config(config.get("channel")),
+        policy="adaptive" if variant == "adaptive" else "static",
+        ells=tuple(int(e) for e in adaptive.get("ells", ())),
+        preemptive=variant == "preemptive",
     )
 
 
@@ -145,9 +191,11 @@ def run_cell(cell: dict, config: dict, prompts: list[str], progress: Callable | 
 
     cfg = decode_config(cell, config)
     pair = ModelPair(cfg.slm, cfg.llm, cfg.dtype, cfg.device)
-    check_cell(cfg.scheme, cfg.k, pair.vocab_size, cfg.ell, cfg.budget_bits)  # V known only now for hub ids
+    for ell in cfg.ells or (cfg.ell,):  # V known only now for hub ids
+        check_cell(cfg.scheme, cfg.k, pair.vocab_size, ell, cfg.budget_bits)
+    policy = cfg.make_policy()  # one policy for the whole cell: an adaptive one learns across prompts
     items = progress(list(enumerate(prompts))) if progress else enumerate(prompts)
-    return [decode_prompt(pair, cfg, text, i, include_batches=True) for i, text in items]
+    return [decode_prompt(pair, cfg, text, i, include_batches=True, policy=policy) for i, text in items]
 
 
 def decode_cell_files(cell: dict, config: dict, prompts_path: Path, records_out: Path, metrics_out: Path) -> dict:

@@ -314,6 +314,22 @@ class CausalLM:
         return np.stack(self._logits[start : len(full)]).astype(np.float64)
 
 
+def artifact_versions(models: dict) -> dict:
+    """Content addresses of the built artifacts behind ``models`` (the embedded conversion, the distilled
+    draft's recipe and config): the workflow passes them as params, so changing a recipe reruns the
+    model step and everything decoded with the old artifacts."""
+    from .distill import DistillConfig, config_key
+
+    out = {}
+    for side in ("slm", "llm"):
+        base = models[side].rpartition("@exit=")[0] or models[side]
+        if base == EMBEDDED_DRAFT:
+            out[side] = f"{EMBEDDED_DRAFT}#{config_key(DistillConfig())}@{_EMBEDDED_DIR}"
+        elif base == EMBEDDED_LLM:
+            out[side] = f"{EMBEDDED_LLM}@{_EMBEDDED_DIR}"
+    return out
+
+
 def prepare_models(models: dict, out_json: Path) -> dict:
     """The workflow's model step: build what must be built (the embedded conversion, the distilled
     draft), load the pair once to check the shared vocabulary, and record what the decoding jobs use.

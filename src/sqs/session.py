@@ -77,6 +77,7 @@ class SessionResult:
             "rejections": sum(x.resampled for x in b),
             "predrafted": sum(x.predrafted for x in b),
             "predraft_kept_share": sum(x.predrafts_kept for x in b) / max(sum(x.predrafted for x in b), 1),
+            "mean_ell": float(np.mean(ells)) if (ells := [x.ell for x in b if x.ell]) else 0.0,
         }
 
     def to_dict(self) -> dict:

@@ -114,15 +114,12 @@ def run_study_files(kind: str, config: dict, prompts_path, out_csv, fig_dir) -> 
     from tqdm import tqdm
 
     from . import figures
-    from .channel import ChannelConfig
-    from .grid import decode_config
+    from .grid import channel_config, decode_config
 
     s = config["analysis"]["policies"]
     texts = [json.loads(x)["prompt"] for x in Path(prompts_path).read_text().splitlines() if x.strip()]
     texts = texts[: int(s["n_prompts"])]
-    ch = s["channel"]
-    channel = ChannelConfig(ch["kind"], tuple(ch["rates_bps"]), tuple(ch["p_leave"]), int(ch["start_state"]),
-                            ch.get("trace_csv"))  # fmt: skip
+    channel = channel_config(s["channel"])
     scheme = s["scheme"] if kind == "adaptive" else s["preemptive_scheme"]
     cell = {"scheme": scheme, "temperature": 0.0, "K": int(s["K"]), "beta0": 0.0, "eta": 0.0}
     base = replace(decode_config(cell, config), max_new_tokens=int(s["max_new_tokens"]), channel=channel)

@@ -26,7 +26,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-PARAM_KEYS = ("scheme", "temperature", "K", "beta0", "eta", "alpha", "ell", "budget_bits", "slm", "llm")
+PARAM_KEYS = (
+    "scheme", "temperature", "K", "beta0", "eta", "alpha", "ell", "budget_bits", "policy", "preemptive", "slm", "llm",
+)  # fmt: skip
 BATCH_SERIES = {
     "drafts": "batch_drafts",
     "accepted": "batch_accepted",
@@ -36,6 +38,10 @@ BATCH_SERIES = {
     "support_size_mean": "batch_support_size",
     "dropped_mass_mean": "batch_dropped_mass",
     "beta_last": "batch_beta",
+    "ell": "batch_ell",
+    "uplink_bps": "batch_uplink_bps",
+    "predrafted": "batch_predrafted",
+    "predrafts_kept": "batch_predrafts_kept",
 }
 
 

@@ -5,6 +5,7 @@ from snakemake.utils import Paramspace, validate
 
 from sqs.figures import FIGURES
 from sqs.grid import ConfigError, check_config, grid_cells
+from sqs.models import artifact_versions
 
 # Fails `snakemake -n` with the offending key, its value and the rule it broke; fills defaults.
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
@@ -23,14 +24,18 @@ except ConfigError as exc:
 paramspace = Paramspace(grid_cells(config), param_sep="~")
 
 
-def _key(*sections):
-    """Content address of what a cached artifact depends on (its config sections)."""
-    blob = json.dumps([config[s] for s in sections], sort_keys=True).encode()
+# The built models' recipes (embedded conversion, distilled draft): a new recipe reruns prepare_models.
+MODEL_VERSIONS = artifact_versions(config["models"])
+
+
+def _key(*sections, extra=None):
+    """Content address of what a cached artifact depends on (its config sections, ``extra``)."""
+    blob = json.dumps([config[s] for s in sections] + ([extra] if extra else []), sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
 # The logits cache is stored once per model pair and data shard; its directory name is their hash.
-CACHE_DIR = f"results/cache/logits-{_key('models', 'data', 'cache')}"
+CACHE_DIR = f"results/cache/logits-{_key('models', 'data', 'cache', extra=MODEL_VERSIONS)}"
 
 
 def cell_outputs(name):

@@ -18,6 +18,7 @@ rule prepare_models:
         "results/models/models.json",
     params:
         models=config["models"],
+        versions=MODEL_VERSIONS,
     log:
         "results/logs/prepare_models.log",
     conda:
