@@ -23,6 +23,7 @@ localrules:
     figures,
     mlflow_log,
     theorem2,
+    policy_headroom,
     toy_simulation,
 
 
@@ -34,6 +35,7 @@ rule all:
         "results/tables/trace_calibration.csv",
         "results/tables/theorem2.csv",
         "results/tables/sweep_dense.csv",
+        "results/tables/policy_headroom.csv",
 
 
 rule policies:
@@ -41,6 +43,7 @@ rule policies:
     input:
         "results/tables/adaptive_vs_static.csv",
         "results/tables/preemptive.csv",
+        "results/tables/policy_headroom.csv",
 
 
 rule toy:

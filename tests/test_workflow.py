@@ -136,6 +136,14 @@ def test_tiny_run_table_and_figures(tiny_run):
     with (work / "results/tables/sweep_best_per_temperature.csv").open() as f:
         assert [float(r["temperature"]) for r in csv.DictReader(f)] == [0.5, 1.0]
     assert (work / "results/figures/fig_sweep_heatmap.png").stat().st_size > 1000
+    with (work / "results/tables/policy_headroom.csv").open() as f:
+        hr = list(csv.DictReader(f))
+    assert {r["rule"] for r in hr} >= {"static L=0", "static L=1", "oracle_any_L", "previous_confidence"}
+    for t in {r["temperature"] for r in hr}:  # the oracle bounds every rule; the best static has gain 0
+        gains = {r["rule"]: float(r["gain_vs_best_static"]) for r in hr if r["temperature"] == t}
+        assert max(v for k, v in gains.items() if k.startswith("static")) == pytest.approx(0.0)
+        assert all(v <= gains["oracle_any_L"] + 1e-12 for v in gains.values())
+    assert (work / "results/figures/fig_policy_headroom.png").stat().st_size > 1000
     meta = json.loads(next((work / "results/cache").glob("logits-*/meta.json")).read_text())
     assert meta["n_positions"] == 2 * 4 and meta["vocab_size"] == 49152
 

@@ -136,15 +136,24 @@ def _distill(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep(args: argparse.Namespace) -> int:
-    import csv
-    import time
+def _trace_options(p: argparse.ArgumentParser, lk) -> None:
+    """Link and compute-profile options shared by the trace commands (sweep, headroom)."""
+    p.add_argument("--uplink-bps", type=float, default=lk.uplink_bps)
+    p.add_argument("--downlink-bps", type=float, default=lk.downlink_bps)
+    p.add_argument("--propagation-s", type=float, default=lk.propagation_s)
+    p.add_argument("--edge-time-scale", type=float, default=lk.edge_time_scale)
+    p.add_argument("--cloud-time-scale", type=float, default=lk.cloud_time_scale)
+    p.add_argument("--profile-from", help="fit compute times from a live summary.csv (else the ms options)")
+    p.add_argument("--edge-ms-per-draft", type=float, default=40.0, help="edge compute per draft token")
+    p.add_argument("--cloud-ms-per-batch", type=float, default=80.0, help="cloud compute per batch")
+    p.add_argument("--cloud-ms-per-token", type=float, default=0.0, help="cloud compute per verified token")
 
-    from tqdm import tqdm
 
+def _trace_inputs(args: argparse.Namespace):
+    """The cached logits, their segments, the compute profile and the link of a trace command."""
     from .latency import LinkConfig
     from .logitcache import load_logits
-    from .sweep import ComputeProfile, SweepCell, cache_segments, sweep
+    from .sweep import ComputeProfile, cache_segments
 
     slm, llm, _ = load_logits(Path(args.cache))
     segments = cache_segments(json.loads((Path(args.cache) / "index.json").read_text()))
@@ -159,6 +168,34 @@ def _sweep(args: argparse.Namespace) -> int:
     link = LinkConfig(
         args.uplink_bps, args.downlink_bps, args.propagation_s, args.edge_time_scale, args.cloud_time_scale
     )
+    return slm, llm, segments, profile, link
+
+
+def _write_csv(rows: list[dict], out: str | None) -> None:
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(out if out else sys.stdout, index=False)
+
+
+def _headroom(args: argparse.Namespace) -> int:
+    from .headroom import HEADROOM_COLUMNS, policy_headroom
+
+    slm, llm, segments, profile, link = _trace_inputs(args)
+    rows = policy_headroom(slm, llm, segments, args.temperatures, profile, link, ell=args.ell,
+                           budget_bits=args.budget_bits, max_len=args.max_draft_len)  # fmt: skip
+    _write_csv([{c: r[c] for c in HEADROOM_COLUMNS} for r in rows], args.out)
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import csv
+    import time
+
+    from tqdm import tqdm
+
+    from .sweep import SweepCell, sweep
+
+    slm, llm, segments, profile, link = _trace_inputs(args)
     common = dict(
         alpha=args.alpha, ell=args.ell, budget_bits=args.budget_bits, max_draft_len=args.max_draft_len, link=link
     )
@@ -313,19 +350,25 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--ell", type=int, default=100, help="lattice resolution")
     sw.add_argument("--budget-bits", type=int, default=5000, help="uplink payload budget B per batch")
     sw.add_argument("--max-draft-len", type=int, default=8, help="cap on drafts per batch")
-    sw.add_argument("--uplink-bps", type=float, default=lk.uplink_bps)
-    sw.add_argument("--downlink-bps", type=float, default=lk.downlink_bps)
-    sw.add_argument("--propagation-s", type=float, default=lk.propagation_s)
-    sw.add_argument("--edge-time-scale", type=float, default=lk.edge_time_scale)
-    sw.add_argument("--cloud-time-scale", type=float, default=lk.cloud_time_scale)
-    sw.add_argument("--profile-from", help="fit compute times from a live summary.csv (else the ms options)")
-    sw.add_argument("--edge-ms-per-draft", type=float, default=40.0, help="edge compute per draft token")
-    sw.add_argument("--cloud-ms-per-batch", type=float, default=80.0, help="cloud compute per batch")
-    sw.add_argument("--cloud-ms-per-token", type=float, default=0.0, help="cloud compute per verified token")
+    _trace_options(sw, lk)
     sw.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="processes (temperatures are split among them; default: one per core)")  # fmt: skip
     sw.add_argument("--out", help="write the CSV here instead of stdout")
     sw.set_defaults(func=_sweep)
+    hr = sub.add_parser(
+        "headroom",
+        help="how much any draft-length rule could gain over the best static one, from a logits cache",
+        description="sqs.headroom: static draft lengths against oracle and causal per-batch rules (dense QS), "
+        "from the cached trace; CSV on stdout.",
+    )
+    hr.add_argument("--cache", required=True, help="a logits cache directory (results/cache/logits-<hash>)")
+    hr.add_argument("--temperatures", type=float, nargs="+", default=[0.4, 1.0], help="T values")
+    hr.add_argument("--ell", type=int, default=200, help="lattice resolution")
+    hr.add_argument("--budget-bits", type=int, default=5000, help="uplink payload budget B per batch")
+    hr.add_argument("--max-draft-len", type=int, default=8, help="longest static draft length compared")
+    _trace_options(hr, lk)
+    hr.add_argument("--out", help="write the CSV here instead of stdout")
+    hr.set_defaults(func=_headroom)
     t = sub.add_parser("table", help="print a results CSV as an aligned table")
     t.add_argument("csv", help="a CSV written by the workflow, e.g. results/tables/toy_summary.csv")
     t.add_argument("--columns", nargs="+", help="only these columns, in this order")

@@ -228,6 +228,33 @@ def fig_variants(df, stem) -> None:
     _save(fig, stem)
 
 
+def fig_policy_headroom(df, stem, target: float = 0.05) -> None:
+    """Gain over the best static draft length of oracle and causal draft-length rules, per temperature."""
+    rules = [
+        ("oracle_any_L", "oracle, any L", "tab:green"),
+        ("oracle", "oracle, one draft or none", "tab:olive"),
+        ("previous_accept", "previous position's acceptance", "tab:blue"),
+        ("previous_confidence", "previous draft's confidence", "tab:purple"),
+    ]
+    temps = sorted(df.temperature.unique())
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    width = 0.8 / len(rules)
+    for i, (rule, label, color) in enumerate(rules):
+        sub = df[df.rule == rule].set_index("temperature")
+        x = np.arange(len(temps)) + (i - (len(rules) - 1) / 2) * width
+        ax.bar(x, [100 * sub.gain_vs_best_static.get(t, np.nan) for t in temps], width, label=label, color=color)
+    ax.axhline(100 * target, color="red", ls="--", lw=1, label=f"issue #7 target ({100 * target:g} %)")
+    ax.axhline(0, color="black", lw=0.8)
+    best = df[df.rule.str.startswith("static")].loc[lambda d: d.gain_vs_best_static == 0]
+    ax.set_xticks(np.arange(len(temps)))
+    names = [r.removeprefix("static ") for r in best.rule]
+    ax.set_xticklabels([f"T = {t:g}\n(best static: {n})" for t, n in zip(best.temperature, names, strict=True)])
+    ax.set_ylabel("gain over the best static draft length (%)")
+    ax.legend(fontsize=8)
+    ax.set_title("Draft-length headroom from the logits cache (dense QS, trace model)", fontsize=10)
+    _save(fig, stem)
+
+
 def fig_bound_vs_measured(df, stem, trace=None) -> None:
     """Live cells (filled) and, when ``trace`` (the calibration table) is given, their trace predictions (hollow)."""
     spec = df[df.scheme != "ar"]

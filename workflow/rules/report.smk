@@ -36,7 +36,7 @@ rule mlflow_log:
         metrics=cell_outputs("metrics.json"),
         records=cell_outputs("records.jsonl"),
         figures=expand("results/figures/{f}.png", f=[*FIGURES, "fig_trace_calibration", "fig_theorem2",
-                                                    "fig_sweep_heatmap"]),
+                                                    "fig_sweep_heatmap", "fig_policy_headroom"]),
     output:
         "results/mlflow/runs.json",
     params:
@@ -73,6 +73,26 @@ rule trace_calibration:
         runtime=30,
     script:
         "../scripts/trace_calibration.py"
+
+
+rule policy_headroom:
+    """How much any draft-length rule could gain over the best static one, from the cache (issue #7)."""
+    input:
+        summary="results/tables/summary.csv",
+        meta=f"{CACHE_DIR}/meta.json",
+    output:
+        table="results/tables/policy_headroom.csv",
+        png=report("results/figures/fig_policy_headroom.png", category="Figures",
+                   caption="../report/fig_policy_headroom.rst"),
+        pdf="results/figures/fig_policy_headroom.pdf",
+    params:
+        config={k: config[k] for k in ("decode", "link", "analysis")},
+    log:
+        "results/logs/policy_headroom.log",
+    conda:
+        "../../envs/sqs.yaml"
+    script:
+        "../scripts/policy_headroom.py"
 
 
 rule theorem2:
