@@ -35,6 +35,8 @@ def test_invariants_and_static_rate_by_hand():
     assert max(r["gain_vs_best_static"] for r in statics) == pytest.approx(0.0)
     assert all(r["gain_vs_best_static"] <= got["oracle_any_L"]["gain_vs_best_static"] + 1e-12 for r in got.values())
     assert all(0.0 <= r["drafting_share"] <= 1.0 for r in got.values())
+    # never continuing is one of the gated rule's choices: it is at least static L = 1
+    assert got["confidence_gated"]["tokens_per_s"] >= got["static L=1"]["tokens_per_s"] - 1e-12
     # static L = 1 by hand: one draft from every start that has a previous position and 3 more after it
     cell = SweepCell("qs", 1.0, ell=50, budget_bits=5000, max_draft_len=3, link=LINK)
     stats = position_stats(slm, llm, [cell])[cell]

@@ -235,9 +235,10 @@ def fig_policy_headroom(df, stem, target: float = 0.05) -> None:
         ("oracle", "oracle, one draft or none", "tab:olive"),
         ("previous_accept", "previous position's acceptance", "tab:blue"),
         ("previous_confidence", "previous draft's confidence", "tab:purple"),
+        ("confidence_gated", "one draft, more while confident (the adaptive policy's class)", "tab:orange"),
     ]
     temps = sorted(df.temperature.unique())
-    fig, ax = plt.subplots(figsize=(7.5, 4))
+    fig, ax = plt.subplots(figsize=(8.5, 4.4))
     width = 0.8 / len(rules)
     for i, (rule, label, color) in enumerate(rules):
         sub = df[df.rule == rule].set_index("temperature")

@@ -15,6 +15,9 @@ Rules compared, each averaged over every start position (tokens over time):
 
 * static L for L = 0..max_len (budget rule and cap as live);
 * ``oracle_any_L``: per start the L that maximizes the aggregate rate knowing every r (no edge can);
+* ``confidence_gated``: the adaptive policy's own rule class: one draft, then one more while the last
+  draft's confidence c is at least theta (tuned on the trace; ``drafting_share`` is then the share of
+  batches with more than one draft);
 * threshold rules that draft one token when a predictor is at least theta and none otherwise, theta
   tuned on the same trace (optimistic): ``oracle`` (1 - r_n itself, which no edge can know before it
   drafts), ``previous_accept`` (1 - r_{n-1}: more than the edge sees, which is only the previous
@@ -100,6 +103,7 @@ def policy_headroom(
             "previous_accept": 1.0 - stats["r"][starts - 1],
             "previous_confidence": conf[starts - 1],
         }
+        rows.append(_row(t, "confidence_gated", *_gated(tokens, time_s, conf, starts, cap, max_len), best_static))
         for name, pred in predictors.items():
             best = (-np.inf, 0.0, np.nan)
             for theta in np.unique(np.concatenate([pred, [np.inf]])):
@@ -112,6 +116,20 @@ def policy_headroom(
                     best = (float(rate), float(draft.mean()), float(theta))
             rows.append(_row(t, name, best[0], best[1], best[2], best_static))
     return rows
+
+
+def _gated(tokens, time_s, conf, starts, cap, max_len) -> tuple[float, float, float]:
+    """The adaptive policy's own rule class: one draft, then another while the last draft's confidence
+    is at least theta (tuned). Returns (rate, share of batches with more than one draft, theta)."""
+    follow = conf[starts[:, None] + np.arange(max_len - 1)[None, :]] if max_len > 1 else np.zeros((starts.size, 0))
+    idx = np.arange(starts.size)
+    best = (-np.inf, 0.0, np.nan)
+    for theta in np.unique(np.concatenate([follow.ravel(), [np.inf]])):
+        n = np.minimum(1 + np.cumprod(follow >= theta, axis=1).sum(axis=1), cap)
+        rate = float(tokens[idx, n].sum() / time_s[idx, n].sum())
+        if rate > best[0]:
+            best = (rate, float((n > 1).mean()), float(theta))
+    return best
 
 
 def _oracle(tokens: np.ndarray, time_s: np.ndarray) -> tuple[float, float]:
