@@ -48,10 +48,16 @@ def cluster():
     subprocess.run(["bash", str(CLUSTER), "down"], capture_output=True, text=True, timeout=120)
 
 
+# Issue #7's variant cells (scheme "qs+adaptive", ...) decide from measured compute times, so their
+# tokens differ from run to run (their exactness in distribution is tested in test_adaptive.py).
+def _plain(scheme: str) -> bool:
+    return "+" not in scheme
+
+
 def _rows(work):
     with (work / "results/tables/summary.csv").open() as f:
         return sorted(
-            ({k: r[k] for k in DETERMINISTIC} for r in csv.DictReader(f)),
+            ({k: r[k] for k in DETERMINISTIC} for r in csv.DictReader(f) if _plain(r["scheme"])),
             key=lambda r: tuple(r[k] for k in ("scheme", "temperature", "K", "beta0", "eta")),
         )
 
@@ -74,6 +80,8 @@ def test_tiny_config_on_slurm_matches_a_local_run(cluster, tiny_run, tmp_path):
     assert _rows(slurm) == _rows(local)
     for name in ("records.jsonl",):
         for p in (slurm / "results/runs").rglob(name):
+            if not _plain(str(p.relative_to(slurm))):
+                continue
             q = local / p.relative_to(slurm)
             tokens = lambda f: [json.loads(x)["tokens"] for x in f.read_text().splitlines()]  # noqa: E731
             assert tokens(p) == tokens(q), p
@@ -83,9 +91,11 @@ def test_tiny_config_on_slurm_matches_a_local_run(cluster, tiny_run, tmp_path):
     s_cells = sorted((r for r in s_runs if r.data.tags["sqs.kind"] == "cell"), key=key)
     l_cells = sorted((r for r in l_runs if r.data.tags["sqs.kind"] == "cell"), key=key)
     for s, loc in zip(s_cells, l_cells, strict=True):
+        assert s.data.tags["sqs.slurm_job_id"] and not loc.data.tags["sqs.slurm_job_id"]
+        if not _plain(s.data.params["scheme"]):
+            continue
         assert s.data.params == loc.data.params
         assert s.data.metrics["resampling_rate"] == loc.data.metrics["resampling_rate"]
-        assert s.data.tags["sqs.slurm_job_id"] and not loc.data.tags["sqs.slurm_job_id"]
 
 
 def test_a_failing_cluster_job_fails_the_run_with_its_log(cluster, tmp_path):

@@ -9,7 +9,16 @@ import pytest
 
 from sqs.aggregate import SUMMARY_COLUMNS, cell_metrics, summary_table
 from sqs.figures import FIGURES, draw_all
-from sqs.grid import ConfigError, check_config, decode_config, grid_cells, min_token_bits, split_scheme, vocab_size
+from sqs.grid import (
+    ConfigError,
+    cell_config,
+    check_config,
+    decode_config,
+    grid_cells,
+    min_token_bits,
+    split_scheme,
+    vocab_size,
+)
 from sqs.logitcache import cache_statistics, support_size
 from sqs.schemes import make_scheme
 
@@ -56,12 +65,13 @@ def test_variant_cells_sit_beside_their_plain_twins():
     pre = df[df.scheme == "k-sqs+preemptive"]
     assert list(pre.K) == [16, 16]
     check_config(cfg)
-    ad = decode_config(df[df.scheme == "qs+adaptive"].iloc[0].to_dict(), cfg)
+    # through the same slice of the config the workflow hands each job
+    ad = decode_config(df[df.scheme == "qs+adaptive"].iloc[0].to_dict(), cell_config(cfg, "qs+adaptive"))
     assert (ad.scheme, ad.policy, ad.ells, ad.preemptive) == ("qs", "adaptive", (50, 200), False)
     assert ad.channel.kind == "gilbert-elliott" and ad.channel.rates_bps == (1e6, 3e6)
-    p = decode_config(pre.iloc[0].to_dict(), cfg)
+    p = decode_config(pre.iloc[0].to_dict(), cell_config(cfg, "k-sqs+preemptive"))
     assert (p.scheme, p.k, p.policy, p.preemptive) == ("k-sqs", 16, "static", True)
-    plain = decode_config(df[(df.scheme == "k-sqs") & (df.K == 16)].iloc[0].to_dict(), cfg)
+    plain = decode_config(df[(df.scheme == "k-sqs") & (df.K == 16)].iloc[0].to_dict(), cell_config(cfg, "k-sqs"))
     assert (plain.policy, plain.preemptive) == ("static", False)
     assert split_scheme("qs") == ("qs", None)
     with pytest.raises(ConfigError, match="unknown variant 'turbo'"):

@@ -154,13 +154,29 @@ def channel_config(section: dict | None):
     return ChannelConfig(**section)
 
 
+def cell_config(config: dict, scheme: str) -> dict:
+    """The part of the workflow config one decoding job reads (its Snakemake params).
+
+    Only these keys go to the job, so editing a figure option or another variant's list does not
+    rerun the cell; :func:`decode_config` reads nothing else.
+    """
+    out = {k: config[k] for k in ("models", "decode", "link")}
+    out["channel"] = config.get("channel") or {}
+    if split_scheme(scheme)[1] == "adaptive":
+        out["adaptive"] = config["grid"]["adaptive"]
+    return out
+
+
 def decode_config(cell: dict, config: dict):
-    """The :class:`sqs.decode.DecodeConfig` of one cell (scheme ``qs`` is the dense lattice)."""
+    """The :class:`sqs.decode.DecodeConfig` of one cell (scheme ``qs`` is the dense lattice).
+
+    ``config`` is :func:`cell_config`'s slice (the full config works too for plain schemes).
+    """
     from .decode import DecodeConfig
 
     d, m = config["decode"], config["models"]
     scheme, variant = split_scheme(cell["scheme"])
-    adaptive = (config["grid"].get("adaptive") or {}) if variant == "adaptive" else {}
+    adaptive = (config.get("adaptive") or {}) if variant == "adaptive" else {}
     return DecodeConfig(
         scheme=scheme,
         temperature=float(cell["temperature"]),

@@ -4,7 +4,7 @@ import json
 from snakemake.utils import Paramspace, validate
 
 from sqs.figures import FIGURES
-from sqs.grid import ConfigError, check_config, grid_cells
+from sqs.grid import ConfigError, cell_config, check_config, grid_cells
 from sqs.models import artifact_versions
 
 # Fails `snakemake -n` with the offending key, its value and the rule it broke; fills defaults.

@@ -8,7 +8,7 @@ rule decode_cell:
         metrics=f"results/runs/{paramspace.wildcard_pattern}/metrics.json",
     params:
         cell=lambda wildcards: dict(paramspace.instance(wildcards)),
-        config={k: config[k] for k in ("models", "decode", "link")},
+        config=lambda wildcards: cell_config(config, wildcards.scheme),
     log:
         f"results/logs/decode/{paramspace.wildcard_pattern}.log",
     conda:
