@@ -1,4 +1,4 @@
-"""Command line: ``sqs simulate`` (toy model pair, every scheme) and ``sqs bits`` (wire cost table)."""
+"""Command line: the library's jobs without the workflow (simulate, bits, decode, distill, sweep, headroom)."""
 
 from __future__ import annotations
 

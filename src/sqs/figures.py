@@ -223,7 +223,8 @@ def fig_variants(df, stem) -> None:
         _line(axes[0], ar, "tokens_per_s", STYLE["ar"])
     _temperature_axes(axes, ["tokens per second", "drafts per batch"])
     if variants:
-        axes[0].legend(fontsize=8)
+        # below the axes: the AR line runs along the top
+        axes[0].legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     fig.suptitle("Adaptive drafting and preemptive drafting (dashed) beside the same scheme without (solid)")
     _save(fig, stem)
 
