@@ -16,7 +16,15 @@ from sqs.distill import (
     sample_next,
     teacher_probs,
 )
-from sqs.models import CausalLM, ensure_embedded_checkpoint, load_model
+from sqs.models import (
+    ABSENT_LOGIT,
+    HEAD_TOKENS_FILE,
+    CausalLM,
+    ensure_embedded_checkpoint,
+    load_model,
+    output_rows,
+    restrict_head,
+)
 
 TINY = DistillConfig(
     frozen_layers=2,
@@ -29,6 +37,7 @@ TINY = DistillConfig(
     batch_sequences=4,
     warmup_steps=1,
     seed=7,
+    head_tokens=0,  # the full head here; the subset head has its own test
 )
 
 
@@ -57,6 +66,35 @@ def test_distill_trains_saves_and_reproduces(tmp_path):
     assert ensure_distilled_draft(TINY, cache=tmp_path) == cached
 
 
+@pytest.mark.slow
+def test_subset_head_draft_puts_zero_mass_outside_its_tokens(tmp_path):
+    llm_dir = ensure_embedded_checkpoint()
+    cfg = DistillConfig(**{**TINY.__dict__, "head_tokens": 512})
+    rep = distill(llm_dir, tmp_path / "d", cfg)
+    assert rep["head_tokens"] == 512 and 0.5 < rep["head_mass_train"] < 1
+    ids = json.loads((tmp_path / "d" / HEAD_TOKENS_FILE).read_text())["token_ids"]
+    assert len(ids) == 512 and ids == sorted(ids)
+    draft, tok = load_model(str(tmp_path / "d"), device="cpu")
+    llm, _ = load_model(str(llm_dir), device="cpu")
+    assert output_rows(draft) == output_rows(llm) == llm.config.vocab_size
+    z = CausalLM(draft, len(tok)).next_logits(tok("The council said").input_ids)
+    outside = np.ones(len(tok), bool)
+    outside[ids] = False
+    assert (z[outside] == ABSENT_LOGIT).all() and (z[ids] > ABSENT_LOGIT / 2).all()
+    q = np.exp(z - z.max())
+    assert q[outside].sum() == 0.0  # exactly: the draft never proposes a token its head cannot score
+    # the cut head is the LLM's own head restricted: same logits on the subset
+    x = torch.randn(2, 3, llm.config.hidden_size)
+    full = llm.lm_head(x)
+    torch.testing.assert_close(restrict_head(llm, ids).lm_head(x)[..., ids], full[..., ids])
+    assert compute_share(llm.config, cfg) < compute_share(llm.config, TINY)
+    assert config_key(cfg) != config_key(TINY)
+    with pytest.raises(ValueError, match="already cut"):
+        restrict_head(draft, ids)
+    with pytest.raises(ValueError, match="head token ids"):
+        restrict_head(load_model(str(llm_dir), device="cpu")[0], [len(tok) + 5])
+
+
 def test_config_key_is_a_content_address():
     assert config_key(TINY) == config_key(DistillConfig(**{**TINY.__dict__}))
     assert config_key(TINY) != config_key(DistillConfig(**{**TINY.__dict__, "seed": 8}))
@@ -67,7 +105,9 @@ def test_config_validation():
         DistillConfig(trained_layers="8,x")
     with pytest.raises(ValueError, match="steps"):
         DistillConfig(steps=0)
-    assert DistillConfig().layers == [0, 1, 2, 3, 4, 5, 6, 7, 8, 28, 29]
+    with pytest.raises(ValueError, match="head_tokens must be >= 0"):
+        DistillConfig(head_tokens=-1)
+    assert DistillConfig().layers == [*range(12), 25, 26, 27, 28, 29]
 
 
 def test_default_draft_costs_at_most_half_the_llm(tmp_path):

@@ -323,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
         "lr": "peak AdamW learning rate (linear warm-up, cosine decay)",
         "warmup_steps": "linear warm-up steps",
         "seed": "seeds the sampled text and the training order",
+        "head_tokens": "output layer over only this many tokens, those holding the most LLM mass; "
+        "the compute saved pays for layers (0: the full vocabulary)",
     }
     for f in fields(DistillConfig):
         default = getattr(dcfg, f.name)

@@ -24,7 +24,15 @@ from .channel import ChannelConfig, RateProcess
 from .cloud import Cloud
 from .edge import Edge
 from .latency import BatchLatency, LinkConfig, summarize
-from .models import EMBEDDED_DRAFT, EMBEDDED_LLM, CausalLM, load_model, parameter_count, shared_vocab_size
+from .models import (
+    EMBEDDED_DRAFT,
+    EMBEDDED_LLM,
+    CausalLM,
+    load_model,
+    output_rows,
+    parameter_count,
+    shared_vocab_size,
+)
 from .probs import sample_probs, softmax_temperature
 from .schemes import make_scheme
 from .session import run_session
@@ -104,8 +112,7 @@ class ModelPair:
         t0 = time.perf_counter()
         llm, self.tokenizer = load_model(llm_id, dtype=dtype, device=device)
         slm, slm_tok = load_model(slm_id, dtype=dtype, device=device)
-        out = lambda m: m.get_output_embeddings().weight.shape[0]  # noqa: E731
-        self.vocab_size = shared_vocab_size(slm_tok, self.tokenizer, out(slm), out(llm))
+        self.vocab_size = shared_vocab_size(slm_tok, self.tokenizer, output_rows(slm), output_rows(llm))
         self.slm = CausalLM(slm, self.vocab_size)
         self.llm = CausalLM(llm, self.vocab_size)
         self.slm_id, self.llm_id = slm_id, llm_id

