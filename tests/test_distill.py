@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from sqs.decode import DecodeConfig, ModelPair, decode_prompt
 from sqs.distill import (
     DistillConfig,
     compute_share,
@@ -89,6 +90,17 @@ def test_subset_head_draft_puts_zero_mass_outside_its_tokens(tmp_path):
     torch.testing.assert_close(restrict_head(llm, ids).lm_head(x)[..., ids], full[..., ids])
     assert compute_share(llm.config, cfg) < compute_share(llm.config, TINY)
     assert config_key(cfg) != config_key(TINY)
+    # decoding through the cut draft: greedy text equals the LLM's, sampling runs with every sparse scheme
+    pair = ModelPair(str(tmp_path / "d"), str(llm_dir), device="cpu")
+    assert pair.vocab_size == len(tok)
+    greedy = {
+        scheme: decode_prompt(pair, DecodeConfig(scheme=scheme, temperature=0.0, max_new_tokens=5), "The mayor", 0)
+        for scheme in ("ar", "k-sqs", "c-sqs", "qs")
+    }
+    assert all(rec["tokens"] == greedy["ar"]["tokens"] for rec in greedy.values())
+    for scheme in ("k-sqs", "c-sqs", "qs"):
+        rec = decode_prompt(pair, DecodeConfig(scheme=scheme, temperature=1.0, max_new_tokens=5), "The mayor", 1)
+        assert len(rec["tokens"]) == 5
     with pytest.raises(ValueError, match="already cut"):
         restrict_head(draft, ids)
     with pytest.raises(ValueError, match="head token ids"):
