@@ -14,6 +14,7 @@ import mlflow
 import pytest
 import yaml
 
+from sqs.grid import split_scheme
 from workflow_helpers import N_CELLS, ROOT, TINY, run_config
 
 CLUSTER = ROOT / "tests/cluster/slurm_cluster.sh"
@@ -51,7 +52,7 @@ def cluster():
 # Issue #7's variant cells (scheme "qs+adaptive", ...) decide from measured compute times, so their
 # tokens differ from run to run (their exactness in distribution is tested in test_adaptive.py).
 def _plain(scheme: str) -> bool:
-    return "+" not in scheme
+    return split_scheme(scheme)[1] is None
 
 
 def _rows(work):
@@ -80,7 +81,8 @@ def test_tiny_config_on_slurm_matches_a_local_run(cluster, tiny_run, tmp_path):
     assert _rows(slurm) == _rows(local)
     for name in ("records.jsonl",):
         for p in (slurm / "results/runs").rglob(name):
-            if not _plain(str(p.relative_to(slurm))):
+            cell = dict(part.split("~", 1) for part in p.relative_to(slurm / "results/runs").parent.parts)
+            if not _plain(cell["scheme"]):
                 continue
             q = local / p.relative_to(slurm)
             tokens = lambda f: [json.loads(x)["tokens"] for x in f.read_text().splitlines()]  # noqa: E731
