@@ -73,6 +73,14 @@ def test_chi_square_detects_a_wrong_acceptance_rule(rng):
     assert chi_square_pvalue(counts, p) < 1e-6
 
 
+def test_chi_square_pools_rare_cells_but_still_sees_bias():
+    """Two draws in a cell expected to get 0.1 is luck, not bias; moving 5 % of the mass is bias."""
+    p = np.array([0.9, 0.09, 0.01, 1e-5])
+    fair = np.array([9000, 900, 98, 2])
+    assert chi_square_pvalue(fair, p) > 0.5
+    assert chi_square_pvalue(np.array([8500, 1400, 98, 2]), p) < 1e-6
+
+
 def test_multi_draft_batch_follows_p(rng):
     """Two drafts with different targets: the joint law of the first two emitted tokens is p0 x p1."""
     q0, p0 = CASES["generic"]
