@@ -17,7 +17,7 @@ def chi_square_pvalue(counts: np.ndarray, probs: np.ndarray, min_expected: float
     counts, expected = counts[keep], probs[keep] / probs[keep].sum() * n
     order = np.argsort(expected)  # pool the rarest cells until the pool itself is expected to hold enough
     pooled = np.searchsorted(np.cumsum(expected[order]), min_expected) + 1
-    if expected[order[0]] < min_expected and pooled > 1:
+    if expected[order[0]] < min_expected:
         rare, rest = order[:pooled], order[pooled:]
         counts = np.append(counts[rest], counts[rare].sum())
         expected = np.append(expected[rest], expected[rare].sum())

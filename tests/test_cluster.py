@@ -100,13 +100,11 @@ def test_tiny_config_on_slurm_matches_a_local_run(cluster, tiny_run, tmp_path):
     assert len(s_runs) == 1 + N_SLURM_CELLS
     key = lambda r: (r.data.params.get("scheme"), r.data.params.get("temperature"), r.data.params.get("K"))  # noqa: E731
     l_cells = {key(r): r for r in _runs(local) if r.data.tags["sqs.kind"] == "cell"}
+    same = lambda r: {k: v for k, v in r.data.params.items() if k != "config_hash"}  # noqa: E731 (whole-config hash)
     for s in (r for r in s_runs if r.data.tags["sqs.kind"] == "cell"):
         loc = l_cells[key(s)]
         assert s.data.tags["sqs.slurm_job_id"] and not loc.data.tags["sqs.slurm_job_id"]
-        differ = {"config_hash"}  # of the whole config, and the SLURM one runs fewer cells
-        assert {k: v for k, v in s.data.params.items() if k not in differ} == {
-            k: v for k, v in loc.data.params.items() if k not in differ
-        }
+        assert same(s) == same(loc)
         assert s.data.metrics["resampling_rate"] == loc.data.metrics["resampling_rate"]
 
 
