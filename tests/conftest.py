@@ -7,8 +7,8 @@ def chi_square_pvalue(counts: np.ndarray, probs: np.ndarray, min_expected: float
     """Chi-square goodness of fit; cells with zero expected mass must be empty (checked by caller).
 
     The rarest cells are pooled until the pool is expected to hold `min_expected` draws: the chi-square law is an
-    asymptotic one, and a single draw in a cell expected to get 0.1 would otherwise add ~10 to the statistic
-    and fail an exact sampler (it did, once in CI).
+    asymptotic one, and two draws in a cell expected to get 0.1 would otherwise add ~38 to the statistic
+    and fail an exact sampler (they did, once in CI).
     """
     counts = np.asarray(counts, dtype=np.float64)
     probs = np.asarray(probs, dtype=np.float64)
