@@ -34,7 +34,7 @@ FIELDS = (
 
 @pytest.fixture(scope="module")
 def pair():
-    return ModelPair(SLM, DecodeConfig().llm, device="cpu")
+    return ModelPair(SLM, EMBEDDED_LLM, dtype="float32", device="cpu")
 
 
 @pytest.mark.slow
@@ -78,6 +78,10 @@ def test_cli_json_lines(tmp_path):
         str(prompts),
         "--slm",
         SLM,
+        "--llm",
+        EMBEDDED_LLM,
+        "--dtype",
+        "float32",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
@@ -101,7 +105,7 @@ def test_cli_offline_hub_model_fails_fast_with_the_default_named(tmp_path):
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 3
-    assert "embedded:smollm2-135m-instruct" in out.stderr and "gpt-neo-1.3B" in out.stderr
+    assert "embedded:qwen2.5-coder-1.5b-instruct" in out.stderr and "gpt-neo-1.3B" in out.stderr
 
 
 def test_cli_rejects_missing_prompts():

@@ -92,7 +92,7 @@ def test_subset_head_draft_puts_zero_mass_outside_its_tokens(tmp_path):
     assert compute_share(llm.config, cfg) < compute_share(llm.config, TINY)
     assert config_key(cfg) != config_key(TINY)
     # decoding through the cut draft: greedy text equals the LLM's, sampling runs with every sparse scheme
-    pair = ModelPair(str(tmp_path / "d"), str(llm_dir), device="cpu")
+    pair = ModelPair(str(tmp_path / "d"), str(llm_dir), dtype="float32", device="cpu")
     assert pair.vocab_size == len(tok)
     greedy = {
         scheme: decode_prompt(pair, DecodeConfig(scheme=scheme, temperature=0.0, max_new_tokens=5), "The mayor", 0)

@@ -104,7 +104,7 @@ def test_shared_vocab_requires_identical_tokenizers():
 def test_hub_model_offline_fails_fast_naming_the_default(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))
-    with pytest.raises(HubUnreachableError, match="embedded:smollm2-135m-instruct"):
+    with pytest.raises(HubUnreachableError, match=r"embedded:qwen2\.5-coder-1\.5b-instruct"):
         load_model("EleutherAI/gpt-neo-125m")
 
 

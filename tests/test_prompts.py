@@ -40,3 +40,17 @@ def test_openers_source_writes_jsonl(tmp_path):
 def test_unreachable_dataset_fails_fast_naming_the_offline_options():
     with pytest.raises(RuntimeError, match=r"data\.source: text_file"):
         load_prompt_records({"source": "datasets", "dataset": "no-such-org/no-such-dataset-sqs", "n_prompts": 1})
+
+
+def test_code_openers_are_a_split_set_of_single_lines():
+    from sqs.prompts import openers
+
+    every = openers("code", "all")
+    assert len(every) >= 64 and len(set(every)) == len(every)
+    ev, tr = openers("code", "eval"), openers("code", "train")
+    assert ev + tr == every and not set(ev) & set(tr) and abs(len(ev) - len(tr)) <= 1
+    assert all("\n" not in line and "\\n" not in line for line in every)
+    recs = load_prompt_records({"source": "openers", "openers": "code", "split": "eval", "n_prompts": 4})
+    assert [r["prompt"] for r in recs] == ev[:4]
+    with pytest.raises(ValueError, match="news, code"):
+        openers("poetry")

@@ -40,7 +40,8 @@ def test_dry_run(configfile):
 def test_paper_config_is_the_papers_setup():
     cfg = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
     assert (cfg["models"]["slm"], cfg["models"]["llm"]) == ("EleutherAI/gpt-neo-125m", "EleutherAI/gpt-neo-1.3B")
-    assert cfg["data"]["source"] == "datasets" and cfg["data"]["dataset"] == "lm1b"
+    assert cfg["data"]["source"] == "datasets" and cfg["data"]["dataset"] == "billion-word-benchmark/lm1b"
+    assert cfg["data"]["dataset_revision"] == "refs/convert/parquet"
     assert cfg["grid"]["temperatures"] == [round(0.1 * i, 1) for i in range(11)]
     assert (cfg["decode"]["budget_bits"], cfg["decode"]["ell"], cfg["decode"]["alpha"]) == (5000, 100, 0.0005)
     assert 0.001 in cfg["grid"]["c_sqs"]["eta"] and 0.0 in cfg["grid"]["c_sqs"]["eta"]
@@ -60,15 +61,15 @@ def test_policies_target_dry_runs():
         ("grid", {"c_sqs": {"eta": [-0.1]}}, ["eta", "-0.1"]),
         ("grid", {"temperatures": [-1]}, ["temperatures", "-1"]),
         ("grid", {"k_sqs": {"K": [0]}}, ["K", "0"]),
-        ("grid", {"k_sqs": {"K": [60000]}}, ["grid.k_sqs.K", "60000", "V = 49152"]),
-        ("grid", {"preemptive": {"schemes": ["k-sqs"], "K": [60000]}}, ["grid.preemptive.K", "60000"]),
+        ("grid", {"k_sqs": {"K": [160000]}}, ["grid.k_sqs.K", "160000", "V = 151936"]),
+        ("grid", {"preemptive": {"schemes": ["k-sqs"], "K": [160000]}}, ["grid.preemptive.K", "160000"]),
         ("grid", {"adaptive": {"schemes": ["c-sqs"]}}, ["c-sqs", "adaptive"]),
         ("channel", {"kind": "wifi"}, ["wifi", "gilbert-elliott"]),
         ("decode", {"budget_bits": 500}, ["decode.budget_bits=500", "qs"]),
         ("decode", {"max_new_tokens": "many"}, ["max_new_tokens", "many"]),
         ("models", {"dtype": "int8"}, ["dtype", "int8"]),
         ("simulation", {"k": 4096}, ["simulation.k=4096"]),
-        ("analysis", {"sweep": {"K": [1, 60000]}}, ["analysis.sweep.K", "60000", "V = 49152"]),
+        ("analysis", {"sweep": {"K": [1, 160000]}}, ["analysis.sweep.K", "160000", "V = 151936"]),
         (None, {"bogus": 1}, ["bogus"]),
     ],
 )

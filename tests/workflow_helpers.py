@@ -11,10 +11,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SNAKEMAKE = shutil.which("snakemake", path=str(BIN)) or "snakemake"
-# The tiny end-to-end config: the untrained early exit as the draft (no distillation in CI), 2 prompts,
-# 2 temperatures, 6 tokens, one cell per scheme family, plus issue #7's two variants.
+# The tiny end-to-end config: the fast pair (SmolLM2-135M in float32, its untrained early exit as the draft:
+# no distillation in CI), 2 prompts, 2 temperatures, 6 tokens, one cell per scheme family, plus issue #7's
+# two variants.
 TINY = {
-    "models": {"slm": "embedded:smollm2-135m-instruct@exit=14"},
+    "models": {
+        "slm": "embedded:smollm2-135m-instruct@exit=14",
+        "llm": "embedded:smollm2-135m-instruct",
+        "dtype": "float32",
+    },
     "data": {"n_prompts": 2},
     "cache": {"positions_per_prompt": 4},
     "decode": {"max_new_tokens": 6, "max_draft_len": 4},

@@ -25,8 +25,9 @@ from .cloud import Cloud
 from .edge import Edge
 from .latency import BatchLatency, LinkConfig, summarize
 from .models import (
-    EMBEDDED_DRAFT,
-    EMBEDDED_LLM,
+    DEFAULT_DTYPE,
+    DEFAULT_LLM,
+    DEFAULT_SLM,
     CausalLM,
     load_model,
     output_rows,
@@ -39,8 +40,6 @@ from .session import run_session
 
 log = logging.getLogger(__name__)
 
-# The embedded edge model: the LLM's distilled layer subset (sqs.distill), built and cached on first use.
-DEFAULT_SLM = EMBEDDED_DRAFT
 DECODE_SCHEMES = ("ar", "sd", "qs", "dense", "k-sqs", "c-sqs", "top-p")
 
 
@@ -50,7 +49,7 @@ class DecodeConfig:
     temperature: float = 0.7
     max_new_tokens: int = 32
     budget_bits: int = 5000
-    max_draft_len: int = 8
+    max_draft_len: int = 4
     ell: int = 100
     k: int = 16
     beta: float = 0.001
@@ -58,8 +57,8 @@ class DecodeConfig:
     eta: float = 0.001
     top_p: float = 0.9
     slm: str = DEFAULT_SLM
-    llm: str = EMBEDDED_LLM
-    dtype: str = "float32"
+    llm: str = DEFAULT_LLM
+    dtype: str = DEFAULT_DTYPE
     device: str = "auto"
     seed: int = 0
     link: LinkConfig = field(default_factory=LinkConfig)
@@ -108,7 +107,7 @@ class DecodeConfig:
 class ModelPair:
     """The edge SLM and the cloud LLM over their shared vocabulary, each behind its own KV cache."""
 
-    def __init__(self, slm_id: str, llm_id: str, dtype: str = "float32", device: str = "auto") -> None:
+    def __init__(self, slm_id: str, llm_id: str, dtype: str = DEFAULT_DTYPE, device: str = "auto") -> None:
         t0 = time.perf_counter()
         llm, self.tokenizer = load_model(llm_id, dtype=dtype, device=device)
         slm, slm_tok = load_model(slm_id, dtype=dtype, device=device)

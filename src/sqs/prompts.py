@@ -1,8 +1,9 @@
-"""The committed prompt set of the embedded default: news-style sentence openers written for this project.
+"""The committed prompt sets, written for this project: news-style sentence openers (the default study;
+the paper's LM1B is news) and single-line code openers (where the Qwen2.5-Coder pair agrees most).
 
-The file's first half is for evaluation (the workflow's decoding jobs, the draft's held-out check) and
-its second half seeds the text the draft is distilled on, so the draft is never scored on its own
-training prompts.
+Each file's first half is for evaluation (the workflow's decoding jobs, the draft's held-out check) and
+its second half is for training and tuning (the distilled draft's text), so nothing is scored on its
+own training prompts.
 """
 
 from __future__ import annotations
@@ -19,14 +20,23 @@ def read_prompts(path: Path | str) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def news_openers(split: str = "eval") -> list[str]:
-    """The committed openers: ``eval`` (first half), ``train`` (second half) or ``all``."""
+OPENER_SETS = ("news", "code")
+
+
+def openers(kind: str = "news", split: str = "eval") -> list[str]:
+    """A committed opener set (``news`` or ``code``): ``eval`` (first half), ``train`` (second half) or ``all``."""
+    if kind not in OPENER_SETS:
+        raise ValueError(f"unknown opener set {kind!r}; valid: {', '.join(OPENER_SETS)}")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
-    with resources.as_file(resources.files("sqs") / "data" / "news_openers.txt") as path:
+    with resources.as_file(resources.files("sqs") / "data" / f"{kind}_openers.txt") as path:
         lines = read_prompts(path)
     half = len(lines) // 2
     return {"eval": lines[:half], "train": lines[half:], "all": lines}[split]
+
+
+def news_openers(split: str = "eval") -> list[str]:
+    return openers("news", split)
 
 
 PROMPT_SOURCES = ("openers", "text_file", "datasets")
@@ -49,9 +59,10 @@ def load_prompt_records(data: dict) -> list[dict]:
     """
     source, n = data["source"], int(data["n_prompts"])
     if source == "openers":
-        texts = news_openers(data.get("split", "eval"))
+        kind, split = data.get("openers", "news"), data.get("split", "eval")
+        texts = openers(kind, split)
         if n > len(texts):
-            raise ValueError(f"data.n_prompts={n} but the {data.get('split', 'eval')!r} openers hold {len(texts)}")
+            raise ValueError(f"data.n_prompts={n} but the {split!r} half of the {kind} openers holds {len(texts)}")
         return [{"prompt": t, "reference": ""} for t in texts[:n]]
     min_words = int(data.get("min_words", 6))
     if source == "text_file":
@@ -81,19 +92,39 @@ def _hub_reachable(dataset_id: str) -> bool:
 
 
 def _dataset_sentences(data: dict, n: int, min_words: int) -> list[str]:
+    """Sentences from a datasets source, streamed until ``n`` are long enough.
+
+    ``dataset`` is a hub id, a local directory, or a packaged builder (``parquet``, ``csv``, ``json``,
+    ``text``) with ``data_files`` naming local files. The paper's LM1B is a loading script on the hub,
+    which datasets >= 4 refuses; its rows are read from the hub's parquet conversion instead
+    (``dataset_revision: refs/convert/parquet``, ``data_files: plain_text/test/*.parquet``).
+    """
     try:
         import datasets
     except ImportError as exc:  # pragma: no cover - datasets is a declared dependency
         raise RuntimeError("data.source=datasets needs the `datasets` package") from exc
     ds_id, split, column = data["dataset"], data.get("dataset_split", "test"), data.get("text_column", "text")
+    files, revision = data.get("data_files"), data.get("dataset_revision")
+    kwargs = {"revision": revision} if revision else {}
+    if files:
+        kwargs["data_files"] = {split: files}
+    local = Path(ds_id).exists() or ds_id in _PACKAGED_BUILDERS
+    if ds_id in _PACKAGED_BUILDERS:
+        if not files:
+            raise ValueError(f"data.dataset={ds_id!r} reads local files: set data.data_files (a path or glob)")
+        missing = [f for f in ([files] if isinstance(files, str) else files) if not _glob_matches(f)]
+        if missing:
+            raise FileNotFoundError(f"data.data_files={missing[0]!r} matches no file")
     try:
-        if not Path(ds_id).exists() and not _hub_reachable(ds_id):
+        if not local and not _hub_reachable(ds_id):
             datasets.config.HF_HUB_OFFLINE = True  # only a local datasets cache can help now: no retry loop
-        ds = datasets.load_dataset(ds_id, split=split, streaming=True)
+        ds = datasets.load_dataset(ds_id, split=split, streaming=True, **kwargs)
     except Exception as exc:
         raise RuntimeError(
-            f"cannot load dataset {ds_id!r} (split {split!r}): {exc}. Offline, set data.source: text_file with "
-            "data.text_file pointing at one sentence a line, or use the embedded default (data.source: openers)."
+            f"cannot load dataset {ds_id!r} (split {split!r}): {exc}. Offline, read local files: data.dataset: "
+            "parquet with data.data_files: /path/to/*.parquet (LM1B's rows as the hub publishes them), or "
+            "data.source: text_file with data.text_file pointing at one sentence a line, or use the embedded "
+            "default (data.source: openers)."
         ) from exc
     out: list[str] = []
     for row in ds:
@@ -105,6 +136,15 @@ def _dataset_sentences(data: dict, n: int, min_words: int) -> list[str]:
         if len(out) >= n:
             break
     return out
+
+
+_PACKAGED_BUILDERS = ("parquet", "csv", "json", "text", "arrow")
+
+
+def _glob_matches(pattern: str) -> bool:
+    import glob
+
+    return bool(glob.glob(pattern))
 
 
 def write_prompt_records(data: dict, out: Path) -> int:
