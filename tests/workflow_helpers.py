@@ -35,6 +35,7 @@ TINY = {
         "temperatures": [0.5, 1.0],
         "sweep": {"temperatures": [0.5, 1.0], "K": [1, 4], "beta0": [0.01], "eta": [0.0, 0.001], "workers": 1},
     },
+    "resources": {"mem_mb": 4000},  # the fast pair (config.yaml's 6000 is for the Qwen pair)
     "mlflow": {"experiment": "sqs-tiny"},
 }
 TINY_SCHEMES = ["ar", "c-sqs", "k-sqs", "k-sqs+preemptive", "qs", "qs+adaptive"]

@@ -1,5 +1,6 @@
 import hashlib
 import json
+import os
 
 from snakemake.utils import Paramspace, validate
 
@@ -44,3 +45,17 @@ def cell_outputs(name):
 
 def tracking_uri():
     return config["mlflow"]["tracking_uri"] or "sqlite:///results/mlflow/mlflow.db"
+
+
+# Decoding jobs time themselves, so in a local run no two compute jobs may share a core, whatever --cores
+# says (`snakemake --cores 8` on 2 cores once ran eight single-thread decoders at once and measured AR at
+# a third of its speed). Every compute rule claims its threads of `timed_cpus`, of which there are as many
+# as this machine has cores; `--resources timed_cpus=N` overrides. On a cluster each job has its own cores.
+CPUS = os.cpu_count() or 1
+if workflow.local_exec and "timed_cpus" not in workflow.global_resources:
+    workflow.register_resource("timed_cpus", CPUS)
+
+
+def timed_cpus(threads):
+    """A compute rule's claim on this machine's cores (never more than it has)."""
+    return min(int(threads), CPUS)
