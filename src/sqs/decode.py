@@ -49,7 +49,7 @@ class DecodeConfig:
     temperature: float = 0.7
     max_new_tokens: int = 32
     budget_bits: int = 5000
-    max_draft_len: int = 4
+    max_draft_len: int = 2
     ell: int = 100
     k: int = 16
     beta: float = 0.001
