@@ -29,7 +29,6 @@ def _fake_model(tmp_path, monkeypatch, parts=PARTS, module="sqs_fake_gguf"):
         gguf_name="fake",
         cache_dir="fake-v1",
         vocab_size=2,
-        parameters="0",
     )
 
 

