@@ -23,7 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedded import EMBEDDED, QWEN_CODER_05B, QWEN_CODER_15B, SMOLLM2, cache_root, checkpoint_dir, ensure_checkpoint
+from .embedded import (
+    EMBEDDED,
+    QWEN_CODER_05B,
+    QWEN_CODER_15B,
+    SMOLLM2,
+    cache_root,
+    checkpoint_dir,
+    ensure_checkpoint,
+    single_gguf_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +61,7 @@ class VocabularyMismatchError(ValueError):
 
 
 def embedded_gguf_path() -> Path:
-    """The SmolLM2 GGUF file inside its package (the distillation tests compare against it)."""
-    from .embedded import single_gguf_path
-
+    """The SmolLM2 GGUF file inside its package (the conversion test compares against it)."""
     return single_gguf_path(SMOLLM2.source)
 
 
