@@ -224,7 +224,7 @@ def distill(llm_dir: Path, target: Path, cfg: DistillConfig) -> dict:
     from tqdm import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .models import HEAD_TOKENS_FILE, checkpoint_dir
+    from .embedded import HEAD_TOKENS_FILE, checkpoint_dir
     from .prompts import news_openers
 
     t_start = time.perf_counter()
@@ -362,12 +362,12 @@ def config_key(cfg: DistillConfig) -> str:
 
 def ensure_distilled_draft(cfg: DistillConfig | None = None, cache: Path | None = None) -> Path:
     """The distilled draft checkpoint for ``cfg``, trained (minutes on a CPU) and cached on first use."""
-    from .models import cache_root, ensure_embedded_checkpoint
+    from .embedded import SMOLLM2, cache_root, ensure_checkpoint
 
     cfg = cfg or DistillConfig()
     target = (cache or cache_root()) / f"smollm2-135m-instruct-draft-{config_key(cfg)}"
     if (target / "config.json").is_file():
         return target
     log.warning("building the distilled edge draft once (cached at %s)", target)
-    distill(ensure_embedded_checkpoint(cache), target, cfg)
+    distill(ensure_checkpoint(SMOLLM2.id, cache), target, cfg)
     return target

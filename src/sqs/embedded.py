@@ -32,6 +32,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 24  # bytes per read while assembling and hashing
+HEAD_TOKENS_FILE = "head_tokens.json"  # beside a checkpoint: its output layer covers only these tokens
 
 
 class EmbeddedModelError(FileNotFoundError):

@@ -25,6 +25,7 @@ import numpy as np
 
 from .embedded import (
     EMBEDDED,
+    HEAD_TOKENS_FILE,
     QWEN_CODER_05B,
     QWEN_CODER_15B,
     SMOLLM2,
@@ -45,10 +46,9 @@ PAPER_SLM = "EleutherAI/gpt-neo-125m"
 PAPER_LLM = "EleutherAI/gpt-neo-1.3B"
 _DTYPES = ("float32", "bfloat16", "float16")
 
-__all__ = ["cache_root", "checkpoint_dir"]  # re-exported: they lived here before sqs.embedded
+__all__ = ["HEAD_TOKENS_FILE", "cache_root", "checkpoint_dir"]  # re-exported: they lived here before sqs.embedded
 
 
-HEAD_TOKENS_FILE = "head_tokens.json"  # beside a checkpoint: its output layer covers only these tokens
 ABSENT_LOGIT = -1.0e4  # the logit of a token outside a subset head: probability exactly 0 after softmax
 
 
@@ -322,49 +322,3 @@ class CausalLM:
         self._ensure(full)
         start = len(context) - 1
         return np.stack(self._logits[start : len(full)]).astype(np.float64)
-
-
-def artifact_versions(models: dict) -> dict:
-    """Content addresses of the built artifacts behind ``models`` (the embedded conversion, the distilled
-    draft's recipe and config): the workflow passes them as params, so changing a recipe reruns the
-    model step and everything decoded with the old artifacts."""
-    from .distill import DistillConfig, config_key
-
-    out = {}
-    for side in ("slm", "llm"):
-        base = models[side].rpartition("@exit=")[0] or models[side]
-        if base == EMBEDDED_DRAFT:
-            out[side] = f"{EMBEDDED_DRAFT}#{config_key(DistillConfig())}@{SMOLLM2.cache_dir}"
-        elif base in EMBEDDED:
-            out[side] = f"{base}@{EMBEDDED[base].cache_dir}"
-    return out
-
-
-def prepare_models(models: dict, out_json: Path) -> dict:
-    """The workflow's model step: build what must be built (the embedded conversion, the distilled
-    draft), load the pair once to check the shared vocabulary, and record what the decoding jobs use.
-
-    Decoding jobs depend on this file, so the draft is built by one job, never by many in parallel.
-    """
-    import json
-
-    from .decode import ModelPair
-
-    pair = ModelPair(models["slm"], models["llm"], models["dtype"], models["device"])
-    info = {
-        "slm": models["slm"],
-        "llm": models["llm"],
-        "vocab_size": pair.vocab_size,
-        "slm_parameters": parameter_count(pair.slm.model),
-        "llm_parameters": parameter_count(pair.llm.model),
-        "device": str(pair.llm.device),
-    }
-    if models["slm"] == EMBEDDED_DRAFT:
-        from .distill import ensure_distilled_draft
-
-        report = json.loads((ensure_distilled_draft() / "distill_report.json").read_text())
-        info["draft_report"] = {k: v for k, v in report.items() if k != "history"}
-    out_json = Path(out_json)
-    out_json.parent.mkdir(parents=True, exist_ok=True)
-    out_json.write_text(json.dumps(info, indent=2))
-    return info

@@ -6,7 +6,7 @@ from snakemake.utils import Paramspace, validate
 
 from sqs.figures import FIGURES
 from sqs.grid import ConfigError, cell_config, check_config, grid_cells
-from sqs.models import artifact_versions
+from sqs.steps.prepare import artifact_versions
 
 # Fails `snakemake -n` with the offending key, its value and the rule it broke; fills defaults.
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)

@@ -1,10 +1,10 @@
-"""Thin wrapper: build and check the model pair once (see sqs.models.prepare_models)."""
+"""Thin wrapper: build and check the model pair once (see sqs.steps.prepare)."""
 
 import logging
 
 import torch
 
-from sqs.models import prepare_models
+from sqs.steps.prepare import prepare_models
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821
