@@ -177,20 +177,30 @@ def test_tiny_run_is_complete_and_mlflow_reads_back_over_rest(tiny_run):
     finally:
         server.terminate()
         server.wait(timeout=30)
+    exp_tags = {t["key"]: t["value"] for t in exp["experiment"].get("tags", [])}
+    assert exp_tags.get("mlflow.experimentKind") == "custom_model_development"  # the UI opens on the runs
     tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]
     parents = [r for r, t in zip(runs, tags, strict=True) if t.get("sqs.kind") == "workflow"]
     children = [r for r, t in zip(runs, tags, strict=True) if t.get("sqs.kind") == "cell"]
     assert len(parents) == 1 and len(children) == N_CELLS
+    assert parents[0]["info"]["run_name"].startswith("sqs-tiny @ ")
     pid = parents[0]["info"]["run_id"]
+    names = set()
     for child in children:
         t = {x["key"]: x["value"] for x in child["data"]["tags"]}
         params = {x["key"]: x["value"] for x in child["data"]["params"]}
         metrics = {x["key"] for x in child["data"]["metrics"]}
+        name = child["info"]["run_name"]
+        names.add(name)
+        assert name.startswith(params["scheme"] + " ") and name.endswith(f"T={float(params['temperature']):g}")
+        assert t["scheme"] == params["scheme"] and float(t["temperature"]) == float(params["temperature"])
+        assert t["pair"] == f"{params['slm']} -> {params['llm']}"
         assert t["mlflow.parentRunId"] == pid
         assert {"scheme", "temperature", "slm", "llm", "git_commit", "config_hash"} <= set(params)
         assert {"latency_s", "tokens_per_s", "resampling_rate"} <= metrics
         if params["scheme"] != "ar":
             assert "batch_accepted" in metrics  # the per-batch series, logged with step=
+    assert len(names) == N_CELLS and {"k-sqs K=4 T=0.5", "c-sqs β₁=0.01 η=0.001 T=1"} <= names
 
 
 def test_forced_mlflow_rerun_adds_no_runs(tiny_run):

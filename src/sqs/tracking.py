@@ -90,6 +90,28 @@ def _finite(metrics: dict) -> dict:
     return out
 
 
+# MLflow 3's UI opens an experiment on the view this tag names; without it a new experiment lands on the
+# GenAI overview ("No data") instead of its runs table.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
+
+def _number(x) -> str:
+    return f"{float(x):g}"
+
+
+def cell_run_name(row: dict) -> str:
+    """A cell's run name a person can tell apart: ``k-sqs K=16 T=0.6``, ``c-sqs β₁=0.001 η=0.001 T=1``."""
+    scheme = str(row["scheme"])
+    base = scheme.partition("+")[0]
+    parts = [scheme]
+    if base == "k-sqs":
+        parts.append(f"K={int(float(row['K']))}")
+    elif base == "c-sqs":
+        parts += [f"β₁={_number(row['beta0'])}", f"η={_number(row['eta'])}"]
+    parts.append(f"T={_number(row['temperature'])}")
+    return " ".join(parts)
+
+
 def _find(client, experiment_id: str, tag: str, value: str):
     runs = _retry(client.search_runs, [experiment_id], filter_string=f"tags.`{tag}` = '{value}'", max_results=10)
     return runs[0] if runs else None
@@ -121,6 +143,7 @@ def log_study(
             exp_id = _retry(client.get_experiment_by_name, experiment).experiment_id
     else:
         exp_id = exp.experiment_id
+    _retry(client.set_experiment_tag, exp_id, *EXPERIMENT_KIND)  # new and existing experiments alike
     config_hash = content_hash(config)
     commit = git_commit(repo)
     cell_keys = [content_hash(config_hash, row, path.read_bytes()) for row, path in cells]
@@ -136,7 +159,7 @@ def log_study(
         parent = _retry(
             client.create_run,
             exp_id,
-            run_name=f"workflow {time.strftime('%Y-%m-%d %H:%M:%S')}",
+            run_name=f"{experiment} @ {commit[:12]} ({time.strftime('%Y-%m-%d %H:%M')})",
             tags={"sqs.invocation_key": invocation, "sqs.kind": "workflow", **common},
         )
         params = {
@@ -162,12 +185,14 @@ def log_study(
             continue
         if found is not None:  # left half-written by a killed run: replace it
             _retry(client.delete_run, found.info.run_id)
-        name = "_".join(f"{k}={row[k]}" for k in ("scheme", "temperature", "K", "beta0", "eta"))
         run = _retry(
             client.create_run,
             exp_id,
-            run_name=name,
+            run_name=cell_run_name(row),
             tags={
+                "scheme": str(row["scheme"]),
+                "temperature": _number(row["temperature"]),
+                "pair": f"{row.get('slm')} -> {row.get('llm')}",
                 "mlflow.parentRunId": pid,
                 "sqs.cell_key": key,
                 "sqs.kind": "cell",
