@@ -33,6 +33,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .hfcompat import cache_kwarg
+
 log = logging.getLogger(__name__)
 
 MAX_COMPUTE_SHARE = 0.5  # the draft may cost at most half the LLM's per-token compute
@@ -140,6 +142,7 @@ def sample_with_features(llm, prompts: list[list[int]], cfg: DistillConfig, gene
 
     k = cfg.frozen_layers
     inputs, teacher = [], []
+    cache_kw = cache_kwarg(llm)
     for start in tqdm(range(0, len(prompts), cfg.gen_batch), desc=desc, unit="batch"):
         step = torch.tensor(prompts[start : start + cfg.gen_batch])
         cache = DynamicCache()
@@ -148,7 +151,7 @@ def sample_with_features(llm, prompts: list[list[int]], cfg: DistillConfig, gene
             for t in range(cfg.seq_len):
                 out = llm(
                     input_ids=step,
-                    past_key_values=cache,
+                    **{cache_kw: cache},
                     use_cache=True,
                     output_hidden_states=True,
                     logits_to_keep=1,

@@ -34,6 +34,7 @@ from .embedded import (
     ensure_checkpoint,
     single_gguf_path,
 )
+from .hfcompat import cache_kwarg
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +274,7 @@ class CausalLM:
         if self.vocab_size > out:
             raise ValueError(f"vocab_size={self.vocab_size} exceeds the model's {out} output rows")
         self._torch = torch
+        self._cache_kw = cache_kwarg(model)
         self._ids: list[int] = []
         self._logits: list[np.ndarray] = []  # logits after each cached position, float32 rows
         self._cache = None
@@ -305,8 +307,8 @@ class CausalLM:
             self._cache = DynamicCache()
         with self._torch.inference_mode():
             ids = self._torch.tensor([new], device=self.device)
-            out = self.model(input_ids=ids, past_key_values=self._cache, use_cache=True)
-        self._cache = out.past_key_values
+            out = self.model(input_ids=ids, **{self._cache_kw: self._cache}, use_cache=True)
+        self._cache = out.get(self._cache_kw, self._cache)  # the same object, filled in place
         rows = out.logits[0, :, : self.vocab_size].float().cpu().numpy()
         self._ids.extend(new)
         self._logits.extend(rows)
