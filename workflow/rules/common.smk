@@ -56,6 +56,6 @@ if workflow.local_exec and "timed_cpus" not in workflow.global_resources:
     workflow.register_resource("timed_cpus", CPUS)
 
 
-def timed_cpus(threads):
-    """A compute rule's claim on this machine's cores (never more than it has)."""
+def timed_cpus(wildcards, threads):
+    """A compute rule's claim on this machine's cores: its threads, never more than the machine has."""
     return min(int(threads), CPUS)

@@ -15,7 +15,7 @@ rule decode_cell:
         "../../envs/sqs.yaml"
     threads: config["resources"]["decode_threads"]
     resources:
-        timed_cpus=timed_cpus(config["resources"]["decode_threads"]),
+        timed_cpus=timed_cpus,
         mem_mb=config["resources"]["mem_mb"],
         runtime=60,
         gpu=config["resources"]["gpu"],

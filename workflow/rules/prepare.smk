@@ -25,7 +25,7 @@ rule prepare_models:
         "../../envs/sqs.yaml"
     threads: config["resources"]["model_threads"]
     resources:
-        timed_cpus=timed_cpus(config["resources"]["model_threads"]),
+        timed_cpus=timed_cpus,
         mem_mb=config["resources"]["mem_mb"],
         runtime=120,
         gpu=config["resources"]["gpu"],
@@ -52,7 +52,7 @@ rule cache_logits:
         "../../envs/sqs.yaml"
     threads: config["resources"]["model_threads"]
     resources:
-        timed_cpus=timed_cpus(config["resources"]["model_threads"]),
+        timed_cpus=timed_cpus,
         mem_mb=config["resources"]["mem_mb"],
         runtime=60,
         gpu=config["resources"]["gpu"],

@@ -69,7 +69,7 @@ rule trace_calibration:
         "../../envs/sqs.yaml"
     threads: 1
     resources:
-        timed_cpus=timed_cpus(1),
+        timed_cpus=timed_cpus,
         mem_mb=config["resources"]["mem_mb"],
         runtime=30,
     script:
@@ -136,7 +136,7 @@ rule sweep_dense:
         "../../envs/sqs.yaml"
     threads: config["analysis"]["sweep"]["workers"]
     resources:
-        timed_cpus=timed_cpus(config["analysis"]["sweep"]["workers"]),
+        timed_cpus=timed_cpus,
         mem_mb=config["resources"]["mem_mb"],
         runtime=60,
     script:
@@ -162,7 +162,7 @@ rule policy_study:
         "../../envs/sqs.yaml"
     threads: config["resources"]["model_threads"]
     resources:
-        timed_cpus=timed_cpus(config["resources"]["model_threads"]),
+        timed_cpus=timed_cpus,
         mem_mb=config["resources"]["mem_mb"],
         runtime=120,
         gpu=config["resources"]["gpu"],

@@ -10,7 +10,7 @@ rule toy_simulation:
         "../../envs/sqs.yaml"
     threads: 1
     resources:
-        timed_cpus=timed_cpus(1),
+        timed_cpus=timed_cpus,
         mem_mb=1000,
         runtime=30,
     script:
