@@ -138,11 +138,13 @@ def cache_root() -> Path:
     return Path(os.environ.get("SQS_CACHE_DIR", Path.home() / ".cache" / "sqs"))
 
 
-def lookup(model_id: str) -> EmbeddedModel:
+def lookup(model_id: str, also: tuple[str, ...] = ()) -> EmbeddedModel:
+    """The declaration of ``model_id``; an unknown id is refused with every known one (``also``: ids that
+    are built elsewhere, such as the distilled draft, named in the message too)."""
     try:
         return EMBEDDED[model_id]
     except KeyError:
-        known = ", ".join(repr(k) for k in EMBEDDED)
+        known = ", ".join(repr(k) for k in [*EMBEDDED, *also])
         raise ValueError(f"unknown embedded model {model_id!r}; embedded models: {known}") from None
 
 

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from .embedded import (
-    EMBEDDED,
     HEAD_TOKENS_FILE,
     QWEN_CODER_05B,
     QWEN_CODER_15B,
@@ -32,6 +31,7 @@ from .embedded import (
     cache_root,
     checkpoint_dir,
     ensure_checkpoint,
+    lookup,
     single_gguf_path,
 )
 from .hfcompat import cache_kwarg
@@ -216,10 +216,7 @@ def load_model(model_id: str, dtype: str = "float32", device: str = "auto"):
 
         path = ensure_distilled_draft()
     elif model_id.startswith("embedded:"):
-        if model_id not in EMBEDDED:
-            known = ", ".join(repr(k) for k in [*EMBEDDED, EMBEDDED_DRAFT])
-            raise ValueError(f"unknown embedded model {model_id!r}; embedded models: {known}")
-        path = ensure_checkpoint(model_id)
+        path = ensure_checkpoint(lookup(model_id, also=(EMBEDDED_DRAFT,)).id)
     elif Path(model_id).is_dir():
         path = Path(model_id)
     else:
