@@ -8,6 +8,7 @@ own training prompts.
 
 from __future__ import annotations
 
+import glob
 from importlib import resources
 from pathlib import Path
 
@@ -91,6 +92,9 @@ def _hub_reachable(dataset_id: str) -> bool:
         return False
 
 
+_PACKAGED_BUILDERS = ("parquet", "csv", "json", "text", "arrow")  # datasets builders that read local files
+
+
 def _dataset_sentences(data: dict, n: int, min_words: int) -> list[str]:
     """Sentences from a datasets source, streamed until ``n`` are long enough.
 
@@ -112,7 +116,7 @@ def _dataset_sentences(data: dict, n: int, min_words: int) -> list[str]:
     if ds_id in _PACKAGED_BUILDERS:
         if not files:
             raise ValueError(f"data.dataset={ds_id!r} reads local files: set data.data_files (a path or glob)")
-        missing = [f for f in ([files] if isinstance(files, str) else files) if not _glob_matches(f)]
+        missing = [f for f in ([files] if isinstance(files, str) else files) if not glob.glob(f)]
         if missing:
             raise FileNotFoundError(f"data.data_files={missing[0]!r} matches no file")
     try:
@@ -136,15 +140,6 @@ def _dataset_sentences(data: dict, n: int, min_words: int) -> list[str]:
         if len(out) >= n:
             break
     return out
-
-
-_PACKAGED_BUILDERS = ("parquet", "csv", "json", "text", "arrow")
-
-
-def _glob_matches(pattern: str) -> bool:
-    import glob
-
-    return bool(glob.glob(pattern))
 
 
 def write_prompt_records(data: dict, out: Path) -> int:

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .grid import split_scheme
+
 log = logging.getLogger(__name__)
 
 PARAM_KEYS = (
@@ -90,8 +92,9 @@ def _finite(metrics: dict) -> dict:
     return out
 
 
-# MLflow 3's UI opens an experiment on the view this tag names; without it a new experiment lands on the
-# GenAI overview ("No data") instead of its runs table.
+# The experiment's kind for MLflow 3's UI (runs, not GenAI traces). MLflow 3.17 lets its global
+# "GenAI / Model training" switch override the tag; `?workflowType=machine_learning` in the URL sets the
+# switch (docs/workflow.md).
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
@@ -102,7 +105,7 @@ def _number(x) -> str:
 def cell_run_name(row: dict) -> str:
     """A cell's run name a person can tell apart: ``k-sqs K=16 T=0.6``, ``c-sqs β₁=0.001 η=0.001 T=1``."""
     scheme = str(row["scheme"])
-    base = scheme.partition("+")[0]
+    base, _ = split_scheme(scheme)
     parts = [scheme]
     if base == "k-sqs":
         parts.append(f"K={int(float(row['K']))}")
