@@ -14,7 +14,7 @@ import mlflow
 import pytest
 import yaml
 
-from sqs.grid import split_scheme
+from sqs.grid import is_variant
 from workflow_helpers import ROOT, TINY, run_config
 
 CLUSTER = ROOT / "tests/cluster/slurm_cluster.sh"
@@ -57,10 +57,10 @@ def cluster():
     subprocess.run(["bash", str(CLUSTER), "down"], capture_output=True, text=True, timeout=120)
 
 
-# Issue #7's variant cells (scheme "qs+adaptive", ...) decide from measured compute times, so their
-# tokens differ from run to run (their exactness in distribution is tested in test_adaptive.py).
-def _plain(scheme: str) -> bool:
-    return split_scheme(scheme)[1] is None
+# Issue #7's adaptive cells decide from measured compute times, so their tokens differ from run to run
+# (their exactness in distribution is tested in test_adaptive.py); preemptive cells are left out with them.
+def _plain(row: dict) -> bool:
+    return not is_variant(row)
 
 
 def _rows(work):
@@ -70,7 +70,7 @@ def _rows(work):
             (
                 {k: r[k] for k in DETERMINISTIC}
                 for r in csv.DictReader(f)
-                if _plain(r["scheme"]) and float(r["temperature"]) == 1.0
+                if _plain(r) and float(r["temperature"]) == 1.0
             ),
             key=lambda r: tuple(r[k] for k in ("scheme", "temperature", "K", "beta0", "eta")),
         )

@@ -15,11 +15,12 @@ from sqs.grid import (
     check_config,
     decode_config,
     grid_cells,
+    is_variant,
     min_token_bits,
-    split_scheme,
     vocab_size,
 )
 from sqs.logitcache import cache_statistics, support_size
+from sqs.metrics import LATENCY_PARTS, Tally
 from sqs.schemes import make_scheme
 
 
@@ -46,7 +47,7 @@ def config(**grid):
 
 def test_grid_cells_cover_the_grid_once():
     df = grid_cells(config())
-    assert list(df.columns) == ["scheme", "temperature", "K", "beta0", "eta"]
+    assert list(df.columns) == ["scheme", "policy", "preemptive", "temperature", "K", "beta0", "eta", "top_p"]
     assert len(df) == 2 * (3 + 2 + 2)
     assert not df.duplicated().any()
     assert set(df[df.scheme == "k-sqs"].K) == {4, 16}
@@ -62,20 +63,25 @@ def test_variant_cells_sit_beside_their_plain_twins():
     cfg["link"] = {}
     df = grid_cells(cfg)
     assert len(df) == 2 * (3 + 2 + 2 + 2) and not df.duplicated().any()
-    pre = df[df.scheme == "k-sqs+preemptive"]
-    assert list(pre.K) == [16, 16]
+    pre = df[df.preemptive]
+    assert list(pre.scheme) == ["k-sqs", "k-sqs"] and list(pre.K) == [16, 16]
+    assert list(df[df.policy == "adaptive"].scheme) == ["qs", "qs"]
     check_config(cfg)
     # through the same slice of the config the workflow hands each job
-    ad = decode_config(df[df.scheme == "qs+adaptive"].iloc[0].to_dict(), cell_config(cfg, "qs+adaptive"))
+    adaptive = df[df.policy == "adaptive"].iloc[0].to_dict()
+    ad = decode_config(adaptive, cell_config(cfg, "adaptive"))
     assert (ad.scheme, ad.policy, ad.ells, ad.preemptive) == ("qs", "adaptive", (50, 200), False)
     assert ad.channel.kind == "gilbert-elliott" and ad.channel.rates_bps == (1e6, 3e6)
-    p = decode_config(pre.iloc[0].to_dict(), cell_config(cfg, "k-sqs+preemptive"))
+    p = decode_config(pre.iloc[0].to_dict(), cell_config(cfg, "static"))
     assert (p.scheme, p.k, p.policy, p.preemptive) == ("k-sqs", 16, "static", True)
-    plain = decode_config(df[(df.scheme == "k-sqs") & (df.K == 16)].iloc[0].to_dict(), cell_config(cfg, "k-sqs"))
+    plain_row = df[(df.scheme == "k-sqs") & (df.K == 16) & ~df.preemptive].iloc[0].to_dict()
+    plain = decode_config(plain_row, cell_config(cfg, "static"))
     assert (plain.policy, plain.preemptive) == ("static", False)
-    assert split_scheme("qs") == ("qs", None)
-    with pytest.raises(ConfigError, match="unknown variant 'turbo'"):
-        split_scheme("qs+turbo")
+    assert is_variant(adaptive) and is_variant(pre.iloc[0].to_dict()) and not is_variant(plain_row)
+    with pytest.raises(ConfigError, match=r"grid\.adaptive\.schemes contains 'c-sqs'.*valid: qs, k-sqs, top-p"):
+        check_config(config(adaptive={"schemes": ["c-sqs"], "ells": [50]}))
+    with pytest.raises(ConfigError, match=r"grid\.baselines contains 'turbo'"):
+        check_config(config(baselines=["ar", "turbo"]))
     with pytest.raises(ConfigError, match=r"grid\.preemptive\.K contains 70000"):
         check_config(config(preemptive={"schemes": ["k-sqs"], "K": [70000]}))
     with pytest.raises(ConfigError, match="too small"):  # every adaptive ell must fit the budget
@@ -117,24 +123,14 @@ def test_check_config_rejects_k_above_v_and_small_budgets():
 
 
 def record(n_tokens, n_batches, drafted, accepted, rejections, latency, bits, **kw):
-    return {
-        "n_tokens": n_tokens,
-        "n_batches": n_batches,
-        "mean_draft_len": drafted / n_batches,
-        "mean_accept_len": (accepted + n_batches) / n_batches,
-        "rejections": rejections,
-        "latency_s": latency,
-        "uplink_bits_per_token": bits / n_tokens,
-        "uplink_bits_per_batch": bits / n_batches,
-        "dropped_mass": kw.get("dropped", 0.1),
-        "expected_rejections": kw.get("expected", 1.0),
-        "bound_theorem1": kw.get("bound", 2.0),
-        "bound_discrepancy": 1.5,
-        "bound_distortion": 0.5,
-        **{f"latency_{p}_s": latency / 6 for p in ("edge", "protocol", "uplink", "propagation", "cloud", "downlink")},
-        "slm": "s",
-        "llm": "l",
-    }
+    """One prompt's record as sqs.decode writes it: its tally (counts and sums, sqs.metrics)."""
+    t = Tally(tokens=n_tokens, batches=n_batches, drafts=drafted, accepted=accepted, resampled=rejections,
+              payload_bits=bits, dropped_mass=kw.get("dropped", 0.1) * drafted,
+              expected_rejections=kw.get("expected", 1.0), bound_theorem1=kw.get("bound", 2.0),
+              bound_discrepancy=1.5, bound_distortion=0.5, ell_sum=100 * n_batches, ell_batches=n_batches,
+              **{f"{p}_s": latency / 6 for p in LATENCY_PARTS})  # fmt: skip
+    t.add_prompt(latency)
+    return {**t.rates(), "tally": t.to_dict(), "slm": "s", "llm": "l"}
 
 
 def test_cell_metrics_pool_counts_before_dividing():
@@ -155,7 +151,10 @@ def test_summary_table_speedup_is_against_ar_at_the_same_temperature():
     rows = []
     for t, ar_tps, k_tps in ((0.2, 10.0, 5.0), (1.0, 8.0, 16.0)):
         for scheme, tps in (("ar", ar_tps), ("k-sqs", k_tps)):
-            rows.append({c: 0.0 for c in SUMMARY_COLUMNS} | {"scheme": scheme, "temperature": t, "tokens_per_s": tps})
+            rows.append(
+                {c: 0.0 for c in SUMMARY_COLUMNS}
+                | {"scheme": scheme, "temperature": t, "tokens_per_s": tps, "policy": "static", "preemptive": False}
+            )
     df = summary_table(rows)
     assert list(df.columns) == list(SUMMARY_COLUMNS)
     got = {(r.scheme, r.temperature): r.speedup_vs_ar for r in df.itertuples()}

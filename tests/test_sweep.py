@@ -38,12 +38,14 @@ def test_per_position_rejection_equals_the_live_compress_path(temperature):
         SweepCell("qs", temperature, ell=50),
         SweepCell("k-sqs", temperature, K=8, ell=50),
         SweepCell("c-sqs", temperature, beta0=0.01, eta=0.5, alpha=0.05, ell=50),
+        SweepCell("top-p", temperature, top_p=0.9, ell=50),
     ]
     stats = position_stats(slm, llm, cells, chunk=7)
     schemes = [
         make_scheme("qs", ell=50),
         make_scheme("k-sqs", k=8, ell=50),
         make_scheme("c-sqs", beta=0.01, eta=0.5, alpha=0.05, ell=50),
+        make_scheme("top-p", top_p=0.9, ell=50),
     ]
     for cell, scheme in zip(cells, schemes, strict=True):
         for i in range(n):  # C-SQS: compress() applies update (8) after every position, as the trace does
@@ -71,6 +73,8 @@ def test_windowed_quantizer_agrees_with_the_live_path_on_broad_supports(temperat
         SweepCell("k-sqs", temperature, K=30, ell=ell),
         SweepCell("c-sqs", temperature, beta0=1e-5, eta=0.01, alpha=0.05, ell=ell),
         SweepCell("c-sqs", temperature, beta0=0.9, eta=0.0, alpha=0.05, ell=ell),
+        SweepCell("top-p", temperature, top_p=0.95, ell=ell),
+        SweepCell("top-p", temperature, top_p=0.3, ell=ell),
     ]
     stats = position_stats(slm, llm, cells, chunk=5)
     schemes = [
@@ -79,6 +83,8 @@ def test_windowed_quantizer_agrees_with_the_live_path_on_broad_supports(temperat
         make_scheme("k-sqs", k=30, ell=ell),
         make_scheme("c-sqs", beta=1e-5, eta=0.01, alpha=0.05, ell=ell),
         make_scheme("c-sqs", beta=0.9, eta=0.0, alpha=0.05, ell=ell),
+        make_scheme("top-p", top_p=0.95, ell=ell),
+        make_scheme("top-p", top_p=0.3, ell=ell),
     ]
     for cell, scheme in zip(cells, schemes, strict=True):
         for i in range(n):
@@ -143,9 +149,11 @@ def test_sweep_cli_writes_one_row_per_cell(tmp_path):
     (tmp_path / "meta.json").write_text(json.dumps({"slm": "a", "llm": "b"}))
     out = tmp_path / "sweep.csv"
     args = ["sweep", "--cache", str(tmp_path), "--temperatures", "0.5", "1.0", "--k", "2", "8", "--beta", "0.01",
-            "--eta", "0", "0.01", "--budget-bits", "400", "--max-draft-len", "4", "--out", str(out)]  # fmt: skip
+            "--eta", "0", "0.01", "--top-p", "0.9", "--budget-bits", "400", "--max-draft-len", "4",
+            "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     rows = list(csv.DictReader(out.open()))
-    assert len(rows) == 2 * (1 + 2 + 2)
+    assert len(rows) == 2 * (1 + 2 + 2 + 1)
+    assert sum(r["scheme"] == "top-p" for r in rows) == 2
     assert all(0.0 <= float(r["pred_resampling_rate"]) <= 1.0 for r in rows)
     assert all(1.0 <= float(r["pred_mean_accept_len"]) <= 5.0 for r in rows)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from sqs.figures import FIGURES
-from workflow_helpers import N_CELLS, ROOT, TINY_SCHEMES, snake, write_config
+from workflow_helpers import N_CELLS, ROOT, TINY_CELLS, snake, write_config
 
 BIN = Path(sys.executable).parent
 CONTRACT = (
@@ -106,7 +106,7 @@ def test_tiny_run_table_and_figures(tiny_run):
     with (work / "results/tables/summary.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert set(CONTRACT) <= set(rows[0])
-    assert sorted({r["scheme"] for r in rows}) == TINY_SCHEMES
+    assert sorted({(r["scheme"], r["policy"], r["preemptive"] == "True") for r in rows}) == sorted(TINY_CELLS)
     assert len(rows) == N_CELLS and {float(r["temperature"]) for r in rows} == {0.5, 1.0}
     for r in rows:
         assert int(r["n_tokens"]) == 2 * 6 and int(r["n_prompts"]) == 2
@@ -114,18 +114,22 @@ def test_tiny_run_table_and_figures(tiny_run):
         assert float(r["latency_s"]) > 0
         if r["scheme"] == "ar":
             assert float(r["speedup_vs_ar"]) == pytest.approx(1.0)
-    by = {(r["scheme"], float(r["temperature"])): r for r in rows}
-    for t in (0.5, 1.0):  # issue #7's variants: options recorded, their twins' settings otherwise
-        ad, pre = by[("qs+adaptive", t)], by[("k-sqs+preemptive", t)]
-        assert ad["policy"] == "adaptive" and 50 <= float(ad["mean_ell"]) <= 100
-        assert pre["preemptive"] == "True" and pre["K"] == "4" and by[("k-sqs", t)]["preemptive"] == "False"
+    by = {(r["scheme"], r["policy"], r["preemptive"], float(r["temperature"])): r for r in rows}
+    for t in (0.5, 1.0):  # issue #7's variants: their own axes, their twins' settings otherwise
+        ad, pre = by[("qs", "adaptive", "False", t)], by[("k-sqs", "static", "True", t)]
+        assert 50 <= float(ad["mean_ell"]) <= 100
+        assert pre["K"] == "4" and by[("k-sqs", "static", "False", t)]["K"] == "4"
         assert 0.0 <= float(pre["predraft_kept_share"]) <= 1.0
+        top = by[("top-p", "static", "False", t)]  # wired through by its registry entry and config alone
+        assert float(top["top_p"]) == 0.9 and float(top["uplink_bits_per_token"]) > 0
+        for r in (top, by[("k-sqs", "static", "False", t)]):  # per-position acceptance beside the pooled rate
+            assert 0.0 <= float(r["accept_rate_pos1"]) <= 1.0 and r["accept_rate_by_position"]
     for name in FIGURES:
         for ext in ("png", "pdf"):
             assert (work / f"results/figures/{name}.{ext}").stat().st_size > 1000
     with (work / "results/tables/trace_calibration.csv").open() as f:
         cal = list(csv.DictReader(f))
-    assert len(cal) == 6 and all(0.0 <= float(r["pred_resampling_rate"]) <= 1.0 for r in cal)
+    assert len(cal) == 2 * 4 and all(0.0 <= float(r["pred_resampling_rate"]) <= 1.0 for r in cal)
     assert (work / "results/figures/fig_trace_calibration.png").stat().st_size > 1000
     with (work / "results/tables/theorem2.csv").open() as f:
         th = list(csv.DictReader(f))
@@ -133,7 +137,7 @@ def test_tiny_run_table_and_figures(tiny_run):
     assert (work / "results/figures/fig_theorem2.png").stat().st_size > 1000
     with (work / "results/tables/sweep_dense.csv").open() as f:
         sw = list(csv.DictReader(f))
-    assert len(sw) == 2 * (1 + 2 + 2) and all(float(r["pred_ms_per_token"]) > 0 for r in sw)
+    assert len(sw) == 2 * (1 + 2 + 2 + 1) and all(float(r["pred_ms_per_token"]) > 0 for r in sw)
     with (work / "results/tables/sweep_best_per_temperature.csv").open() as f:
         assert [float(r["temperature"]) for r in csv.DictReader(f)] == [0.5, 1.0]
     assert (work / "results/figures/fig_sweep_heatmap.png").stat().st_size > 1000
@@ -147,6 +151,77 @@ def test_tiny_run_table_and_figures(tiny_run):
     assert (work / "results/figures/fig_policy_headroom.png").stat().st_size > 1000
     meta = json.loads(next((work / "results/cache").glob("logits-*/meta.json")).read_text())
     assert meta["n_positions"] == 2 * 4 and meta["vocab_size"] == 49152
+
+
+GOLDEN = ROOT / "tests/data/tiny_before_16.json"  # recorded at c35898e, before issue #16's redesign
+# The adaptive policy and preemptive drafting decide from measured times: their trajectories vary run to run.
+TRAJECTORY = {
+    "n_batches",
+    "resampling_rate",
+    "mean_accept_len",
+    "draft_accept_rate",
+    "mean_draft_len",
+    "uplink_bits_per_token",
+    "uplink_bits_per_batch",
+    "dropped_mass",
+    "expected_rejections",
+    "bound_theorem1",
+    "bound_discrepancy",
+    "bound_distortion",
+    "mean_ell",
+    "ell",
+    "predraft_kept_share",
+}
+
+
+def _old_key(r: dict) -> str:
+    """A cell's key as the recording names it (variants were ``scheme+variant`` strings then)."""
+    name = r["scheme"] + ("+adaptive" if r["policy"] == "adaptive" else "") + (
+        "+preemptive" if str(r["preemptive"]) == "True" else "")  # fmt: skip
+    t, k, b, e = (float(r[c]) for c in ("temperature", "K", "beta0", "eta"))
+    return f"{name} T={t:g} K={int(k)} beta0={b:g} eta={e:g}"
+
+
+def _same(a, b) -> bool:
+    try:  # an empty CSV field is NaN
+        x, y = float(a if a != "" else "nan"), float(b if b != "" else "nan")
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+    return (x != x and y != y) or x == pytest.approx(y, rel=1e-9, abs=1e-12)
+
+
+def test_tiny_run_matches_the_table_recorded_before_the_redesign(tiny_run):
+    """Issue #16: summary.csv's deterministic columns, the tokens and the MLflow params are what they were."""
+    import sqlite3
+
+    work, _ = tiny_run
+    gold = json.loads(GOLDEN.read_text())
+    with (work / "results/tables/summary.csv").open() as f:
+        rows = {_old_key(r): r for r in csv.DictReader(f)}
+    assert set(gold["summary"]) <= set(rows)
+    for key, old in gold["summary"].items():
+        new, variant = rows[key], "+" in key
+        for col, val in old.items():
+            if col == "scheme" or (variant and col in TRAJECTORY):
+                continue
+            assert _same(new[col], val), (key, col, new[col], val)
+    tokens = {}
+    for p in (work / "results/runs").rglob("records.jsonl"):
+        cell = dict(x.split("~", 1) for x in p.parent.relative_to(work / "results/runs").parts)
+        tokens[_old_key(cell)] = [json.loads(line)["tokens"] for line in p.read_text().splitlines() if line.strip()]
+    for key, old in gold["tokens"].items():
+        if "+" not in key:
+            assert tokens[key] == old, key
+    db = sqlite3.connect(work / "results/mlflow/mlflow.db")
+    params = {}
+    for (rid,) in db.execute("select run_uuid from tags where key='sqs.kind' and value='cell'"):
+        ps = dict(db.execute("select key, value from params where run_uuid=?", (rid,)).fetchall())
+        params[_old_key(ps)] = ps
+    for key, old in gold["mlflow_params"].items():
+        for k, v in old.items():  # every parameter logged before, under its name; top_p is new
+            if "+" in key and k in TRAJECTORY:
+                continue
+            assert params[key][k] == v or (k == "scheme" and v.startswith(params[key][k] + "+")), (key, k)
 
 
 def test_tiny_run_is_complete_and_mlflow_reads_back_over_rest(tiny_run):
@@ -226,4 +301,4 @@ def test_toy_target(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     with (work / "results/tables/toy_summary.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert [r["scheme"] for r in rows] == ["sd", "dense", "k-sqs", "c-sqs", "top-p"]
+    assert [r["scheme"] for r in rows] == ["sd", "qs", "k-sqs", "c-sqs", "top-p"]

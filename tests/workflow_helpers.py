@@ -13,7 +13,7 @@ BIN = Path(sys.executable).parent
 SNAKEMAKE = shutil.which("snakemake", path=str(BIN)) or "snakemake"
 # The tiny end-to-end config: the fast pair (SmolLM2-135M in float32, its untrained early exit as the draft:
 # no distillation in CI), 2 prompts, 2 temperatures, 6 tokens, one cell per scheme family, plus issue #7's
-# two variants.
+# two variants and top-p.
 TINY = {
     "models": {
         "slm": "embedded:smollm2-135m-instruct@exit=14",
@@ -28,18 +28,29 @@ TINY = {
         "baselines": ["ar", "qs"],
         "k_sqs": {"K": [4]},
         "c_sqs": {"beta0": [0.01], "eta": [0.001]},
+        "top_p": {"top_p": [0.9]},
         "adaptive": {"schemes": ["qs"], "ells": [50, 100]},
         "preemptive": {"schemes": ["k-sqs"], "K": [4]},
     },
     "analysis": {
         "temperatures": [0.5, 1.0],
-        "sweep": {"temperatures": [0.5, 1.0], "K": [1, 4], "beta0": [0.01], "eta": [0.0, 0.001], "workers": 1},
+        "sweep": {
+            "temperatures": [0.5, 1.0],
+            "K": [1, 4],
+            "beta0": [0.01],
+            "eta": [0.0, 0.001],
+            "top_p": [0.9],
+            "workers": 1,
+        },
     },
     "resources": {"mem_mb": 4000},  # the fast pair (config.yaml's 6000 is for the Qwen pair)
     "mlflow": {"experiment": "sqs-tiny"},
 }
-TINY_SCHEMES = ["ar", "c-sqs", "k-sqs", "k-sqs+preemptive", "qs", "qs+adaptive"]
-N_CELLS = 2 * len(TINY_SCHEMES)  # decoding jobs (= MLflow child runs) of TINY
+# (scheme, policy, preemptive) of TINY's cells at each temperature
+TINY_CELLS = [("ar", "static", False), ("c-sqs", "static", False), ("k-sqs", "static", False),
+              ("k-sqs", "static", True), ("qs", "static", False), ("qs", "adaptive", False),
+              ("top-p", "static", False)]  # fmt: skip
+N_CELLS = 2 * len(TINY_CELLS)  # decoding jobs (= MLflow child runs) of TINY
 
 
 def snake(*args, cwd=ROOT, timeout=900):

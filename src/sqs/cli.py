@@ -41,20 +41,31 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _bits(args: argparse.Namespace) -> int:
-    from .enumerative import bits_for
-    from .schemes import lattice_bits, size_bits, subset_bits
+    from .schemes import SCHEMES
 
     v, ell = args.vocab_size, args.ell
+    sized = [sp for sp in SCHEMES.values() if sp.lattice and sp.layout.names_subset]  # support size K varies
     print(f"V={v} ell={ell}: bits per draft token (excluding the draft token's position)")
-    print(f"{'K':>7} {'k-sqs':>8} {'c-sqs':>8} {'c-sqs (paper)':>14}")
+    heads = [sp.name for sp in sized] + [f"{sp.name} (paper)" for sp in sized if sp.in_paper]
+    print(f"{'K':>7} " + " ".join(f"{h:>14}" for h in heads))
     for k in args.k:
-        lat = lattice_bits(k, ell)
-        ksqs = subset_bits(v, k) + lat
-        csqs = ksqs + size_bits(v)
-        paper = 2 * bits_for(v) + lat
-        print(f"{k:>7} {ksqs:>8} {csqs:>8} {paper:>14}")
-    print(f"{'dense':>7} {lattice_bits(v, ell):>8}")
+        exact = [sp.layout.side_bits(v, k, ell) for sp in sized]
+        paper = [sp.layout.paper_bits(v, k, ell) for sp in sized if sp.in_paper]
+        print(f"{k:>7} " + " ".join(f"{x:>14}" for x in exact) + " " + " ".join(f"{x:>14.0f}" for x in paper))
+    for sp in SCHEMES.values():  # supports that are the whole vocabulary
+        if sp.lattice and not sp.layout.names_subset:
+            print(f"{sp.name:>7} {sp.layout.side_bits(v, v, ell):>14}")
     return 0
+
+
+def scheme_options(p: argparse.ArgumentParser, defaults) -> None:
+    """One option per scheme parameter (sqs.schemes.registry), its default read off ``defaults`` by name."""
+    from .schemes.registry import all_param_fields
+
+    for f in all_param_fields():
+        default = getattr(defaults, f.name)
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
+                       help=f"{f.metadata['help']} (default: %(default)s)")  # fmt: skip
 
 
 def _table(args: argparse.Namespace) -> int:
@@ -193,17 +204,14 @@ def _sweep(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from .sweep import SweepCell, sweep
+    from .sweep import SWEEP_AXES, grid_cells, sweep
 
     slm, llm, segments, profile, link = _trace_inputs(args)
     common = dict(
         alpha=args.alpha, ell=args.ell, budget_bits=args.budget_bits, max_draft_len=args.max_draft_len, link=link
     )
-    cells = []
-    for t in args.temperatures:
-        cells += [SweepCell("qs", t, **common)] if args.qs else []
-        cells += [SweepCell("k-sqs", t, K=k, **common) for k in args.k]
-        cells += [SweepCell("c-sqs", t, beta0=b, eta=e, **common) for b in args.beta for e in args.eta]
+    axes = {column: getattr(args, name) for column, name in SWEEP_AXES.items()}
+    cells = grid_cells(args.temperatures, axes, with_dense=args.qs, **common)
     t0 = time.perf_counter()
     rows = sweep(
         slm, llm, segments, cells, profile, workers=args.workers,
@@ -233,12 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--temperature", type=float, default=d.temperature, help="T on both sides; 0 = greedy")
     s.add_argument("--budget-bits", type=int, default=d.budget_bits, help="uplink payload budget B per batch")
     s.add_argument("--max-draft-len", type=int, default=d.max_draft_len, help="cap on drafts per batch")
-    s.add_argument("--ell", type=int, default=d.ell, help="lattice resolution")
-    s.add_argument("--k", type=int, default=d.k, help="K of K-SQS")
-    s.add_argument("--beta", type=float, default=d.beta, help="initial threshold of C-SQS")
-    s.add_argument("--alpha", type=float, default=d.alpha, help="C-SQS target dropped mass")
-    s.add_argument("--eta", type=float, default=d.eta, help="C-SQS learning rate (0 = fixed threshold)")
-    s.add_argument("--top-p", type=float, default=d.top_p, help="mass of the top-p scheme")
+    scheme_options(s, d)
     s.add_argument("--closeness", type=float, default=d.closeness, help="how much of the LLM the toy SLM shares")
     s.add_argument("--seed", type=int, default=d.seed)
     s.add_argument("--out", help="also write the table as CSV here")
@@ -267,12 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("--max-new-tokens", type=int, default=dc.max_new_tokens)
     dd.add_argument("--budget-bits", type=int, default=dc.budget_bits, help="uplink payload budget B per batch")
     dd.add_argument("--max-draft-len", type=int, default=dc.max_draft_len, help="cap on drafts per batch")
-    dd.add_argument("--ell", type=int, default=dc.ell, help="lattice resolution")
-    dd.add_argument("--k", type=int, default=dc.k, help="K of K-SQS")
-    dd.add_argument("--beta", type=float, default=dc.beta, help="initial C-SQS threshold")
-    dd.add_argument("--alpha", type=float, default=dc.alpha, help="C-SQS target dropped mass")
-    dd.add_argument("--eta", type=float, default=dc.eta, help="C-SQS learning rate")
-    dd.add_argument("--top-p", type=float, default=dc.top_p, help="mass of the top-p scheme")
+    scheme_options(dd, dc)
     dd.add_argument(
         "--slm", default=dc.slm, help="edge model id: embedded id, local dir or hub id; @exit=N keeps N layers"
     )
@@ -347,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--k", type=int, nargs="*", default=[4, 16, 64], help="K-SQS support sizes")
     sw.add_argument("--beta", type=float, nargs="*", default=[0.001, 0.01], help="C-SQS initial thresholds")
     sw.add_argument("--eta", type=float, nargs="+", default=[0.0, 0.001], help="C-SQS learning rates")
+    sw.add_argument("--top-p", type=float, nargs="*", default=[], help="top-p masses (none by default)")
     sw.add_argument("--no-qs", dest="qs", action="store_false", help="leave out the dense QS cell")
     sw.add_argument("--alpha", type=float, default=0.0005, help="C-SQS target dropped mass")
     sw.add_argument("--ell", type=int, default=100, help="lattice resolution")

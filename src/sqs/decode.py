@@ -23,7 +23,8 @@ from .adaptive import make_policy
 from .channel import ChannelConfig, RateProcess
 from .cloud import Cloud
 from .edge import Edge
-from .latency import BatchLatency, LinkConfig, summarize
+from .latency import LinkConfig
+from .metrics import Tally
 from .models import (
     DEFAULT_DTYPE,
     DEFAULT_LLM,
@@ -35,12 +36,15 @@ from .models import (
     shared_vocab_size,
 )
 from .probs import sample_probs, softmax_temperature
-from .schemes import make_scheme
+from .schemes import get as scheme_spec
+from .schemes import names as scheme_names
+from .schemes.registry import all_param_fields
 from .session import run_session
 
 log = logging.getLogger(__name__)
 
-DECODE_SCHEMES = ("ar", "sd", "qs", "dense", "k-sqs", "c-sqs", "top-p")
+DECODE_SCHEMES = scheme_names()
+_DEFAULT = {f.name: f.default for f in all_param_fields()}  # the registry's parameter defaults
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,13 @@ class DecodeConfig:
     max_new_tokens: int = 32
     budget_bits: int = 5000
     max_draft_len: int = 2
-    ell: int = 100
-    k: int = 16
-    beta: float = 0.001
-    alpha: float = 0.0005
-    eta: float = 0.001
-    top_p: float = 0.9
+    # every scheme's parameters, named and defaulted as sqs.schemes.registry declares them
+    ell: int = _DEFAULT["ell"]
+    k: int = _DEFAULT["k"]
+    beta: float = _DEFAULT["beta"]
+    alpha: float = _DEFAULT["alpha"]
+    eta: float = _DEFAULT["eta"]
+    top_p: float = _DEFAULT["top_p"]
     slm: str = DEFAULT_SLM
     llm: str = DEFAULT_LLM
     dtype: str = DEFAULT_DTYPE
@@ -68,20 +73,23 @@ class DecodeConfig:
     preemptive: bool = False  # the edge drafts on while the cloud verifies (sqs.session.run_session)
 
     def __post_init__(self) -> None:
-        if self.scheme not in DECODE_SCHEMES:
-            raise ValueError(f"unknown scheme {self.scheme!r}; valid: {', '.join(DECODE_SCHEMES)}")
+        scheme_spec(self.scheme)  # unknown names raise, naming the valid ones
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if not self.temperature >= 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if self.policy not in ("static", "adaptive"):
             raise ValueError(f"unknown draft policy {self.policy!r}; valid: static, adaptive")
-        if self.policy == "adaptive" and self.scheme in ("ar", "sd"):
-            raise ValueError(f"the adaptive policy needs a lattice scheme (qs, k-sqs, c-sqs), not {self.scheme!r}")
-
-        if self.preemptive and (self.scheme in ("ar", "c-sqs") or self.policy != "static"):
+        spec = scheme_spec(self.scheme)
+        if self.policy == "adaptive" and not spec.lattice:
+            ok = ", ".join(n for n in scheme_names(aliases=False) if scheme_spec(n).lattice)
+            raise ValueError(f"the adaptive policy needs a lattice scheme ({ok}), not {self.scheme!r}")
+        if self.preemptive and (not spec.speculative or spec.stateful or self.policy != "static"):
+            ok = ", ".join(
+                n for n in scheme_names(aliases=False) if scheme_spec(n).speculative and not scheme_spec(n).stateful
+            )
             raise ValueError(
-                f"preemptive drafting needs a stateless speculative scheme (sd, qs, k-sqs, top-p) and the static "
+                f"preemptive drafting needs a stateless speculative scheme ({ok}) and the static "
                 f"policy, got scheme={self.scheme!r}, policy={self.policy!r}"
             )
 
@@ -93,15 +101,7 @@ class DecodeConfig:
         return make_policy(self.policy, draft_len=self.max_draft_len, ell=self.ell, ells=ells, link=self.link)
 
     def scheme_params(self) -> dict:
-        return {
-            "ar": {},
-            "sd": {},
-            "qs": {"ell": self.ell},
-            "dense": {"ell": self.ell},
-            "k-sqs": {"k": self.k, "ell": self.ell},
-            "c-sqs": {"beta": self.beta, "ell": self.ell, "alpha": self.alpha, "eta": self.eta},
-            "top-p": {"top_p": self.top_p, "ell": self.ell},
-        }[self.scheme]
+        return scheme_spec(self.scheme).params_of(self)
 
 
 class ModelPair:
@@ -136,26 +136,14 @@ def run_autoregressive(
         tokens.append(sample_probs(p, rng))
         cloud_s += time.perf_counter() - t0
     # the whole stream as one account: no edge or uplink work, one propagation delay
-    stream = BatchLatency(
-        edge_s=0.0,
-        protocol_s=0.0,
-        uplink_s=0.0,
-        propagation_s=link.propagation_s,
-        cloud_s=cloud_s * link.cloud_time_scale,
-        downlink_s=max_new_tokens * 8 * wire.DOWNLINK_BYTES / link.downlink_bps,
-    )
-    n = max_new_tokens
-    summary = {
-        **summarize([stream], n),
-        "n_tokens": n,
-        "n_batches": n,
-        "resampling_rate": 0.0,
-        "mean_accept_len": 1.0,
-        "draft_accept_rate": float("nan"),
-        "uplink_bits_per_token": 0.0,
-        "uplink_bits_per_batch": 0.0,
-        "dropped_mass": 0.0,
-    }
+    t = Tally(tokens=max_new_tokens, propagation_s=link.propagation_s, cloud_s=cloud_s * link.cloud_time_scale,
+              downlink_s=max_new_tokens * 8 * wire.DOWNLINK_BYTES / link.downlink_bps,
+              downlink_bytes=max_new_tokens * wire.DOWNLINK_BYTES)  # fmt: skip
+    for _ in range(max_new_tokens):  # one token a round: a batch without drafts
+        t.add_batch(0, 0)
+    t.add_prompt(t.propagation_s + t.cloud_s + t.downlink_s)
+    summary = {**t.rates(), "rejections": 0, "uplink_bytes": 0, "downlink_bytes": t.downlink_bytes,
+               "predrafted": 0, "tally": t.to_dict()}  # fmt: skip
     return tokens[len(prompt) :], summary
 
 
@@ -173,11 +161,11 @@ def decode_prompt(
     prompt = pair.encode(text)
     edge_rng = np.random.default_rng([cfg.seed, index])
     cloud_rng = np.random.default_rng([cfg.seed, index, 1])
-    if cfg.scheme == "ar":
+    if not scheme_spec(cfg.scheme).speculative:
         tokens, summary = run_autoregressive(pair.llm, prompt, cfg.max_new_tokens, cfg.temperature, cloud_rng, cfg.link)
         extra: dict = {"batches": []} if include_batches else {}
     else:
-        scheme = make_scheme(cfg.scheme, **cfg.scheme_params())
+        scheme = scheme_spec(cfg.scheme).make(**cfg.scheme_params())
         edge = Edge(pair.slm, scheme, cfg.temperature, cfg.budget_bits, cfg.max_draft_len, edge_rng, policy=policy)
         cloud = Cloud(pair.llm, cfg.temperature, cloud_rng)
         rates = RateProcess(cfg.channel, cfg.link.uplink_bps, np.random.default_rng([cfg.seed, index, 2]))
@@ -188,7 +176,7 @@ def decode_prompt(
             {"beta_first": betas[0], "beta_last": betas[-1], "beta_min": min(betas), "beta_max": max(betas)}
             if betas
             else {}
-        )
+        )  # the threshold's path, for people; its last value is pooled through the tally
         if include_batches:
             extra["batches"] = [_batch_series(x) for x in result.batches]
     return {

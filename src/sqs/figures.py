@@ -17,13 +17,12 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-STYLE = {
-    "ar": dict(color="black", marker="s", label="AR (cloud only)"),
-    "sd": dict(color="tab:gray", marker="D", label="SD (float32)"),
-    "qs": dict(color="tab:purple", marker="^", label="QS (dense lattice)"),
-    "k-sqs": dict(color="tab:blue", marker="o", label="K-SQS"),
-    "c-sqs": dict(color="tab:orange", marker="v", label="C-SQS"),
-}
+from .grid import PARAM_COLUMNS, is_variant
+from .schemes import SCHEMES
+
+# every scheme's colour, marker and label, as sqs.schemes.registry declares them
+STYLE = {name: {**spec.style, "label": spec.label} for name, spec in SCHEMES.items()}
+TRACE_SCHEMES = [name for name, spec in SCHEMES.items() if spec.trace is not None]
 FIGURES = (
     "fig2_latency_resampling_vs_temperature",
     "fig4_latency_vs_K_and_beta",
@@ -51,10 +50,13 @@ def _middle(values) -> float:
 
 
 def focus(df) -> dict:
-    """The K-SQS K and the C-SQS (beta0, eta) shown where a figure has room for one setting each."""
-    k = df[df.scheme == "k-sqs"].K
-    c = df[df.scheme == "c-sqs"]
-    return {"K": _middle(k), "beta0": _middle(c.beta0), "eta": max(c.eta) if len(c) else float("nan")}
+    """The setting of each swept scheme shown where a figure has room for one: the middle value of each
+    column (for C-SQS's η the largest, the paper's adaptive one); also flat as K, beta0, eta."""
+    out: dict = {}
+    for name, spec in SCHEMES.items():
+        sub = df[df.scheme == name]
+        out[name] = {c: (max(sub[c]) if c == "eta" and len(sub) else _middle(sub[c])) for c in spec.columns()}
+    return {**out, "K": out["k-sqs"]["K"], "beta0": out["c-sqs"]["beta0"], "eta": out["c-sqs"]["eta"]}
 
 
 def _line(ax, sub, y, style, err=None, **kw):
@@ -181,48 +183,48 @@ def fig6_ksqs_vs_csqs(df, stem) -> None:
 def fig_baselines(df, stem) -> None:
     f = focus(df)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    pick = {
-        "ar": _sel(df, "ar"),
-        "sd": _sel(df, "sd"),
-        "qs": _sel(df, "qs"),
-        "k-sqs": _sel(df, "k-sqs", K=f["K"]),
-        "c-sqs": _sel(df, "c-sqs", beta0=f["beta0"], eta=f["eta"]),
-    }
-    for scheme, sub in pick.items():
+    shown = []
+    for scheme, spec in SCHEMES.items():
+        sub = _sel(df, scheme, **f[scheme])
         if len(sub):
-            _line(axes[0], sub, "latency_s", STYLE[scheme], err="latency_s_std")
-            _line(axes[1], sub, "speedup_vs_ar", STYLE[scheme])
+            label = spec.cell_label(f[scheme]).replace(scheme, spec.label, 1) if spec.columns() else spec.label
+            _line(axes[0], sub, "latency_s", {**STYLE[scheme], "label": label}, err="latency_s_std")
+            _line(axes[1], sub, "speedup_vs_ar", {**STYLE[scheme], "label": label})
+            shown.append(spec.label)
     axes[1].axhline(1.0, color="black", lw=0.8, ls=":")
     axes[0].set_yscale("log")
     _temperature_axes(axes, ["latency per sequence (s, log scale)", "speedup over AR (×)"])
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"Baselines: AR, SD, QS, K-SQS (K = {f['K']:g}), C-SQS (β₁ = {f['beta0']:g}, η = {f['eta']:g})")
+    fig.suptitle("Every scheme at its middle setting: " + ", ".join(shown))
     _save(fig, stem)
 
 
 def fig_variants(df, stem) -> None:
     """Issue #7's grid variants (dashed) against their plain twins (solid): tokens/s and draft length vs T."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    variants = sorted(s for s in df.scheme.unique() if "+" in s)
-    for name in variants:
-        base, _, variant = name.partition("+")
-        for k in sorted(df[df.scheme == name].K.unique()):
-            label = STYLE[base]["label"] + (f" K = {k:g}" if base == "k-sqs" else "")
-            twin = _sel(df, base, K=k) if base == "k-sqs" else _sel(df, base)
-            mine = _sel(df, name, K=k)
-            style = {**STYLE[base], "label": label}
-            for ax, col in ((axes[0], "tokens_per_s"), (axes[1], "mean_draft_len")):
-                if len(twin):
-                    _line(ax, twin, col, style)
-                _line(ax, mine, col, {**style, "label": f"{label} + {variant}"}, ls="--", mfc="white")
-    if not variants:
+    rows = df.to_dict("records")
+    var = df[[is_variant(r) for r in rows]]
+    plain = df[[not is_variant(r) for r in rows]]
+    groups = var.groupby(["scheme", "policy", "preemptive", *PARAM_COLUMNS], sort=True)
+    for (scheme, policy, preemptive, *values), mine in groups:
+        spec = SCHEMES[scheme]
+        setting = dict(zip(PARAM_COLUMNS, values, strict=True))
+        label = spec.cell_label(setting).replace(scheme, spec.label, 1)
+        twin = _sel(plain, scheme, **{c: setting[c] for c in spec.columns()})
+        variant = "adaptive" if policy != "static" else "preemptive" if preemptive else policy
+        style = {**STYLE[scheme], "label": label}
+        for ax, col in ((axes[0], "tokens_per_s"), (axes[1], "mean_draft_len")):
+            if len(twin):
+                _line(ax, twin, col, style)
+            _line(ax, mine, col, {**style, "label": f"{label} + {variant}"}, ls="--", mfc="white")
+    if not len(var):
         for ax in axes:
-            _empty(ax, "variant (+adaptive, +preemptive)")
-    ar = _sel(df, "ar")
-    if len(ar) and variants:
+            _empty(ax, "variant (adaptive policy, preemptive)")
+    ar = _sel(plain, "ar")
+    if len(ar) and len(var):
         _line(axes[0], ar, "tokens_per_s", STYLE["ar"])
     _temperature_axes(axes, ["tokens per second", "drafts per batch"])
-    if variants:
+    if len(var):
         # below the axes: the AR line runs along the top
         axes[0].legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     fig.suptitle("Adaptive drafting and preemptive drafting (dashed) beside the same scheme without (solid)")
@@ -261,7 +263,7 @@ def fig_bound_vs_measured(df, stem, trace=None) -> None:
     """Live cells (filled) and, when ``trace`` (the calibration table) is given, their trace predictions (hollow)."""
     spec = df[df.scheme != "ar"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
-    for scheme in ("sd", "qs", "k-sqs", "c-sqs"):
+    for scheme in [n for n, sp in SCHEMES.items() if sp.speculative]:
         sub = spec[spec.scheme == scheme]
         if len(sub):
             st = STYLE[scheme]
@@ -330,13 +332,16 @@ def fig_support_size_vs_temperature(stats, stem) -> None:
 
 
 def draw_all(summary, stats, out_dir: Path, trace=None) -> list[Path]:
-    """Every figure into ``out_dir`` (``trace``: the calibration table, for Theorem 1); returns the PNG paths."""
+    """Every figure into ``out_dir`` (``trace``: the calibration table, for Theorem 1); returns the PNG paths.
+
+    The paper's figures read the plain cells (static policy, no preemption); ``fig_variants`` all of them."""
     out_dir = Path(out_dir)
+    plain = summary[[not is_variant(r) for r in summary.to_dict("records")]]
     for name in FIGURES[:-1]:
         if name == "fig_bound_vs_measured":
-            fig_bound_vs_measured(summary, out_dir / name, trace)
+            fig_bound_vs_measured(plain, out_dir / name, trace)
         else:
-            globals()[name](summary, out_dir / name)
+            globals()[name](summary if name == "fig_variants" else plain, out_dir / name)
     fig_support_size_vs_temperature(stats, out_dir / FIGURES[-1])
     return [out_dir / f"{n}.png" for n in FIGURES]
 
@@ -356,7 +361,7 @@ def fig_trace_calibration(cal, stem) -> None:
         ("latency_s", "latency per sequence (s)"),
     )
     for ax, (col, label) in zip(axes, pairs, strict=True):
-        for scheme in ("qs", "k-sqs", "c-sqs"):
+        for scheme in TRACE_SCHEMES:
             sub = cal[cal.scheme == scheme]
             if len(sub):
                 st = STYLE[scheme]
@@ -423,11 +428,9 @@ def best_per_temperature(sw) -> pd.DataFrame:
 
 
 def _setting(r) -> str:
-    if r.scheme == "k-sqs":
-        return f"K-SQS K={int(r.K)}"
-    if r.scheme == "c-sqs":
-        return f"C-SQS β₁={r.beta0:g} η={r.eta:g}"
-    return "QS"
+    """``K-SQS K=16``, ``C-SQS β₁=0.001 η=0.001``, ``QS``: the registry's label and the swept columns."""
+    spec = SCHEMES[r.scheme]
+    return spec.cell_label(r._asdict() if hasattr(r, "_asdict") else dict(r)).replace(r.scheme, spec.label, 1)
 
 
 def fig_sweep_heatmap(sw, stem) -> None:
@@ -436,6 +439,7 @@ def fig_sweep_heatmap(sw, stem) -> None:
 
     etas = sorted(sw[sw.scheme == "c-sqs"].eta.unique())
     panels = [("k-sqs", None)] + [("c-sqs", e) for e in etas]
+    panels += [(n, None) for n in TRACE_SCHEMES if n not in ("qs", "k-sqs", "c-sqs") and (sw.scheme == n).any()]
     ncol = 3
     nrow = -(-(len(panels) + 1) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(5.4 * ncol, 4.2 * nrow), squeeze=False, layout="constrained")
@@ -447,7 +451,7 @@ def fig_sweep_heatmap(sw, stem) -> None:
     im = None
     for ax, (scheme, eta) in zip(axes, panels, strict=False):
         sub = sw[sw.scheme == scheme] if eta is None else sw[(sw.scheme == scheme) & np.isclose(sw.eta, eta)]
-        ycol = "K" if scheme == "k-sqs" else "beta0"
+        ycol = next(iter(SCHEMES[scheme].columns()))  # K, beta0, top_p: the panel's y axis
         piv = sub.pivot_table(index=ycol, columns="temperature", values="pred_ms_per_token").reindex(columns=temps)
         im = ax.imshow(piv.to_numpy(float), origin="lower", aspect="auto", cmap="viridis_r", norm=norm)
         col_best = np.nanargmin(piv.to_numpy(float), axis=0)
@@ -456,17 +460,17 @@ def fig_sweep_heatmap(sw, stem) -> None:
         for j, t in enumerate(temps):  # a star where this panel holds the overall best setting at T
             w = best[np.isclose(best.temperature, t)].best.iloc[0]
             here = piv.index[col_best[j]]
-            mine = f"K-SQS K={int(here)}" if scheme == "k-sqs" else f"C-SQS β₁={here:g} η={eta:g}"
+            mine = _setting(pd.Series({"scheme": scheme, ycol: here, "eta": eta}))
             if w == mine:
                 ax.scatter([j], [col_best[j]], marker="*", s=90, color="red", zorder=3)
         step = max(1, len(temps) // 6)
         ax.set_xticks(range(0, len(temps), step), [f"{t:g}" for t in temps[::step]])
         ax.set_yticks(range(len(piv.index)), [f"{int(v)}" if ycol == "K" else f"{v:g}" for v in piv.index])
         ax.set_xlabel("temperature T")
-        ax.set_ylabel("K (top-K support)" if ycol == "K" else "initial threshold β₁")
-        ax.set_title("K-SQS" if scheme == "k-sqs" else f"C-SQS, η = {eta:g}", fontsize=10)
+        ax.set_ylabel({"K": "K (top-K support)", "beta0": "initial threshold β₁"}.get(ycol, ycol))
+        ax.set_title(STYLE[scheme]["label"] + (f", η = {eta:g}" if eta is not None else ""), fontsize=10)
     ax = axes[len(panels)]
-    for scheme in ("qs", "k-sqs", "c-sqs"):
+    for scheme in TRACE_SCHEMES:
         col = f"{scheme}_ms_per_token"
         if col in best:
             st = STYLE[scheme]

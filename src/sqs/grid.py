@@ -1,12 +1,15 @@
-"""The study's grid: which (scheme, T, K, beta0, eta) cells the workflow decodes, and how one cell runs.
+"""The study's grid: which cells the workflow decodes, and how one cell runs.
 
-A cell is a row of the workflow's ``Paramspace``. Columns that a scheme does not use hold 0 (``K`` for
-C-SQS, ``beta0``/``eta`` for K-SQS, all three for the baselines), so every cell has the same path
-pattern ``scheme~<s>/temperature~<T>/K~<K>/beta0~<b>/eta~<e>``.
+A cell is a row of the workflow's ``Paramspace``: the scheme, the drafting policy (``static`` or
+``adaptive``), preemptive drafting on or off, the temperature, then one column per swept scheme
+parameter as :mod:`sqs.schemes.registry` declares them (``K`` of K-SQS, ``beta0``/``eta`` of C-SQS,
+``top_p``). Columns a scheme does not use hold 0, so every cell has the same path pattern
+``scheme~<s>/policy~<p>/preemptive~<b>/temperature~<T>/K~<K>/beta0~<b>/eta~<e>/top_p~<p>``.
 
-Issue #7's drafting options are cells of their own, named ``<scheme>+adaptive`` (the adaptive (L, ell)
-policy) and ``<scheme>+preemptive`` (preemptive drafting), with every other setting as their plain twin's,
-so ``summary.csv`` and MLflow hold them beside the plain schemes.
+The config lists each scheme's values under ``grid.<section>`` (``k_sqs``, ``c_sqs``, ``top_p``; each list
+named by its column); issue #7's adaptive policy and preemptive drafting run the schemes listed under
+``grid.adaptive`` and ``grid.preemptive`` with every other setting as their plain twin's, so
+``summary.csv`` and MLflow hold them beside the plain cells.
 
 Checks that need the vocabulary size (K <= V, a budget that fits one token) run on the config before
 any job starts; V comes from ``models.vocab_size`` or from the known model ids below.
@@ -14,23 +17,22 @@ any job starts; V comes from ``models.vocab_size`` or from the known model ids b
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import socket
 from collections.abc import Callable
-from pathlib import Path
+from itertools import product
 
 from .embedded import EMBEDDED
 from .latency import LinkConfig
 from .models import EMBEDDED_DRAFT, EMBEDDED_LLM, PAPER_LLM, PAPER_SLM
-from .schemes import lattice_bits, size_bits, subset_bits
+from .schemes import SCHEMES, grid_columns, names
+from .schemes import get as scheme_spec
 
 log = logging.getLogger(__name__)
 
-CELL_COLUMNS = ("scheme", "temperature", "K", "beta0", "eta")
+PARAM_COLUMNS = grid_columns()  # K, beta0, eta, top_p: every swept scheme parameter
+CELL_COLUMNS = ("scheme", "policy", "preemptive", "temperature", *PARAM_COLUMNS)
 BASELINES = ("ar", "sd", "qs")
-VARIANTS = ("adaptive", "preemptive")
+POLICIES = ("static", "adaptive")
 KNOWN_VOCAB = {
     **{m.id: m.vocab_size for m in EMBEDDED.values()},
     EMBEDDED_DRAFT: EMBEDDED[EMBEDDED_LLM].vocab_size,
@@ -54,43 +56,73 @@ def vocab_size(config: dict) -> int | None:
 
 
 def min_token_bits(scheme: str, v: int, ell: int, k: int = 1) -> int:
-    """The fewest payload bits one draft token of ``scheme`` can cost (support + lattice, one nonzero count)."""
-    if scheme in ("qs", "dense"):
-        return lattice_bits(v, ell)
-    if scheme == "k-sqs":
-        return subset_bits(v, k) + lattice_bits(k, ell)
-    if scheme == "c-sqs":
-        return size_bits(v) + subset_bits(v, 1) + lattice_bits(1, ell)
-    return 0  # ar sends nothing; sd is exempt from the budget (float32 on the wire)
+    """The fewest payload bits one draft token of ``scheme`` can cost; 0 where no budget applies."""
+    spec = scheme_spec(scheme)
+    if not spec.speculative or not spec.budget:
+        return 0  # ar sends nothing; sd is exempt from the budget (float32 on the wire)
+    return spec.layout.min_token_bits(v, ell, k)
 
 
-def split_scheme(name: str) -> tuple[str, str | None]:
-    """A cell's scheme name as (scheme, variant): ``qs+adaptive`` -> (``qs``, ``adaptive``)."""
-    base, _, variant = str(name).partition("+")
-    if variant and variant not in VARIANTS:
-        raise ConfigError(f"unknown variant {variant!r} in scheme {name!r}; valid: {', '.join(VARIANTS)}")
-    return base, variant or None
+def is_variant(cell: dict) -> bool:
+    """An issue #7 cell: the adaptive policy or preemptive drafting."""
+    return cell.get("policy", "static") != "static" or str(cell.get("preemptive", False)) == "True"
 
 
-def _variant_cells(g: dict):
-    """(scheme name, K) of the variant cells at one temperature."""
-    for variant in VARIANTS:
+def _cells(g: dict):
+    """(key, cell) of every decoding job at temperature 0 (the caller sets T); ``key`` names the config list."""
+    zero = dict.fromkeys(PARAM_COLUMNS, 0)
+    base = {"policy": "static", "preemptive": False}
+    for s in g["baselines"]:
+        yield "grid.baselines", {"scheme": s, **base, **zero}
+    for name, spec in SCHEMES.items():
+        block, cols = g.get(spec.grid_section or "") or {}, list(spec.columns())
+        if not spec.grid_section or not cols or not all(block.get(c) for c in cols):
+            continue
+        for values in product(*(block[c] for c in cols)):
+            setting = dict(zip(cols, values, strict=True))
+            yield f"grid.{spec.grid_section}.{cols[0]}", {"scheme": name, **base, **zero, **setting}
+    for variant in ("adaptive", "preemptive"):
         block = g.get(variant) or {}
         for s in block.get("schemes", []):
-            for k in block["K"] if s == "k-sqs" else [0]:
-                yield f"{s}+{variant}", int(k)
+            cols = [c for c in scheme_spec(s).columns() if block.get(c)]
+            for values in product(*(block[c] for c in cols)):
+                setting = dict(zip(cols, values, strict=True))
+                cell = {"scheme": s, "policy": "adaptive" if variant == "adaptive" else "static",
+                        "preemptive": variant == "preemptive", **zero, **setting}  # fmt: skip
+                yield f"grid.{variant}.{cols[0] if cols else 'schemes'}", cell
+
+
+def _check_names(config: dict) -> None:
+    """Scheme names in the config against the registry, with what each place accepts."""
+    g, pol = config["grid"], config.get("analysis", {}).get("policies", {})
+    specs = [scheme_spec(n) for n in names(aliases=False)]
+    ok = {
+        "baselines": [s.name for s in specs if not s.columns()],
+        "adaptive": [s.name for s in specs if s.lattice and not s.stateful],
+        "preemptive": [s.name for s in specs if s.speculative and not s.stateful],
+    }
+    places = [("grid.baselines", g.get("baselines"), "baselines")]
+    places += [(f"grid.{k}.schemes", (g.get(k) or {}).get("schemes", []), k) for k in ("adaptive", "preemptive")]
+    places += [("analysis.policies.scheme", [pol["scheme"]] if "scheme" in pol else [], "adaptive")]
+    pre = pol.get("preemptive_scheme")
+    places += [("analysis.policies.preemptive_scheme", [pre] if pre else [], "preemptive")]
+    for key, given, kind in places:
+        for name in given or []:
+            if name not in ok[kind]:
+                why = {"baselines": "a scheme without swept parameters", "adaptive": "the adaptive policy needs a "
+                       "stateless lattice scheme", "preemptive": "preemptive drafting needs a stateless speculative "
+                       "scheme"}[kind]  # fmt: skip
+                raise ConfigError(f"{key} contains {name!r}: {why}; valid: {', '.join(ok[kind])}")
 
 
 def check_config(config: dict) -> None:
     """Cross-key checks the JSON schema cannot express; raises :class:`ConfigError`."""
     g, d = config["grid"], config["decode"]
-    schemes = (
-        set(g["baselines"]) | ({"k-sqs"} if g["k_sqs"]["K"] else set()) | ({"c-sqs"} if g["c_sqs"]["beta0"] else set())
-    )
-    variants = [(*split_scheme(name), k) for name, k in _variant_cells(g)]
-    schemes |= {s for s, _, _ in variants}
-    if not schemes:
-        raise ConfigError("the grid is empty: give grid.baselines, grid.k_sqs.K or grid.c_sqs.beta0")
+    _check_names(config)
+    cells = list(_cells(g))
+    if not cells:
+        sections = ", ".join(f"grid.{s.grid_section}" for s in SCHEMES.values() if s.grid_section)
+        raise ConfigError(f"the grid is empty: give grid.baselines or one of {sections}")
     v = vocab_size(config)
     if v is None:
         log.warning(
@@ -99,12 +131,10 @@ def check_config(config: dict) -> None:
             config["models"]["llm"],
         )
         return
-    for s in sorted(schemes):
-        for k in g["k_sqs"]["K"] if s == "k-sqs" else [1]:
-            check_cell(s, k, v, d["ell"], d["budget_bits"])
-    for s, variant, k in variants:
-        for ell in g["adaptive"]["ells"] if variant == "adaptive" else [d["ell"]]:
-            check_cell(s, max(k, 1), v, ell, d["budget_bits"], key=f"grid.{variant}.K")
+    for key, cell in cells:
+        adaptive = cell["policy"] == "adaptive"
+        for ell in g["adaptive"]["ells"] if adaptive else [d["ell"]]:
+            check_cell(cell["scheme"], max(int(cell["K"]), 1), v, ell, d["budget_bits"], key=key)
     too_big = [k for k in config.get("analysis", {}).get("sweep", {}).get("K", []) if k > v]
     if too_big:
         raise ConfigError(
@@ -114,11 +144,12 @@ def check_config(config: dict) -> None:
 
 def check_cell(scheme: str, k: int, v: int, ell: int, budget_bits: int, key: str = "grid.k_sqs.K") -> None:
     """K <= V, and a budget that fits one draft token of ``scheme``: at parse time and again in each job."""
-    if scheme == "k-sqs" and k > v:
+    spec = scheme_spec(scheme)
+    if spec.layout is not None and spec.layout.fixed_k and k > v:
         raise ConfigError(f"{key} contains {k}, but K must be in [1, V] with V = {v} for these models")
     need = min_token_bits(scheme, v, ell, k)
     if need > budget_bits:
-        what = f"{scheme} with K = {k}" if scheme == "k-sqs" else scheme
+        what = f"{scheme} with K = {k}" if spec.layout.fixed_k else scheme
         raise ConfigError(
             f"decode.budget_bits={budget_bits} is too small for even one draft token of {what} "
             f"(needs at least {need} bits at V = {v}, ell = {ell}); raise decode.budget_bits to >= {need}"
@@ -129,19 +160,16 @@ def grid_cells(config: dict):
     """The grid as a pandas DataFrame, one row per decoding job (the workflow's Paramspace)."""
     import pandas as pd
 
-    g = config["grid"]
     rows = []
-    for t in g["temperatures"]:
-        for s in g["baselines"]:
-            rows.append((s, float(t), 0, 0.0, 0.0))
-        for k in g["k_sqs"]["K"]:
-            rows.append(("k-sqs", float(t), int(k), 0.0, 0.0))
-        for b in g["c_sqs"]["beta0"]:
-            for e in g["c_sqs"]["eta"]:
-                rows.append(("c-sqs", float(t), 0, float(b), float(e)))
-        for name, k in _variant_cells(g):
-            rows.append((name, float(t), k, 0.0, 0.0))
+    for t in config["grid"]["temperatures"]:
+        for _, cell in _cells(config["grid"]):
+            rows.append({**cell, "temperature": float(t)})
     df = pd.DataFrame(rows, columns=list(CELL_COLUMNS)).drop_duplicates(ignore_index=True)
+    types = {
+        f.metadata["column"]: f.type for sp in SCHEMES.values() for f in sp.param_fields() if f.metadata.get("column")
+    }
+    for c in PARAM_COLUMNS:  # integer parameters stay integers in the path (K~4, not K~4.0)
+        df[c] = df[c].astype(int if types[c] in (int, "int") else float)
     return df
 
 
@@ -160,7 +188,7 @@ def channel_config(section: dict | None):
     return ChannelConfig(**section)
 
 
-def cell_config(config: dict, scheme: str) -> dict:
+def cell_config(config: dict, policy: str) -> dict:
     """The part of the workflow config one decoding job reads (its Snakemake params).
 
     Only these keys go to the job, so editing a figure option or another variant's list does not
@@ -168,7 +196,7 @@ def cell_config(config: dict, scheme: str) -> dict:
     """
     out = {k: config[k] for k in ("models", "decode", "link")}
     out["channel"] = config.get("channel") or {}
-    if split_scheme(scheme)[1] == "adaptive":
+    if policy == "adaptive":
         out["adaptive"] = config["grid"]["adaptive"]
     return out
 
@@ -181,19 +209,21 @@ def decode_config(cell: dict, config: dict):
     from .decode import DecodeConfig
 
     d, m = config["decode"], config["models"]
-    scheme, variant = split_scheme(cell["scheme"])
-    adaptive = (config.get("adaptive") or {}) if variant == "adaptive" else {}
+    spec = scheme_spec(cell["scheme"])
+    policy = str(cell.get("policy", "static"))
+    adaptive = (config.get("adaptive") or {}) if policy == "adaptive" else {}
+    params = {}  # the scheme's parameters: swept ones from the cell, the rest from decode.<name>
+    for f in spec.param_fields():
+        column = f.metadata.get("column")
+        value = cell[column] if column else d[f.name]
+        params[f.name] = max(int(value), 1) if f.type in (int, "int") else float(value)
     return DecodeConfig(
-        scheme=scheme,
+        scheme=str(cell["scheme"]),
         temperature=float(cell["temperature"]),
         max_new_tokens=int(d["max_new_tokens"]),
         budget_bits=int(d["budget_bits"]),
         max_draft_len=int(d["max_draft_len"]),
-        ell=int(d["ell"]),
-        k=max(int(cell["K"]), 1),
-        beta=float(cell["beta0"]),
-        alpha=float(d["alpha"]),
-        eta=float(cell["eta"]),
+        **params,
         slm=m["slm"],
         llm=m["llm"],
         dtype=m["dtype"],
@@ -201,9 +231,9 @@ def decode_config(cell: dict, config: dict):
         seed=int(d["seed"]),
         link=link_config(config),
         channel=channel_config(config.get("channel")),
-        policy="adaptive" if variant == "adaptive" else "static",
+        policy=policy,
         ells=tuple(int(e) for e in adaptive.get("ells", ())),
-        preemptive=variant == "preemptive",
+        preemptive=str(cell.get("preemptive", False)) == "True",
     )
 
 
@@ -218,33 +248,3 @@ def run_cell(cell: dict, config: dict, prompts: list[str], progress: Callable | 
     policy = cfg.make_policy()  # one policy for the whole cell: an adaptive one learns across prompts
     items = progress(list(enumerate(prompts))) if progress else enumerate(prompts)
     return [decode_prompt(pair, cfg, text, i, include_batches=True, policy=policy) for i, text in items]
-
-
-def decode_cell_files(cell: dict, config: dict, prompts_path: Path, records_out: Path, metrics_out: Path) -> dict:
-    """The workflow's decoding job: prompts file in, per-prompt records (JSON Lines) and the cell's row out.
-
-    Both outputs are written to temporary names and renamed, so a killed job leaves no half file behind.
-    """
-    from tqdm import tqdm
-
-    from .aggregate import cell_metrics
-
-    cell = {k: (v.item() if hasattr(v, "item") else v) for k, v in dict(cell).items()}
-    prompts = [json.loads(line)["prompt"] for line in Path(prompts_path).read_text().splitlines() if line.strip()]
-    label = " ".join(f"{k}={cell[k]}" for k in CELL_COLUMNS)
-    records = run_cell(cell, config, prompts, progress=lambda xs: tqdm(xs, desc=label, unit="prompt"))
-    row = cell_metrics(records, cell, config)
-    # provenance: where the job ran (a cluster run is checked job by job against this)
-    row["host"], row["slurm_job_id"] = socket.gethostname(), os.environ.get("SLURM_JOB_ID")
-    _atomic_write(records_out, "".join(json.dumps(r) + "\n" for r in records))
-    _atomic_write(metrics_out, json.dumps(row, indent=1))
-    log.info("%s: %.2f tokens/s, resampling rate %.3f", label, row["tokens_per_s"], row["resampling_rate"])
-    return row
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -63,18 +63,3 @@ def batch_latency(
         cloud_s=cloud_s * link.cloud_time_scale,
         downlink_s=8 * downlink_bytes / link.downlink_bps,
     )
-
-
-_PARTS = ("edge_s", "protocol_s", "uplink_s", "propagation_s", "cloud_s", "downlink_s")
-
-
-def summarize(latencies: list[BatchLatency], n_tokens: int) -> dict:
-    """Session totals under the workflow's names: latency_s, tokens_per_s, latency_<part>, protocol share."""
-    parts = {k: sum(getattr(x, k) for x in latencies) for k in _PARTS}
-    total = sum(x.total_s for x in latencies)
-    return {
-        "latency_s": total,
-        "tokens_per_s": n_tokens / total if total > 0 else float("nan"),
-        **{f"latency_{k}": v for k, v in parts.items()},
-        "protocol_share_of_edge": parts["protocol_s"] / parts["edge_s"] if parts["edge_s"] > 0 else 0.0,
-    }

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
-import numpy as np
-
 from .bounds import theorem1_terms
 from .channel import RateProcess
 from .cloud import Cloud
 from .edge import Edge
-from .latency import BatchLatency, LinkConfig, batch_latency, summarize
+from .latency import BatchLatency, LinkConfig, batch_latency
+from .metrics import LATENCY_PARTS, Tally
 
 
 @dataclass
@@ -50,35 +49,34 @@ class SessionResult:
     tokens: list[int]  # generated continuation
     batches: list[BatchRecord] = field(repr=False)
 
+    def tally(self) -> Tally:
+        """This prompt's counts and sums (sqs.metrics): what every pooled rate is computed from."""
+        t = Tally(tokens=len(self.tokens))
+        for x in self.batches:
+            t.add_batch(x.num_drafts, x.num_accepted, x.ell, x.uplink_bps)
+            t.payload_bits += x.payload_bits
+            t.uplink_bytes += x.uplink_bytes
+            t.downlink_bytes += x.downlink_bytes
+            t.dropped_mass += float(sum(x.dropped_mass))
+            t.expected_rejections += float(sum(x.rejection_prob))
+            t.bound_theorem1 += x.bound_theorem1
+            t.bound_discrepancy += x.bound_discrepancy
+            t.bound_distortion += x.bound_distortion
+            t.predrafted += x.predrafted
+            t.predrafts_kept += x.predrafts_kept
+            for part in LATENCY_PARTS:
+                setattr(t, f"{part}_s", getattr(t, f"{part}_s") + getattr(x.latency, f"{part}_s"))
+        betas = [b for x in self.batches for b in x.betas if b is not None]
+        if betas:
+            t.beta_last_sum, t.beta_prompts = betas[-1], 1
+        t.add_prompt(sum(x.latency.total_s for x in self.batches))
+        return t
+
     def summary(self) -> dict:
-        b = self.batches
-        n_batches = len(b)
-        drafts = sum(x.num_drafts for x in b)
-        accepted = sum(x.num_accepted for x in b)
-        bits = sum(x.payload_bits for x in b)
-        dropped = [d for x in b for d in x.dropped_mass]
-        return {
-            **summarize([x.latency for x in b], len(self.tokens)),
-            "n_tokens": len(self.tokens),
-            "n_batches": n_batches,
-            "resampling_rate": sum(x.resampled for x in b) / max(n_batches, 1),
-            "mean_accept_len": (accepted + n_batches) / max(n_batches, 1),
-            "draft_accept_rate": accepted / drafts if drafts else float("nan"),
-            "mean_draft_len": drafts / max(n_batches, 1),
-            "uplink_bits_per_batch": bits / max(n_batches, 1),
-            "uplink_bits_per_token": bits / max(len(self.tokens), 1),
-            "uplink_bytes": sum(x.uplink_bytes for x in b),
-            "downlink_bytes": sum(x.downlink_bytes for x in b),
-            "dropped_mass": float(np.mean(dropped)) if dropped else 0.0,
-            "expected_rejections": float(sum(sum(x.rejection_prob) for x in b)),
-            "bound_theorem1": float(sum(x.bound_theorem1 for x in b)),
-            "bound_discrepancy": float(sum(x.bound_discrepancy for x in b)),
-            "bound_distortion": float(sum(x.bound_distortion for x in b)),
-            "rejections": sum(x.resampled for x in b),
-            "predrafted": sum(x.predrafted for x in b),
-            "predraft_kept_share": sum(x.predrafts_kept for x in b) / max(sum(x.predrafted for x in b), 1),
-            "mean_ell": float(np.mean(ells)) if (ells := [x.ell for x in b if x.ell]) else 0.0,
-        }
+        """The prompt's rates (sqs.metrics.Tally.rates) and its tally under ``tally``."""
+        t = self.tally()
+        return {**t.rates(), "rejections": t.resampled, "uplink_bytes": t.uplink_bytes,
+                "downlink_bytes": t.downlink_bytes, "predrafted": t.predrafted, "tally": t.to_dict()}  # fmt: skip
 
     def to_dict(self) -> dict:
         return {
@@ -108,10 +106,10 @@ def run_session(
     still running when the verdict arrives finishes first); pre-drafts on a wrong prefix are dropped.
     """
     link = link or LinkConfig()
-    if preemptive and (edge.policy is not None or edge.scheme.name == "c-sqs"):
+    if preemptive and (edge.policy is not None or edge.scheme.stateful):
         raise ValueError(
-            "preemptive drafting needs no drafting policy and a stateless scheme (not c-sqs, whose threshold "
-            f"checkpoint spans one batch); got policy={edge.policy is not None}, scheme={edge.scheme.name}"
+            "preemptive drafting needs no drafting policy and a stateless scheme (not one like c-sqs, whose "
+            f"threshold checkpoint spans one batch); got policy={edge.policy is not None}, scheme={edge.scheme.name}"
         )
     edge.start(prompt)
     cloud.start(prompt)

@@ -15,7 +15,9 @@ from tqdm import tqdm
 
 from .cloud import Cloud
 from .edge import Edge
-from .schemes import make_scheme
+from .metrics import pooled
+from .schemes import SCHEMES
+from .schemes import get as scheme_spec
 from .session import run_session
 from .toy import random_pair
 
@@ -37,54 +39,29 @@ class SimulationConfig:
     closeness: float = 0.8
     seed: int = 0
 
-    def schemes(self) -> list[tuple[str, dict]]:
-        return [
-            ("sd", {}),
-            ("dense", {"ell": self.ell}),
-            ("k-sqs", {"k": self.k, "ell": self.ell}),
-            ("c-sqs", {"beta": self.beta, "ell": self.ell, "alpha": self.alpha, "eta": self.eta}),
-            ("top-p", {"top_p": self.top_p, "ell": self.ell}),
-        ]
+    def scheme_names(self) -> list[str]:
+        """Every speculative scheme of the registry (sqs.schemes.registry), each with its parameters read off self."""
+        return [n for n, spec in SCHEMES.items() if spec.speculative]
 
 
 def simulate(cfg: SimulationConfig, progress: bool = True) -> list[dict]:
-    """One summary row per scheme, averaged over prompts (per-prompt std of resampling rate kept)."""
+    """One summary row per scheme, pooled over prompts (sqs.metrics)."""
     slm, llm = random_pair(cfg.vocab_size, np.random.default_rng(cfg.seed), cfg.closeness)
     prompts = np.random.default_rng(cfg.seed + 1).integers(cfg.vocab_size, size=cfg.n_prompts)
-    rows = []
-    jobs = [(name, params, i) for name, params in cfg.schemes() for i in range(cfg.n_prompts)]
-    per_scheme: dict[str, list[dict]] = {}
-    for name, params, i in tqdm(jobs, desc="simulate", unit="prompt", disable=not progress):
+    jobs = [(name, i) for name in cfg.scheme_names() for i in range(cfg.n_prompts)]
+    per_scheme: dict[str, list] = {}
+    for name, i in tqdm(jobs, desc="simulate", unit="prompt", disable=not progress):
         rng = np.random.default_rng([cfg.seed, i])
-        edge = Edge(slm, make_scheme(name, **params), cfg.temperature, cfg.budget_bits, cfg.max_draft_len, rng)
+        spec = scheme_spec(name)
+        edge = Edge(slm, spec.make(**spec.params_of(cfg)), cfg.temperature, cfg.budget_bits, cfg.max_draft_len, rng)
         cloud = Cloud(llm, cfg.temperature, np.random.default_rng([cfg.seed, i, 1]))
         res = run_session(edge, cloud, [int(prompts[i])], cfg.max_new_tokens)
-        per_scheme.setdefault(name, []).append({**res.summary(), "params": params})
-    for name, runs in per_scheme.items():
-        row = {"scheme": name, **{k: v for k, v in runs[0]["params"].items()}}
-        for key in (
-            "latency_s",
-            "tokens_per_s",
-            "resampling_rate",
-            "mean_accept_len",
-            "draft_accept_rate",
-            "mean_draft_len",
-            "uplink_bits_per_token",
-            "uplink_bits_per_batch",
-            "dropped_mass",
-            "expected_rejections",
-            "bound_theorem1",
-            "rejections",
-            "n_tokens",
-            "n_batches",
-        ):
-            vals = np.array([r[key] for r in runs], dtype=float)
-            row[key] = float(np.nanmean(vals))
-        row["resampling_rate_std"] = float(np.std([r["resampling_rate"] for r in runs]))
-        row["uplink_bytes_per_token"] = float(
-            sum(r["uplink_bytes"] for r in runs) / max(sum(r["n_tokens"] for r in runs), 1)
-        )
-        rows.append(row)
+        per_scheme.setdefault(name, []).append(res.tally())
+    rows = []
+    for name, tallies in per_scheme.items():
+        t = pooled(tallies)
+        rows.append({"scheme": name, **scheme_spec(name).params_of(cfg), **t.rates(), "rejections": t.resampled,
+                     "uplink_bytes_per_token": t.uplink_bytes / max(t.tokens, 1)})  # fmt: skip
     return rows
 
 

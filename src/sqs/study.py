@@ -4,7 +4,8 @@ time-varying uplink, and preemptive drafting versus none.
 Every static (L, ell) pair of a grid and the adaptive policy decode the same prompts with the same
 seeds and the same channel realization (the rate sequence depends only on the seed and the prompt).
 One policy object serves all prompts of a run, so the adaptive policy carries what it learned from
-prompt to prompt, cold start included. Tokens/s are pooled: all tokens over all latency.
+prompt to prompt, cold start included. Every rate is pooled by :mod:`sqs.metrics` (tokens/s: all tokens
+over all latency).
 """
 
 from __future__ import annotations
@@ -12,29 +13,25 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from .decode import DecodeConfig, ModelPair, decode_prompt
+from .metrics import pooled
 
 STUDY_COLUMNS = (
     "temperature", "policy", "draft_len", "ell", "scheme", "channel", "n_prompts", "n_tokens", "tokens_per_s",
-    "latency_s", "latency_s_std", "mean_draft_len", "draft_accept_rate", "mean_accept_len", "resampling_rate",
-    "uplink_bits_per_token", "mean_ell", "mean_uplink_bps", "n_batches", "best_static", "gain_vs_best_static",
+    "latency_s", "latency_s_std", "mean_draft_len", "draft_accept_rate", "accept_rate_pos1", "mean_accept_len",
+    "resampling_rate", "uplink_bits_per_token", "mean_ell", "mean_uplink_bps", "n_batches", "best_static",
+    "gain_vs_best_static",
 )  # fmt: skip
 PREEMPT_COLUMNS = (
     "temperature", "preemptive", "scheme", "draft_len", "ell", "n_prompts", "n_tokens", "tokens_per_s", "latency_s",
-    "latency_s_std", "mean_draft_len", "draft_accept_rate", "mean_accept_len", "n_batches", "predrafted",
+    "latency_s_std", "mean_draft_len", "draft_accept_rate", "accept_rate_pos1", "mean_accept_len", "n_batches",
+    "predrafted",
     "predraft_kept_share", "speedup_vs_off",
 )  # fmt: skip
 
 
 def _pooled(cfg: DecodeConfig, records: list[dict]) -> dict:
-    batches = [b for r in records for b in r["batches"]]
-    tokens = sum(r["n_tokens"] for r in records)
-    latency = [r["latency_s"] for r in records]
-    drafts = sum(b["drafts"] for b in batches)
-    accepted = sum(b["accepted"] for b in batches)
-    made = sum(b["predrafted"] for b in batches)
+    t = pooled(r["tally"] for r in records)
     return {
         "temperature": cfg.temperature,
         "policy": cfg.policy,
@@ -42,22 +39,9 @@ def _pooled(cfg: DecodeConfig, records: list[dict]) -> dict:
         "ell": cfg.ell if cfg.policy == "static" else 0,
         "scheme": cfg.scheme,
         "channel": cfg.channel.kind,
-        "n_prompts": len(records),
-        "n_tokens": tokens,
-        "tokens_per_s": tokens / sum(latency),
-        "latency_s": float(np.mean(latency)),
-        "latency_s_std": float(np.std(latency)),
-        "mean_draft_len": drafts / len(batches),
-        "draft_accept_rate": accepted / drafts if drafts else float("nan"),
-        "mean_accept_len": (accepted + len(batches)) / len(batches),  # as sqs.session: accepted drafts + 1
-        "resampling_rate": sum(b["resampled"] for b in batches) / len(batches),
-        "uplink_bits_per_token": sum(b["uplink_bits"] for b in batches) / tokens,
-        "mean_ell": float(np.mean([b.get("ell", 0) for b in batches])),
-        "mean_uplink_bps": float(np.mean([b["uplink_bps"] for b in batches])),
-        "n_batches": len(batches),
+        **t.rates(),
         "preemptive": cfg.preemptive,
-        "predrafted": made,
-        "predraft_kept_share": sum(b["predrafts_kept"] for b in batches) / max(made, 1),
+        "predrafted": t.predrafted,
     }
 
 

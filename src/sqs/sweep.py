@@ -23,16 +23,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from itertools import product
 
 import numpy as np
 
-from . import sparsify, wire
+from . import wire
 from .latency import LinkConfig, batch_latency
 from .lattice import _select
 from .probs import softmax_temperature
-from .schemes import lattice_bits, size_bits, subset_bits
+from .schemes import SCHEMES
+from .schemes import get as scheme_spec
 
-SWEEP_SCHEMES = ("qs", "k-sqs", "c-sqs")
+SWEEP_SCHEMES = tuple(n for n, sp in SCHEMES.items() if sp.trace is not None)
+# grid column -> the scheme parameter it sets (K -> k, beta0 -> beta, ...), over the sweepable schemes
+SWEEP_AXES = {c: n for name in SWEEP_SCHEMES for c, n in SCHEMES[name].columns().items()}
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,43 @@ class SweepCell:
     budget_bits: int = 5000
     max_draft_len: int = 8
     link: LinkConfig = field(default_factory=LinkConfig)
+    top_p: float = 0.0
 
     def __post_init__(self) -> None:
         if self.scheme not in SWEEP_SCHEMES:
             raise ValueError(f"sweep scheme must be one of {', '.join(SWEEP_SCHEMES)}, got {self.scheme!r}")
         if self.scheme == "k-sqs" and self.K < 1:
             raise ValueError(f"k-sqs needs K >= 1, got {self.K}")
+        if self.scheme == "top-p" and not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top-p needs top_p in (0, 1], got {self.top_p}")
+
+
+def grid_cells(temperatures, axes: dict, with_dense: bool = True, **common) -> list[SweepCell]:
+    """Per temperature, every sweepable scheme over the product of its columns' lists in ``axes``
+    (``{"K": [...], "beta0": [...], "eta": [...], "top_p": [...]}``); schemes without columns once
+    (``with_dense``). A scheme one of whose lists is empty or missing is left out."""
+    cells = []
+    for t in temperatures:
+        for name in SWEEP_SCHEMES:
+            cols = list(SCHEMES[name].columns())
+            if not cols:
+                cells += [SweepCell(name, float(t), **common)] if with_dense else []
+                continue
+            for values in product(*(list(axes.get(c) or []) for c in cols)):
+                cells.append(SweepCell(name, float(t), **dict(zip(cols, values, strict=True)), **common))
+    return cells
+
+
+def plain_rows(rows: Iterable[dict]) -> list[dict]:
+    """Live summary rows of sweepable schemes under the static policy without preemption (what the trace models)."""
+    return [
+        r for r in rows
+        if r["scheme"] in SWEEP_SCHEMES and r.get("policy", "static") == "static" and not _truthy(r.get("preemptive"))
+    ]  # fmt: skip
+
+
+def _truthy(x) -> bool:
+    return str(x).lower() in ("true", "1") if isinstance(x, str) else bool(x)
 
 
 @dataclass(frozen=True)
@@ -66,7 +101,7 @@ class ComputeProfile:
     @classmethod
     def from_summary(cls, rows: Iterable[dict]) -> ComputeProfile:
         """Fit from live ``summary.csv`` rows of speculative cells (least squares over cells)."""
-        rows = [r for r in rows if r["scheme"] in SWEEP_SCHEMES and r["n_batches"] > 0]
+        rows = [r for r in plain_rows(rows) if r["n_batches"] > 0]
         if not rows:
             raise ValueError("no speculative cells to profile compute times from")
         drafts = sum(r["mean_draft_len"] * r["n_batches"] for r in rows)
@@ -105,27 +140,6 @@ def _support_stats(q: np.ndarray, p: np.ndarray, ids: np.ndarray, ell: int) -> t
     tv = 0.5 * (np.abs(counts / ell - ps).sum(axis=1) + np.clip(1.0 - ps.sum(axis=1), 0.0, None))
     dropped = np.clip((q.sum(axis=1) - qs.sum(axis=1)) / q.sum(axis=1), 0.0, None)
     return tv, dropped, np.count_nonzero(counts, axis=1)
-
-
-_BITS: dict[tuple, int] = {}
-
-
-def _payload_bits(scheme: str, v: int, k: np.ndarray, ell: int, nnz: np.ndarray) -> np.ndarray:
-    """Exact payload bits per position (the layout of :mod:`sqs.wire`), memoized per distinct support size."""
-    uniq, inv = np.unique(k, return_inverse=True)
-    fixed = np.empty(uniq.size)
-    for j, kk in enumerate(uniq.tolist()):
-        key = (scheme, v, kk, ell)
-        if key not in _BITS:
-            if scheme == "qs":
-                _BITS[key] = lattice_bits(v, ell)
-            elif scheme == "k-sqs":
-                _BITS[key] = subset_bits(v, kk) + lattice_bits(kk, ell)
-            else:
-                _BITS[key] = size_bits(v) + subset_bits(v, kk) + lattice_bits(kk, ell)
-        fixed[j] = _BITS[key]
-    token = np.frexp(np.asarray(nnz, dtype=np.float64) - 1.0)[1]  # bits_for(nnz) = (nnz - 1).bit_length()
-    return fixed[inv.reshape(k.shape)] + token
 
 
 class _Chunk:
@@ -219,57 +233,26 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
     by_t: dict[float, list[SweepCell]] = {}
     for c in cells:
         by_t.setdefault(c.temperature, []).append(c)
-    betas = {c: c.beta0 for c in cells if c.scheme == "c-sqs"}
+    state: dict = {}  # what a selector carries along the rows (C-SQS's threshold)
     for a in range(0, n, chunk):
         slm = np.asarray(slm_logits[a : a + chunk])
         order = np.argsort(-slm, axis=1)
         sl = slice(a, a + slm.shape[0])
         for t, group in by_t.items():
             ch = _Chunk(slm, np.asarray(llm_logits[a : a + chunk]), order, t)
-            c_cells = [c for c in group if c.scheme == "c-sqs"]
-            ks, ss = {}, {}
-            if c_cells:  # the threshold depends on the previous position's dropped mass: rows in order
-                beta = np.array([betas[c] for c in c_cells])
-                eta = np.array([c.eta for c in c_cells])
-                alpha = np.array([c.alpha for c in c_cells])
-                kk = np.empty((ch.rows, len(c_cells)), dtype=np.int64)
-                for i in range(ch.rows):
-                    k_i = np.maximum(np.searchsorted(ch.neg[i], -beta, side="right"), 1)
-                    kk[i] = k_i
-                    dropped = np.maximum((ch.qtot[i] - ch.cum[i, k_i - 1]) / ch.qtot[i], 0.0)
-                    beta = beta - eta * (dropped - alpha)
-                for j, c in enumerate(c_cells):
-                    betas[c] = float(beta[j])
-                    ks[c] = kk[:, j]
-                    ss[c] = ch.cum[np.arange(ch.rows), kk[:, j] - 1]
-            for c in group:
-                o = out[c]
-                o["tv_qp"][sl] = ch.tv_qp
-                if c.scheme == "qs":
-                    k, s = np.full(ch.rows, v), ch.qtot
-                elif c.scheme == "k-sqs":
-                    kc = min(c.K, v)
-                    k, s = np.full(ch.rows, kc), ch.cum[:, kc - 1]
-                else:
-                    k, s = ks[c], ss[c]
-                tv, nnz, ok = _window_stats(ch, k, s, c.ell)
-                if c.scheme == "k-sqs" and c.K < v:  # a tie at the K-th value: top_k takes the lowest ids
-                    ok &= ch.qsorted[:, c.K - 1] != ch.qsorted[:, c.K]
-                if c.scheme == "c-sqs":  # an empty threshold keeps the argmax: lowest id among tied maxima
-                    ok &= ~((k == 1) & (ch.qsorted[:, 0] == ch.qsorted[:, min(1, v - 1)]) & (v > 1))
-                for i in np.flatnonzero(~ok):
-                    if c.scheme == "qs":
-                        ids = np.arange(v)
-                    elif c.scheme == "k-sqs":
-                        ids = sparsify.top_k(ch.q[i], min(c.K, v))
-                    else:
-                        ids = np.flatnonzero(ch.q[i] >= ch.qsorted[i, k[i] - 1]) if k[i] > 1 else None
-                        if ids is None or ids.size != k[i]:
-                            ids = sparsify.threshold(ch.q[i], np.inf)  # the argmax, as the edge keeps it
-                    tv[i], nnz[i] = _exact_row(ch, i, ids, c.ell)
-                o["r"][sl], o["k"][sl] = tv, k
-                o["dropped"][sl] = np.clip((ch.qtot - s) / ch.qtot, 0.0, None)
-                o["bits"][sl] = _payload_bits(c.scheme, v, k, c.ell, nnz)
+            for name in dict.fromkeys(c.scheme for c in group):
+                spec = scheme_spec(name)
+                mine = [c for c in group if c.scheme == name]
+                for c, (k, s) in spec.trace.sizes(ch, mine, state).items():
+                    o = out[c]
+                    o["tv_qp"][sl] = ch.tv_qp
+                    tv, nnz, ok = _window_stats(ch, k, s, c.ell)
+                    ok &= ~spec.trace.unsafe(ch, c, k)
+                    for i in np.flatnonzero(~ok):
+                        tv[i], nnz[i] = _exact_row(ch, i, spec.trace.exact_ids(ch, i, c, int(k[i])), c.ell)
+                    o["r"][sl], o["k"][sl] = tv, k
+                    o["dropped"][sl] = np.clip((ch.qtot - s) / ch.qtot, 0.0, None)
+                    o["bits"][sl] = spec.layout.token_bits_array(v, k, c.ell, nnz)
     return out
 
 
@@ -363,15 +346,11 @@ PAPER_ETA = (0.0, 1e-4, 1e-3, 1e-2)
 
 
 def paper_grid(
-    temperatures=PAPER_TEMPERATURES, ks=PAPER_K, betas=PAPER_BETA, etas=PAPER_ETA, **common
+    temperatures=PAPER_TEMPERATURES, ks=PAPER_K, betas=PAPER_BETA, etas=PAPER_ETA, top_ps=(), **common
 ) -> list[SweepCell]:
-    """The dense sweep grid (issue #6): dense QS, K-SQS over ``ks``, C-SQS over ``betas`` x ``etas``, per T."""
-    cells = []
-    for t in temperatures:
-        cells.append(SweepCell("qs", t, **common))
-        cells += [SweepCell("k-sqs", t, K=k, **common) for k in ks]
-        cells += [SweepCell("c-sqs", t, beta0=b, eta=e, **common) for b in betas for e in etas]
-    return cells
+    """The dense sweep grid (issue #6): dense QS, K-SQS over ``ks``, C-SQS over ``betas`` x ``etas``
+    (and top-p over ``top_ps``), per T."""
+    return grid_cells(temperatures, {"K": ks, "beta0": betas, "eta": etas, "top_p": top_ps}, **common)
 
 
 def cache_segments(index: list[dict]) -> list[tuple[int, int]]:
@@ -392,14 +371,13 @@ def calibrate(cache_dir, summary_csv, config: dict, out_csv) -> list[dict]:
 
     from .logitcache import load_logits
 
-    live = pd.read_csv(summary_csv)
-    live = live[live.scheme.isin(SWEEP_SCHEMES)]
+    live = pd.DataFrame(plain_rows(pd.read_csv(summary_csv).to_dict("records")))
     slm, llm, _ = load_logits(cache_dir)
     segments = cache_segments(json.loads((Path(cache_dir) / "index.json").read_text()))
     d, link = config["decode"], LinkConfig(**config["link"])
     cells = [
         SweepCell(r.scheme, float(r.temperature), int(r.K), float(r.beta0), float(r.eta), float(d["alpha"]),
-                  int(d["ell"]), int(d["budget_bits"]), int(d["max_draft_len"]), link)
+                  int(d["ell"]), int(d["budget_bits"]), int(d["max_draft_len"]), link, float(getattr(r, "top_p", 0.0)))
         for r in live.itertuples()
     ]  # fmt: skip
     profile = ComputeProfile.from_summary(live.to_dict("records"))
@@ -408,7 +386,7 @@ def calibrate(cache_dir, summary_csv, config: dict, out_csv) -> list[dict]:
     for (_, m), p in zip(live.iterrows(), preds, strict=True):
         rows.append(
             {
-                **{k: p[k] for k in ("scheme", "temperature", "K", "beta0", "eta")},
+                **{k: p[k] for k in ("scheme", "temperature", *SWEEP_AXES)},
                 "resampling_rate": m.resampling_rate,
                 "pred_resampling_rate": p["pred_resampling_rate"],
                 "mean_accept_len": m.mean_accept_len,
@@ -454,7 +432,8 @@ def write_dense_sweep(cache_dir, summary_csv, config: dict, grid: dict, out_csv,
     common = dict(alpha=float(d["alpha"]), ell=int(d["ell"]), budget_bits=int(d["budget_bits"]),
                   max_draft_len=int(d["max_draft_len"]), link=LinkConfig(**config["link"]))  # fmt: skip
     cells = paper_grid([float(t) for t in grid["temperatures"]], [int(k) for k in grid["K"]],
-                       [float(b) for b in grid["beta0"]], [float(e) for e in grid["eta"]], **common)  # fmt: skip
+                       [float(b) for b in grid["beta0"]], [float(e) for e in grid["eta"]],
+                       [float(p) for p in grid.get("top_p", [])], **common)  # fmt: skip
     rows = sweep(slm, llm, segments, cells, profile, progress=progress, workers=workers)
     for r in rows:
         r["pred_ms_per_token"] = 1e3 / r["pred_tokens_per_s"]

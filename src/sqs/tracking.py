@@ -24,12 +24,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .grid import split_scheme
+from .grid import PARAM_COLUMNS
+from .schemes import get as scheme_spec
 
 log = logging.getLogger(__name__)
 
 PARAM_KEYS = (
-    "scheme", "temperature", "K", "beta0", "eta", "alpha", "ell", "budget_bits", "policy", "preemptive", "slm", "llm",
+    "scheme", "temperature", *PARAM_COLUMNS, "alpha", "ell", "budget_bits", "policy", "preemptive", "slm", "llm",
 )  # fmt: skip
 BATCH_SERIES = {
     "drafts": "batch_drafts",
@@ -104,13 +105,11 @@ def _number(x) -> str:
 
 def cell_run_name(row: dict) -> str:
     """A cell's run name a person can tell apart: ``k-sqs K=16 T=0.6``, ``c-sqs β₁=0.001 η=0.001 T=1``."""
-    scheme = str(row["scheme"])
-    base, _ = split_scheme(scheme)
-    parts = [scheme]
-    if base == "k-sqs":
-        parts.append(f"K={int(float(row['K']))}")
-    elif base == "c-sqs":
-        parts += [f"β₁={_number(row['beta0'])}", f"η={_number(row['eta'])}"]
+    parts = [scheme_spec(str(row["scheme"])).cell_label(row)]
+    if row.get("policy", "static") != "static":
+        parts.append(str(row["policy"]))
+    if str(row.get("preemptive", False)) == "True":
+        parts.append("preemptive")
     parts.append(f"T={_number(row['temperature'])}")
     return " ".join(parts)
 
@@ -209,6 +208,8 @@ def log_study(
         params += [Param("config_hash", config_hash), Param("git_commit", commit)]
         now = int(time.time() * 1000)
         metrics = [Metric(k, v, now, 0) for k, v in _finite(row).items() if k not in PARAM_KEYS]
+        by_position = [float(x) for x in str(row.get("accept_rate_by_position") or "").split(";") if x]
+        metrics += [Metric("accept_rate_at_position", x, now, i + 1) for i, x in enumerate(by_position) if x == x]
         step = 0
         for rec in (json.loads(line) for line in path.read_text().splitlines() if line.strip()):
             for batch in rec.get("batches", []):

@@ -4,8 +4,8 @@ Uplink (edge -> cloud), one message per batch, big-endian::
 
     offset size  field
     0      1     magic 0xC5
-    1      1     version (high 4 bits, = 1) | scheme code (low 4 bits: 0 dense, 1 top-k,
-                 2 threshold/C-SQS, 3 top-p, 4 float32)
+    1      1     version (high 4 bits, = 1) | scheme code (low 4 bits, declared per scheme in
+                 sqs.schemes.registry: 0 dense, 1 top-k, 2 threshold/C-SQS, 3 top-p, 4 float32)
     2      4     V, vocabulary size (uint32)
     6      2     ell, lattice resolution (uint16; 0 for float32)
     8      4     K for top-k (uint32; 0 for the other schemes)
@@ -55,17 +55,8 @@ from .enumerative import (
     support_index,
 )
 from .lattice import num_points
-from .schemes import (
-    CODE_DENSE,
-    CODE_FLOAT32,
-    CODE_TOPK,
-    VARIABLE_SIZE_CODES,
-    Compressed,
-    full_q_hat,
-    lattice_bits,
-    size_bits,
-    subset_bits,
-)
+from .schemes import Compressed, by_code, full_q_hat, wire_codes
+from .schemes.layout import Layout, lattice_bits, size_bits, subset_bits
 
 UPLINK_MAGIC = 0xC5
 DOWNLINK_MAGIC = 0xD5
@@ -74,8 +65,13 @@ _UP_HEAD = struct.Struct(">BBIHIH")
 _DOWN_HEAD = struct.Struct(">BBHI")
 UPLINK_HEADER_BYTES = _UP_HEAD.size + 4
 DOWNLINK_BYTES = _DOWN_HEAD.size + 2
-_KNOWN_CODES = {0, 1, 2, 3, 4}
 _MAX_L = 0xFFFF
+
+
+def _layout(code: int) -> Layout | None:
+    """The record layout a scheme code declares (sqs.schemes.registry), None for an unknown code."""
+    spec = by_code(code)
+    return spec.layout if spec is not None else None
 
 
 class WireFormatError(ValueError):
@@ -181,15 +177,16 @@ def encode_uplink(
     drafts: Sequence[tuple[Compressed, int]],
 ) -> bytes:
     """Serialize one batch: the header and, per draft, its compressed distribution and token."""
-    if scheme_code not in _KNOWN_CODES:
-        raise ValueError(f"unknown scheme code {scheme_code}")
+    lay = _layout(scheme_code)
+    if lay is None:
+        raise ValueError(f"unknown scheme code {scheme_code}; known: {sorted(wire_codes())}")
     if len(drafts) > _MAX_L:
         raise ValueError(f"at most {_MAX_L} drafts per message, got {len(drafts)}")
     w = BitWriter()
     for comp, token in drafts:
         if comp.vocab_size != vocab_size:
             raise ValueError(f"draft over V={comp.vocab_size} in a message for V={vocab_size}")
-        if scheme_code == CODE_FLOAT32:
+        if lay.float32:
             w.write(int.from_bytes(comp.weights.astype(">f4").tobytes(), "big"), 32 * vocab_size)
             if not (0 <= token < vocab_size and comp.weights[token] > 0):
                 raise ValueError(f"token {token} has zero probability under q_hat")
@@ -198,11 +195,11 @@ def encode_uplink(
         if comp.ell != ell:
             raise ValueError(f"draft quantized with ell={comp.ell} in a message for ell={ell}")
         k = comp.k
-        if scheme_code in VARIABLE_SIZE_CODES:
+        if lay.sends_size:
             w.write(k - 1, size_bits(vocab_size))
-        elif scheme_code == CODE_TOPK and k != fixed_k:
+        elif lay.fixed_k and k != fixed_k:
             raise ValueError(f"top-k message with K={fixed_k} got a support of size {k}")
-        if scheme_code != CODE_DENSE:
+        if lay.names_subset:
             w.write(support_index(comp.support, vocab_size), subset_bits(vocab_size, k))
         elif k != vocab_size:
             raise ValueError(f"dense draft with a support of {k} tokens, expected V={vocab_size}")
@@ -229,27 +226,28 @@ def decode_uplink(data: bytes) -> UplinkMessage:
     payload = data[UPLINK_HEADER_BYTES:]
     if zlib.crc32(payload, zlib.crc32(data[: _UP_HEAD.size])) != crc:
         raise WireFormatError("checksum mismatch: message corrupted or truncated")
-    if code not in _KNOWN_CODES:
+    lay = _layout(code)
+    if lay is None:
         raise WireFormatError(f"unknown scheme code {code}")
     if v < 1:
         raise WireFormatError("vocabulary size 0")
-    if code != CODE_FLOAT32 and ell < 1:
+    if not lay.float32 and ell < 1:
         raise WireFormatError("lattice resolution ell = 0")
-    if code == CODE_TOPK and not 1 <= fixed_k <= v:
+    if lay.fixed_k and not 1 <= fixed_k <= v:
         raise WireFormatError(f"top-k support size K={fixed_k} outside [1, V={v}]")
-    if code != CODE_TOPK and fixed_k != 0:
+    if not lay.fixed_k and fixed_k != 0:
         raise WireFormatError(f"K={fixed_k} in the header of a scheme without a fixed K")
     header = UplinkHeader(code, v, ell, fixed_k, n)
     r = BitReader(payload)
-    drafts = [_read_draft(r, header) for _ in range(n)]
+    drafts = [_read_draft(r, header, lay) for _ in range(n)]
     r.finish()
     payload_bits = 8 * len(payload) - r.remaining
     return UplinkMessage(header, drafts, payload_bits, len(data))
 
 
-def _read_draft(r: BitReader, h: UplinkHeader) -> DecodedDraft:
+def _read_draft(r: BitReader, h: UplinkHeader, lay: Layout) -> DecodedDraft:
     v, ell = h.vocab_size, h.ell
-    if h.scheme_code == CODE_FLOAT32:
+    if lay.float32:
         raw = r.read(32 * v).to_bytes(4 * v, "big")
         weights = np.frombuffer(raw, dtype=">f4").astype(np.float32)
         if not np.isfinite(weights).all() or (weights < 0).any() or not weights.sum(dtype=np.float64) > 0:
@@ -259,15 +257,15 @@ def _read_draft(r: BitReader, h: UplinkHeader) -> DecodedDraft:
             raise WireFormatError(f"draft token {token} has zero probability or is outside V={v}")
         support = np.arange(v, dtype=np.int64)
         return DecodedDraft(v, support, None, 0, token, weights)
-    if h.scheme_code in VARIABLE_SIZE_CODES:
+    if lay.sends_size:
         k = r.read(size_bits(v)) + 1
         if k > v:
             raise WireFormatError(f"support size K={k} exceeds V={v}")
-    elif h.scheme_code == CODE_TOPK:
+    elif lay.fixed_k:
         k = h.fixed_k
     else:
         k = v
-    if h.scheme_code == CODE_DENSE:
+    if not lay.names_subset:
         support = np.arange(v, dtype=np.int64)
     else:
         idx = r.read(subset_bits(v, k))

@@ -21,7 +21,7 @@ try:
 except ConfigError as exc:
     raise WorkflowError(f"invalid config: {exc}") from None
 
-# One decoding job per grid cell: results/runs/scheme~<s>/temperature~<T>/K~<K>/beta0~<b>/eta~<e>/
+# One decoding job per grid cell: results/runs/scheme~<s>/policy~<p>/preemptive~<b>/temperature~<T>/K~<K>/...
 paramspace = Paramspace(grid_cells(config), param_sep="~")
 
 

@@ -8,7 +8,7 @@ rule decode_cell:
         metrics=f"results/runs/{paramspace.wildcard_pattern}/metrics.json",
     params:
         cell=lambda wildcards: dict(paramspace.instance(wildcards)),
-        config=lambda wildcards: cell_config(config, wildcards.scheme),
+        config=lambda wildcards: cell_config(config, wildcards.policy),
     log:
         f"results/logs/decode/{paramspace.wildcard_pattern}.log",
     conda:

@@ -1,10 +1,10 @@
-"""Thin wrapper: one grid cell decoded live (see sqs.grid.decode_cell_files)."""
+"""Thin wrapper: one grid cell decoded live (see sqs.steps.decode.decode_cell_files)."""
 
 import logging
 
 import torch
 
-from sqs.grid import decode_cell_files
+from sqs.steps.decode import decode_cell_files
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821

@@ -1,15 +1,9 @@
-"""Compression schemes: sparsify, lattice-quantize, and price one draft distribution on the wire.
+"""The compression schemes' runtime: sparsify, lattice-quantize, and price one draft distribution.
 
-``make_scheme(name, **params)`` builds one of
-
-- ``dense`` (alias ``qs``): all V tokens, lattice of resolution ``ell`` (the QS baseline, ref. [22]);
-- ``k-sqs``: top-``k`` support (paper section 2);
-- ``c-sqs``: threshold support ``q >= beta`` with the online conformal update (paper section 3);
-- ``top-p``: nucleus support of mass ``top_p`` (an extra, not in the paper);
-- ``sd``: no compression, float32 probabilities on the wire (plain speculative decoding).
-
-``compress(q)`` returns a :class:`Compressed` whose ``bits`` is the exact cost of that draft token in
-the uplink payload (see :mod:`sqs.wire` for the layout) and whose ``sample(rng)`` draws the draft
+Each class is one entry of :mod:`sqs.schemes.registry`, which declares its name, wire code and
+layout, parameters and label; the class reads them from there (``self.spec``). ``compress(q)``
+returns a :class:`Compressed` whose ``bits`` is the exact cost of that draft token in the uplink
+payload (priced by the layout, :mod:`sqs.schemes.layout`) and whose ``sample(rng)`` draws the draft
 token from exactly ``q_hat``.
 """
 
@@ -17,41 +11,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
 
-from . import sparsify
-from .conformal import ConformalThreshold
-from .enumerative import bits_for, subset_count
-from .lattice import index_bits, num_points, quantize, sample_counts
-from .probs import sample_probs
-
-# Scheme codes in the uplink header (sqs.wire). Variable-size schemes send K with every token.
-CODE_DENSE, CODE_TOPK, CODE_THRESHOLD, CODE_TOPP, CODE_FLOAT32 = 0, 1, 2, 3, 4
-VARIABLE_SIZE_CODES = frozenset({CODE_THRESHOLD, CODE_TOPP})
-
-
-@lru_cache(maxsize=4096)
-def subset_bits(vocab_size: int, k: int) -> int:
-    """Exact cost of naming a k-subset of the vocabulary: ceil(log2 C(V, k))."""
-    return bits_for(subset_count(vocab_size, k))
-
-
-@lru_cache(maxsize=4096)
-def lattice_bits(k: int, ell: int) -> int:
-    return index_bits(k, ell)
-
-
-@lru_cache(maxsize=4096)
-def _log2_points(k: int, ell: int) -> float:
-    return math.log2(num_points(k, ell))
-
-
-def size_bits(vocab_size: int) -> int:
-    """Cost of the support size K in 1..V for the variable-size schemes: ceil(log2 V)."""
-    return bits_for(vocab_size)
+from .. import sparsify
+from ..conformal import ConformalThreshold
+from ..enumerative import bits_for
+from ..lattice import quantize, sample_counts
+from ..probs import sample_probs
 
 
 def full_q_hat(
@@ -126,12 +95,37 @@ def _check_int(name: str, value, low: int, high: int | None = None) -> int:
     return int(value)
 
 
-class LatticeScheme:
-    """Common path of the lattice schemes: support -> Algorithm 2 -> exact bit prices."""
+class _Declared:
+    """What every scheme reads from its registry entry (set by :mod:`sqs.schemes.registry`)."""
 
-    name: ClassVar[str] = ""
-    code: ClassVar[int] = -1
-    bit_budget_applies: ClassVar[bool] = True
+    spec: ClassVar  # its sqs.schemes.registry.SchemeSpec (the registry sets it; no import back to it)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def code(self) -> int:
+        return self.spec.code
+
+    @property
+    def stateful(self) -> bool:
+        return self.spec.stateful
+
+    @property
+    def bit_budget_applies(self) -> bool:
+        return self.spec.budget
+
+    # Stateless schemes have nothing to checkpoint; C-SQS overrides these.
+    def begin_batch(self) -> None:
+        return None
+
+    def end_batch(self, num_accepted: int) -> None:
+        return None
+
+
+class LatticeScheme(_Declared):
+    """Common path of the lattice schemes: support -> Algorithm 2 -> exact bit prices."""
 
     def __init__(self, ell: int) -> None:
         self.ell = _check_int("ell", ell, 1, 65535)
@@ -147,10 +141,6 @@ class LatticeScheme:
     def select(self, q: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def support_cost(self, vocab_size: int, k: int) -> tuple[int, int, float]:
-        """(subset bits, size bits, the paper's support overhead) for a support of size k."""
-        return subset_bits(vocab_size, k), 0, math.log2(subset_count(vocab_size, k))
-
     def compress(self, q: np.ndarray) -> Compressed:
         q = np.asarray(q, dtype=np.float64)
         support = self.select(q)
@@ -159,46 +149,28 @@ class LatticeScheme:
     def _package(self, q: np.ndarray, support: np.ndarray, beta: float | None = None) -> Compressed:
         counts = quantize(q[support], self.ell)
         v, k = q.size, support.size
-        sub_bits, sz_bits, paper_support = self.support_cost(v, k)
-        lat_bits = lattice_bits(k, self.ell)
-        nnz = int(np.count_nonzero(counts))
+        layout = self.spec.layout
         return Compressed(
             vocab_size=v,
             support=support,
             counts=counts,
             ell=self.ell,
-            support_bits=sub_bits,
-            size_bits=sz_bits,
-            lattice_bits=lat_bits,
-            token_bits=bits_for(nnz),
+            support_bits=layout.support_bits(v, k),
+            size_bits=layout.size_bits(v),
+            lattice_bits=layout.distribution_bits(v, k, self.ell),
+            token_bits=bits_for(int(np.count_nonzero(counts))),
             dropped_mass=sparsify.dropped_mass(q, support),
-            paper_bits=paper_support + _log2_points(k, self.ell),
+            paper_bits=layout.paper_bits(v, k, self.ell),
             beta=beta,
         )
 
-    # Stateless schemes have nothing to checkpoint; C-SQS overrides these.
-    def begin_batch(self) -> None:
-        return None
-
-    def end_batch(self, num_accepted: int) -> None:
-        return None
-
 
 class DenseScheme(LatticeScheme):
-    name = "dense"
-    code = CODE_DENSE
-
     def select(self, q: np.ndarray) -> np.ndarray:
         return sparsify.dense(q)
 
-    def support_cost(self, vocab_size: int, k: int) -> tuple[int, int, float]:
-        return 0, 0, 0.0
-
 
 class TopKScheme(LatticeScheme):
-    name = "k-sqs"
-    code = CODE_TOPK
-
     def __init__(self, k: int, ell: int) -> None:
         super().__init__(ell)
         self.k = _check_int("k", k, 1)
@@ -214,20 +186,7 @@ class TopKScheme(LatticeScheme):
         return sparsify.top_k(q, self.k)
 
 
-class VariableSizeScheme(LatticeScheme):
-    """Support size varies per token, so K itself goes on the wire: ceil(log2 V) bits."""
-
-    def support_cost(self, vocab_size: int, k: int) -> tuple[int, int, float]:
-        # The paper prints ceil(log2 V) + ceil(log2 V) for C-SQS; that cannot identify a subset.
-        # The wire carries the real subset code plus K; the paper's figure is kept for comparison.
-        sz = size_bits(vocab_size)
-        return subset_bits(vocab_size, k), sz, 2.0 * sz
-
-
-class ConformalScheme(VariableSizeScheme):
-    name = "c-sqs"
-    code = CODE_THRESHOLD
-
+class ConformalScheme(LatticeScheme):
     def __init__(self, beta: float, ell: int, alpha: float = 0.0005, eta: float = 0.001) -> None:
         super().__init__(ell)
         for key, val in (("beta", beta), ("alpha", alpha), ("eta", eta)):
@@ -257,10 +216,7 @@ class ConformalScheme(VariableSizeScheme):
         self.controller.end_batch(num_accepted)
 
 
-class TopPScheme(VariableSizeScheme):
-    name = "top-p"
-    code = CODE_TOPP
-
+class TopPScheme(LatticeScheme):
     def __init__(self, top_p: float, ell: int) -> None:
         super().__init__(ell)
         if isinstance(top_p, bool) or not isinstance(top_p, int | float) or not 0.0 < top_p <= 1.0:
@@ -274,15 +230,11 @@ class TopPScheme(VariableSizeScheme):
         return sparsify.top_p(q, self.top_p)
 
 
-class Float32Scheme:
+class Float32Scheme(_Declared):
     """Plain speculative decoding: the full distribution as float32, 32 V bits a token."""
 
-    name = "sd"
-    code = CODE_FLOAT32
     ell = 0
     fixed_k = 0
-    # 32 V bits a token meets no uplink budget (1.6 Mbit at V = 50k): only the draft cap limits a batch
-    bit_budget_applies = False
 
     def params(self) -> dict:
         return {}
@@ -307,35 +259,5 @@ class Float32Scheme:
             weights=w,
         )
 
-    def begin_batch(self) -> None:
-        return None
-
-    def end_batch(self, num_accepted: int) -> None:
-        return None
-
 
 Scheme = LatticeScheme | Float32Scheme
-
-_FACTORIES = {
-    "dense": (DenseScheme, {"ell"}),
-    "qs": (DenseScheme, {"ell"}),
-    "k-sqs": (TopKScheme, {"k", "ell"}),
-    "c-sqs": (ConformalScheme, {"beta", "ell", "alpha", "eta"}),
-    "top-p": (TopPScheme, {"top_p", "ell"}),
-    "sd": (Float32Scheme, set()),
-}
-SCHEME_NAMES = tuple(_FACTORIES)
-
-
-def make_scheme(name: str, **params) -> Scheme:
-    """Build a compression scheme by name; unknown names or parameters raise ValueError."""
-    if name not in _FACTORIES:
-        raise ValueError(f"unknown scheme {name!r}; valid schemes: {', '.join(SCHEME_NAMES)}")
-    cls, allowed = _FACTORIES[name]
-    extra = set(params) - allowed
-    if extra:
-        raise ValueError(f"scheme {name!r} takes parameters {sorted(allowed) or 'none'}, got unknown {sorted(extra)}")
-    try:
-        return cls(**params)
-    except TypeError as exc:  # a required parameter is missing
-        raise ValueError(f"scheme {name!r} needs parameters {sorted(allowed)}: {exc}") from None
