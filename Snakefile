@@ -6,6 +6,8 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/decode.smk"
+include: "workflow/rules/trace.smk"
+include: "workflow/rules/studies.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/simulate.smk"
 
@@ -29,13 +31,7 @@ localrules:
 
 rule all:
     input:
-        "results/tables/summary.csv",
-        expand("results/figures/{f}.{ext}", f=FIGURES, ext=("png", "pdf")),
-        "results/mlflow/runs.json",
-        "results/tables/trace_calibration.csv",
-        "results/tables/theorem2.csv",
-        "results/tables/sweep_dense.csv",
-        "results/tables/policy_headroom.csv",
+        ALL_TARGETS,
 
 
 rule policies:

@@ -17,8 +17,8 @@ import argparse
 import statistics
 import sys
 
-from sqs.decode import DecodeConfig, ModelPair, decode_prompt
-from sqs.prompts import openers
+from sqs.study.decode import DecodeConfig, ModelPair, decode_prompt
+from sqs.study.prompts import openers
 
 SCHEMES = [("ar", {}), ("sd", {}), ("qs", {}), ("k-sqs", {"k": 16}), ("c-sqs", {"beta": 0.001})]
 ACCEPT_TARGET = {"news": 0.60, "code": 0.80}

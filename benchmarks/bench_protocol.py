@@ -17,7 +17,7 @@ import numpy as np
 
 import sqs
 from sqs import wire
-from sqs.probs import softmax_temperature
+from sqs.protocol.probs import softmax_temperature
 
 CONFIGS = [
     ("k-sqs", {"k": 8, "ell": 100}, 1.0),

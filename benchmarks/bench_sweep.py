@@ -1,7 +1,7 @@
 """make bench (sweep part): trace-sweep throughput in grid cells per minute per 1,000 cached positions.
 
 Synthetic logits at the embedded vocabulary size (V = 49,152): SLM logits ~ N(0, 3²), LLM = SLM + N(0, 1).
-The grid is the dense paper grid of the workflow's ``sweep`` rule (sqs.sweep.paper_grid): T in 0..1 step
+The grid is the dense paper grid of the workflow's ``sweep`` rule (sqs.trace.sweep.paper_grid): T in 0..1 step
 0.05, dense QS, K-SQS K in 1..512 (powers of 2), C-SQS beta on a log grid x eta in {0, 1e-4, 1e-3, 1e-2}.
 Target (issue #6): >= 1,000 cells per minute per 1,000 positions on this 2-core machine.
 """
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from sqs.sweep import ComputeProfile, paper_grid, sweep
+from sqs.trace.sweep import ComputeProfile, paper_grid, sweep
 
 TARGET = 1000.0
 

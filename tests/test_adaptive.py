@@ -5,13 +5,13 @@ import pytest
 from tests.conftest import chi_square_pvalue
 
 import sqs
-from sqs.adaptive import AdaptivePolicy, StaticPolicy, make_policy, resolution_profile
-from sqs.channel import ChannelConfig, RateProcess, read_rate_trace
-from sqs.cloud import Cloud
-from sqs.edge import Edge
-from sqs.latency import LinkConfig
-from sqs.session import run_session
-from sqs.toy import random_pair
+from sqs.models.toy import random_pair
+from sqs.system.adaptive import AdaptivePolicy, StaticPolicy, make_policy, resolution_profile
+from sqs.system.channel import ChannelConfig, RateProcess, read_rate_trace
+from sqs.system.cloud import Cloud
+from sqs.system.edge import Edge
+from sqs.system.latency import LinkConfig
+from sqs.system.session import run_session
 
 
 def test_gilbert_elliott_switches_with_the_given_probabilities():
@@ -100,12 +100,12 @@ def test_adaptive_policy_picks_the_resolution_with_the_best_predicted_rate():
 
 @pytest.mark.parametrize("name,params", [("dense", {}), ("k-sqs", {"k": 40}), ("c-sqs", {"beta": 0.002})])
 def test_resolution_profile_equals_compressing_at_each_ell(name, params):
-    q = sqs.probs.softmax_temperature(np.random.default_rng(1).normal(scale=2.5, size=500), 1.0)
+    q = sqs.protocol.probs.softmax_temperature(np.random.default_rng(1).normal(scale=2.5, size=500), 1.0)
     comp = sqs.make_scheme(name, ell=100, **params).compress(q)
     prof = resolution_profile(q, comp, [7, 50, 100, 400])
     for ell, (tv, bits) in prof.items():
         other = sqs.make_scheme(name, ell=ell, **params).compress(q)
-        assert tv == pytest.approx(float(sqs.probs.tv_distance(q, other.q_hat)), abs=1e-12)
+        assert tv == pytest.approx(float(sqs.protocol.probs.tv_distance(q, other.q_hat)), abs=1e-12)
         assert bits == other.bits
     assert prof[400][0] < prof[7][0]  # a finer lattice, less distortion
 
@@ -136,7 +136,7 @@ def test_adaptive_drafting_over_a_markov_channel_stays_exact(which):
     """First two tokens' joint law when the draft length and ell depend on the drafts (chi-square)."""
     v = 5
     slm, llm = random_pair(v, np.random.default_rng(3), closeness=0.5)
-    p = sqs.probs.softmax_temperature(llm.table, 0.8)
+    p = sqs.protocol.probs.softmax_temperature(llm.table, 0.8)
     target = np.outer(p[0], np.ones(v)) * p
     link = LinkConfig(uplink_bps=2e6, propagation_s=0.0, downlink_bps=1e9, cloud_time_scale=10.0)
     pol = AdaptivePolicy([2, 6, 20], max_draft_len=3, link=link) if which == "adaptive" else _StopWhenUnsure(3, 6)
@@ -163,7 +163,7 @@ def test_preemptive_drafting_stays_exact(max_len=2):
     """Pre-drafts kept when all drafts pass and the guessed token comes true: first three tokens' law."""
     v = 4
     slm, llm = random_pair(v, np.random.default_rng(4), closeness=0.5)
-    p = sqs.probs.softmax_temperature(llm.table, 0.9)
+    p = sqs.protocol.probs.softmax_temperature(llm.table, 0.9)
     target = p[0][:, None, None] * p[:, :, None] * p[None, :, :]  # P(x1) P(x2 | x1) P(x3 | x2)
     edge = Edge(slm, sqs.make_scheme("k-sqs", k=3, ell=5), 0.9, 10**6, max_len, np.random.default_rng(21))
     cloud = Cloud(llm, 0.9, np.random.default_rng(22))

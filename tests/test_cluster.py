@@ -14,7 +14,7 @@ import mlflow
 import pytest
 import yaml
 
-from sqs.grid import is_variant
+from sqs.study.grid import is_variant
 from workflow_helpers import ROOT, TINY, run_config
 
 CLUSTER = ROOT / "tests/cluster/slurm_cluster.sh"

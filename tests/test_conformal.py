@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sqs
-from sqs.bounds import theorem2_bound_paper, theorem2_bound_tight
-from sqs.conformal import ConformalThreshold
+from sqs.protocol.bounds import theorem2_bound_paper, theorem2_bound_tight
+from sqs.protocol.conformal import ConformalThreshold
 
 
 def test_update_rule_8():

@@ -4,8 +4,8 @@ minutes on an empty cache), then loaded in about ten seconds."""
 
 import pytest
 
-from sqs.decode import DECODE_SCHEMES, DecodeConfig, ModelPair, decode_prompt
-from sqs.models import DEFAULT_LLM, DEFAULT_SLM
+from sqs.models.backend import DEFAULT_LLM, DEFAULT_SLM
+from sqs.study.decode import DECODE_SCHEMES, DecodeConfig, ModelPair, decode_prompt
 
 PROMPT = "def moving_average(values, window):"
 

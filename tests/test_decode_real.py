@@ -1,6 +1,6 @@
 """Live decoding on the real embedded LLM (SmolLM2-135M) with its untrained 14-layer early exit at the edge.
 
-The default edge draft is distilled (tens of minutes on a CPU, see sqs.distill), so these tests use the
+The default edge draft is distilled (tens of minutes on a CPU, see sqs.models.distill), so these tests use the
 early exit, which needs no training; the distillation itself is tested at a toy size in test_distill.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sqs.decode import DECODE_SCHEMES, DecodeConfig, ModelPair, decode_prompt
-from sqs.models import EMBEDDED_LLM
+from sqs.models.backend import EMBEDDED_LLM
+from sqs.study.decode import DECODE_SCHEMES, DecodeConfig, ModelPair, decode_prompt
 
 SLM = f"{EMBEDDED_LLM}@exit=14"
 

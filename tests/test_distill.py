@@ -7,8 +7,16 @@ import pytest
 import torch
 from tests.conftest import chi_square_pvalue
 
-from sqs.decode import DecodeConfig, ModelPair, decode_prompt
-from sqs.distill import (
+from sqs.models.backend import (
+    ABSENT_LOGIT,
+    HEAD_TOKENS_FILE,
+    CausalLM,
+    ensure_embedded_checkpoint,
+    load_model,
+    output_rows,
+    restrict_head,
+)
+from sqs.models.distill import (
     DistillConfig,
     compute_share,
     config_key,
@@ -18,15 +26,7 @@ from sqs.distill import (
     sample_next,
     teacher_probs,
 )
-from sqs.models import (
-    ABSENT_LOGIT,
-    HEAD_TOKENS_FILE,
-    CausalLM,
-    ensure_embedded_checkpoint,
-    load_model,
-    output_rows,
-    restrict_head,
-)
+from sqs.study.decode import DecodeConfig, ModelPair, decode_prompt
 
 TINY = DistillConfig(
     frozen_layers=2,

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from sqs import embedded
-from sqs.embedded import ChunkedPackages, EmbeddedModel, EmbeddedModelError, assemble
+from sqs.models import embedded
+from sqs.models.embedded import ChunkedPackages, EmbeddedModel, EmbeddedModelError, assemble
 
 PARTS = [b"GGUF" + bytes(range(256)) * 3, b"middle part" * 50, b"tail"]
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sqs.enumerative import (
+from sqs.protocol.enumerative import (
     bits_for,
     subset_count,
     subset_rank,

@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sqs.aggregate import SUMMARY_COLUMNS, cell_metrics, summary_table
-from sqs.figures import FIGURES, draw_all
-from sqs.grid import (
+from sqs.outputs.figures import FIGURES, draw_all
+from sqs.protocol.schemes import make_scheme
+from sqs.study.aggregate import SUMMARY_COLUMNS, cell_metrics, summary_table
+from sqs.study.grid import (
     ConfigError,
     cell_config,
     check_config,
@@ -19,9 +20,8 @@ from sqs.grid import (
     min_token_bits,
     vocab_size,
 )
-from sqs.logitcache import cache_statistics, support_size
-from sqs.metrics import LATENCY_PARTS, Tally
-from sqs.schemes import make_scheme
+from sqs.system.metrics import LATENCY_PARTS, Tally
+from sqs.trace.logitcache import cache_statistics, load_trace, support_size
 
 
 def config(**grid):
@@ -123,7 +123,7 @@ def test_check_config_rejects_k_above_v_and_small_budgets():
 
 
 def record(n_tokens, n_batches, drafted, accepted, rejections, latency, bits, **kw):
-    """One prompt's record as sqs.decode writes it: its tally (counts and sums, sqs.metrics)."""
+    """One prompt's record as sqs.study.decode writes it: its tally (counts and sums, sqs.system.metrics)."""
     t = Tally(tokens=n_tokens, batches=n_batches, drafts=drafted, accepted=accepted, resampled=rejections,
               payload_bits=bits, dropped_mass=kw.get("dropped", 0.1) * drafted,
               expected_rejections=kw.get("expected", 1.0), bound_theorem1=kw.get("bound", 2.0),
@@ -177,7 +177,7 @@ def test_cache_statistics_from_a_written_cache(tmp_path):
     np.save(tmp_path / "llm_logits.npy", llm)
     (tmp_path / "index.json").write_text("[]")
     (tmp_path / "meta.json").write_text(json.dumps({"slm": "a", "llm": "b"}))
-    rows = cache_statistics(tmp_path, [0.0, 1.0], alpha=0.01, chunk=5)
+    rows = cache_statistics(load_trace(tmp_path), [0.0, 1.0], alpha=0.01, chunk=5)
     assert len(rows) == 4
     greedy = [r for r in rows if r["temperature"] == 0.0]
     assert all(r["support_median"] == 1 and r["accept_prob_mean"] == pytest.approx(1.0) for r in greedy)

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 import sqs
-from sqs.cloud import Cloud
-from sqs.edge import Edge
-from sqs.latency import LinkConfig, batch_latency
-from sqs.session import run_session
-from sqs.toy import random_pair
+from sqs.models.toy import random_pair
+from sqs.system.cloud import Cloud
+from sqs.system.edge import Edge
+from sqs.system.latency import LinkConfig, batch_latency
+from sqs.system.session import run_session
 
 
 def test_batch_latency_components():

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sqs import lattice
-from sqs.enumerative import composition_count
+from sqs.protocol.enumerative import composition_count
 
 
 def reference_algorithm2(q, ell):

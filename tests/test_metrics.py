@@ -5,12 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from sqs.cloud import Cloud
-from sqs.edge import Edge
-from sqs.metrics import RATE_COLUMNS, Tally, pooled
-from sqs.schemes import make_scheme
-from sqs.session import run_session
-from sqs.toy import random_pair
+from sqs.models.toy import random_pair
+from sqs.protocol.schemes import make_scheme
+from sqs.system.cloud import Cloud
+from sqs.system.edge import Edge
+from sqs.system.metrics import RATE_COLUMNS, Tally, pooled
+from sqs.system.session import run_session
 
 
 def test_per_position_acceptance_counts_only_batches_that_reached_the_position():

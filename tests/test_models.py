@@ -6,7 +6,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import GPTNeoConfig, GPTNeoForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from sqs.models import (
+from sqs.models.backend import (
     EMBEDDED_LLM,
     CausalLM,
     HubUnreachableError,
@@ -120,7 +120,7 @@ def test_embedded_conversion_is_exact(monkeypatch, tmp_path):
     """The cached safetensors checkpoint gives the same logits as the GGUF it was converted from."""
     from transformers import AutoModelForCausalLM
 
-    from sqs.models import embedded_gguf_path, ensure_embedded_checkpoint
+    from sqs.models.backend import embedded_gguf_path, ensure_embedded_checkpoint
 
     monkeypatch.setenv("SQS_CACHE_DIR", str(tmp_path))
     path = ensure_embedded_checkpoint()

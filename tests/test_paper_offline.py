@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-from sqs.prompts import load_prompt_records, openers
+from sqs.study.prompts import load_prompt_records, openers
 from workflow_helpers import ROOT, run_config
 
 PAPER = yaml.safe_load((ROOT / "config/paper.yaml").read_text())

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sqs.prompts import load_prompt_records, news_openers, split_sentence, write_prompt_records
+from sqs.study.prompts import load_prompt_records, news_openers, split_sentence, write_prompt_records
 
 
 def test_openers_are_64_eval_and_64_train_and_disjoint():
@@ -43,7 +43,7 @@ def test_unreachable_dataset_fails_fast_naming_the_offline_options():
 
 
 def test_code_openers_are_a_split_set_of_single_lines():
-    from sqs.prompts import openers
+    from sqs.study.prompts import openers
 
     every = openers("code", "all")
     assert len(every) >= 64 and len(set(every)) == len(every)

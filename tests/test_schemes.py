@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import sqs
-from sqs.schemes import subset_bits
+from sqs.protocol.schemes import subset_bits
 
 
 @pytest.fixture

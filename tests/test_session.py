@@ -5,10 +5,10 @@ import pytest
 from tests.conftest import chi_square_pvalue
 
 import sqs
-from sqs.cloud import Cloud
-from sqs.edge import Edge
-from sqs.session import run_session
-from sqs.toy import MarkovLM, random_pair
+from sqs.models.toy import MarkovLM, random_pair
+from sqs.system.cloud import Cloud
+from sqs.system.edge import Edge
+from sqs.system.session import run_session
 
 SCHEMES = [
     ("dense", {"ell": 6}),
@@ -61,7 +61,7 @@ def test_first_two_tokens_follow_the_llm(name, params):
     """Joint law of the first two generated tokens equals the LLM's autoregressive law (chi-square)."""
     v = 5
     slm, llm = random_pair(v, np.random.default_rng(3), closeness=0.5)
-    p = sqs.probs.softmax_temperature(llm.table, 0.8)
+    p = sqs.protocol.probs.softmax_temperature(llm.table, 0.8)
     target = np.outer(p[0], np.ones(v)) * p  # P(x1) P(x2 | x1), context token 0
     trials = 30_000
     joint = np.zeros((v, v))

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from sqs.latency import LinkConfig
-from sqs.lattice import quantize
-from sqs.probs import softmax_temperature, tv_distance
-from sqs.schemes import make_scheme
-from sqs.sweep import (
+from sqs.protocol.lattice import quantize
+from sqs.protocol.probs import softmax_temperature, tv_distance
+from sqs.protocol.schemes import make_scheme
+from sqs.system.latency import LinkConfig
+from sqs.trace.sweep import (
     ComputeProfile,
     SweepCell,
     _quantize_rows,

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import sqs
 from sqs import wire
-from sqs.enumerative import bits_for
+from sqs.protocol.enumerative import bits_for
 
 SCHEMES = [
     ("dense", {"ell": 30}),

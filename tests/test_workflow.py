@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sqs.figures import FIGURES
+from sqs.outputs.figures import FIGURES
 from workflow_helpers import N_CELLS, ROOT, TINY_CELLS, snake, write_config
 
 BIN = Path(sys.executable).parent

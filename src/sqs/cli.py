@@ -9,14 +9,15 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .simulate import SimulationConfig, simulate, write_csv
+from sqs.steps.io import write_table
+from sqs.study.simulate import SimulationConfig, simulate
 
 
 def _simulate(args: argparse.Namespace) -> int:
     cfg = SimulationConfig(**{f.name: getattr(args, f.name) for f in fields(SimulationConfig)})
     rows = simulate(cfg, progress=not args.quiet)
     if args.out:
-        write_csv(rows, Path(args.out))
+        write_table(rows, Path(args.out))
         print(f"wrote {args.out}", file=sys.stderr)
     cols = [
         ("scheme", "{:<6}"),
@@ -41,7 +42,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _bits(args: argparse.Namespace) -> int:
-    from .schemes import SCHEMES
+    from sqs.protocol.schemes import SCHEMES
 
     v, ell = args.vocab_size, args.ell
     sized = [sp for sp in SCHEMES.values() if sp.lattice and sp.layout.names_subset]  # support size K varies
@@ -59,8 +60,8 @@ def _bits(args: argparse.Namespace) -> int:
 
 
 def scheme_options(p: argparse.ArgumentParser, defaults) -> None:
-    """One option per scheme parameter (sqs.schemes.registry), its default read off ``defaults`` by name."""
-    from .schemes.registry import all_param_fields
+    """One option per scheme parameter (sqs.protocol.schemes.registry), its default read off ``defaults`` by name."""
+    from sqs.protocol.schemes.registry import all_param_fields
 
     for f in all_param_fields():
         default = getattr(defaults, f.name)
@@ -98,9 +99,9 @@ def _decode(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from .channel import ChannelConfig
-    from .decode import DecodeConfig, ModelPair, decode_prompt
-    from .latency import LinkConfig
+    from sqs.study.decode import DecodeConfig, ModelPair, decode_prompt
+    from sqs.system.channel import ChannelConfig
+    from sqs.system.latency import LinkConfig
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     if args.prompts_file:
@@ -130,8 +131,8 @@ def _decode(args: argparse.Namespace) -> int:
 def _distill(args: argparse.Namespace) -> int:
     import logging
 
-    from .distill import DistillConfig, config_key, distill, ensure_distilled_draft
-    from .models import ensure_embedded_checkpoint
+    from sqs.models.backend import ensure_embedded_checkpoint
+    from sqs.models.distill import DistillConfig, config_key, distill, ensure_distilled_draft
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     cfg = DistillConfig(**{f.name: getattr(args, f.name) for f in fields(DistillConfig)})
@@ -162,12 +163,12 @@ def _trace_options(p: argparse.ArgumentParser, lk) -> None:
 
 def _trace_inputs(args: argparse.Namespace):
     """The cached logits, their segments, the compute profile and the link of a trace command."""
-    from .latency import LinkConfig
-    from .logitcache import load_logits
-    from .sweep import ComputeProfile, cache_segments
+    from sqs.system.latency import LinkConfig
+    from sqs.trace.logitcache import load_trace
+    from sqs.trace.sweep import ComputeProfile
 
-    slm, llm, _ = load_logits(Path(args.cache))
-    segments = cache_segments(json.loads((Path(args.cache) / "index.json").read_text()))
+    trace = load_trace(Path(args.cache))
+    slm, llm, segments = trace.slm, trace.llm, trace.segments
     if args.profile_from:
         import pandas as pd
 
@@ -182,29 +183,22 @@ def _trace_inputs(args: argparse.Namespace):
     return slm, llm, segments, profile, link
 
 
-def _write_csv(rows: list[dict], out: str | None) -> None:
-    import pandas as pd
-
-    pd.DataFrame(rows).to_csv(out if out else sys.stdout, index=False)
-
-
 def _headroom(args: argparse.Namespace) -> int:
-    from .headroom import HEADROOM_COLUMNS, policy_headroom
+    from sqs.trace.headroom import HEADROOM_COLUMNS, policy_headroom
 
     slm, llm, segments, profile, link = _trace_inputs(args)
     rows = policy_headroom(slm, llm, segments, args.temperatures, profile, link, ell=args.ell,
                            budget_bits=args.budget_bits, max_len=args.max_draft_len)  # fmt: skip
-    _write_csv([{c: r[c] for c in HEADROOM_COLUMNS} for r in rows], args.out)
+    write_table(rows, args.out or sys.stdout, HEADROOM_COLUMNS)
     return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    import csv
     import time
 
     from tqdm import tqdm
 
-    from .sweep import SWEEP_AXES, grid_cells, sweep
+    from sqs.trace.sweep import SWEEP_AXES, grid_cells, sweep
 
     slm, llm, segments, profile, link = _trace_inputs(args)
     common = dict(
@@ -221,12 +215,7 @@ def _sweep(args: argparse.Namespace) -> int:
     rate = len(cells) / dt * 60 * slm.shape[0] / 1000
     print(f"{len(cells)} cells x {slm.shape[0]} positions in {dt:.1f} s ({rate:.0f} cells/min per 1000 positions)",
           file=sys.stderr)  # fmt: skip
-    out = open(args.out, "w", newline="") if args.out else sys.stdout
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    if args.out:
-        out.close()
+    write_table(rows, args.out or sys.stdout)
     return 0
 
 
@@ -253,8 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ell", type=int, default=100)
     b.add_argument("--k", type=int, nargs="+", default=[1, 8, 64, 512, 4096])
     b.set_defaults(func=_bits)
-    from .decode import DECODE_SCHEMES, DecodeConfig
-    from .latency import LinkConfig
+    from sqs.study.decode import DECODE_SCHEMES, DecodeConfig
+    from sqs.system.latency import LinkConfig
 
     dc, lk = DecodeConfig(), LinkConfig()
     dd = sub.add_parser(
@@ -294,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dd.add_argument("--cloud-time-scale", type=float, default=lk.cloud_time_scale)
     dd.add_argument("--policy", choices=["static", "adaptive"], default=dc.policy,
-                    help="static: --max-draft-len drafts at --ell; adaptive: sqs.adaptive picks ell and L")  # fmt: skip
+                    help="static: --max-draft-len drafts at --ell; adaptive: the policy picks ell and L")  # fmt: skip
     dd.add_argument("--ells", type=int, nargs="*", default=[], help="the adaptive policy's resolutions")
     dd.add_argument("--channel", choices=["fixed", "gilbert-elliott", "trace"], default="fixed",
                     help="uplink rate per batch: fixed (--uplink-bps), 2/6 Mb/s Markov, or --rate-trace")  # fmt: skip
@@ -302,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("--preemptive", action="store_true", help="the edge drafts on while the cloud verifies")
     dd.add_argument("--verbose", action="store_true", help="log model loading to stderr")
     dd.set_defaults(func=_decode)
-    from .distill import DistillConfig
+    from sqs.models.distill import DistillConfig
 
     dcfg = DistillConfig()
     di = sub.add_parser(
@@ -337,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser(
         "sweep",
         help="predict a grid of cells from a logits cache (no model run); CSV on stdout",
-        description="Trace-driven sweep (sqs.sweep): exact per-position rejection probability and bits of "
+        description="Trace-driven sweep (sqs.trace.sweep): exact per-position rejection probability and bits of "
         "each compressed draft along the cached reference text, then expected batches and latency.",
     )
     sw.add_argument("--cache", required=True, help="a logits cache directory (results/cache/logits-<hash>)")
@@ -359,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     hr = sub.add_parser(
         "headroom",
         help="how much any draft-length rule could gain over the best static one, from a logits cache",
-        description="sqs.headroom: static draft lengths against oracle and causal per-batch rules (dense QS), "
+        description="sqs.trace.headroom: static draft lengths against oracle and causal per-batch rules (dense QS), "
         "from the cached trace; CSV on stdout.",
     )
     hr.add_argument("--cache", required=True, help="a logits cache directory (results/cache/logits-<hash>)")

@@ -4,8 +4,8 @@ import os
 
 from snakemake.utils import Paramspace, validate
 
-from sqs.figures import FIGURES
-from sqs.grid import ConfigError, cell_config, check_config, grid_cells
+from sqs.outputs.catalog import FIGURES, TRACE_FIGURES
+from sqs.study.grid import ConfigError, cell_config, check_config, grid_cells
 from sqs.steps.prepare import artifact_versions
 
 # Fails `snakemake -n` with the offending key, its value and the rule it broke; fills defaults.
@@ -59,3 +59,15 @@ if workflow.local_exec and "timed_cpus" not in workflow.global_resources:
 def timed_cpus(wildcards, threads):
     """A compute rule's claim on this machine's cores: its threads, never more than the machine has."""
     return min(int(threads), CPUS)
+
+
+# The default run's targets (what `snakemake` builds), listed once; the Snakefile's first target reads them.
+ALL_TARGETS = [
+    "results/tables/summary.csv",
+    *(f"results/figures/{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")),
+    "results/mlflow/runs.json",
+    "results/tables/trace_calibration.csv",
+    "results/tables/theorem2.csv",
+    "results/tables/sweep_dense.csv",
+    "results/tables/policy_headroom.csv",
+]

@@ -1,11 +1,11 @@
-"""Thin wrapper: teacher-forced logits of both models (see sqs.logitcache)."""
+"""Thin wrapper: teacher-forced logits of both models (see sqs.steps.cache)."""
 
 import logging
 from pathlib import Path
 
 import torch
 
-from sqs.logitcache import build_cache_files
+from sqs.steps.cache import build_cache_files
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821

@@ -1,9 +1,9 @@
-"""Thin wrapper: support sizes and acceptance per temperature from the logits cache."""
+"""Thin wrapper: support sizes and acceptance per temperature from the logits cache (sqs.steps.cache)."""
 
 import logging
 from pathlib import Path
 
-from sqs.logitcache import write_cache_statistics
+from sqs.steps.cache import write_cache_statistics
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 write_cache_statistics(

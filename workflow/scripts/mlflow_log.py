@@ -1,10 +1,10 @@
-"""Thin wrapper: mirror the study's files into MLflow (see sqs.tracking)."""
+"""Thin wrapper: mirror the study's files into MLflow (see sqs.outputs.tracking)."""
 
 import json
 import logging
 from pathlib import Path
 
-from sqs.tracking import log_study
+from sqs.outputs.tracking import log_study
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821

@@ -1,9 +1,9 @@
-"""Thin wrapper: one drafting study of issue #7 (sqs.study.run_study_files): table and figure."""
+"""Thin wrapper: one drafting study of issue #7 (sqs.steps.study.run_study_files): table and figure."""
 
 import logging
 from pathlib import Path
 
-from sqs.study import run_study_files
+from sqs.steps.study import run_study_files
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821

@@ -1,13 +1,9 @@
-"""Thin wrapper: the toy simulation for the workflow (see sqs.simulate)."""
+"""Thin wrapper: the toy simulation for the workflow (see sqs.steps.outputs.simulate_files)."""
 
 import logging
-from pathlib import Path
 
-from sqs.simulate import SimulationConfig, simulate, write_csv
+from sqs.steps.outputs import simulate_files
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
-cfg = SimulationConfig(**snakemake.params.simulation)  # noqa: F821
-logging.info("config %s", cfg)
-rows = simulate(cfg, progress=False)
-write_csv(rows, Path(snakemake.output[0]))  # noqa: F821
+rows = simulate_files(dict(snakemake.params.simulation), snakemake.output[0])  # noqa: F821
 logging.info("wrote %d rows", len(rows))

@@ -3,11 +3,10 @@
 import logging
 from pathlib import Path
 
-from sqs.figures import draw_calibration
-from sqs.sweep import calibrate
+from sqs.steps.trace import calibration_files
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
-rows = calibrate(Path(sm.input.meta).parent, sm.input.summary, dict(sm.params.config), sm.output.table)
-draw_calibration(sm.output.table, Path(sm.output.png).parent)
+rows = calibration_files(Path(sm.input.meta).parent, sm.input.summary, dict(sm.params.config), sm.output.table,
+                         Path(sm.output.png).parent)  # fmt: skip
 logging.info("calibrated %d cells", len(rows))

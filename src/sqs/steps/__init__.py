@@ -1,1 +1,1 @@
-"""Workflow steps: the file-reading and file-writing functions the workflow scripts call, above the math."""
+"""The workflow's steps: what `workflow/scripts/*.py` call, one function a rule; files in, files out, the math below."""

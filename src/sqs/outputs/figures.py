@@ -1,0 +1,515 @@
+"""Every figure of the study, drawn from ``summary.csv`` (and the logits-cache statistics).
+
+Each ``fig_*`` function takes the table and a path stem and writes ``<stem>.png`` and ``<stem>.pdf``.
+Error bars are the standard deviation of per-prompt latency across prompts. The "focus" K-SQS and
+C-SQS settings of the single-setting figures are the middle values of the grid (see :func:`focus`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+
+from sqs.outputs.catalog import FIGURES
+from sqs.protocol.schemes import SCHEMES
+from sqs.study.grid import PARAM_COLUMNS, is_variant
+
+# every scheme's colour, marker and label, as sqs.protocol.schemes.registry declares them
+STYLE = {name: {**spec.style, "label": spec.label} for name, spec in SCHEMES.items()}
+__all__ = ["FIGURES", "draw_all"]  # FIGURES: sqs.outputs.catalog
+TRACE_SCHEMES = [name for name, spec in SCHEMES.items() if spec.trace is not None]
+
+
+def _save(fig, stem: Path) -> None:
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(stem.with_suffix(".png"), dpi=130)
+    fig.savefig(stem.with_suffix(".pdf"))
+    plt.close(fig)
+
+
+def _middle(values) -> float:
+    vals = sorted(set(values))
+    return vals[(len(vals) - 1) // 2] if vals else float("nan")
+
+
+def focus(df) -> dict:
+    """The setting of each swept scheme shown where a figure has room for one: the middle value of each
+    column (for C-SQS's η the largest, the paper's adaptive one); also flat as K, beta0, eta."""
+    out: dict = {}
+    for name, spec in SCHEMES.items():
+        sub = df[df.scheme == name]
+        out[name] = {c: (max(sub[c]) if c == "eta" and len(sub) else _middle(sub[c])) for c in spec.columns()}
+    return {**out, "K": out["k-sqs"]["K"], "beta0": out["c-sqs"]["beta0"], "eta": out["c-sqs"]["eta"]}
+
+
+def _line(ax, sub, y, style, err=None, **kw):
+    sub = sub.sort_values("temperature")
+    opts = {**style, **kw}
+    if err is not None and err in sub and len(sub) and sub[err].max() > 0:
+        ax.errorbar(sub.temperature, sub[y], yerr=sub[err], capsize=3, **opts)
+    else:
+        ax.plot(sub.temperature, sub[y], **opts)
+
+
+def _sel(df, scheme, **eq):
+    out = df[df.scheme == scheme]
+    for key, val in eq.items():
+        out = out[np.isclose(out[key], val)]
+    return out
+
+
+def _empty(ax, what: str) -> None:
+    ax.text(0.5, 0.5, f"no {what} cells in this grid", ha="center", va="center", transform=ax.transAxes)
+
+
+def _temperature_axes(axes, ylabels):
+    for ax, lab in zip(axes, ylabels, strict=True):
+        ax.set_xlabel("temperature T")
+        ax.set_ylabel(lab)
+        ax.grid(alpha=0.3)
+
+
+def fig2_latency_resampling_vs_temperature(df, stem) -> None:
+    f = focus(df)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    k = _sel(df, "k-sqs", K=f["K"])
+    c = _sel(df, "c-sqs", beta0=f["beta0"], eta=f["eta"])
+    for sub, scheme, label in ((k, "k-sqs", f"K-SQS (K = {f['K']:g})"), (c, "c-sqs", f"C-SQS (β₁ = {f['beta0']:g})")):
+        if len(sub):
+            _line(axes[0], sub, "latency_s", {**STYLE[scheme], "label": label}, err="latency_s_std")
+            _line(axes[1], sub, "resampling_rate", {**STYLE[scheme], "label": label})
+    _temperature_axes(axes, ["latency per sequence (s)", "resampling rate (resampled / batch)"])
+    axes[0].legend()
+    fig.suptitle("Fig. 2: latency and resampling rate vs temperature")
+    _save(fig, stem)
+
+
+def fig4_latency_vs_K_and_beta(df, stem) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    cmap = plt.get_cmap("viridis")
+    temps = sorted(df.temperature.unique())
+    eta = focus(df)["eta"]
+    for i, t in enumerate(temps):
+        color = cmap(0.85 * i / max(len(temps) - 1, 1))
+        k = df[(df.scheme == "k-sqs") & np.isclose(df.temperature, t)].sort_values("K")
+        c = _sel(df, "c-sqs", eta=eta)
+        c = c[np.isclose(c.temperature, t)].sort_values("beta0")
+        if len(k):
+            axes[0].errorbar(
+                k.K, k.latency_s, yerr=k.latency_s_std, marker="o", color=color, capsize=3, label=f"T = {t:g}"
+            )
+        if len(c):
+            axes[1].errorbar(
+                c.beta0, c.latency_s, yerr=c.latency_s_std, marker="v", color=color, capsize=3, label=f"T = {t:g}"
+            )
+    for ax, xl, what in ((axes[0], "K (top-K support size)", "K-SQS"), (axes[1], "initial threshold β₁", "C-SQS")):
+        ax.set_xscale("log", base=2 if what == "K-SQS" else 10)
+        if what == "K-SQS":
+            ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xlabel(xl)
+        ax.set_ylabel("latency per sequence (s)")
+        ax.set_title(what if ax.has_data() else "")
+        ax.grid(alpha=0.3)
+        if ax.has_data():
+            ax.legend(fontsize=8)
+        else:
+            _empty(ax, what)
+    fig.suptitle(f"Fig. 4: latency vs K (K-SQS) and β₁ (C-SQS, η = {eta:g})")
+    _save(fig, stem)
+
+
+def fig5_csqs_adaptivity(df, stem) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    c = df[df.scheme == "c-sqs"]
+    betas = sorted(c.beta0.unique())
+    cmap = plt.get_cmap("plasma")
+    for i, b in enumerate(betas):
+        color = cmap(i / max(len(betas), 1))
+        for eta in sorted(c.eta.unique()):
+            sub = _sel(c, "c-sqs", beta0=b, eta=eta)
+            style = dict(color=color, marker="o" if eta > 0 else "x", linestyle="-" if eta > 0 else "--")
+            label = f"β₁ = {b:g}, η = {eta:g}"
+            _line(axes[0], sub, "latency_s", {**style, "label": label}, err="latency_s_std")
+            _line(axes[1], sub, "resampling_rate", {**style, "label": label})
+    _temperature_axes(axes, ["latency per sequence (s)", "resampling rate (resampled / batch)"])
+    if axes[0].has_data():
+        axes[0].legend(fontsize=7)
+    else:
+        _empty(axes[0], "C-SQS")
+    fig.suptitle("Fig. 5: C-SQS with (η > 0, solid) and without (η = 0, dashed) adaptivity")
+    _save(fig, stem)
+
+
+def fig6_ksqs_vs_csqs(df, stem) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    eta = focus(df)["eta"]
+    ks = sorted(df[df.scheme == "k-sqs"].K.unique())
+    bs = sorted(df[df.scheme == "c-sqs"].beta0.unique())
+    blues, oranges = plt.get_cmap("Blues"), plt.get_cmap("Oranges")
+    for i, k in enumerate(ks):
+        st = {"color": blues(0.4 + 0.6 * i / max(len(ks) - 1, 1)), "marker": "o", "label": f"K-SQS K = {k:g}"}
+        sub = _sel(df, "k-sqs", K=k)
+        _line(axes[0], sub, "latency_s", st, err="latency_s_std")
+        _line(axes[1], sub, "resampling_rate", st)
+    for i, b in enumerate(bs):
+        st = {"color": oranges(0.4 + 0.6 * i / max(len(bs) - 1, 1)), "marker": "v", "label": f"C-SQS β₁ = {b:g}"}
+        sub = _sel(df, "c-sqs", beta0=b, eta=eta)
+        _line(axes[0], sub, "latency_s", st, err="latency_s_std")
+        _line(axes[1], sub, "resampling_rate", st)
+    _temperature_axes(axes, ["latency per sequence (s)", "resampling rate (resampled / batch)"])
+    if axes[0].has_data():
+        axes[0].legend(fontsize=7)
+    fig.suptitle(f"Fig. 6: K-SQS vs C-SQS across temperature (C-SQS η = {eta:g})")
+    _save(fig, stem)
+
+
+def fig_baselines(df, stem) -> None:
+    f = focus(df)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    shown = []
+    for scheme, spec in SCHEMES.items():
+        sub = _sel(df, scheme, **f[scheme])
+        if len(sub):
+            label = spec.cell_label(f[scheme]).replace(scheme, spec.label, 1) if spec.columns() else spec.label
+            _line(axes[0], sub, "latency_s", {**STYLE[scheme], "label": label}, err="latency_s_std")
+            _line(axes[1], sub, "speedup_vs_ar", {**STYLE[scheme], "label": label})
+            shown.append(spec.label)
+    axes[1].axhline(1.0, color="black", lw=0.8, ls=":")
+    axes[0].set_yscale("log")
+    _temperature_axes(axes, ["latency per sequence (s, log scale)", "speedup over AR (×)"])
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Every scheme at its middle setting: " + ", ".join(shown))
+    _save(fig, stem)
+
+
+def fig_variants(df, stem) -> None:
+    """Issue #7's grid variants (dashed) against their plain twins (solid): tokens/s and draft length vs T."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    rows = df.to_dict("records")
+    var = df[[is_variant(r) for r in rows]]
+    plain = df[[not is_variant(r) for r in rows]]
+    groups = var.groupby(["scheme", "policy", "preemptive", *PARAM_COLUMNS], sort=True)
+    for (scheme, policy, preemptive, *values), mine in groups:
+        spec = SCHEMES[scheme]
+        setting = dict(zip(PARAM_COLUMNS, values, strict=True))
+        label = spec.cell_label(setting).replace(scheme, spec.label, 1)
+        twin = _sel(plain, scheme, **{c: setting[c] for c in spec.columns()})
+        variant = "adaptive" if policy != "static" else "preemptive" if preemptive else policy
+        style = {**STYLE[scheme], "label": label}
+        for ax, col in ((axes[0], "tokens_per_s"), (axes[1], "mean_draft_len")):
+            if len(twin):
+                _line(ax, twin, col, style)
+            _line(ax, mine, col, {**style, "label": f"{label} + {variant}"}, ls="--", mfc="white")
+    if not len(var):
+        for ax in axes:
+            _empty(ax, "variant (adaptive policy, preemptive)")
+    ar = _sel(plain, "ar")
+    if len(ar) and len(var):
+        _line(axes[0], ar, "tokens_per_s", STYLE["ar"])
+    _temperature_axes(axes, ["tokens per second", "drafts per batch"])
+    if len(var):
+        # below the axes: the AR line runs along the top
+        axes[0].legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    fig.suptitle("Adaptive drafting and preemptive drafting (dashed) beside the same scheme without (solid)")
+    _save(fig, stem)
+
+
+def fig_policy_headroom(df, stem, target: float = 0.05) -> None:
+    """Gain over the best static draft length of oracle and causal draft-length rules, per temperature."""
+    rules = [
+        ("oracle_any_L", "oracle, any L", "tab:green"),
+        ("oracle", "oracle, one draft or none", "tab:olive"),
+        ("previous_accept", "previous position's acceptance", "tab:blue"),
+        ("previous_confidence", "previous draft's confidence", "tab:purple"),
+        ("confidence_gated", "one draft, more while confident (the adaptive policy's class)", "tab:orange"),
+    ]
+    temps = sorted(df.temperature.unique())
+    fig, ax = plt.subplots(figsize=(8.5, 4.4))
+    width = 0.8 / len(rules)
+    for i, (rule, label, color) in enumerate(rules):
+        sub = df[df.rule == rule].set_index("temperature")
+        x = np.arange(len(temps)) + (i - (len(rules) - 1) / 2) * width
+        ax.bar(x, [100 * sub.gain_vs_best_static.get(t, np.nan) for t in temps], width, label=label, color=color)
+    ax.axhline(100 * target, color="red", ls="--", lw=1, label=f"issue #7 target ({100 * target:g} %)")
+    ax.axhline(0, color="black", lw=0.8)
+    best = df[df.rule.str.startswith("static")].loc[lambda d: d.gain_vs_best_static == 0]
+    ax.set_xticks(np.arange(len(temps)))
+    names = [r.removeprefix("static ") for r in best.rule]
+    ax.set_xticklabels([f"T = {t:g}\n(best static: {n})" for t, n in zip(best.temperature, names, strict=True)])
+    ax.set_ylabel("gain over the best static draft length (%)")
+    ax.legend(fontsize=8)
+    ax.set_title("Draft-length headroom from the logits cache (dense QS, trace model)", fontsize=10)
+    _save(fig, stem)
+
+
+def fig_bound_vs_measured(df, stem, trace=None) -> None:
+    """Live cells (filled) and, when ``trace`` (the calibration table) is given, their trace predictions (hollow)."""
+    spec = df[df.scheme != "ar"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for scheme in [n for n, sp in SCHEMES.items() if sp.speculative]:
+        sub = spec[spec.scheme == scheme]
+        if len(sub):
+            st = STYLE[scheme]
+            axes[0].scatter(
+                sub.bound_theorem1, sub.resampling_rate, color=st["color"], marker=st["marker"], label=st["label"]
+            )
+            axes[1].scatter(
+                sub.expected_rejections, sub.resampling_rate, color=st["color"], marker=st["marker"], label=st["label"]
+            )
+        tr = trace[trace.scheme == scheme] if trace is not None else []
+        if len(tr):
+            st = STYLE[scheme]
+            hollow = dict(
+                facecolors="none", edgecolors=st["color"], marker=st["marker"], label=f"{st['label']} (trace)"
+            )
+            axes[0].scatter(tr.pred_bound_theorem1, tr.pred_resampling_rate, **hollow)
+            axes[1].scatter(tr.pred_expected_rejections, tr.pred_resampling_rate, **hollow)
+    has_trace = trace is not None and len(trace) > 0
+    for ax, col, xl in (
+        (axes[0], "bound_theorem1", "Theorem 1 bound per batch (log scale)"),
+        (axes[1], "expected_rejections", "exact E[rejections] per batch, Σ TV(q̂, p) (log scale)"),
+    ):
+        xs = pd.concat([spec[col], trace[f"pred_{col}"]] if has_trace else [spec[col]], ignore_index=True)
+        xs = xs[xs > 0]  # the log-x limits cover live and trace points
+        lo, hi = (xs.min() / 1.5, xs.max() * 1.5) if len(xs) else (0.01, 10.0)
+        grid = np.geomspace(lo, hi, 200)
+        ax.plot(grid, grid, color="black", lw=0.8, ls=":", label="y = x (bound holds below)")
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel(xl)
+        ax.set_ylabel("resampling rate (filled: measured, hollow: trace)")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Theorem 1 against measurement (each point a grid cell)")
+    _save(fig, stem)
+
+
+def fig_support_size_vs_temperature(stats, stem) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for model, color in (("slm", "tab:blue"), ("llm", "tab:red")):
+        sub = stats[stats.model == model].sort_values("temperature")
+        if not len(sub):
+            continue
+        label = f"{model.upper()} ({sub.model_id.iloc[0]})"
+        axes[0].plot(sub.temperature, sub.support_median, marker="o", color=color, label=f"{label}, median")
+        axes[0].fill_between(
+            sub.temperature, sub.support_p10, sub.support_p90, color=color, alpha=0.15, label="10th–90th percentile"
+        )
+    acc = stats[stats.model == "slm"].sort_values("temperature")
+    axes[1].plot(acc.temperature, acc.accept_prob_mean, marker="o", color="tab:green")
+    alpha = stats.alpha.iloc[0] if len(stats) else float("nan")
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel(f"tokens holding 1 − α of the mass (α = {alpha:g})")
+    axes[1].set_ylabel("E[1 − TV(q, p)] (draft acceptance probability)")
+    axes[1].set_ylim(0, 1)
+    for ax in axes:
+        ax.set_xlabel("temperature T")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    n = int(stats.n_positions.iloc[0]) if len(stats) else 0
+    fig.suptitle(f"Support size and draft quality vs temperature (logits cache, {n} positions)")
+    _save(fig, stem)
+
+
+def draw_all(summary, stats, out_dir: Path, trace=None) -> list[Path]:
+    """Every figure into ``out_dir`` (``trace``: the calibration table, for Theorem 1); returns the PNG paths.
+
+    The paper's figures read the plain cells (static policy, no preemption); ``fig_variants`` all of them."""
+    out_dir = Path(out_dir)
+    plain = summary[[not is_variant(r) for r in summary.to_dict("records")]]
+    for name in FIGURES[:-1]:
+        if name == "fig_bound_vs_measured":
+            fig_bound_vs_measured(plain, out_dir / name, trace)
+        else:
+            globals()[name](summary if name == "fig_variants" else plain, out_dir / name)
+    fig_support_size_vs_temperature(stats, out_dir / FIGURES[-1])
+    return [out_dir / f"{n}.png" for n in FIGURES]
+
+
+def fig_trace_calibration(cal, stem) -> None:
+    """Trace-model predictions against live measurements, one point per speculative grid cell."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    pairs = (
+        ("resampling_rate", "resampling rate"),
+        ("mean_accept_len", "mean accept length (tokens / batch)"),
+        ("latency_s", "latency per sequence (s)"),
+    )
+    for ax, (col, label) in zip(axes, pairs, strict=True):
+        for scheme in TRACE_SCHEMES:
+            sub = cal[cal.scheme == scheme]
+            if len(sub):
+                st = STYLE[scheme]
+                ax.scatter(sub[f"pred_{col}"], sub[col], color=st["color"], marker=st["marker"], label=st["label"])
+        vals = np.concatenate([cal[col].to_numpy(float), cal[f"pred_{col}"].to_numpy(float)])
+        lo, hi = (np.nanmin(vals), np.nanmax(vals)) if vals.size else (0.0, 1.0)
+        pad = 0.05 * (hi - lo or 1.0)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="black", lw=0.8, ls=":", label="y = x")
+        mae = float(np.nanmean(np.abs(cal[col] - cal[f"pred_{col}"]))) if len(cal) else float("nan")
+        ax.set_title(f"{label}\nMAE {mae:.3g}", fontsize=10)
+        ax.set_xlabel("predicted from the logits cache")
+        ax.set_ylabel("measured live")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Trace model vs live decoding (each point a grid cell)")
+    _save(fig, stem)
+
+
+def fig_theorem2(tab, stem, alpha: float) -> None:
+    """Running average of C-SQS's dropped mass along the trace against Theorem 2's bound, per η."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    etas = sorted(tab.eta.unique())
+    for i, eta in enumerate(etas):
+        sub = tab[np.isclose(tab.eta, eta)].sort_values("tokens")
+        color = plt.get_cmap("tab10")(i % 10)
+        ax.plot(sub.tokens, sub.running_dropped_mass, color=color, label=f"η = {eta:g}: (1/T) Σ α_n")
+        if eta > 0:
+            ax.plot(sub.tokens, sub.bound_paper, color=color, ls="--", lw=1, label=f"η = {eta:g}: bound (9)")
+        violated = sub[sub.running_dropped_mass > sub.bound_paper]
+        if len(violated):
+            ax.scatter(violated.tokens, violated.running_dropped_mass, color="red", s=12, zorder=3)
+    ax.axhline(alpha, color="black", lw=0.8, ls=":", label=f"target α = {alpha:g}")
+    ax.set_yscale("log")
+    ax.set_ylim(alpha / 2, 2.0)
+    ax.set_xlabel("tokens T along the cached trace")
+    ax.set_ylabel("running average of dropped mass (log scale)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.set_title("Theorem 2: running dropped mass vs α + (|β₁| + 1 + ηα)/(ηT)\n(dashed: bound (9); red dots: above it)")
+    _save(fig, stem)
+
+
+def best_per_temperature(sw) -> pd.DataFrame:
+    """Per T, the lowest predicted latency of each scheme and the overall winner (with its setting)."""
+    rows = []
+    for t, sub in sw.groupby("temperature"):
+        best = sub.loc[sub.groupby("scheme").pred_ms_per_token.idxmin()]
+        win = best.loc[best.pred_ms_per_token.idxmin()]
+        row = {"temperature": t, "best": _setting(win), "best_ms_per_token": win.pred_ms_per_token}
+        row.update({f"{r.scheme}_ms_per_token": r.pred_ms_per_token for r in best.itertuples()})
+        row.update({f"{r.scheme}_setting": _setting(r) for r in best.itertuples()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _setting(r) -> str:
+    """``K-SQS K=16``, ``C-SQS β₁=0.001 η=0.001``, ``QS``: the registry's label and the swept columns."""
+    spec = SCHEMES[r.scheme]
+    return spec.cell_label(r._asdict() if hasattr(r, "_asdict") else dict(r)).replace(r.scheme, spec.label, 1)
+
+
+def fig_sweep_heatmap(sw, stem) -> None:
+    """Predicted latency over (T, K) for K-SQS and over (T, β₁) for C-SQS per η; best setting per T marked."""
+    from matplotlib.colors import LogNorm
+
+    etas = sorted(sw[sw.scheme == "c-sqs"].eta.unique())
+    panels = [("k-sqs", None)] + [("c-sqs", e) for e in etas]
+    panels += [(n, None) for n in TRACE_SCHEMES if n not in ("qs", "k-sqs", "c-sqs") and (sw.scheme == n).any()]
+    ncol = 3
+    nrow = -(-(len(panels) + 1) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.4 * ncol, 4.2 * nrow), squeeze=False, layout="constrained")
+    axes = axes.ravel()
+    vals = sw.pred_ms_per_token.to_numpy(float)
+    norm = LogNorm(vmin=np.nanmin(vals), vmax=np.nanmax(vals))
+    temps = sorted(sw.temperature.unique())
+    best = best_per_temperature(sw)
+    im = None
+    for ax, (scheme, eta) in zip(axes, panels, strict=False):
+        sub = sw[sw.scheme == scheme] if eta is None else sw[(sw.scheme == scheme) & np.isclose(sw.eta, eta)]
+        ycol = next(iter(SCHEMES[scheme].columns()))  # K, beta0, top_p: the panel's y axis
+        piv = sub.pivot_table(index=ycol, columns="temperature", values="pred_ms_per_token").reindex(columns=temps)
+        im = ax.imshow(piv.to_numpy(float), origin="lower", aspect="auto", cmap="viridis_r", norm=norm)
+        col_best = np.nanargmin(piv.to_numpy(float), axis=0)
+        ax.scatter(range(len(temps)), col_best, marker="o", s=14, facecolor="none", edgecolor="white",
+                   label="best in panel per T")  # fmt: skip
+        for j, t in enumerate(temps):  # a star where this panel holds the overall best setting at T
+            w = best[np.isclose(best.temperature, t)].best.iloc[0]
+            here = piv.index[col_best[j]]
+            mine = _setting(pd.Series({"scheme": scheme, ycol: here, "eta": eta}))
+            if w == mine:
+                ax.scatter([j], [col_best[j]], marker="*", s=90, color="red", zorder=3)
+        step = max(1, len(temps) // 6)
+        ax.set_xticks(range(0, len(temps), step), [f"{t:g}" for t in temps[::step]])
+        ax.set_yticks(range(len(piv.index)), [f"{int(v)}" if ycol == "K" else f"{v:g}" for v in piv.index])
+        ax.set_xlabel("temperature T")
+        ax.set_ylabel({"K": "K (top-K support)", "beta0": "initial threshold β₁"}.get(ycol, ycol))
+        ax.set_title(STYLE[scheme]["label"] + (f", η = {eta:g}" if eta is not None else ""), fontsize=10)
+    ax = axes[len(panels)]
+    for scheme in TRACE_SCHEMES:
+        col = f"{scheme}_ms_per_token"
+        if col in best:
+            st = STYLE[scheme]
+            ax.plot(best.temperature, best[col], color=st["color"], marker=st["marker"], ms=4,
+                    label=f"{st['label']} (best setting)")  # fmt: skip
+    ax.plot(best.temperature, best.best_ms_per_token, color="red", ls="none", marker="*", ms=8, label="winner")
+    ax.set_xlabel("temperature T")
+    ax.set_ylabel("predicted latency (ms per token)")
+    ax.set_title("Best setting of each scheme per T", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    for ax in axes[len(panels) + 1 :]:
+        ax.axis("off")
+    fig.colorbar(im, ax=axes.tolist(), label="predicted latency (ms per token)", shrink=0.6, location="right")
+    fig.suptitle("Dense trace sweep: predicted latency (circles: best per T in a panel; red star: overall best)")
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(stem.with_suffix(".png"), dpi=130, bbox_inches="tight")
+    fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight")
+    plt.close(fig)
+
+
+def fig_adaptive_vs_static(tab, stem) -> None:
+    """Tokens/s of every static (L, ell) pair and of the adaptive policy, per temperature (live)."""
+    temps = sorted(tab.temperature.unique())
+    fig, axes = plt.subplots(1, len(temps), figsize=(6.5 * len(temps), 4.4), squeeze=False)
+    for ax, t in zip(axes[0], temps, strict=True):
+        sub = tab[np.isclose(tab.temperature, t)]
+        static = sub[sub.policy == "static"].sort_values(["draft_len", "ell"])
+        adaptive = sub[sub.policy == "adaptive"]
+        labels = [f"L={int(r.draft_len)}\nℓ={int(r.ell)}" for r in static.itertuples()] + ["adaptive"]
+        vals = [*static.tokens_per_s, *adaptive.tokens_per_s]
+        colors = ["tab:green" if r.best_static else "tab:gray" for r in static.itertuples()] + ["tab:red"]
+        ax.bar(range(len(vals)), vals, color=colors)
+        ax.set_xticks(range(len(vals)), labels, fontsize=7)
+        ax.set_ylabel("tokens / s (pooled over prompts)")
+        gain = float(adaptive.gain_vs_best_static.iloc[0]) if len(adaptive) else float("nan")
+        ax.set_title(f"T = {t:g}: adaptive vs best static (green): {gain:+.1%}", fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    chan = tab.channel.iloc[0] if len(tab) else ""
+    fig.suptitle(f"Live decoding over the {chan} uplink: static (L, ℓ) grid against the adaptive policy")
+    _save(fig, stem)
+
+
+def fig_preemptive(tab, stem) -> None:
+    """Latency with and without preemptive drafting across T, and the share of pre-drafts kept."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for on, color, label in ((False, "tab:blue", "without"), (True, "tab:red", "with preemptive drafting")):
+        sub = tab[tab.preemptive == on].sort_values("temperature")
+        ax1.errorbar(sub.temperature, sub.latency_s, yerr=sub.latency_s_std, color=color, marker="o", capsize=3,
+                     label=label)  # fmt: skip
+    ax1.set_xlabel("temperature T")
+    ax1.set_ylabel("latency per sequence (s)")
+    ax1.legend(fontsize=8)
+    ax1.grid(alpha=0.3)
+    on = tab[tab.preemptive].sort_values("temperature")
+    ax2.bar(on.temperature, on.predraft_kept_share, width=0.08, color="tab:red")
+    for r in on.itertuples():
+        ax2.annotate(f"{r.speedup_vs_off:.2f}×", (r.temperature, r.predraft_kept_share), ha="center", va="bottom",
+                     fontsize=8)  # fmt: skip
+    ax2.set_xlabel("temperature T")
+    ax2.set_ylabel("share of pre-drafted tokens kept")
+    ax2.set_ylim(0, 1.05)
+    ax2.set_title("labels: speed with / without preemption", fontsize=10)
+    ax2.grid(alpha=0.3, axis="y")
+    _save(fig, stem)

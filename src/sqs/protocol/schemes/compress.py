@@ -1,0 +1,263 @@
+"""The compression schemes' runtime: sparsify, lattice-quantize, and price one draft distribution.
+
+Each class is one entry of :mod:`sqs.protocol.schemes.registry`, which declares its name, wire code and
+layout, parameters and label; the class reads them from there (``self.spec``). ``compress(q)``
+returns a :class:`Compressed` whose ``bits`` is the exact cost of that draft token in the uplink
+payload (priced by the layout, :mod:`sqs.protocol.schemes.layout`) and whose ``sample(rng)`` draws the draft
+token from exactly ``q_hat``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar
+
+import numpy as np
+
+from sqs.protocol import sparsify
+from sqs.protocol.conformal import ConformalThreshold
+from sqs.protocol.enumerative import bits_for
+from sqs.protocol.lattice import quantize, sample_counts
+from sqs.protocol.probs import sample_probs
+
+
+def full_q_hat(
+    vocab_size: int, support: np.ndarray, counts: np.ndarray | None, ell: int, weights: np.ndarray | None
+) -> np.ndarray:
+    """q_hat over the whole vocabulary from what the wire carries; edge and cloud both build it here."""
+    out = np.zeros(vocab_size, dtype=np.float64)
+    if counts is not None:
+        out[support] = counts / ell
+    else:
+        w = weights.astype(np.float64)
+        out[:] = w / w.sum()
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Compressed:
+    """One compressed draft distribution as the edge will send it."""
+
+    vocab_size: int
+    support: np.ndarray  # sorted token ids
+    counts: np.ndarray | None  # lattice counts aligned with support (None for the float32 scheme)
+    ell: int
+    support_bits: int  # subset code
+    size_bits: int  # K field (variable-size schemes only)
+    lattice_bits: int  # lattice index (or 32 V for float32)
+    token_bits: int  # the draft token's position
+    dropped_mass: float  # alpha_n: SLM mass outside the support
+    paper_bits: float  # the paper's formula (1) for the same token, for comparison
+    beta: float | None = None  # C-SQS threshold that chose this support
+    weights: np.ndarray | None = None  # float32 probabilities (float32 scheme only)
+
+    @property
+    def k(self) -> int:
+        return int(self.support.size)
+
+    @property
+    def bits(self) -> int:
+        """Exact payload bits of this token on the wire."""
+        return self.support_bits + self.size_bits + self.lattice_bits + self.token_bits
+
+    @cached_property
+    def q_hat(self) -> np.ndarray:
+        """The quantized distribution over the full vocabulary (float64)."""
+        return full_q_hat(self.vocab_size, self.support, self.counts, self.ell, self.weights)
+
+    @cached_property
+    def nonzero(self) -> np.ndarray:
+        """Token ids the draft can be (positive q_hat), sorted: the draft token is sent as a position here."""
+        if self.counts is None:
+            return np.arange(self.vocab_size, dtype=np.int64)
+        return self.support[self.counts > 0]
+
+    def sample(self, rng: np.random.Generator) -> int:
+        """Draw the draft token from exactly q_hat."""
+        if self.counts is None:
+            return sample_probs(self.q_hat, rng)
+        return int(self.support[sample_counts(self.counts, self.ell, rng)])
+
+    def token_position(self, token: int) -> int:
+        pos = int(np.searchsorted(self.nonzero, token))
+        if pos >= self.nonzero.size or self.nonzero[pos] != token:
+            raise ValueError(f"token {token} has zero probability under q_hat")
+        return pos
+
+
+def _check_int(name: str, value, low: int, high: int | None = None) -> int:
+    ok = not isinstance(value, bool) and isinstance(value, int | np.integer)
+    if not ok or value < low or (high is not None and value > high):
+        rng = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+    return int(value)
+
+
+class _Declared:
+    """What every scheme reads from its registry entry (set by :mod:`sqs.protocol.schemes.registry`)."""
+
+    spec: ClassVar  # its sqs.protocol.schemes.registry.SchemeSpec (the registry sets it; no import back to it)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def code(self) -> int:
+        return self.spec.code
+
+    @property
+    def stateful(self) -> bool:
+        return self.spec.stateful
+
+    @property
+    def bit_budget_applies(self) -> bool:
+        return self.spec.budget
+
+    # Stateless schemes have nothing to checkpoint; C-SQS overrides these.
+    def begin_batch(self) -> None:
+        return None
+
+    def end_batch(self, num_accepted: int) -> None:
+        return None
+
+
+class LatticeScheme(_Declared):
+    """Common path of the lattice schemes: support -> Algorithm 2 -> exact bit prices."""
+
+    def __init__(self, ell: int) -> None:
+        self.ell = _check_int("ell", ell, 1, 65535)
+
+    @property
+    def fixed_k(self) -> int:
+        """K in the header when every token has the same support size, else 0."""
+        return 0
+
+    def params(self) -> dict:
+        return {"ell": self.ell}
+
+    def select(self, q: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def compress(self, q: np.ndarray) -> Compressed:
+        q = np.asarray(q, dtype=np.float64)
+        support = self.select(q)
+        return self._package(q, support)
+
+    def _package(self, q: np.ndarray, support: np.ndarray, beta: float | None = None) -> Compressed:
+        counts = quantize(q[support], self.ell)
+        v, k = q.size, support.size
+        layout = self.spec.layout
+        return Compressed(
+            vocab_size=v,
+            support=support,
+            counts=counts,
+            ell=self.ell,
+            support_bits=layout.support_bits(v, k),
+            size_bits=layout.size_bits(v),
+            lattice_bits=layout.distribution_bits(v, k, self.ell),
+            token_bits=bits_for(int(np.count_nonzero(counts))),
+            dropped_mass=sparsify.dropped_mass(q, support),
+            paper_bits=layout.paper_bits(v, k, self.ell),
+            beta=beta,
+        )
+
+
+class DenseScheme(LatticeScheme):
+    def select(self, q: np.ndarray) -> np.ndarray:
+        return sparsify.dense(q)
+
+
+class TopKScheme(LatticeScheme):
+    def __init__(self, k: int, ell: int) -> None:
+        super().__init__(ell)
+        self.k = _check_int("k", k, 1)
+
+    @property
+    def fixed_k(self) -> int:
+        return self.k
+
+    def params(self) -> dict:
+        return {"k": self.k, "ell": self.ell}
+
+    def select(self, q: np.ndarray) -> np.ndarray:
+        return sparsify.top_k(q, self.k)
+
+
+class ConformalScheme(LatticeScheme):
+    def __init__(self, beta: float, ell: int, alpha: float = 0.0005, eta: float = 0.001) -> None:
+        super().__init__(ell)
+        for key, val in (("beta", beta), ("alpha", alpha), ("eta", eta)):
+            if isinstance(val, bool) or not isinstance(val, int | float) or not math.isfinite(val):
+                raise ValueError(f"{key} must be a finite number, got {val!r}")
+        self.controller = ConformalThreshold(beta=float(beta), alpha=float(alpha), eta=float(eta))
+        self.beta0 = float(beta)
+
+    def params(self) -> dict:
+        c = self.controller
+        return {"beta": self.beta0, "ell": self.ell, "alpha": c.alpha, "eta": c.eta}
+
+    def select(self, q: np.ndarray) -> np.ndarray:
+        return sparsify.threshold(q, self.controller.beta)
+
+    def compress(self, q: np.ndarray) -> Compressed:
+        q = np.asarray(q, dtype=np.float64)
+        beta = self.controller.beta
+        out = self._package(q, sparsify.threshold(q, beta), beta=beta)
+        self.controller.update(out.dropped_mass)
+        return out
+
+    def begin_batch(self) -> None:
+        self.controller.begin_batch()
+
+    def end_batch(self, num_accepted: int) -> None:
+        self.controller.end_batch(num_accepted)
+
+
+class TopPScheme(LatticeScheme):
+    def __init__(self, top_p: float, ell: int) -> None:
+        super().__init__(ell)
+        if isinstance(top_p, bool) or not isinstance(top_p, int | float) or not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}")
+        self.top_p = float(top_p)
+
+    def params(self) -> dict:
+        return {"top_p": self.top_p, "ell": self.ell}
+
+    def select(self, q: np.ndarray) -> np.ndarray:
+        return sparsify.top_p(q, self.top_p)
+
+
+class Float32Scheme(_Declared):
+    """Plain speculative decoding: the full distribution as float32, 32 V bits a token."""
+
+    ell = 0
+    fixed_k = 0
+
+    def params(self) -> dict:
+        return {}
+
+    def compress(self, q: np.ndarray) -> Compressed:
+        q = np.asarray(q, dtype=np.float64)
+        w = q.astype(np.float32)
+        if not w.sum(dtype=np.float64) > 0:
+            raise ValueError("distribution underflows float32")
+        v = q.size
+        return Compressed(
+            vocab_size=v,
+            support=np.arange(v, dtype=np.int64),
+            counts=None,
+            ell=0,
+            support_bits=0,
+            size_bits=0,
+            lattice_bits=32 * v,
+            token_bits=bits_for(v),
+            dropped_mass=0.0,
+            paper_bits=32.0 * v,
+            weights=w,
+        )
+
+
+Scheme = LatticeScheme | Float32Scheme

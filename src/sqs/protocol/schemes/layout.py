@@ -1,0 +1,105 @@
+"""What one draft token costs on the wire, per uplink layout: the one bit formula everyone uses.
+
+A layout is what the uplink record of a draft carries (see :mod:`sqs.protocol.wire`): a lattice over all V
+tokens (``dense``), a K-subset named with K fixed in the header (``fixed-k``), a K-subset whose K
+rides with every token (``variable-k``), or V float32 probabilities (``float32``). Live compression,
+the wire, the grid's budget check, the trace sweep and ``sqs bits`` all price a token here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from sqs.protocol.enumerative import bits_for, subset_count
+from sqs.protocol.lattice import index_bits, num_points
+
+
+@lru_cache(maxsize=4096)
+def subset_bits(vocab_size: int, k: int) -> int:
+    """Exact cost of naming a k-subset of the vocabulary: ceil(log2 C(V, k))."""
+    return bits_for(subset_count(vocab_size, k))
+
+
+@lru_cache(maxsize=4096)
+def lattice_bits(k: int, ell: int) -> int:
+    return index_bits(k, ell)
+
+
+@lru_cache(maxsize=4096)
+def log2_points(k: int, ell: int) -> float:
+    return math.log2(num_points(k, ell))
+
+
+def size_bits(vocab_size: int) -> int:
+    """Cost of the support size K in 1..V for the variable-size layouts: ceil(log2 V)."""
+    return bits_for(vocab_size)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One uplink record layout and its exact price."""
+
+    name: str
+    names_subset: bool  # the support is sent as a subset code
+    sends_size: bool  # K rides with every token
+    fixed_k: bool  # K is in the message header
+    float32: bool = False  # V float32 probabilities instead of a lattice
+
+    def support_bits(self, v: int, k: int) -> int:
+        return subset_bits(v, k) if self.names_subset else 0
+
+    def size_bits(self, v: int) -> int:
+        return size_bits(v) if self.sends_size else 0
+
+    def distribution_bits(self, v: int, k: int, ell: int) -> int:
+        """The lattice index of the counts (or 32 V for float32)."""
+        return 32 * v if self.float32 else lattice_bits(k, ell)
+
+    def side_bits(self, v: int, k: int, ell: int) -> int:
+        """Everything of one token's record but the draft token's own position."""
+        return self.support_bits(v, k) + self.size_bits(v) + self.distribution_bits(v, k, ell)
+
+    def token_bits(self, v: int, k: int, ell: int, nnz: int) -> int:
+        """Exact payload bits of one draft token whose q̂ has ``nnz`` nonzero entries."""
+        return self.side_bits(v, k, ell) + bits_for(v if self.float32 else nnz)
+
+    def token_bits_array(self, v: int, k: np.ndarray, ell: int, nnz: np.ndarray) -> np.ndarray:
+        """:meth:`token_bits` over arrays of support sizes and nonzero counts (memoized per distinct K)."""
+        uniq, inv = np.unique(np.asarray(k, dtype=np.int64), return_inverse=True)
+        side = np.array([_side_bits(self, v, int(kk), ell) for kk in uniq.tolist()], dtype=np.float64)
+        n = np.full(np.shape(k), v, dtype=np.float64) if self.float32 else np.asarray(nnz, dtype=np.float64)
+        token = np.frexp(n - 1.0)[1]  # bits_for(n) = (n - 1).bit_length()
+        return side[inv.reshape(np.shape(k))] + token
+
+    def min_token_bits(self, v: int, ell: int, k: int = 1) -> int:
+        """The fewest payload bits one draft token can cost here (one nonzero count): the budget check."""
+        kk = v if not (self.names_subset or self.float32) else (k if self.fixed_k else 1)
+        return self.side_bits(v, kk, ell)
+
+    def paper_bits(self, v: int, k: int, ell: int) -> float:
+        """The paper's formula (1) for the same token. For C-SQS the paper prints ceil(log2 V) twice,
+        which cannot name a subset; the wire carries the real subset code plus K (docs/protocol.md)."""
+        if self.float32:
+            return 32.0 * v
+        if self.sends_size:
+            support = 2.0 * size_bits(v)
+        elif self.names_subset:
+            support = math.log2(subset_count(v, k))
+        else:
+            support = 0.0
+        return support + log2_points(k, ell)
+
+
+@lru_cache(maxsize=8192)
+def _side_bits(layout: Layout, v: int, k: int, ell: int) -> int:
+    return layout.side_bits(v, k, ell)
+
+
+DENSE = Layout("dense", names_subset=False, sends_size=False, fixed_k=False)
+FIXED_K = Layout("fixed-k", names_subset=True, sends_size=False, fixed_k=True)
+VARIABLE_K = Layout("variable-k", names_subset=True, sends_size=True, fixed_k=False)
+FLOAT32 = Layout("float32", names_subset=False, sends_size=False, fixed_k=False, float32=True)

@@ -1,0 +1,194 @@
+"""Every scheme declared once: name, wire code and layout, parameters, state, trace selector, label.
+
+The wire, live decoding, the CLI, the toy simulation, the session, the workflow's grid and its
+config checks, the trace sweep, the figures and MLflow all read :data:`SCHEMES`. Adding a sparsifier
+is: its live selector (:mod:`sqs.protocol.sparsify`), its trace selector (:mod:`sqs.protocol.schemes.trace`), a runtime
+class if the lattice path does not fit, one :class:`SchemeSpec` below, and config.
+
+Parameters are dataclass fields; ``metadata["column"]`` names the grid column (and summary.csv
+column) a parameter is swept under, ``metadata["help"]`` is the CLI's help text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+from sqs.protocol.schemes import layout as L
+from sqs.protocol.schemes import trace
+from sqs.protocol.schemes.compress import ConformalScheme, DenseScheme, Float32Scheme, TopKScheme, TopPScheme
+
+
+def _p(default, help: str, column: str | None = None):
+    return field(default=default, metadata={"help": help, "column": column})
+
+
+@dataclass(frozen=True)
+class NoParams:
+    pass
+
+
+@dataclass(frozen=True)
+class DenseParams:
+    ell: int = _p(100, "lattice resolution")
+
+
+@dataclass(frozen=True)
+class TopKParams:
+    k: int = _p(16, "support size K of K-SQS", column="K")
+    ell: int = _p(100, "lattice resolution")
+
+
+@dataclass(frozen=True)
+class ConformalParams:
+    beta: float = _p(0.001, "initial C-SQS threshold", column="beta0")
+    ell: int = _p(100, "lattice resolution")
+    alpha: float = _p(0.0005, "C-SQS target dropped mass")
+    eta: float = _p(0.001, "C-SQS learning rate (0 = fixed threshold)", column="eta")
+
+
+@dataclass(frozen=True)
+class TopPParams:
+    top_p: float = _p(0.9, "mass the top-p support keeps", column="top_p")
+    ell: int = _p(100, "lattice resolution")
+
+
+@dataclass(frozen=True)
+class SchemeSpec:
+    """One scheme, as everything else in sqs sees it."""
+
+    name: str
+    label: str  # figures and legends
+    style: dict  # matplotlib color and marker
+    params: type = NoParams
+    build: Callable | None = None  # the runtime class; None: nothing on the wire (cloud-only AR)
+    code: int | None = None  # scheme code in the uplink header (sqs.protocol.wire)
+    layout: L.Layout | None = None
+    aliases: tuple[str, ...] = ()
+    stateful: bool = False  # keeps state across batches (C-SQS's threshold): no preemptive drafting
+    budget: bool = True  # the bit budget B limits a batch (float32's 32 V bits a token meet none)
+    trace: trace.TraceSelector | None = None  # the sweep's vectorized support rule over cached logits
+    grid_section: str | None = None  # config grid.<section>: one list per swept parameter
+    in_paper: bool = True
+
+    @property
+    def speculative(self) -> bool:
+        return self.build is not None
+
+    @property
+    def lattice(self) -> bool:
+        return self.layout is not None and not self.layout.float32
+
+    def param_fields(self):
+        return fields(self.params)
+
+    def columns(self) -> dict[str, str]:
+        """Grid column -> parameter name, for the parameters this scheme is swept over."""
+        return {f.metadata["column"]: f.name for f in self.param_fields() if f.metadata.get("column")}
+
+    def params_of(self, settings) -> dict:
+        """This scheme's parameters read by name off any settings object (DecodeConfig, SimulationConfig, ...)."""
+        return {f.name: getattr(settings, f.name) for f in self.param_fields()}
+
+    def make(self, **params):
+        """The runtime scheme; unknown or missing parameters raise ValueError naming the valid ones."""
+        if self.build is None:
+            raise ValueError(f"scheme {self.name!r} sends nothing to compress")
+        allowed = [f.name for f in self.param_fields()]
+        extra = set(params) - set(allowed)
+        if extra:
+            raise ValueError(f"scheme {self.name!r} takes parameters {allowed or 'none'}, got unknown {sorted(extra)}")
+        try:
+            return self.build(**params)
+        except TypeError as exc:  # a required parameter is missing
+            raise ValueError(f"scheme {self.name!r} needs parameters {allowed}: {exc}") from None
+
+    def cell_label(self, cell: dict) -> str:
+        """A grid cell's short name: ``k-sqs K=16``, ``c-sqs β₁=0.001 η=0.001``."""
+        greek = {"beta0": "β₁", "eta": "η"}
+        parts = [self.name] + [f"{greek.get(c, c)}={float(cell[c]):g}" for c in self.columns()]
+        return " ".join(parts)
+
+
+SCHEMES: dict[str, SchemeSpec] = {}
+_ALIASES: dict[str, str] = {}
+_BY_CODE: dict[int, SchemeSpec] = {}
+
+
+def register(spec: SchemeSpec) -> SchemeSpec:
+    """Add one scheme; its runtime class reads its declaration from ``spec``."""
+    for n in (spec.name, *spec.aliases):
+        if n in _ALIASES:
+            raise ValueError(f"scheme name {n!r} is taken by {_ALIASES[n]!r}")
+    if spec.code is not None:
+        if spec.code in _BY_CODE or not 0 <= spec.code <= 15:
+            raise ValueError(f"wire code {spec.code} of {spec.name!r} is taken or outside 0..15")
+        _BY_CODE[spec.code] = spec
+    SCHEMES[spec.name] = spec
+    _ALIASES.update({n: spec.name for n in (spec.name, *spec.aliases)})
+    if spec.build is not None:
+        spec.build.spec = spec
+    return spec
+
+
+def get(name: str) -> SchemeSpec:
+    """The spec of a scheme name or alias (``dense`` is ``qs``); unknown names raise ValueError."""
+    try:
+        return SCHEMES[_ALIASES[name]]
+    except KeyError:
+        raise ValueError(f"unknown scheme {name!r}; valid: {', '.join(names())}") from None
+
+
+def by_code(code: int) -> SchemeSpec | None:
+    return _BY_CODE.get(code)
+
+
+def names(aliases: bool = True) -> tuple[str, ...]:
+    """Every scheme name (with aliases after their scheme's name)."""
+    out: list[str] = []
+    for s in SCHEMES.values():
+        out += [s.name, *(s.aliases if aliases else ())]
+    return tuple(out)
+
+
+def wire_codes() -> frozenset[int]:
+    return frozenset(_BY_CODE)
+
+
+def all_param_fields():
+    """Every scheme parameter once (by name, first declaration wins): the CLI's options."""
+    seen: dict[str, object] = {}
+    for s in SCHEMES.values():
+        for f in s.param_fields():
+            seen.setdefault(f.name, f)
+    return list(seen.values())
+
+
+def grid_columns() -> tuple[str, ...]:
+    """Every swept parameter's grid column, in declaration order: the cell columns after scheme and T."""
+    out: list[str] = []
+    for s in SCHEMES.values():
+        out += [c for c in s.columns() if c not in out]
+    return tuple(out)
+
+
+def make_scheme(name: str, **params):
+    """Build a compression scheme by name; unknown names or parameters raise ValueError."""
+    spec = get(name)
+    if spec.build is None:
+        raise ValueError(f"unknown scheme {name!r}; valid schemes: {', '.join(n for n in names() if get(n).build)}")
+    return spec.make(**params)
+
+
+register(SchemeSpec("ar", "AR (cloud only)", dict(color="black", marker="s")))
+register(SchemeSpec("sd", "SD (float32)", dict(color="tab:gray", marker="D"), build=Float32Scheme, code=4,
+                    layout=L.FLOAT32, budget=False))  # fmt: skip
+register(SchemeSpec("qs", "QS (dense lattice)", dict(color="tab:purple", marker="^"), DenseParams, DenseScheme,
+                    code=0, layout=L.DENSE, aliases=("dense",), trace=trace.DENSE))  # fmt: skip
+register(SchemeSpec("k-sqs", "K-SQS", dict(color="tab:blue", marker="o"), TopKParams, TopKScheme, code=1,
+                    layout=L.FIXED_K, trace=trace.TOP_K, grid_section="k_sqs"))  # fmt: skip
+register(SchemeSpec("c-sqs", "C-SQS", dict(color="tab:orange", marker="v"), ConformalParams, ConformalScheme,
+                    code=2, layout=L.VARIABLE_K, stateful=True, trace=trace.THRESHOLD,
+                    grid_section="c_sqs"))  # fmt: skip
+register(SchemeSpec("top-p", "top-p SQS", dict(color="tab:green", marker="P"), TopPParams, TopPScheme, code=3,
+                    layout=L.VARIABLE_K, trace=trace.TOP_P, grid_section="top_p", in_paper=False))  # fmt: skip

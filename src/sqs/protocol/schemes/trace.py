@@ -1,0 +1,111 @@
+"""Each scheme's support rule over a chunk of cached logits, vectorized: the trace sweep's selectors.
+
+A selector sees a chunk of trace rows at one temperature (:class:`sqs.trace.sweep` builds it): ``q`` and
+``p`` (rows x V), ``qsorted`` (q in descending order of SLM logit), its prefix sums ``cum``, ``neg`` =
+−qsorted, ``qtot``, ``rows`` and ``v``. Every support of a lattice scheme is a top set of q, so a
+selector returns its size and kept mass per row (``sizes``); rows where ties could make the live selector pick other
+tokens than the first k of that order are flagged (``unsafe``) and priced on the exact path with the
+live selector's own ids (``exact_ids``).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from sqs.protocol import sparsify
+
+
+class TraceSelector(Protocol):
+    def sizes(self, ch, cells: list, state: dict) -> dict:
+        """cell -> (support size, kept q mass) per row; ``state`` carries what runs along the rows."""
+
+    def unsafe(self, ch, cell, k: np.ndarray) -> np.ndarray:
+        """Rows whose first-k-in-order support may differ from the live selector's (ties)."""
+
+    def exact_ids(self, ch, i: int, cell, k: int) -> np.ndarray:
+        """The live selector's support at row ``i`` (sorted ids)."""
+
+
+def _boundary_tie(ch, k: np.ndarray) -> np.ndarray:
+    """A tie between the k-th and the (k+1)-th largest q: the live rule takes the lowest ids."""
+    kk = np.minimum(k, ch.v - 1)
+    at = np.arange(ch.rows)
+    return (k < ch.v) & (ch.qsorted[at, np.maximum(kk - 1, 0)] == ch.qsorted[at, kk])
+
+
+def _top(ch, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A top-k support's size and mass per row."""
+    return k, ch.cum[np.arange(ch.rows), k - 1]
+
+
+class _Dense:
+    def sizes(self, ch, cells, state):
+        return {c: (np.full(ch.rows, ch.v), ch.qtot) for c in cells}
+
+    def unsafe(self, ch, cell, k):
+        return np.zeros(ch.rows, dtype=bool)
+
+    def exact_ids(self, ch, i, cell, k):
+        return np.arange(ch.v)
+
+
+class _TopK:
+    def sizes(self, ch, cells, state):
+        return {c: _top(ch, np.full(ch.rows, min(c.K, ch.v))) for c in cells}
+
+    def unsafe(self, ch, cell, k):
+        return _boundary_tie(ch, k) if cell.K < ch.v else np.zeros(ch.rows, dtype=bool)
+
+    def exact_ids(self, ch, i, cell, k):
+        return sparsify.top_k(ch.q[i], min(cell.K, ch.v))
+
+
+class _Threshold:
+    """C-SQS: q >= β with update (8) after every position, carried along the rows in order (``state``)."""
+
+    def sizes(self, ch, cells, state):
+        beta = np.array([state.setdefault(("beta", c), c.beta0) for c in cells])
+        eta = np.array([c.eta for c in cells])
+        alpha = np.array([c.alpha for c in cells])
+        kk = np.empty((ch.rows, len(cells)), dtype=np.int64)
+        for i in range(ch.rows):
+            k_i = np.maximum(np.searchsorted(ch.neg[i], -beta, side="right"), 1)
+            kk[i] = k_i
+            dropped = np.maximum((ch.qtot[i] - ch.cum[i, k_i - 1]) / ch.qtot[i], 0.0)
+            beta = beta - eta * (dropped - alpha)
+        for j, c in enumerate(cells):
+            state[("beta", c)] = float(beta[j])
+        return {c: _top(ch, kk[:, j]) for j, c in enumerate(cells)}
+
+    def unsafe(self, ch, cell, k):  # an empty threshold keeps the argmax: lowest id among tied maxima
+        return (k == 1) & (ch.qsorted[:, 0] == ch.qsorted[:, min(1, ch.v - 1)]) & (ch.v > 1)
+
+    def exact_ids(self, ch, i, cell, k):
+        ids = np.flatnonzero(ch.q[i] >= ch.qsorted[i, k - 1]) if k > 1 else None
+        if ids is None or ids.size != k:
+            ids = sparsify.threshold(ch.q[i], np.inf)  # the argmax, as the edge keeps it
+        return ids
+
+
+class _TopP:
+    """Nucleus: the fewest most-probable tokens holding mass ``top_p`` of the row's total."""
+
+    def sizes(self, ch, cells, state):
+        return {
+            c: _top(ch, np.minimum((ch.cum < c.top_p * ch.cum[:, -1:]).sum(axis=1) + 1, ch.v).astype(np.int64))
+            for c in cells
+        }
+
+    def unsafe(self, ch, cell, k):
+        # any tie among the first k + 1 may reorder the prefix sums (or the boundary) against the live rule
+        w = int(min(ch.v, k.max() + 1))
+        ties = ch.qsorted[:, 1:w] == ch.qsorted[:, : w - 1]
+        return (ties & (np.arange(1, w)[None, :] <= k[:, None])).any(axis=1)
+
+    def exact_ids(self, ch, i, cell, k):
+        return sparsify.top_p(ch.q[i], cell.top_p)
+
+
+DENSE, TOP_K, THRESHOLD, TOP_P = _Dense(), _TopK(), _Threshold(), _TopP()

@@ -1,0 +1,306 @@
+"""The uplink and downlink messages: the only thing the edge and the cloud share.
+
+Uplink (edge -> cloud), one message per batch, big-endian::
+
+    offset size  field
+    0      1     magic 0xC5
+    1      1     version (high 4 bits, = 1) | scheme code (low 4 bits, declared per scheme in
+                 sqs.protocol.schemes.registry: 0 dense, 1 top-k, 2 threshold/C-SQS, 3 top-p, 4 float32)
+    2      4     V, vocabulary size (uint32)
+    6      2     ell, lattice resolution (uint16; 0 for float32)
+    8      4     K for top-k (uint32; 0 for the other schemes)
+    12     2     L, number of draft tokens (uint16)
+    14     4     CRC-32 of bytes 0..13 and of the payload
+    18     ...   payload: L draft records, bit-packed MSB first, zero-padded to a whole byte
+
+Draft record, in order, each a fixed-width unsigned field:
+
+- variable-size schemes (C-SQS, top-p): ``K - 1`` in ceil(log2 V) bits;
+- sparse schemes: the support, colex rank of the K-subset of V (of its complement when K > V/2),
+  in ceil(log2 C(V, K)) bits;
+- lattice schemes: lattice index of the counts in ceil(log2 C(ell+K-1, K-1)) bits;
+- lattice schemes: the draft token as its position among the support tokens with a non-zero count,
+  in ceil(log2 nnz) bits (nnz is known to the cloud once it has decoded the counts);
+- float32: V float32 probabilities (32 V bits) then the token id in ceil(log2 V) bits.
+
+A message is ``18 + ceil(payload_bits / 8)`` bytes. The payload bits of a token are exactly
+``Compressed.bits``; the bit budget B of the batch-length rule counts payload bits (as the paper's
+sum of b_n does), not the fixed header.
+
+Downlink (cloud -> edge), 10 bytes: magic 0xD5, version 1, number accepted (uint16), next token
+(uint32), CRC-16/CCITT of the first 8 bytes.
+
+Anything that is not a well-formed message (wrong magic or version, checksum mismatch, truncated
+or trailing bytes, a field outside its range) raises :class:`WireFormatError`; a decoded message is
+never a guess.
+"""
+
+from __future__ import annotations
+
+import binascii
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from sqs.protocol.enumerative import (
+    bits_for,
+    composition_rank,
+    composition_unrank,
+    subset_count,
+    support_from_index,
+    support_index,
+)
+from sqs.protocol.lattice import num_points
+from sqs.protocol.schemes import Compressed, by_code, full_q_hat, wire_codes
+from sqs.protocol.schemes.layout import Layout, lattice_bits, size_bits, subset_bits
+
+UPLINK_MAGIC = 0xC5
+DOWNLINK_MAGIC = 0xD5
+VERSION = 1
+_UP_HEAD = struct.Struct(">BBIHIH")
+_DOWN_HEAD = struct.Struct(">BBHI")
+UPLINK_HEADER_BYTES = _UP_HEAD.size + 4
+DOWNLINK_BYTES = _DOWN_HEAD.size + 2
+_MAX_L = 0xFFFF
+
+
+def _layout(code: int) -> Layout | None:
+    """The record layout a scheme code declares (sqs.protocol.schemes.registry), None for an unknown code."""
+    spec = by_code(code)
+    return spec.layout if spec is not None else None
+
+
+class WireFormatError(ValueError):
+    """The bytes are not a valid message of this protocol."""
+
+
+class BitWriter:
+    """Collects fixed-width unsigned fields, MSB first."""
+
+    def __init__(self) -> None:
+        self._value = 0
+        self.nbits = 0
+
+    def write(self, value: int, nbits: int) -> None:
+        value = int(value)
+        if nbits == 0:
+            if value != 0:
+                raise ValueError(f"value {value} does not fit in 0 bits")
+            return
+        if value < 0 or value >> nbits:
+            raise ValueError(f"value {value} does not fit in {nbits} bits")
+        self._value = (self._value << nbits) | value
+        self.nbits += nbits
+
+    def to_bytes(self) -> bytes:
+        pad = (-self.nbits) % 8
+        return (self._value << pad).to_bytes((self.nbits + pad) // 8, "big")
+
+
+class BitReader:
+    """Reads the fields a :class:`BitWriter` wrote; running past the end is a WireFormatError."""
+
+    def __init__(self, data: bytes) -> None:
+        self._value = int.from_bytes(data, "big")
+        self.remaining = 8 * len(data)
+
+    def read(self, nbits: int) -> int:
+        if nbits == 0:
+            return 0
+        if nbits > self.remaining:
+            raise WireFormatError(f"message truncated: needed {nbits} more bits, {self.remaining} left")
+        self.remaining -= nbits
+        out = self._value >> self.remaining
+        self._value &= (1 << self.remaining) - 1
+        return out
+
+    def finish(self) -> None:
+        if self.remaining >= 8:
+            raise WireFormatError(f"message oversized: {self.remaining} bits left after the last field")
+        if self._value:
+            raise WireFormatError("non-zero padding bits after the last field")
+
+
+@dataclass(frozen=True)
+class UplinkHeader:
+    scheme_code: int
+    vocab_size: int
+    ell: int
+    fixed_k: int
+    num_drafts: int
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedDraft:
+    """One draft token as the cloud sees it: its q_hat is rebuilt from the bytes alone."""
+
+    vocab_size: int
+    support: np.ndarray
+    counts: np.ndarray | None
+    ell: int
+    token: int
+    weights: np.ndarray | None = None
+
+    @cached_property
+    def q_hat(self) -> np.ndarray:
+        return full_q_hat(self.vocab_size, self.support, self.counts, self.ell, self.weights)
+
+
+@dataclass(frozen=True, eq=False)
+class UplinkMessage:
+    header: UplinkHeader
+    drafts: list[DecodedDraft]
+    payload_bits: int
+    num_bytes: int
+
+    @property
+    def tokens(self) -> np.ndarray:
+        return np.array([d.token for d in self.drafts], dtype=np.int64)
+
+    def q_hat(self) -> np.ndarray:
+        """(L, V) float64 matrix of the decoded draft distributions."""
+        out = np.zeros((len(self.drafts), self.header.vocab_size), dtype=np.float64)
+        for i, d in enumerate(self.drafts):
+            out[i] = d.q_hat
+        return out
+
+
+def encode_uplink(
+    scheme_code: int,
+    vocab_size: int,
+    ell: int,
+    fixed_k: int,
+    drafts: Sequence[tuple[Compressed, int]],
+) -> bytes:
+    """Serialize one batch: the header and, per draft, its compressed distribution and token."""
+    lay = _layout(scheme_code)
+    if lay is None:
+        raise ValueError(f"unknown scheme code {scheme_code}; known: {sorted(wire_codes())}")
+    if len(drafts) > _MAX_L:
+        raise ValueError(f"at most {_MAX_L} drafts per message, got {len(drafts)}")
+    w = BitWriter()
+    for comp, token in drafts:
+        if comp.vocab_size != vocab_size:
+            raise ValueError(f"draft over V={comp.vocab_size} in a message for V={vocab_size}")
+        if lay.float32:
+            w.write(int.from_bytes(comp.weights.astype(">f4").tobytes(), "big"), 32 * vocab_size)
+            if not (0 <= token < vocab_size and comp.weights[token] > 0):
+                raise ValueError(f"token {token} has zero probability under q_hat")
+            w.write(token, bits_for(vocab_size))
+            continue
+        if comp.ell != ell:
+            raise ValueError(f"draft quantized with ell={comp.ell} in a message for ell={ell}")
+        k = comp.k
+        if lay.sends_size:
+            w.write(k - 1, size_bits(vocab_size))
+        elif lay.fixed_k and k != fixed_k:
+            raise ValueError(f"top-k message with K={fixed_k} got a support of size {k}")
+        if lay.names_subset:
+            w.write(support_index(comp.support, vocab_size), subset_bits(vocab_size, k))
+        elif k != vocab_size:
+            raise ValueError(f"dense draft with a support of {k} tokens, expected V={vocab_size}")
+        w.write(composition_rank(comp.counts), lattice_bits(k, ell))
+        w.write(comp.token_position(token), comp.token_bits)
+    payload = w.to_bytes()
+    head = _UP_HEAD.pack(UPLINK_MAGIC, (VERSION << 4) | scheme_code, vocab_size, ell, fixed_k, len(drafts))
+    crc = zlib.crc32(payload, zlib.crc32(head))
+    return head + struct.pack(">I", crc) + payload
+
+
+def decode_uplink(data: bytes) -> UplinkMessage:
+    """Parse and validate an uplink message; raise WireFormatError on anything malformed."""
+    data = bytes(data)
+    if len(data) < UPLINK_HEADER_BYTES:
+        raise WireFormatError(f"message truncated: {len(data)} bytes, header alone is {UPLINK_HEADER_BYTES}")
+    magic, ver_code, v, ell, fixed_k, n = _UP_HEAD.unpack_from(data)
+    if magic != UPLINK_MAGIC:
+        raise WireFormatError(f"not an uplink message: magic 0x{magic:02X}, expected 0x{UPLINK_MAGIC:02X}")
+    version, code = ver_code >> 4, ver_code & 0xF
+    if version != VERSION:
+        raise WireFormatError(f"unsupported version {version}, this decoder reads version {VERSION}")
+    (crc,) = struct.unpack_from(">I", data, _UP_HEAD.size)
+    payload = data[UPLINK_HEADER_BYTES:]
+    if zlib.crc32(payload, zlib.crc32(data[: _UP_HEAD.size])) != crc:
+        raise WireFormatError("checksum mismatch: message corrupted or truncated")
+    lay = _layout(code)
+    if lay is None:
+        raise WireFormatError(f"unknown scheme code {code}")
+    if v < 1:
+        raise WireFormatError("vocabulary size 0")
+    if not lay.float32 and ell < 1:
+        raise WireFormatError("lattice resolution ell = 0")
+    if lay.fixed_k and not 1 <= fixed_k <= v:
+        raise WireFormatError(f"top-k support size K={fixed_k} outside [1, V={v}]")
+    if not lay.fixed_k and fixed_k != 0:
+        raise WireFormatError(f"K={fixed_k} in the header of a scheme without a fixed K")
+    header = UplinkHeader(code, v, ell, fixed_k, n)
+    r = BitReader(payload)
+    drafts = [_read_draft(r, header, lay) for _ in range(n)]
+    r.finish()
+    payload_bits = 8 * len(payload) - r.remaining
+    return UplinkMessage(header, drafts, payload_bits, len(data))
+
+
+def _read_draft(r: BitReader, h: UplinkHeader, lay: Layout) -> DecodedDraft:
+    v, ell = h.vocab_size, h.ell
+    if lay.float32:
+        raw = r.read(32 * v).to_bytes(4 * v, "big")
+        weights = np.frombuffer(raw, dtype=">f4").astype(np.float32)
+        if not np.isfinite(weights).all() or (weights < 0).any() or not weights.sum(dtype=np.float64) > 0:
+            raise WireFormatError("float32 distribution is not a valid probability vector")
+        token = r.read(bits_for(v))
+        if token >= v or weights[token] <= 0:
+            raise WireFormatError(f"draft token {token} has zero probability or is outside V={v}")
+        support = np.arange(v, dtype=np.int64)
+        return DecodedDraft(v, support, None, 0, token, weights)
+    if lay.sends_size:
+        k = r.read(size_bits(v)) + 1
+        if k > v:
+            raise WireFormatError(f"support size K={k} exceeds V={v}")
+    elif lay.fixed_k:
+        k = h.fixed_k
+    else:
+        k = v
+    if not lay.names_subset:
+        support = np.arange(v, dtype=np.int64)
+    else:
+        idx = r.read(subset_bits(v, k))
+        if idx >= subset_count(v, k):
+            raise WireFormatError(f"subset index {idx} out of range for a {k}-subset of {v}")
+        support = support_from_index(idx, v, k)
+    lat = r.read(lattice_bits(k, ell))
+    if lat >= num_points(k, ell):
+        raise WireFormatError(f"lattice index {lat} out of range for K={k}, ell={ell}")
+    counts = composition_unrank(lat, k, ell)
+    nonzero = support[counts > 0]
+    pos = r.read(bits_for(nonzero.size))
+    if pos >= nonzero.size:
+        raise WireFormatError(f"draft token position {pos} out of range [0, {nonzero.size})")
+    return DecodedDraft(v, support, counts, ell, int(nonzero[pos]))
+
+
+def encode_downlink(num_accepted: int, token: int) -> bytes:
+    """The cloud's answer: how many drafts it accepted and the token it sampled after them."""
+    if not 0 <= num_accepted <= _MAX_L or not 0 <= token <= 0xFFFFFFFF:
+        raise ValueError(f"num_accepted={num_accepted} or token={token} out of range")
+    head = _DOWN_HEAD.pack(DOWNLINK_MAGIC, VERSION, num_accepted, token)
+    return head + struct.pack(">H", binascii.crc_hqx(head, 0xFFFF))
+
+
+def decode_downlink(data: bytes) -> tuple[int, int]:
+    data = bytes(data)
+    if len(data) != DOWNLINK_BYTES:
+        raise WireFormatError(f"downlink message must be {DOWNLINK_BYTES} bytes, got {len(data)}")
+    magic, version, num_accepted, token = _DOWN_HEAD.unpack_from(data)
+    if magic != DOWNLINK_MAGIC:
+        raise WireFormatError(f"not a downlink message: magic 0x{magic:02X}")
+    if version != VERSION:
+        raise WireFormatError(f"unsupported downlink version {version}")
+    (crc,) = struct.unpack_from(">H", data, _DOWN_HEAD.size)
+    if binascii.crc_hqx(data[: _DOWN_HEAD.size], 0xFFFF) != crc:
+        raise WireFormatError("downlink checksum mismatch")
+    return num_accepted, token

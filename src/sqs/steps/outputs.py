@@ -1,0 +1,32 @@
+"""The workflow's output steps: the summary table from every cell's row, the paper figures, the toy table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from sqs.outputs import figures
+from sqs.steps.io import write_table
+from sqs.study.aggregate import summary_table
+from sqs.study.simulate import SimulationConfig, simulate
+
+
+def write_summary(metrics_paths: list, out_csv) -> None:
+    """``aggregate``: every cell's ``metrics.json`` -> ``summary.csv``."""
+    rows = [json.loads(Path(p).read_text()) for p in metrics_paths]
+    write_table(summary_table(rows).to_dict("records"), out_csv)
+
+
+def figures_files(summary_csv, stats_csv, out_dir, trace_csv=None) -> list[Path]:
+    """``figures``: the tables in, every paper figure and ablation out."""
+    trace = pd.read_csv(trace_csv) if trace_csv else None
+    return figures.draw_all(pd.read_csv(summary_csv), pd.read_csv(stats_csv), Path(out_dir), trace)
+
+
+def simulate_files(settings: dict, out_csv) -> list[dict]:
+    """``toy``: every scheme on the exact toy pair -> toy_summary.csv."""
+    rows = simulate(SimulationConfig(**settings), progress=False)
+    write_table(rows, out_csv)
+    return rows

@@ -1,0 +1,39 @@
+"""The workflow's live drafting studies (target ``policies``): prompts in, a table and its figure out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from sqs.outputs import figures
+from sqs.steps.io import prompt_texts, write_table
+from sqs.study.decode import ModelPair
+from sqs.study.grid import channel_config, decode_config
+from sqs.study.policies import PREEMPT_COLUMNS, STUDY_COLUMNS, compare_policies, compare_preemptive
+
+
+def run_study_files(kind: str, config: dict, prompts_path, out_csv, fig_dir) -> list[dict]:
+    """The ``adaptive_study`` / ``preemptive_study`` jobs."""
+    if kind not in ("adaptive", "preemptive"):
+        raise ValueError(f"unknown study {kind!r}; valid: adaptive, preemptive")
+    s = config["analysis"]["policies"]
+    texts = prompt_texts(prompts_path)[: int(s["n_prompts"])]
+    scheme = s["scheme"] if kind == "adaptive" else s["preemptive_scheme"]
+    cell = {"scheme": scheme, "temperature": 0.0, "K": int(s["K"]), "beta0": 0.0, "eta": 0.0, "top_p": 0.0}
+    base = replace(decode_config(cell, config), max_new_tokens=int(s["max_new_tokens"]),
+                   channel=channel_config(s["channel"]))  # fmt: skip
+    pair = ModelPair(base.slm, base.llm, base.dtype, base.device)
+    bar = lambda xs: tqdm(xs, desc=f"{kind} study", unit="run")  # noqa: E731
+    if kind == "adaptive":
+        rows = compare_policies(pair, texts, base, list(s["temperatures"]), list(s["draft_lens"]), list(s["ells"]), bar)
+        write_table(rows, out_csv, STUDY_COLUMNS)
+        figures.fig_adaptive_vs_static(pd.read_csv(out_csv), Path(fig_dir) / "fig_adaptive_vs_static")
+    else:
+        base = replace(base, max_draft_len=int(s["preemptive_draft_len"]))
+        rows = compare_preemptive(pair, texts, base, list(s["preemptive_temperatures"]), bar)
+        write_table(rows, out_csv, PREEMPT_COLUMNS)
+        figures.fig_preemptive(pd.read_csv(out_csv), Path(fig_dir) / "fig_preemptive")
+    return rows

@@ -1,0 +1,69 @@
+"""Per-prompt decoding records -> one row per grid cell (``results/tables/summary.csv``).
+
+The records' tallies (:mod:`sqs.system.metrics`) are added and turned into rates once, so every rate is
+pooled from counts (see that module for each rate's definition). ``bound_theorem1`` (and its two
+terms) is Theorem 1's bound on expected rejections divided by the number of batches, on the same
+scale as ``resampling_rate``; ``expected_rejections`` is the exact expectation sum TV(q_hat, p) on
+that scale.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sqs.protocol.schemes import SCHEMES
+from sqs.protocol.schemes import get as scheme_spec
+from sqs.study.grid import CELL_COLUMNS, PARAM_COLUMNS, is_variant
+from sqs.system.metrics import RATE_COLUMNS, pooled
+
+SETTING_COLUMNS = ("alpha", "ell", "budget_bits")
+SUMMARY_COLUMNS = (
+    *CELL_COLUMNS, *SETTING_COLUMNS, *RATE_COLUMNS, "speedup_vs_ar", "slm", "llm",
+)  # fmt: skip
+_RANK = {name: i for i, name in enumerate(SCHEMES)}  # the registry's order: ar, sd, qs, k-sqs, c-sqs, top-p
+
+
+def cell_metrics(records: list[dict], cell: dict, config: dict) -> dict:
+    """The summary row of one cell from its per-prompt records."""
+    if not records:
+        raise ValueError(f"cell {cell} has no records")
+    d = config["decode"]
+    spec = scheme_spec(str(cell["scheme"]))
+    rates = pooled(r["tally"] for r in records).rates()
+    row = {
+        "scheme": cell["scheme"],
+        "policy": str(cell.get("policy", "static")),
+        "preemptive": str(cell.get("preemptive", False)) == "True",
+        "temperature": float(cell["temperature"]),
+        **{c: (int(cell.get(c, 0)) if c == "K" else float(cell.get(c, 0.0))) for c in PARAM_COLUMNS},
+        "alpha": float(d["alpha"]) if "alpha" in {f.name for f in spec.param_fields()} else 0.0,
+        "ell": round(rates["mean_ell"]),
+        "budget_bits": int(d["budget_bits"]),
+        **rates,
+        "speedup_vs_ar": math.nan,
+        "slm": records[0]["slm"],
+        "llm": records[0]["llm"],
+    }
+    return row
+
+
+def summary_table(rows: list[dict]):
+    """All cells as a DataFrame in the contract's column order, with ``speedup_vs_ar`` filled in.
+
+    The speedup divides by the ``ar`` row at the same temperature (NaN where the grid has none).
+    """
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    missing = [c for c in SUMMARY_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"summary rows lack columns {missing}")
+    plain = df[[not is_variant(r) for r in df.to_dict("records")]]
+    ar = plain[plain.scheme == "ar"].set_index("temperature")["tokens_per_s"]
+    df["speedup_vs_ar"] = [
+        row.tokens_per_s / ar[row.temperature] if row.temperature in ar.index else math.nan for row in df.itertuples()
+    ]
+    # plain schemes in the registry's order, each variant right after its plain twin
+    df["_rank"] = [_RANK.get(r["scheme"], len(_RANK)) + (0.5 if is_variant(r) else 0.0) for r in df.to_dict("records")]
+    df = df.sort_values(["temperature", "_rank", *PARAM_COLUMNS, "policy", "preemptive"])
+    return df[list(SUMMARY_COLUMNS)].reset_index(drop=True)

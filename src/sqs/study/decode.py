@@ -1,0 +1,218 @@
+"""Live edge-cloud decoding of text prompts with real language models (the ``sqs decode`` command).
+
+Schemes: ``ar`` (cloud-only autoregressive, the baseline speedups are measured against), ``sd``
+(uncompressed float32 distributions on the wire), ``qs``/``dense``, ``k-sqs``, ``c-sqs``, ``top-p``.
+Every prompt generates exactly ``max_new_tokens`` tokens (no early stop at end-of-text), so schemes are
+compared on equal lengths.
+
+Cloud-only AR is charged the cloud's measured compute per token, the downlink message of each token,
+and one propagation delay for the whole stream (the cloud never waits for the edge): the most
+favourable reading for the baseline, so a speedup over it is not inflated.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sqs.models.backend import (
+    DEFAULT_DTYPE,
+    DEFAULT_LLM,
+    DEFAULT_SLM,
+    CausalLM,
+    load_model,
+    output_rows,
+    parameter_count,
+    shared_vocab_size,
+)
+from sqs.protocol import wire
+from sqs.protocol.probs import sample_probs, softmax_temperature
+from sqs.protocol.schemes import get as scheme_spec
+from sqs.protocol.schemes import names as scheme_names
+from sqs.protocol.schemes.registry import all_param_fields
+from sqs.system.adaptive import make_policy
+from sqs.system.channel import ChannelConfig, RateProcess
+from sqs.system.cloud import Cloud
+from sqs.system.edge import Edge
+from sqs.system.latency import LinkConfig
+from sqs.system.metrics import Tally
+from sqs.system.session import run_session
+
+log = logging.getLogger(__name__)
+
+DECODE_SCHEMES = scheme_names()
+_DEFAULT = {f.name: f.default for f in all_param_fields()}  # the registry's parameter defaults
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    scheme: str = "c-sqs"
+    temperature: float = 0.7
+    max_new_tokens: int = 32
+    budget_bits: int = 5000
+    max_draft_len: int = 2
+    # every scheme's parameters, named and defaulted as sqs.protocol.schemes.registry declares them
+    ell: int = _DEFAULT["ell"]
+    k: int = _DEFAULT["k"]
+    beta: float = _DEFAULT["beta"]
+    alpha: float = _DEFAULT["alpha"]
+    eta: float = _DEFAULT["eta"]
+    top_p: float = _DEFAULT["top_p"]
+    slm: str = DEFAULT_SLM
+    llm: str = DEFAULT_LLM
+    dtype: str = DEFAULT_DTYPE
+    device: str = "auto"
+    seed: int = 0
+    link: LinkConfig = field(default_factory=LinkConfig)
+    channel: ChannelConfig = field(default_factory=ChannelConfig)  # the uplink rate per batch
+    policy: str = "static"  # static: max_draft_len drafts at ell; adaptive: sqs.system.adaptive over ells
+    ells: tuple[int, ...] = ()  # the adaptive policy's resolutions (default: ell alone)
+    preemptive: bool = False  # the edge drafts on while the cloud verifies (sqs.system.session.run_session)
+
+    def __post_init__(self) -> None:
+        scheme_spec(self.scheme)  # unknown names raise, naming the valid ones
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if not self.temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.policy not in ("static", "adaptive"):
+            raise ValueError(f"unknown draft policy {self.policy!r}; valid: static, adaptive")
+        spec = scheme_spec(self.scheme)
+        if self.policy == "adaptive" and not spec.lattice:
+            ok = ", ".join(n for n in scheme_names(aliases=False) if scheme_spec(n).lattice)
+            raise ValueError(f"the adaptive policy needs a lattice scheme ({ok}), not {self.scheme!r}")
+        if self.preemptive and (not spec.speculative or spec.stateful or self.policy != "static"):
+            ok = ", ".join(
+                n for n in scheme_names(aliases=False) if scheme_spec(n).speculative and not scheme_spec(n).stateful
+            )
+            raise ValueError(
+                f"preemptive drafting needs a stateless speculative scheme ({ok}) and the static "
+                f"policy, got scheme={self.scheme!r}, policy={self.policy!r}"
+            )
+
+    def make_policy(self):
+        """A fresh drafting policy for this config (None for the plain static edge)."""
+        if self.policy == "static":
+            return None
+        ells = list(self.ells)
+        return make_policy(self.policy, draft_len=self.max_draft_len, ell=self.ell, ells=ells, link=self.link)
+
+    def scheme_params(self) -> dict:
+        return scheme_spec(self.scheme).params_of(self)
+
+
+class ModelPair:
+    """The edge SLM and the cloud LLM over their shared vocabulary, each behind its own KV cache."""
+
+    def __init__(self, slm_id: str, llm_id: str, dtype: str = DEFAULT_DTYPE, device: str = "auto") -> None:
+        t0 = time.perf_counter()
+        llm, self.tokenizer = load_model(llm_id, dtype=dtype, device=device)
+        slm, slm_tok = load_model(slm_id, dtype=dtype, device=device)
+        self.vocab_size = shared_vocab_size(slm_tok, self.tokenizer, output_rows(slm), output_rows(llm))
+        self.slm = CausalLM(slm, self.vocab_size)
+        self.llm = CausalLM(llm, self.vocab_size)
+        self.slm_id, self.llm_id = slm_id, llm_id
+        self.compute_ratio = parameter_count(slm) / parameter_count(llm)
+        log.info("loaded %s -> %s in %.1f s (V=%d)", slm_id, llm_id, time.perf_counter() - t0, self.vocab_size)
+
+    def encode(self, text: str) -> list[int]:
+        ids = self.tokenizer(text).input_ids
+        if not ids:
+            raise ValueError(f"prompt {text!r} has no tokens")
+        return list(ids)
+
+
+def run_autoregressive(
+    llm: CausalLM, prompt: list[int], max_new_tokens: int, temperature: float, rng, link: LinkConfig
+) -> tuple[list[int], dict]:
+    tokens = list(prompt)
+    cloud_s = 0.0
+    for _ in range(max_new_tokens):
+        t0 = time.perf_counter()
+        p = softmax_temperature(llm.next_logits(tokens), temperature)
+        tokens.append(sample_probs(p, rng))
+        cloud_s += time.perf_counter() - t0
+    # the whole stream as one account: no edge or uplink work, one propagation delay
+    t = Tally(tokens=max_new_tokens, propagation_s=link.propagation_s, cloud_s=cloud_s * link.cloud_time_scale,
+              downlink_s=max_new_tokens * 8 * wire.DOWNLINK_BYTES / link.downlink_bps,
+              downlink_bytes=max_new_tokens * wire.DOWNLINK_BYTES)  # fmt: skip
+    for _ in range(max_new_tokens):  # one token a round: a batch without drafts
+        t.add_batch(0, 0)
+    t.add_prompt(t.propagation_s + t.cloud_s + t.downlink_s)
+    summary = {**t.rates(), "rejections": 0, "uplink_bytes": 0, "downlink_bytes": t.downlink_bytes,
+               "predrafted": 0, "tally": t.to_dict()}  # fmt: skip
+    return tokens[len(prompt) :], summary
+
+
+def decode_prompt(
+    pair: ModelPair, cfg: DecodeConfig, text: str, index: int, include_batches: bool = False, policy=None
+) -> dict:
+    """One prompt, one scheme: the continuation and its metrics (names as in the workflow's summary.csv).
+
+    ``include_batches`` adds ``batches``: per-batch series (drafts, accepted, bits, latency, beta) that
+    the workflow logs to MLflow with ``step=``. ``policy`` is the edge's drafting policy; pass the
+    same object for every prompt of a run so an adaptive policy keeps what it learned (default: a
+    fresh ``cfg.make_policy()``).
+    """
+    policy = policy if policy is not None else cfg.make_policy()
+    prompt = pair.encode(text)
+    edge_rng = np.random.default_rng([cfg.seed, index])
+    cloud_rng = np.random.default_rng([cfg.seed, index, 1])
+    if not scheme_spec(cfg.scheme).speculative:
+        tokens, summary = run_autoregressive(pair.llm, prompt, cfg.max_new_tokens, cfg.temperature, cloud_rng, cfg.link)
+        extra: dict = {"batches": []} if include_batches else {}
+    else:
+        scheme = scheme_spec(cfg.scheme).make(**cfg.scheme_params())
+        edge = Edge(pair.slm, scheme, cfg.temperature, cfg.budget_bits, cfg.max_draft_len, edge_rng, policy=policy)
+        cloud = Cloud(pair.llm, cfg.temperature, cloud_rng)
+        rates = RateProcess(cfg.channel, cfg.link.uplink_bps, np.random.default_rng([cfg.seed, index, 2]))
+        result = run_session(edge, cloud, prompt, cfg.max_new_tokens, cfg.link, rates, cfg.preemptive)
+        tokens, summary = result.tokens, result.summary()
+        betas = [b for x in result.batches for b in x.betas if b is not None]
+        extra = (
+            {"beta_first": betas[0], "beta_last": betas[-1], "beta_min": min(betas), "beta_max": max(betas)}
+            if betas
+            else {}
+        )  # the threshold's path, for people; its last value is pooled through the tally
+        if include_batches:
+            extra["batches"] = [_batch_series(x) for x in result.batches]
+    return {
+        "index": index,
+        "prompt": text,
+        "continuation": pair.tokenizer.decode(tokens),
+        "tokens": tokens,
+        "scheme": cfg.scheme,
+        "temperature": cfg.temperature,
+        **cfg.scheme_params(),
+        "budget_bits": cfg.budget_bits,
+        "policy": cfg.policy,
+        "channel": cfg.channel.kind,
+        "preemptive": cfg.preemptive,
+        "slm": pair.slm_id,
+        "llm": pair.llm_id,
+        **summary,
+        **extra,
+    }
+
+
+def _batch_series(x) -> dict:
+    betas = [b for b in x.betas if b is not None]
+    return {
+        "drafts": x.num_drafts,
+        "accepted": x.num_accepted,
+        "resampled": x.resampled,
+        "uplink_bits": x.payload_bits,
+        "latency_s": x.latency.total_s,
+        "support_size_mean": float(np.mean(x.support_sizes)) if x.support_sizes else 0.0,
+        "dropped_mass_mean": float(np.mean(x.dropped_mass)) if x.dropped_mass else 0.0,
+        "rejection_prob_sum": float(sum(x.rejection_prob)),
+        "bound_theorem1": x.bound_theorem1,
+        "uplink_bps": x.uplink_bps,
+        "predrafted": x.predrafted,
+        "predrafts_kept": x.predrafts_kept,
+        **({"ell": x.ell} if x.ell is not None else {}),
+        **({"beta_last": betas[-1]} if betas else {}),
+    }

@@ -1,0 +1,250 @@
+"""The study's grid: which cells the workflow decodes, and how one cell runs.
+
+A cell is a row of the workflow's ``Paramspace``: the scheme, the drafting policy (``static`` or
+``adaptive``), preemptive drafting on or off, the temperature, then one column per swept scheme
+parameter as :mod:`sqs.protocol.schemes.registry` declares them (``K`` of K-SQS, ``beta0``/``eta`` of C-SQS,
+``top_p``). Columns a scheme does not use hold 0, so every cell has the same path pattern
+``scheme~<s>/policy~<p>/preemptive~<b>/temperature~<T>/K~<K>/beta0~<b>/eta~<e>/top_p~<p>``.
+
+The config lists each scheme's values under ``grid.<section>`` (``k_sqs``, ``c_sqs``, ``top_p``; each list
+named by its column); issue #7's adaptive policy and preemptive drafting run the schemes listed under
+``grid.adaptive`` and ``grid.preemptive`` with every other setting as their plain twin's, so
+``summary.csv`` and MLflow hold them beside the plain cells.
+
+Checks that need the vocabulary size (K <= V, a budget that fits one token) run on the config before
+any job starts; V comes from ``models.vocab_size`` or from the known model ids below.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from itertools import product
+
+from sqs.models.backend import EMBEDDED_DRAFT, EMBEDDED_LLM, PAPER_LLM, PAPER_SLM
+from sqs.models.embedded import EMBEDDED
+from sqs.protocol.schemes import SCHEMES, grid_columns, names
+from sqs.protocol.schemes import get as scheme_spec
+from sqs.system.latency import LinkConfig
+
+log = logging.getLogger(__name__)
+
+PARAM_COLUMNS = grid_columns()  # K, beta0, eta, top_p: every swept scheme parameter
+CELL_COLUMNS = ("scheme", "policy", "preemptive", "temperature", *PARAM_COLUMNS)
+BASELINES = ("ar", "sd", "qs")
+POLICIES = ("static", "adaptive")
+KNOWN_VOCAB = {
+    **{m.id: m.vocab_size for m in EMBEDDED.values()},
+    EMBEDDED_DRAFT: EMBEDDED[EMBEDDED_LLM].vocab_size,
+    PAPER_SLM: 50257,
+    PAPER_LLM: 50257,
+}
+
+
+class ConfigError(ValueError):
+    """A config value the workflow cannot run; the message names the key, the value and what is allowed."""
+
+
+def vocab_size(config: dict) -> int | None:
+    """V for the parse-time checks: ``models.vocab_size``, else a known id's, else None (checked in the job)."""
+    m = config["models"]
+    if m.get("vocab_size"):
+        return int(m["vocab_size"])
+    base = lambda i: i.rpartition("@exit=")[0] or i  # noqa: E731
+    sizes = {KNOWN_VOCAB.get(base(m["slm"])), KNOWN_VOCAB.get(base(m["llm"]))}
+    return sizes.pop() if len(sizes) == 1 else None
+
+
+def min_token_bits(scheme: str, v: int, ell: int, k: int = 1) -> int:
+    """The fewest payload bits one draft token of ``scheme`` can cost; 0 where no budget applies."""
+    spec = scheme_spec(scheme)
+    if not spec.speculative or not spec.budget:
+        return 0  # ar sends nothing; sd is exempt from the budget (float32 on the wire)
+    return spec.layout.min_token_bits(v, ell, k)
+
+
+def is_variant(cell: dict) -> bool:
+    """An issue #7 cell: the adaptive policy or preemptive drafting."""
+    return cell.get("policy", "static") != "static" or str(cell.get("preemptive", False)) == "True"
+
+
+def _cells(g: dict):
+    """(key, cell) of every decoding job at temperature 0 (the caller sets T); ``key`` names the config list."""
+    zero = dict.fromkeys(PARAM_COLUMNS, 0)
+    base = {"policy": "static", "preemptive": False}
+    for s in g["baselines"]:
+        yield "grid.baselines", {"scheme": s, **base, **zero}
+    for name, spec in SCHEMES.items():
+        block, cols = g.get(spec.grid_section or "") or {}, list(spec.columns())
+        if not spec.grid_section or not cols or not all(block.get(c) for c in cols):
+            continue
+        for values in product(*(block[c] for c in cols)):
+            setting = dict(zip(cols, values, strict=True))
+            yield f"grid.{spec.grid_section}.{cols[0]}", {"scheme": name, **base, **zero, **setting}
+    for variant in ("adaptive", "preemptive"):
+        block = g.get(variant) or {}
+        for s in block.get("schemes", []):
+            cols = [c for c in scheme_spec(s).columns() if block.get(c)]
+            for values in product(*(block[c] for c in cols)):
+                setting = dict(zip(cols, values, strict=True))
+                cell = {"scheme": s, "policy": "adaptive" if variant == "adaptive" else "static",
+                        "preemptive": variant == "preemptive", **zero, **setting}  # fmt: skip
+                yield f"grid.{variant}.{cols[0] if cols else 'schemes'}", cell
+
+
+def _check_names(config: dict) -> None:
+    """Scheme names in the config against the registry, with what each place accepts."""
+    g, pol = config["grid"], config.get("analysis", {}).get("policies", {})
+    specs = [scheme_spec(n) for n in names(aliases=False)]
+    ok = {
+        "baselines": [s.name for s in specs if not s.columns()],
+        "adaptive": [s.name for s in specs if s.lattice and not s.stateful],
+        "preemptive": [s.name for s in specs if s.speculative and not s.stateful],
+    }
+    places = [("grid.baselines", g.get("baselines"), "baselines")]
+    places += [(f"grid.{k}.schemes", (g.get(k) or {}).get("schemes", []), k) for k in ("adaptive", "preemptive")]
+    places += [("analysis.policies.scheme", [pol["scheme"]] if "scheme" in pol else [], "adaptive")]
+    pre = pol.get("preemptive_scheme")
+    places += [("analysis.policies.preemptive_scheme", [pre] if pre else [], "preemptive")]
+    for key, given, kind in places:
+        for name in given or []:
+            if name not in ok[kind]:
+                why = {"baselines": "a scheme without swept parameters", "adaptive": "the adaptive policy needs a "
+                       "stateless lattice scheme", "preemptive": "preemptive drafting needs a stateless speculative "
+                       "scheme"}[kind]  # fmt: skip
+                raise ConfigError(f"{key} contains {name!r}: {why}; valid: {', '.join(ok[kind])}")
+
+
+def check_config(config: dict) -> None:
+    """Cross-key checks the JSON schema cannot express; raises :class:`ConfigError`."""
+    g, d = config["grid"], config["decode"]
+    _check_names(config)
+    cells = list(_cells(g))
+    if not cells:
+        sections = ", ".join(f"grid.{s.grid_section}" for s in SCHEMES.values() if s.grid_section)
+        raise ConfigError(f"the grid is empty: give grid.baselines or one of {sections}")
+    v = vocab_size(config)
+    if v is None:
+        log.warning(
+            "vocabulary size unknown for %s/%s: K <= V and the budget are checked in the jobs",
+            config["models"]["slm"],
+            config["models"]["llm"],
+        )
+        return
+    for key, cell in cells:
+        adaptive = cell["policy"] == "adaptive"
+        for ell in g["adaptive"]["ells"] if adaptive else [d["ell"]]:
+            check_cell(cell["scheme"], max(int(cell["K"]), 1), v, ell, d["budget_bits"], key=key)
+    too_big = [k for k in config.get("analysis", {}).get("sweep", {}).get("K", []) if k > v]
+    if too_big:
+        raise ConfigError(
+            f"analysis.sweep.K contains {too_big[0]}, but K must be in [1, V] with V = {v} for these models"
+        )
+
+
+def check_cell(scheme: str, k: int, v: int, ell: int, budget_bits: int, key: str = "grid.k_sqs.K") -> None:
+    """K <= V, and a budget that fits one draft token of ``scheme``: at parse time and again in each job."""
+    spec = scheme_spec(scheme)
+    if spec.layout is not None and spec.layout.fixed_k and k > v:
+        raise ConfigError(f"{key} contains {k}, but K must be in [1, V] with V = {v} for these models")
+    need = min_token_bits(scheme, v, ell, k)
+    if need > budget_bits:
+        what = f"{scheme} with K = {k}" if spec.layout.fixed_k else scheme
+        raise ConfigError(
+            f"decode.budget_bits={budget_bits} is too small for even one draft token of {what} "
+            f"(needs at least {need} bits at V = {v}, ell = {ell}); raise decode.budget_bits to >= {need}"
+        )
+
+
+def grid_cells(config: dict):
+    """The grid as a pandas DataFrame, one row per decoding job (the workflow's Paramspace)."""
+    import pandas as pd
+
+    rows = []
+    for t in config["grid"]["temperatures"]:
+        for _, cell in _cells(config["grid"]):
+            rows.append({**cell, "temperature": float(t)})
+    df = pd.DataFrame(rows, columns=list(CELL_COLUMNS)).drop_duplicates(ignore_index=True)
+    types = {
+        f.metadata["column"]: f.type for sp in SCHEMES.values() for f in sp.param_fields() if f.metadata.get("column")
+    }
+    for c in PARAM_COLUMNS:  # integer parameters stay integers in the path (K~4, not K~4.0)
+        df[c] = df[c].astype(int if types[c] in (int, "int") else float)
+    return df
+
+
+def link_config(config: dict) -> LinkConfig:
+    return LinkConfig(**config["link"])
+
+
+def channel_config(section: dict | None):
+    """A :class:`sqs.system.channel.ChannelConfig` from a config section (missing keys take their defaults)."""
+    from sqs.system.channel import ChannelConfig
+
+    section = dict(section or {})
+    for key in ("rates_bps", "p_leave"):
+        if key in section:
+            section[key] = tuple(section[key])
+    return ChannelConfig(**section)
+
+
+def cell_config(config: dict, policy: str) -> dict:
+    """The part of the workflow config one decoding job reads (its Snakemake params).
+
+    Only these keys go to the job, so editing a figure option or another variant's list does not
+    rerun the cell; :func:`decode_config` reads nothing else.
+    """
+    out = {k: config[k] for k in ("models", "decode", "link")}
+    out["channel"] = config.get("channel") or {}
+    if policy == "adaptive":
+        out["adaptive"] = config["grid"]["adaptive"]
+    return out
+
+
+def decode_config(cell: dict, config: dict):
+    """The :class:`sqs.study.decode.DecodeConfig` of one cell (scheme ``qs`` is the dense lattice).
+
+    ``config`` is :func:`cell_config`'s slice (the full config works too for plain schemes).
+    """
+    from sqs.study.decode import DecodeConfig
+
+    d, m = config["decode"], config["models"]
+    spec = scheme_spec(cell["scheme"])
+    policy = str(cell.get("policy", "static"))
+    adaptive = (config.get("adaptive") or {}) if policy == "adaptive" else {}
+    params = {}  # the scheme's parameters: swept ones from the cell, the rest from decode.<name>
+    for f in spec.param_fields():
+        column = f.metadata.get("column")
+        value = cell[column] if column else d[f.name]
+        params[f.name] = max(int(value), 1) if f.type in (int, "int") else float(value)
+    return DecodeConfig(
+        scheme=str(cell["scheme"]),
+        temperature=float(cell["temperature"]),
+        max_new_tokens=int(d["max_new_tokens"]),
+        budget_bits=int(d["budget_bits"]),
+        max_draft_len=int(d["max_draft_len"]),
+        **params,
+        slm=m["slm"],
+        llm=m["llm"],
+        dtype=m["dtype"],
+        device=m["device"],
+        seed=int(d["seed"]),
+        link=link_config(config),
+        channel=channel_config(config.get("channel")),
+        policy=policy,
+        ells=tuple(int(e) for e in adaptive.get("ells", ())),
+        preemptive=str(cell.get("preemptive", False)) == "True",
+    )
+
+
+def run_cell(cell: dict, config: dict, prompts: list[str], progress: Callable | None = None) -> list[dict]:
+    """Decode every prompt under one cell; one record per prompt, per-batch series included."""
+    from sqs.study.decode import ModelPair, decode_prompt
+
+    cfg = decode_config(cell, config)
+    pair = ModelPair(cfg.slm, cfg.llm, cfg.dtype, cfg.device)
+    for ell in cfg.ells or (cfg.ell,):  # V known only now for hub ids
+        check_cell(cfg.scheme, cfg.k, pair.vocab_size, ell, cfg.budget_bits)
+    policy = cfg.make_policy()  # one policy for the whole cell: an adaptive one learns across prompts
+    items = progress(list(enumerate(prompts))) if progress else enumerate(prompts)
+    return [decode_prompt(pair, cfg, text, i, include_batches=True, policy=policy) for i, text in items]

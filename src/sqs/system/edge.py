@@ -1,0 +1,182 @@
+"""The edge: SLM drafting, sparsify + quantize, sample from exactly q_hat, encode the uplink bytes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sqs.protocol import wire
+from sqs.protocol.budget import BitBudget
+from sqs.protocol.probs import softmax_temperature
+from sqs.protocol.schemes import Compressed, LatticeScheme, Scheme
+from sqs.system.adaptive import confidence, resolution_profile
+
+
+@dataclass
+class DraftBatch:
+    """What the edge knows about the batch it just sent (never read by the cloud)."""
+
+    message: bytes
+    tokens: list[int]
+    compressed: list[Compressed]
+    q: list[np.ndarray] = field(repr=False)  # the SLM distributions before compression
+    model_s: float = 0.0  # wall clock in SLM forwards (and temperature)
+    protocol_s: float = 0.0  # wall clock in compress, sample, encode and the policy's decisions
+    confidences: list[float] = field(default_factory=list)  # max q_hat of each draft
+    rate_bps: float | None = None  # the uplink rate this batch was planned for
+    ell: int | None = None
+
+    @property
+    def payload_bits(self) -> int:
+        return sum(c.bits for c in self.compressed)
+
+
+class Edge:
+    """Drafts up to ``max_draft_len`` tokens per batch while their payload fits ``budget_bits``.
+
+    Schemes whose ``bit_budget_applies`` is False (float32 SD) are limited by the draft cap alone.
+    A ``policy`` (:mod:`sqs.system.adaptive`) may set ell before each batch and stop drafting early; it sees
+    only the edge's own drafts, the rate in force and past verdicts.
+    """
+
+    def __init__(
+        self,
+        model,
+        scheme: Scheme,
+        temperature: float,
+        budget_bits: int,
+        max_draft_len: int,
+        rng: np.random.Generator,
+        policy=None,
+    ) -> None:
+        self.policy = policy
+        self.model = model
+        self.scheme = scheme
+        self.temperature = float(temperature)
+        self.budget_bits = int(budget_bits)
+        self.max_draft_len = int(max_draft_len)
+        self.rng = rng
+        self.tokens: list[int] = []
+        # preemptive drafting: a guess of the cloud's next token, and drafts made after it while the
+        # cloud verified the last batch (kept only if every draft is accepted and the guess comes true)
+        self.guess: int | None = None
+        self.pending: list[tuple[Compressed, int, np.ndarray, float]] = []
+
+    @property
+    def _bit_limit(self) -> int:
+        """The batch's payload budget; float32 SD is limited by the draft cap alone."""
+        return self.budget_bits if self.scheme.bit_budget_applies else 2**62
+
+    def start(self, prompt: Sequence[int]) -> None:
+        if len(prompt) == 0:
+            raise ValueError("the prompt must hold at least one token")
+        self.tokens = [int(t) for t in prompt]
+        self.guess, self.pending = None, []
+
+    def draft(self, rate_bps: float | None = None) -> DraftBatch:
+        t_plan = time.perf_counter()
+        cap = self.max_draft_len
+        if self.policy is not None:
+            if rate_bps is None:
+                raise ValueError("a drafting policy needs the uplink rate in force (rate_bps)")
+            plan = self.policy.plan(rate_bps)
+            cap = min(cap, plan.max_len)
+            if isinstance(self.scheme, LatticeScheme):
+                self.scheme.ell = plan.ell
+        budget = BitBudget(self._bit_limit, cap)
+        self.scheme.begin_batch()
+        context = list(self.tokens)
+        drafts: list[tuple[Compressed, int]] = []
+        qs: list[np.ndarray] = []
+        confs: list[float] = []
+        model_s, protocol_s = 0.0, time.perf_counter() - t_plan
+        for comp, token, q, conf in self.pending:  # pre-drafted while the last batch was verified
+            if not budget.admit(comp.bits):
+                break
+            drafts.append((comp, token))
+            qs.append(q)
+            context.append(token)
+            confs.append(conf)
+        self.pending = []
+        while not budget.full:
+            t0 = time.perf_counter()
+            q = softmax_temperature(self.model.next_logits(context), self.temperature)
+            t1 = time.perf_counter()
+            comp = self.scheme.compress(q)
+            fits = budget.admit(comp.bits)
+            token = comp.sample(self.rng) if fits else -1
+            model_s += t1 - t0
+            if not fits:
+                protocol_s += time.perf_counter() - t1
+                break  # sequential rule: this draft is not sent; C-SQS drops its update on end_batch
+            drafts.append((comp, token))
+            qs.append(q)
+            context.append(token)
+            confs.append(confidence(comp))
+            if len(drafts) == 1 and getattr(self.policy, "wants_profile", False) and comp.counts is not None:
+                self.policy.note_profile(resolution_profile(q, comp, self.policy.ells))  # every ell, one draft
+            go_on = self.policy is None or self.policy.keep_drafting(confs, [c.bits for c, _ in drafts], rate_bps)
+            protocol_s += time.perf_counter() - t1
+            if not go_on:
+                break
+        t0 = time.perf_counter()
+        v = self.model.vocab_size
+        message = wire.encode_uplink(self.scheme.code, v, self.scheme.ell, self.scheme.fixed_k, drafts)
+        protocol_s += time.perf_counter() - t0
+        return DraftBatch(message, [t for _, t in drafts], [c for c, _ in drafts], qs, model_s, protocol_s, confs,
+                          rate_bps, getattr(self.scheme, "ell", None))  # fmt: skip
+
+    def predraft(self, batch: DraftBatch) -> tuple[float, bool]:
+        """One more SLM step while ``batch`` is being verified (preemptive drafting).
+
+        The first step guesses the cloud's next token as the SLM's most probable one after the whole
+        batch; later steps draft after that guess, exactly as a fresh batch would. They open the next
+        batch if every draft is accepted and the cloud's token equals the guess, else they are
+        dropped; keeping them on that event cannot bias the text, since each is still verified against
+        the q̂ it was drawn from once the prefix it assumed is real. Returns the step's seconds and
+        whether the edge can go on (the next batch's cap and bit budget).
+        """
+        t0 = time.perf_counter()
+        context = self.tokens + batch.tokens
+        if self.guess is None:
+            q = softmax_temperature(self.model.next_logits(context), self.temperature)
+            self.guess = int(np.argmax(q))
+            return time.perf_counter() - t0, True
+        context = context + [self.guess] + [t for _, t, _, _ in self.pending]
+        q = softmax_temperature(self.model.next_logits(context), self.temperature)
+        comp = self.scheme.compress(q)
+        used = sum(c.bits for c, _, _, _ in self.pending) + comp.bits
+        fits = len(self.pending) < self.max_draft_len and used <= self._bit_limit
+        if fits:
+            self.pending.append((comp, comp.sample(self.rng), q, confidence(comp)))
+        return time.perf_counter() - t0, fits and len(self.pending) < self.max_draft_len
+
+    def receive(self, downlink: bytes, batch: DraftBatch, round_trip_s: float | None = None) -> tuple[int, int]:
+        """Apply the cloud's verdict: keep the accepted drafts, append the cloud's token.
+
+        ``round_trip_s`` is what the edge measured from sending the batch to the verdict's arrival;
+        a policy learns the cloud's compute from it.
+        """
+        num_accepted, token = wire.decode_downlink(downlink)
+        if num_accepted > len(batch.tokens) or token >= self.model.vocab_size:
+            raise wire.WireFormatError(f"downlink accepts {num_accepted} of {len(batch.tokens)} drafts, token {token}")
+        self.scheme.end_batch(num_accepted)
+        self.tokens.extend(batch.tokens[:num_accepted])
+        self.tokens.append(token)
+        if not (num_accepted == len(batch.tokens) and token == self.guess):
+            self.pending = []  # the pre-drafts assumed another prefix
+        self.guess = None
+        if self.policy is not None and round_trip_s is not None:
+            self.policy.observe(
+                confidences=batch.confidences,
+                bits=[c.bits for c in batch.compressed],
+                num_accepted=num_accepted,
+                edge_s=batch.model_s + batch.protocol_s,
+                round_trip_s=round_trip_s,
+                rate_bps=batch.rate_bps,
+                ell=batch.ell,
+            )
+        return num_accepted, token

@@ -1,0 +1,173 @@
+"""Run one prompt through an Edge and a Cloud that exchange only bytes, and measure it.
+
+The runner is the measurement harness: it reads both sides' records (the edge's q, the cloud's p) to
+compute Theorem 1's terms, but the edge and the cloud only ever see each other's messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+from sqs.protocol.bounds import theorem1_terms
+from sqs.system.channel import RateProcess
+from sqs.system.cloud import Cloud
+from sqs.system.edge import Edge
+from sqs.system.latency import BatchLatency, LinkConfig, batch_latency
+from sqs.system.metrics import LATENCY_PARTS, Tally
+
+
+@dataclass
+class BatchRecord:
+    num_drafts: int
+    num_accepted: int
+    payload_bits: int
+    uplink_bytes: int
+    downlink_bytes: int
+    support_sizes: list[int]
+    dropped_mass: list[float]
+    betas: list[float | None]
+    rejection_prob: list[float]  # TV(q_hat_n, p_n), the exact per-draft rejection probability
+    bound_theorem1: float  # sum over drafts of TV(q, p) + alpha_n + K_n / (4 ell)
+    bound_discrepancy: float  # its SLM-LLM part: sum of TV(q, p)
+    bound_distortion: float  # its sparsify + quantize part: sum of alpha_n + K_n / (4 ell)
+    latency: BatchLatency
+    uplink_bps: float = 0.0  # the rate in force for this batch
+    ell: int | None = None  # the lattice resolution the edge used
+    predrafted: int = 0  # preemptive drafting: drafts made while this batch was verified
+    predrafts_kept: int = 0  # ... of which the next batch kept (all accepted and the guessed token right)
+
+    @property
+    def resampled(self) -> int:
+        """1 when a draft was rejected and the cloud resampled it (at most one per batch)."""
+        return int(self.num_accepted < self.num_drafts)
+
+
+@dataclass
+class SessionResult:
+    prompt: list[int]
+    tokens: list[int]  # generated continuation
+    batches: list[BatchRecord] = field(repr=False)
+
+    def tally(self) -> Tally:
+        """This prompt's counts and sums (sqs.system.metrics): what every pooled rate is computed from."""
+        t = Tally(tokens=len(self.tokens))
+        for x in self.batches:
+            t.add_batch(x.num_drafts, x.num_accepted, x.ell, x.uplink_bps)
+            t.payload_bits += x.payload_bits
+            t.uplink_bytes += x.uplink_bytes
+            t.downlink_bytes += x.downlink_bytes
+            t.dropped_mass += float(sum(x.dropped_mass))
+            t.expected_rejections += float(sum(x.rejection_prob))
+            t.bound_theorem1 += x.bound_theorem1
+            t.bound_discrepancy += x.bound_discrepancy
+            t.bound_distortion += x.bound_distortion
+            t.predrafted += x.predrafted
+            t.predrafts_kept += x.predrafts_kept
+            for part in LATENCY_PARTS:
+                setattr(t, f"{part}_s", getattr(t, f"{part}_s") + getattr(x.latency, f"{part}_s"))
+        betas = [b for x in self.batches for b in x.betas if b is not None]
+        if betas:
+            t.beta_last_sum, t.beta_prompts = betas[-1], 1
+        t.add_prompt(sum(x.latency.total_s for x in self.batches))
+        return t
+
+    def summary(self) -> dict:
+        """The prompt's rates (sqs.system.metrics.Tally.rates) and its tally under ``tally``."""
+        t = self.tally()
+        return {**t.rates(), "rejections": t.resampled, "uplink_bytes": t.uplink_bytes,
+                "downlink_bytes": t.downlink_bytes, "predrafted": t.predrafted, "tally": t.to_dict()}  # fmt: skip
+
+    def to_dict(self) -> dict:
+        return {
+            "prompt": self.prompt,
+            "tokens": self.tokens,
+            **self.summary(),
+            "batches": [asdict(x) for x in self.batches],
+        }
+
+
+def run_session(
+    edge: Edge,
+    cloud: Cloud,
+    prompt: Sequence[int],
+    max_new_tokens: int,
+    link: LinkConfig | None = None,
+    rates: RateProcess | None = None,
+    preemptive: bool = False,
+) -> SessionResult:
+    """Alternate draft -> verify -> feedback until ``max_new_tokens`` tokens are generated.
+
+    ``rates`` draws the uplink rate of each batch (default: the link's fixed rate). ``preemptive``:
+    while the cloud verifies batch t the edge keeps drafting batch t+1 as if all of t were accepted
+    and the cloud's next token were the SLM's guess (:meth:`Edge.predraft`). The account is a
+    timeline: a batch's latency runs from the previous verdict's arrival to its own, so the edge's
+    pre-drafting overlaps the round trip and is charged only where it delays the next send (a step
+    still running when the verdict arrives finishes first); pre-drafts on a wrong prefix are dropped.
+    """
+    link = link or LinkConfig()
+    if preemptive and (edge.policy is not None or edge.scheme.stateful):
+        raise ValueError(
+            "preemptive drafting needs no drafting policy and a stateless scheme (not one like c-sqs, whose "
+            f"threshold checkpoint spans one batch); got policy={edge.policy is not None}, scheme={edge.scheme.name}"
+        )
+    edge.start(prompt)
+    cloud.start(prompt)
+    batches: list[BatchRecord] = []
+    generated = 0
+    clock = edge_busy = 0.0  # the last verdict's arrival; when the edge finishes its current draft
+    while generated < max_new_tokens:
+        rate = rates.next_rate() if rates is not None else link.uplink_bps
+        batch_link = replace(link, uplink_bps=rate) if rate != link.uplink_bps else link
+        batch = edge.draft(rate)
+        verdict = cloud.handle(batch.message)
+        latency = batch_latency(
+            batch_link, batch.model_s, batch.protocol_s, len(batch.message), verdict.compute_s, len(verdict.message)
+        )
+        round_trip = latency.uplink_s + latency.propagation_s + latency.cloud_s + latency.downlink_s
+        sent = max(clock, edge_busy) + latency.edge_s
+        arrival = sent + round_trip
+        cursor, made = sent, 0
+        while preemptive and cursor < arrival:  # the edge drafts on while it waits for the verdict
+            seconds, fits = edge.predraft(batch)
+            cursor += seconds * link.edge_time_scale
+            made += 1
+            if not fits:
+                break
+        edge_busy = cursor
+        if preemptive:  # the critical path: waiting for an in-flight draft delays the send
+            latency = replace(latency, edge_s=sent - clock)
+        clock = arrival
+        n_acc, _ = edge.receive(verdict.message, batch, round_trip)
+        terms = [
+            theorem1_terms(batch.q[n], comp.q_hat, verdict.p[n], comp.support, comp.ell)
+            for n, comp in enumerate(batch.compressed)
+        ]
+        discrepancy = sum(t.tv_slm_llm for t in terms)
+        distortion = sum(t.dropped_mass + t.lattice_term for t in terms)
+        batches.append(
+            BatchRecord(
+                num_drafts=len(batch.tokens),
+                num_accepted=n_acc,
+                payload_bits=batch.payload_bits,
+                uplink_bytes=len(batch.message),
+                downlink_bytes=len(verdict.message),
+                support_sizes=[c.k for c in batch.compressed],
+                dropped_mass=[c.dropped_mass for c in batch.compressed],
+                betas=[c.beta for c in batch.compressed],
+                rejection_prob=verdict.rejection_prob.tolist(),
+                bound_theorem1=discrepancy + distortion,
+                bound_discrepancy=discrepancy,
+                bound_distortion=distortion,
+                latency=latency,
+                uplink_bps=rate,
+                ell=batch.ell,
+                predrafted=made,
+                predrafts_kept=len(edge.pending),
+            )
+        )
+        generated += n_acc + 1
+    if edge.tokens != cloud.tokens:  # pragma: no cover - would be a protocol bug
+        raise AssertionError("edge and cloud disagree on the accepted text")
+    tokens = edge.tokens[len(prompt) :][:max_new_tokens]
+    return SessionResult(list(prompt), tokens, batches)

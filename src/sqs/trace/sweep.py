@@ -1,0 +1,431 @@
+"""Trace-driven sweeps: predict every grid cell from the cached teacher-forced logits, no model run.
+
+**The trace model.** The cache holds, for every position n of a reference continuation, the SLM's and
+the LLM's next-token logits. At temperature T this gives q_n and p_n. For each cell the compressed
+draft q̂_n is built exactly as the edge builds it (same support rule, Algorithm 2 with the same tie
+order), so r_n = TV(q̂_n, p_n) is the exact probability that a draft at n is rejected, and b_n its exact
+payload bits. A batch that starts at n drafts L_n tokens (the budget rule over b_n, b_{n+1}, ..., capped
+by the draft length), accepts draft j with probability Π_{i<j}(1 − r_{n+i}), and is resampled with
+probability 1 − Π_{i<L}(1 − r_{n+i}). Predictions average over every start n whose window lies in
+its prompt's trace. Assumptions, and where live decoding differs:
+
+- the context is always the reference text: live decoding continues from *its own* accepted tokens
+  and resampled token, so its positions are other contexts than the trace's (same distribution of
+  contexts only if the reference was sampled from the LLM at the same temperature);
+- C-SQS's threshold runs along the trace with update (8) after every position, i.e. as if every draft
+  were accepted; live, rejected drafts' updates are rolled back (Algorithm 1);
+- compute times come from a :class:`ComputeProfile` (per draft token at the edge, per batch and per
+  verified token in the cloud), not from measuring each cell.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from itertools import product
+
+import numpy as np
+
+from sqs.protocol import wire
+from sqs.protocol.lattice import _select
+from sqs.protocol.probs import softmax_temperature
+from sqs.protocol.schemes import SCHEMES
+from sqs.protocol.schemes import get as scheme_spec
+from sqs.system.latency import LinkConfig, batch_latency
+
+SWEEP_SCHEMES = tuple(n for n, sp in SCHEMES.items() if sp.trace is not None)
+# grid column -> the scheme parameter it sets (K -> k, beta0 -> beta, ...), over the sweepable schemes
+SWEEP_AXES = {c: n for name in SWEEP_SCHEMES for c, n in SCHEMES[name].columns().items()}
+
+
+@dataclass(frozen=True)
+class SweepCell:
+    scheme: str
+    temperature: float
+    K: int = 0
+    beta0: float = 0.0
+    eta: float = 0.0
+    alpha: float = 0.0005
+    ell: int = 100
+    budget_bits: int = 5000
+    max_draft_len: int = 8
+    link: LinkConfig = field(default_factory=LinkConfig)
+    top_p: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.scheme not in SWEEP_SCHEMES:
+            raise ValueError(f"sweep scheme must be one of {', '.join(SWEEP_SCHEMES)}, got {self.scheme!r}")
+        if self.scheme == "k-sqs" and self.K < 1:
+            raise ValueError(f"k-sqs needs K >= 1, got {self.K}")
+        if self.scheme == "top-p" and not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top-p needs top_p in (0, 1], got {self.top_p}")
+
+
+def grid_cells(temperatures, axes: dict, with_dense: bool = True, **common) -> list[SweepCell]:
+    """Per temperature, every sweepable scheme over the product of its columns' lists in ``axes``
+    (``{"K": [...], "beta0": [...], "eta": [...], "top_p": [...]}``); schemes without columns once
+    (``with_dense``). A scheme one of whose lists is empty or missing is left out."""
+    cells = []
+    for t in temperatures:
+        for name in SWEEP_SCHEMES:
+            cols = list(SCHEMES[name].columns())
+            if not cols:
+                cells += [SweepCell(name, float(t), **common)] if with_dense else []
+                continue
+            for values in product(*(list(axes.get(c) or []) for c in cols)):
+                cells.append(SweepCell(name, float(t), **dict(zip(cols, values, strict=True)), **common))
+    return cells
+
+
+def plain_rows(rows: Iterable[dict]) -> list[dict]:
+    """Live summary rows of sweepable schemes under the static policy without preemption (what the trace models)."""
+    return [
+        r for r in rows
+        if r["scheme"] in SWEEP_SCHEMES and r.get("policy", "static") == "static" and not _truthy(r.get("preemptive"))
+    ]  # fmt: skip
+
+
+def _truthy(x) -> bool:
+    return str(x).lower() in ("true", "1") if isinstance(x, str) else bool(x)
+
+
+@dataclass(frozen=True)
+class ComputeProfile:
+    """Compute times the trace model charges: edge per draft token, cloud per batch + per verified token."""
+
+    edge_s_per_draft: float
+    cloud_s_per_batch: float
+    cloud_s_per_token: float = 0.0
+
+    @classmethod
+    def from_summary(cls, rows: Iterable[dict]) -> ComputeProfile:
+        """Fit from live ``summary.csv`` rows of speculative cells (least squares over cells)."""
+        rows = [r for r in plain_rows(rows) if r["n_batches"] > 0]
+        if not rows:
+            raise ValueError("no speculative cells to profile compute times from")
+        drafts = sum(r["mean_draft_len"] * r["n_batches"] for r in rows)
+        edge = sum(r["latency_edge_s"] * r["n_prompts"] for r in rows)
+        a = np.array([[r["n_batches"], r["n_batches"] * (r["mean_draft_len"] + 1)] for r in rows], dtype=float)
+        y = np.array([r["latency_cloud_s"] * r["n_prompts"] for r in rows], dtype=float)
+        (base, per_tok), *_ = np.linalg.lstsq(a, y, rcond=None)
+        if base < 0 or per_tok < 0:  # keep the model physical: fall back to a per-batch cost only
+            base, per_tok = float(y.sum() / a[:, 0].sum()), 0.0
+        return cls(edge / drafts, float(base), float(per_tok))
+
+
+def _quantize_rows(x: np.ndarray, ell: int) -> np.ndarray:
+    """Algorithm 2 on every row of ``x`` (rows renormalized), bit-identical to :func:`sqs.protocol.lattice.quantize`.
+
+    Rounding is vectorized; the correction of the few rows whose counts miss ``ell`` uses the same O(K)
+    selection as the live quantizer (largest or smallest rounding error, ties to the lower index).
+    """
+    x = ell * (x / x.sum(axis=1, keepdims=True))
+    b = np.floor(x + 0.5).astype(np.int64)
+    d = b.sum(axis=1) - ell
+    for row in np.flatnonzero(d):
+        zeta = b[row] - x[row]
+        if d[row] > 0:
+            b[row, _select(-zeta, int(d[row]))] -= 1
+        else:
+            b[row, _select(zeta, int(-d[row]))] += 1
+    return b
+
+
+def _support_stats(q: np.ndarray, p: np.ndarray, ids: np.ndarray, ell: int) -> tuple[np.ndarray, ...]:
+    """For supports ``ids`` (rows, sorted token ids): TV(q̂, p), dropped mass, nonzero counts."""
+    qs = np.take_along_axis(q, ids, axis=1)
+    ps = np.take_along_axis(p, ids, axis=1)
+    counts = _quantize_rows(qs, ell)
+    tv = 0.5 * (np.abs(counts / ell - ps).sum(axis=1) + np.clip(1.0 - ps.sum(axis=1), 0.0, None))
+    dropped = np.clip((q.sum(axis=1) - qs.sum(axis=1)) / q.sum(axis=1), 0.0, None)
+    return tv, dropped, np.count_nonzero(counts, axis=1)
+
+
+class _Chunk:
+    """One chunk of trace rows at one temperature: q and p, and q in descending order with its prefix sums.
+
+    The descending order comes from the SLM logits (temperature does not change it), so one argsort per
+    chunk serves every temperature. At T = 0 a row whose one-hot sits on a tied maximum the argsort did
+    not put first is re-sorted by q itself.
+    """
+
+    def __init__(self, slm: np.ndarray, llm: np.ndarray, order: np.ndarray, t: float) -> None:
+        self.q = softmax_temperature(slm, t)
+        self.p = softmax_temperature(llm, t)
+        flat = order + (np.arange(order.shape[0]) * order.shape[1])[:, None]
+        self.qsorted = self.q.ravel().take(flat)  # a flat take is twice as fast as take_along_axis
+        if t == 0:
+            bad = np.flatnonzero((np.diff(self.qsorted, axis=1) > 0).any(axis=1))
+            if bad.size:
+                order = order.copy()
+                for i in bad:
+                    order[i] = np.argsort(-self.q[i], kind="stable")
+                    self.qsorted[i] = self.q[i, order[i]]
+        self.order = order
+        self.neg = -self.qsorted  # ascending, for searchsorted
+        self.cum = np.cumsum(self.qsorted, axis=1)
+        self.qtot = self.q.sum(axis=1)
+        self.ptot = self.p.sum(axis=1)
+        self.tv_qp = 0.5 * np.abs(self.q - self.p).sum(axis=1)
+        self.rows, self.v = self.q.shape
+
+
+def _window_stats(ch: _Chunk, k: np.ndarray, s: np.ndarray, ell: int) -> tuple[np.ndarray, ...]:
+    """TV(q̂, p) and nonzero counts when every row's support is its top-``k`` tokens with mass ``s``.
+
+    Only the top few entries of a support can get a nonzero lattice count (at most 2 ell round up, at
+    most ell are raised by the correction), and TV(q̂, p) = ½ (Σp + Σ_{b>0} (|b/ell − p| − p)) needs only
+    those, so Algorithm 2 runs on a window of about 3 ell entries instead of the whole support. Rows the
+    window cannot settle for certain (a tie in the rounding error at the selection boundary, or a
+    selection that might reach past the window) come back with ``ok`` False for the exact path.
+    """
+    w = int(min(ch.v, max(int(k.max()), 1), 3 * ell + 64))
+    rows = np.arange(ch.rows)
+    ids = ch.order[:, :w]
+    inside = np.arange(w)[None, :] < k[:, None]
+    x = np.where(inside, ell * (ch.qsorted[:, :w] / s[:, None]), 0.0)
+    b = np.floor(x + 0.5)
+    d = b.sum(axis=1) - ell
+    past = k > w  # rows whose support reaches past the window
+    x_next = np.where(past, ell * (ch.qsorted[:, min(w, ch.v - 1)] / s), 0.0)
+    ok = ~(past & (x_next >= 0.5))
+    fix = np.flatnonzero(d != 0)
+    if fix.size:
+        sign = np.sign(d[fix])
+        zeta = b[fix] - x[fix]
+        key = np.where(inside[fix], np.where(sign[:, None] > 0, -zeta, zeta), np.inf)
+        by = np.argsort(key, axis=1, kind="stable")
+        ranked = np.take_along_axis(key, by, axis=1)
+        m = np.abs(d[fix]).astype(np.int64)
+        n_in = inside[fix].sum(axis=1)
+        m_c = np.minimum(m, w) - 1
+        kth = ranked[np.arange(fix.size), np.maximum(m_c, 0)]
+        nxt = np.where(m < w, ranked[np.arange(fix.size), np.minimum(m, w - 1)], np.inf)
+        good = (m <= n_in) & (kth < nxt)  # no tie across the boundary; enough candidates in the window
+        limit = np.where(sign > 0, 0.0, -x_next[fix])  # what entries past the window would offer
+        good &= ~past[fix] | (kth < limit)
+        ok[fix] &= good
+        rank = np.empty_like(by)
+        np.put_along_axis(rank, by, np.broadcast_to(np.arange(w), by.shape), axis=1)
+        b[fix] -= sign[:, None] * (rank < m[:, None])
+    pw = ch.p[rows[:, None], ids]
+    pos = b > 0
+    tv = 0.5 * (ch.ptot + np.where(pos, np.abs(b / ell - pw) - pw, 0.0).sum(axis=1))
+    return tv, pos.sum(axis=1), ok
+
+
+def _exact_row(ch: _Chunk, i: int, ids: np.ndarray, ell: int) -> tuple[float, int]:
+    """The live path for one row (sorted support ids): TV(q̂, p) and nonzero count."""
+    tv, _, nnz = _support_stats(ch.q[i : i + 1], ch.p[i : i + 1], ids[None, :], ell)
+    return float(tv[0]), int(nnz[0])
+
+
+def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[SweepCell], chunk: int = 64) -> dict:
+    """Per cell and position: rejection probability r, payload bits, dropped mass, support size.
+
+    Cells may mix temperatures; C-SQS cells carry their threshold along the rows in order. Each chunk of
+    rows is argsorted once (by SLM logit) for every temperature and cell. Agrees with the live
+    ``compress`` path to float rounding of the support mass (tests/test_sweep.py).
+    """
+    n, v = slm_logits.shape
+    out = {c: {key: np.zeros(n) for key in ("r", "bits", "dropped", "k", "tv_qp")} for c in cells}
+    by_t: dict[float, list[SweepCell]] = {}
+    for c in cells:
+        by_t.setdefault(c.temperature, []).append(c)
+    state: dict = {}  # what a selector carries along the rows (C-SQS's threshold)
+    for a in range(0, n, chunk):
+        slm = np.asarray(slm_logits[a : a + chunk])
+        order = np.argsort(-slm, axis=1)
+        sl = slice(a, a + slm.shape[0])
+        for t, group in by_t.items():
+            ch = _Chunk(slm, np.asarray(llm_logits[a : a + chunk]), order, t)
+            for name in dict.fromkeys(c.scheme for c in group):
+                spec = scheme_spec(name)
+                mine = [c for c in group if c.scheme == name]
+                for c, (k, s) in spec.trace.sizes(ch, mine, state).items():
+                    o = out[c]
+                    o["tv_qp"][sl] = ch.tv_qp
+                    tv, nnz, ok = _window_stats(ch, k, s, c.ell)
+                    ok &= ~spec.trace.unsafe(ch, c, k)
+                    for i in np.flatnonzero(~ok):
+                        tv[i], nnz[i] = _exact_row(ch, i, spec.trace.exact_ids(ch, i, c, int(k[i])), c.ell)
+                    o["r"][sl], o["k"][sl] = tv, k
+                    o["dropped"][sl] = np.clip((ch.qtot - s) / ch.qtot, 0.0, None)
+                    o["bits"][sl] = spec.layout.token_bits_array(v, k, c.ell, nnz)
+    return out
+
+
+def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepCell, profile: ComputeProfile) -> dict:
+    """Expected per-batch behaviour averaged over every start position whose window fits its segment."""
+    m = cell.max_draft_len
+    distortion = stats["dropped"] + stats["k"] / (4.0 * cell.ell)
+    series = (stats["r"], stats["bits"], stats["tv_qp"], distortion)
+    win = np.lib.stride_tricks.sliding_window_view
+    parts = [tuple(win(x[lo:hi], m) for x in series) for lo, hi in segments if hi - lo >= m]
+    if not parts:
+        raise ValueError(f"no batch window of {m} positions fits the trace segments")
+    r, bits, tv_qp, dist = (np.concatenate(x) for x in zip(*parts, strict=True))
+    cum = np.cumsum(bits, axis=1)
+    length = np.minimum((cum <= cell.budget_bits).sum(axis=1), m)  # the budget rule, capped
+    drafted = np.arange(m)[None, :] < length[:, None]
+    keep = np.cumprod(1.0 - r, axis=1)
+    accepted = np.where(drafted, keep, 0.0).sum(axis=1)
+    last = np.maximum(length - 1, 0)
+    idx = np.arange(length.size)
+    resampled = np.where(length > 0, 1.0 - keep[idx, last], 0.0)
+    payload = np.where(length > 0, cum[idx, last], 0.0)
+    time_s = batch_latency(
+        cell.link,
+        edge_model_s=length * profile.edge_s_per_draft,
+        edge_protocol_s=0.0,
+        uplink_bytes=wire.UPLINK_HEADER_BYTES + np.ceil(payload / 8),
+        cloud_s=profile.cloud_s_per_batch + profile.cloud_s_per_token * (length + 1),
+        downlink_bytes=wire.DOWNLINK_BYTES,
+    ).total_s
+    tok = accepted + 1.0
+    disc = np.where(drafted, tv_qp, 0.0).sum(axis=1)  # Theorem 1 over the drafted positions, as live
+    bound = disc + np.where(drafted, dist, 0.0).sum(axis=1)
+    expect = np.where(drafted, r, 0.0).sum(axis=1)
+    return {
+        **{k: v for k, v in asdict(cell).items() if k != "link"},
+        "pred_resampling_rate": float(np.mean(resampled)),
+        "pred_mean_accept_len": float(np.mean(tok)),
+        "pred_mean_draft_len": float(np.mean(length)),
+        "pred_tokens_per_s": float(np.mean(tok) / np.mean(time_s)),
+        "pred_uplink_bits_per_batch": float(np.mean(payload)),
+        "pred_dropped_mass": float(np.mean(stats["dropped"])),
+        "pred_support_size": float(np.mean(stats["k"])),
+        "pred_expected_rejections": float(np.mean(expect)),
+        "pred_bound_theorem1": float(np.mean(bound)),
+        "pred_bound_discrepancy": float(np.mean(disc)),
+        "pred_bound_distortion": float(np.mean(bound) - np.mean(disc)),
+        "n_starts": int(length.size),
+    }
+
+
+_SHARED: dict = {}  # what forked sweep workers read: the logits (often memory-mapped) and the profile
+
+
+def _sweep_task(cells: list[SweepCell]) -> list[dict]:
+    s = _SHARED
+    stats = position_stats(s["slm"], s["llm"], cells)
+    return [batch_predictions(stats[c], s["segments"], c, s["profile"]) for c in cells]
+
+
+def sweep(slm_logits, llm_logits, segments: list[tuple[int, int]], cells: list[SweepCell], profile: ComputeProfile,
+          progress=None, workers: int = 1) -> list[dict]:  # fmt: skip
+    """Every cell's predictions, in the order of ``cells``.
+
+    Cells are split into tasks by temperature (a task's rows are argsorted once for all its
+    temperatures); ``workers`` > 1 runs tasks in forked processes, one per core.
+    """
+    import multiprocessing as mp
+
+    temps = sorted({c.temperature for c in cells})
+    n_tasks = min(len(temps), max(1, 2 * workers if workers > 1 else 1))
+    tasks = [[c for c in cells if c.temperature in set(temps[i::n_tasks])] for i in range(n_tasks)]
+    _SHARED.update(slm=slm_logits, llm=llm_logits, segments=segments, profile=profile)
+    try:
+        if workers > 1 and n_tasks > 1 and "fork" in mp.get_all_start_methods():
+            with mp.get_context("fork").Pool(min(workers, n_tasks)) as pool:
+                it = pool.imap(_sweep_task, tasks)
+                done = list(progress(it, total=n_tasks) if progress else it)
+        else:
+            done = [_sweep_task(t) for t in (progress(tasks, total=n_tasks) if progress else tasks)]
+    finally:
+        _SHARED.clear()
+    by_cell = {c: row for task, rows in zip(tasks, done, strict=True) for c, row in zip(task, rows, strict=True)}
+    return [by_cell[c] for c in cells]
+
+
+PAPER_TEMPERATURES = tuple(round(0.05 * i, 2) for i in range(21))
+PAPER_K = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+PAPER_BETA = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+PAPER_ETA = (0.0, 1e-4, 1e-3, 1e-2)
+
+
+def paper_grid(
+    temperatures=PAPER_TEMPERATURES, ks=PAPER_K, betas=PAPER_BETA, etas=PAPER_ETA, top_ps=(), **common
+) -> list[SweepCell]:
+    """The dense sweep grid (issue #6): dense QS, K-SQS over ``ks``, C-SQS over ``betas`` x ``etas``
+    (and top-p over ``top_ps``), per T."""
+    return grid_cells(temperatures, {"K": ks, "beta0": betas, "eta": etas, "top_p": top_ps}, **common)
+
+
+def calibrate(slm, llm, segments, live_rows: list[dict], config: dict) -> list[dict]:
+    """Predict every live-decoded plain cell of a trace-sweepable scheme; predicted beside measured.
+
+    The compute profile is fitted on the same live cells (so latency is calibrated, not independent);
+    the resampling rate and accept length use no live information at all.
+    """
+    live = plain_rows(live_rows)
+    d, link = config["decode"], LinkConfig(**config["link"])
+    cells = [
+        SweepCell(r["scheme"], float(r["temperature"]), int(r["K"]), float(r["beta0"]), float(r["eta"]),
+                  float(d["alpha"]), int(d["ell"]), int(d["budget_bits"]), int(d["max_draft_len"]), link,
+                  float(r.get("top_p", 0.0)))
+        for r in live
+    ]  # fmt: skip
+    profile = ComputeProfile.from_summary(live)
+    preds = sweep(slm, llm, segments, cells, profile)
+    rows = []
+    for m, p in zip(live, preds, strict=True):
+        measured = ("resampling_rate", "mean_accept_len", "tokens_per_s", "latency_s", "bound_theorem1",
+                    "expected_rejections", "uplink_bits_per_batch")  # fmt: skip
+        row = {k: p[k] for k in ("scheme", "temperature", *SWEEP_AXES)}
+        for k in measured:
+            row[k] = m[k]
+            row[f"pred_{k}"] = d["max_new_tokens"] / p["pred_tokens_per_s"] if k == "latency_s" else p[f"pred_{k}"]
+        fitted = {"edge_s_per_draft": profile.edge_s_per_draft, "cloud_s_per_batch": profile.cloud_s_per_batch,
+                  "cloud_s_per_token": profile.cloud_s_per_token}  # fmt: skip
+        rows.append({**row, **fitted})
+    return rows
+
+
+def dense_sweep(slm, llm, segments, live_rows: list[dict], config: dict, grid: dict, workers: int = 1,
+                progress=None) -> list[dict]:  # fmt: skip
+    """The workflow's dense sweep: ``grid`` (temperatures and each scheme's lists) over the trace, compute
+    profiled from the live cells. Adds ``pred_ms_per_token`` and ``pred_latency_s`` for ``max_new_tokens``."""
+    profile = ComputeProfile.from_summary(live_rows)
+    d = config["decode"]
+    common = dict(alpha=float(d["alpha"]), ell=int(d["ell"]), budget_bits=int(d["budget_bits"]),
+                  max_draft_len=int(d["max_draft_len"]), link=LinkConfig(**config["link"]))  # fmt: skip
+    cells = paper_grid([float(t) for t in grid["temperatures"]], [int(k) for k in grid["K"]],
+                       [float(b) for b in grid["beta0"]], [float(e) for e in grid["eta"]],
+                       [float(p) for p in grid.get("top_p", [])], **common)  # fmt: skip
+    rows = sweep(slm, llm, segments, cells, profile, progress=progress, workers=workers)
+    for r in rows:
+        r["pred_ms_per_token"] = 1e3 / r["pred_tokens_per_s"]
+        r["pred_latency_s"] = d["max_new_tokens"] / r["pred_tokens_per_s"]
+        r.update(edge_s_per_draft=profile.edge_s_per_draft, cloud_s_per_batch=profile.cloud_s_per_batch,
+                 cloud_s_per_token=profile.cloud_s_per_token)  # fmt: skip
+    return rows
+
+
+def theorem2_table(slm_logits, llm_logits, temperature: float, beta0: float, alpha: float, etas: list[float],
+                   ell: int = 100) -> list[dict]:  # fmt: skip
+    """C-SQS along the whole cached trace for each η: running average of dropped mass vs Theorem 2's bound.
+
+    The trace is the sequence Theorem 2 averages over (every update kept), so this is the theorem's
+    own setting; both the printed bound (9) and the always-valid one (see README) are reported.
+    """
+    from sqs.protocol.bounds import theorem2_bound_paper, theorem2_bound_tight
+
+    cells = [SweepCell("c-sqs", temperature, beta0=beta0, eta=e, alpha=alpha, ell=ell) for e in etas]
+    stats = position_stats(slm_logits, llm_logits, cells)
+    rows = []
+    for c in cells:
+        running = np.cumsum(stats[c]["dropped"]) / np.arange(1, len(stats[c]["dropped"]) + 1)
+        for n, avg in enumerate(running, start=1):
+            rows.append(
+                {
+                    "eta": c.eta,
+                    "tokens": n,
+                    "running_dropped_mass": float(avg),
+                    "bound_paper": theorem2_bound_paper(beta0, c.eta, alpha, n) if c.eta > 0 else math.inf,
+                    "bound_tight": theorem2_bound_tight(beta0, c.eta, alpha, n) if c.eta > 0 else math.inf,
+                    "support_size": float(stats[c]["k"][n - 1]),
+                }
+            )
+    return rows

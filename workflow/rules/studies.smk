@@ -1,0 +1,28 @@
+# Issue #7's live drafting studies (target `policies`, not part of `all`).
+
+
+rule policy_study:
+    """Issue #7 studies, live: adaptive vs static (L, ell) over the channel; preemptive drafting on and off."""
+    input:
+        prompts="results/prompts/prompts.jsonl",
+        models="results/models/models.json",
+    output:
+        table="results/tables/{study}.csv",
+        png=report("results/figures/fig_{study}.png", category="Figures", caption="../report/fig_{study}.rst"),
+        pdf="results/figures/fig_{study}.pdf",
+    wildcard_constraints:
+        study="adaptive_vs_static|preemptive",
+    params:
+        config={k: config[k] for k in ("models", "decode", "link", "analysis")},
+    log:
+        "results/logs/{study}.log",
+    conda:
+        "../../envs/sqs.yaml"
+    threads: config["resources"]["model_threads"]
+    resources:
+        timed_cpus=timed_cpus,
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=120,
+        gpu=config["resources"]["gpu"],
+    script:
+        "../scripts/policy_study.py"
