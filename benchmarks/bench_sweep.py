@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from sqs.trace.sweep import ComputeProfile, paper_grid, sweep
+from sqs.system.compute import per_call
+from sqs.trace.sweep import paper_grid, sweep
 
 TARGET = 1000.0
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     slm = rng.normal(scale=3.0, size=(args.positions, args.vocab)).astype(np.float32)
     llm = (slm + rng.normal(size=slm.shape)).astype(np.float32)
     segments = [(a, min(a + 32, args.positions)) for a in range(0, args.positions, 32)]
-    profile = ComputeProfile(0.04, 0.08, 0.0)
+    profile = per_call(0.04, 0.08, 0.0)
     cells = paper_grid()
     n_t = len({c.temperature for c in cells})
     print(f"dense grid: {len(cells)} cells ({len(cells) // n_t} per T x {n_t} T), {args.positions} positions")

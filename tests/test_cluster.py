@@ -30,11 +30,11 @@ SLURM_TINY = {
     **TINY,
     "grid": {**TINY["grid"], "temperatures": [1.0], "adaptive": {"schemes": []}, "preemptive": {"schemes": []}},
 }
-N_SLURM_CELLS = 4  # ar, c-sqs, k-sqs, qs
+N_SLURM_CELLS = 5  # ar, c-sqs, k-sqs, qs, top-p
 # Same prompts, seeds and tokens on both sides: these columns must agree exactly (timings may not).
 DETERMINISTIC = (
-    "scheme temperature K beta0 eta n_tokens n_batches resampling_rate mean_accept_len draft_accept_rate "
-    "uplink_bits_per_token dropped_mass expected_rejections bound_theorem1"
+    "scheme temperature K beta0 eta top_p n_tokens n_batches resampling_rate mean_accept_len draft_accept_rate "
+    "accept_rate_pos1 uplink_bits_per_token dropped_mass expected_rejections bound_theorem1"
 ).split()
 
 

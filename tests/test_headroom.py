@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 
 from sqs import wire
+from sqs.system.compute import per_call
 from sqs.system.latency import LinkConfig
 from sqs.trace.headroom import policy_headroom
-from sqs.trace.sweep import ComputeProfile, SweepCell, position_stats
+from sqs.trace.sweep import SweepCell, position_stats
 
 V = 64
-PROFILE = ComputeProfile(edge_s_per_draft=0.03, cloud_s_per_batch=0.08, cloud_s_per_token=0.004)
+PROFILE = per_call(edge_s_per_draft=0.03, cloud_s_per_batch=0.08, cloud_s_per_token=0.004)
 LINK = LinkConfig()
 
 

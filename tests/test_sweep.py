@@ -6,9 +6,9 @@ import pytest
 from sqs.protocol.lattice import quantize
 from sqs.protocol.probs import softmax_temperature, tv_distance
 from sqs.protocol.schemes import make_scheme
+from sqs.system.compute import per_call
 from sqs.system.latency import LinkConfig
 from sqs.trace.sweep import (
-    ComputeProfile,
     SweepCell,
     _quantize_rows,
     batch_predictions,
@@ -101,7 +101,7 @@ def test_parallel_sweep_equals_serial():
     slm = rng.normal(scale=2.0, size=(40, 500))
     llm = slm + rng.normal(size=slm.shape)
     cells = paper_grid(temperatures=(0.0, 0.5, 1.0), ks=(1, 8), betas=(1e-3, 1e-1), etas=(0.0, 0.01))
-    prof = ComputeProfile(0.01, 0.02, 0.001)
+    prof = per_call(0.01, 0.02, 0.001)
     serial = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=1)
     parallel = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=2)
     assert len(serial) == len(cells) == 3 * (1 + 2 + 4)
@@ -119,7 +119,7 @@ def test_batch_predictions_on_a_hand_computed_trace():
         "k": np.full(4, 4.0),
         "tv_qp": np.array([0.4, 0.1, 0.9, 0.2]),
     }
-    prof = ComputeProfile(edge_s_per_draft=0.1, cloud_s_per_batch=0.05, cloud_s_per_token=0.0)
+    prof = per_call(edge_s_per_draft=0.1, cloud_s_per_batch=0.05, cloud_s_per_token=0.0)
     out = batch_predictions(stats, [(0, 4)], cell, prof)
     # two starts (0 and 1), each drafts 2 tokens (80 bits fit 100, 120 do not)
     acc0 = 0.5 + 0.5 * 1.0  # start 0: r = 0.5, 0.0

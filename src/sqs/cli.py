@@ -101,7 +101,7 @@ def _decode(args: argparse.Namespace) -> int:
 
     from sqs.study.decode import DecodeConfig, ModelPair, decode_prompt
     from sqs.system.channel import ChannelConfig
-    from sqs.system.latency import LinkConfig
+    from sqs.system.compute import load_profile
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     if args.prompts_file:
@@ -111,16 +111,14 @@ def _decode(args: argparse.Namespace) -> int:
         prompts = list(args.prompt or [])
     if not prompts:
         raise ValueError("give --prompt TEXT (repeatable) or --prompts-file FILE (one prompt a line)")
-    link = LinkConfig(
-        uplink_bps=args.uplink_bps,
-        downlink_bps=args.downlink_bps,
-        propagation_s=args.propagation_s,
-        edge_time_scale=args.edge_time_scale,
-        cloud_time_scale=args.cloud_time_scale,
-    )
+    link = link_from(args)
     names = [f.name for f in fields(DecodeConfig) if f.name not in ("link", "channel", "ells")]
     channel = ChannelConfig(args.channel, trace_csv=args.rate_trace)
-    cfg = DecodeConfig(**{n: getattr(args, n) for n in names}, link=link, channel=channel, ells=tuple(args.ells))
+    names = [n for n in names if n != "compute"]
+    pair_ids = (args.slm, args.llm)
+    compute = load_profile(args.compute or "measured", *pair_ids, args.calibration)
+    cfg = DecodeConfig(**{n: getattr(args, n) for n in names}, link=link, channel=channel, ells=tuple(args.ells),
+                       compute=compute)  # fmt: skip
     pair = ModelPair(cfg.slm, cfg.llm, cfg.dtype, cfg.device)
     policy = cfg.make_policy()  # one policy for every prompt: an adaptive one keeps what it learned
     for i, text in enumerate(tqdm(prompts, desc=f"decode {cfg.scheme}", unit="prompt", file=sys.stderr)):
@@ -148,39 +146,74 @@ def _distill(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trace_options(p: argparse.ArgumentParser, lk) -> None:
-    """Link and compute-profile options shared by the trace commands (sweep, headroom)."""
-    p.add_argument("--uplink-bps", type=float, default=lk.uplink_bps)
-    p.add_argument("--downlink-bps", type=float, default=lk.downlink_bps)
-    p.add_argument("--propagation-s", type=float, default=lk.propagation_s)
-    p.add_argument("--edge-time-scale", type=float, default=lk.edge_time_scale)
-    p.add_argument("--cloud-time-scale", type=float, default=lk.cloud_time_scale)
-    p.add_argument("--profile-from", help="fit compute times from a live summary.csv (else the ms options)")
+LINK_HELP = {
+    "uplink_bps": "uplink rate (bits/s)",
+    "downlink_bps": "downlink rate (bits/s)",
+    "propagation_s": "propagation per batch, both ways (s)",
+    "edge_time_scale": "multiply edge compute (4 = an edge 4x slower than this machine)",
+    "cloud_time_scale": "multiply cloud compute",
+}
+
+
+def link_options(p: argparse.ArgumentParser) -> None:
+    """One option per LinkConfig field (sqs.system.latency), with its default."""
+    from sqs.system.latency import LinkConfig
+
+    lk = LinkConfig()
+    for f in fields(LinkConfig):
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=float, default=getattr(lk, f.name),
+                       help=f"{LINK_HELP[f.name]} (default: %(default)s)")  # fmt: skip
+
+
+def compute_options(p: argparse.ArgumentParser) -> None:
+    from sqs.system.compute import PROFILES
+
+    p.add_argument("--compute", choices=PROFILES, help="price compute with this profile (docs/compute-profiles.md)")
+    p.add_argument("--calibration", help="this machine's calibration JSON (results/models/compute_calibration.json)")
+
+
+def link_from(args: argparse.Namespace):
+    from sqs.system.latency import LinkConfig
+
+    return LinkConfig(**{f.name: getattr(args, f.name) for f in fields(LinkConfig)})
+
+
+def _trace_parser(sub, name: str, help: str, description: str, temperatures: list[float], ell: int,
+                  max_draft_help: str) -> argparse.ArgumentParser:  # fmt: skip
+    """A trace command (sweep, headroom) with the options they share: the cache, T, ell, budget, link, compute."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.add_argument("--cache", required=True, help="a logits cache directory (results/cache/logits-<hash>)")
+    p.add_argument("--temperatures", type=float, nargs="+", default=temperatures, help="T values")
+    p.add_argument("--ell", type=int, default=ell, help="lattice resolution")
+    p.add_argument("--budget-bits", type=int, default=5000, help="uplink payload budget B per batch")
+    p.add_argument("--max-draft-len", type=int, default=8, help=max_draft_help)
+    p.add_argument("--out", help="write the CSV here instead of stdout")
+    link_options(p)
+    compute_options(p)
+    p.add_argument("--profile-from", help="fit per-call compute times on a live summary.csv (else the ms options)")
     p.add_argument("--edge-ms-per-draft", type=float, default=40.0, help="edge compute per draft token")
     p.add_argument("--cloud-ms-per-batch", type=float, default=80.0, help="cloud compute per batch")
     p.add_argument("--cloud-ms-per-token", type=float, default=0.0, help="cloud compute per verified token")
+    return p
 
 
 def _trace_inputs(args: argparse.Namespace):
     """The cached logits, their segments, the compute profile and the link of a trace command."""
-    from sqs.system.latency import LinkConfig
+    from sqs.system.compute import load_profile, per_call
     from sqs.trace.logitcache import load_trace
-    from sqs.trace.sweep import ComputeProfile
+    from sqs.trace.sweep import profile_from_summary
 
     trace = load_trace(Path(args.cache))
     slm, llm, segments = trace.slm, trace.llm, trace.segments
-    if args.profile_from:
+    if args.compute:
+        profile = load_profile(args.compute, trace.meta["slm"], trace.meta["llm"], args.calibration)
+    elif args.profile_from:
         import pandas as pd
 
-        profile = ComputeProfile.from_summary(pd.read_csv(args.profile_from).to_dict("records"))
+        profile = profile_from_summary(pd.read_csv(args.profile_from).to_dict("records"))
     else:
-        profile = ComputeProfile(
-            args.edge_ms_per_draft / 1e3, args.cloud_ms_per_batch / 1e3, args.cloud_ms_per_token / 1e3
-        )
-    link = LinkConfig(
-        args.uplink_bps, args.downlink_bps, args.propagation_s, args.edge_time_scale, args.cloud_time_scale
-    )
-    return slm, llm, segments, profile, link
+        profile = per_call(args.edge_ms_per_draft / 1e3, args.cloud_ms_per_batch / 1e3, args.cloud_ms_per_token / 1e3)
+    return slm, llm, segments, profile, link_from(args)
 
 
 def _headroom(args: argparse.Namespace) -> int:
@@ -243,9 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--k", type=int, nargs="+", default=[1, 8, 64, 512, 4096])
     b.set_defaults(func=_bits)
     from sqs.study.decode import DECODE_SCHEMES, DecodeConfig
-    from sqs.system.latency import LinkConfig
 
-    dc, lk = DecodeConfig(), LinkConfig()
+    dc = DecodeConfig()
     dd = sub.add_parser(
         "decode",
         help="decode prompts edge-to-cloud with real models; JSON Lines on stdout, progress on stderr",
@@ -272,16 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dd.add_argument("--device", default=dc.device, help="auto (CUDA if present), cpu or cuda")
     dd.add_argument("--seed", type=int, default=dc.seed)
-    dd.add_argument("--uplink-bps", type=float, default=lk.uplink_bps)
-    dd.add_argument("--downlink-bps", type=float, default=lk.downlink_bps)
-    dd.add_argument("--propagation-s", type=float, default=lk.propagation_s, help="per batch, both ways")
-    dd.add_argument(
-        "--edge-time-scale",
-        type=float,
-        default=lk.edge_time_scale,
-        help="multiply measured edge compute (4 = an edge 4x slower than this machine)",
-    )
-    dd.add_argument("--cloud-time-scale", type=float, default=lk.cloud_time_scale)
+    link_options(dd)
+    compute_options(dd)
     dd.add_argument("--policy", choices=["static", "adaptive"], default=dc.policy,
                     help="static: --max-draft-len drafts at --ell; adaptive: the policy picks ell and L")  # fmt: skip
     dd.add_argument("--ells", type=int, nargs="*", default=[], help="the adaptive policy's resolutions")
@@ -323,41 +347,27 @@ def build_parser() -> argparse.ArgumentParser:
         )
     di.add_argument("--out", help="write the checkpoint here instead of the cache (must not exist)")
     di.set_defaults(func=_distill)
-    sw = sub.add_parser(
-        "sweep",
-        help="predict a grid of cells from a logits cache (no model run); CSV on stdout",
-        description="Trace-driven sweep (sqs.trace.sweep): exact per-position rejection probability and bits of "
-        "each compressed draft along the cached reference text, then expected batches and latency.",
-    )
-    sw.add_argument("--cache", required=True, help="a logits cache directory (results/cache/logits-<hash>)")
-    sw.add_argument("--temperatures", type=float, nargs="+", default=[0.2, 0.6, 1.0], help="T values")
+    sw = _trace_parser(
+        sub, "sweep", "predict a grid of cells from a logits cache (no model run); CSV on stdout",
+        "Trace-driven sweep (sqs.trace.sweep): exact per-position rejection probability and bits of each "
+        "compressed draft along the cached reference text, then expected batches and latency.",
+        [0.2, 0.6, 1.0], 100, "cap on drafts per batch",
+    )  # fmt: skip
     sw.add_argument("--k", type=int, nargs="*", default=[4, 16, 64], help="K-SQS support sizes")
     sw.add_argument("--beta", type=float, nargs="*", default=[0.001, 0.01], help="C-SQS initial thresholds")
     sw.add_argument("--eta", type=float, nargs="+", default=[0.0, 0.001], help="C-SQS learning rates")
     sw.add_argument("--top-p", type=float, nargs="*", default=[], help="top-p masses (none by default)")
     sw.add_argument("--no-qs", dest="qs", action="store_false", help="leave out the dense QS cell")
     sw.add_argument("--alpha", type=float, default=0.0005, help="C-SQS target dropped mass")
-    sw.add_argument("--ell", type=int, default=100, help="lattice resolution")
-    sw.add_argument("--budget-bits", type=int, default=5000, help="uplink payload budget B per batch")
-    sw.add_argument("--max-draft-len", type=int, default=8, help="cap on drafts per batch")
-    _trace_options(sw, lk)
     sw.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="processes (temperatures are split among them; default: one per core)")  # fmt: skip
-    sw.add_argument("--out", help="write the CSV here instead of stdout")
     sw.set_defaults(func=_sweep)
-    hr = sub.add_parser(
-        "headroom",
-        help="how much any draft-length rule could gain over the best static one, from a logits cache",
-        description="sqs.trace.headroom: static draft lengths against oracle and causal per-batch rules (dense QS), "
-        "from the cached trace; CSV on stdout.",
-    )
-    hr.add_argument("--cache", required=True, help="a logits cache directory (results/cache/logits-<hash>)")
-    hr.add_argument("--temperatures", type=float, nargs="+", default=[0.4, 1.0], help="T values")
-    hr.add_argument("--ell", type=int, default=200, help="lattice resolution")
-    hr.add_argument("--budget-bits", type=int, default=5000, help="uplink payload budget B per batch")
-    hr.add_argument("--max-draft-len", type=int, default=8, help="longest static draft length compared")
-    _trace_options(hr, lk)
-    hr.add_argument("--out", help="write the CSV here instead of stdout")
+    hr = _trace_parser(
+        sub, "headroom", "how much any draft-length rule could gain over the best static one, from a logits cache",
+        "sqs.trace.headroom: static draft lengths against oracle and causal per-batch rules (dense QS), from the "
+        "cached trace; CSV on stdout.",
+        [0.4, 1.0], 200, "longest static draft length compared",
+    )  # fmt: skip
     hr.set_defaults(func=_headroom)
     t = sub.add_parser("table", help="print a results CSV as an aligned table")
     t.add_argument("csv", help="a CSV written by the workflow, e.g. results/tables/toy_summary.csv")

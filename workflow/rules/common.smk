@@ -4,8 +4,8 @@ import os
 
 from snakemake.utils import Paramspace, validate
 
-from sqs.outputs.catalog import FIGURES, TRACE_FIGURES
-from sqs.study.grid import ConfigError, cell_config, check_config, grid_cells
+from sqs.outputs.catalog import COMPUTE_FIGURES, FIGURES, TRACE_FIGURES
+from sqs.study.grid import ConfigError, cell_config, check_config, grid_cells, needs_calibration
 from sqs.steps.prepare import artifact_versions
 
 # Fails `snakemake -n` with the offending key, its value and the rule it broke; fills defaults.
@@ -23,6 +23,10 @@ except ConfigError as exc:
 
 # One decoding job per grid cell: results/runs/scheme~<s>/policy~<p>/preemptive~<b>/temperature~<T>/K~<K>/...
 paramspace = Paramspace(grid_cells(config), param_sep="~")
+
+
+# This machine's compute calibration (rule calibrate_compute): every profile but `measured` prices from it.
+COMPUTE_CALIBRATION = "results/models/compute_calibration.json"
 
 
 # The built models' recipes (embedded conversion, distilled draft): a new recipe reruns prepare_models.
@@ -65,6 +69,8 @@ def timed_cpus(wildcards, threads):
 ALL_TARGETS = [
     "results/tables/summary.csv",
     *(f"results/figures/{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")),
+    *(f"results/figures/measured/{f}.png" for f in FIGURES),
+    "results/tables/compute_calibration.csv",
     "results/mlflow/runs.json",
     "results/tables/trace_calibration.csv",
     "results/tables/theorem2.csv",

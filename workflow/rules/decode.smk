@@ -3,6 +3,7 @@ rule decode_cell:
     input:
         prompts="results/prompts/prompts.jsonl",
         models="results/models/models.json",
+        compute=COMPUTE_CALIBRATION if needs_calibration(config) else [],
     output:
         records=f"results/runs/{paramspace.wildcard_pattern}/records.jsonl",
         metrics=f"results/runs/{paramspace.wildcard_pattern}/metrics.json",

@@ -75,3 +75,32 @@ rule cache_stats:
         "../../envs/sqs.yaml"
     script:
         "../scripts/cache_stats.py"
+
+
+rule calibrate_compute:
+    """This machine's model calls and protocol work, timed and fitted: the `calibrated` profile, and the
+    protocol prices of every named one (sqs.system.compute)."""
+    input:
+        models="results/models/models.json",
+        meta=f"{CACHE_DIR}/meta.json",
+    output:
+        json=COMPUTE_CALIBRATION,
+        table="results/tables/compute_calibration.csv",
+        png=report("results/figures/fig_compute_calibration.png", category="Figures",
+                   caption="../report/fig_compute_calibration.rst"),
+        pdf="results/figures/fig_compute_calibration.pdf",
+    params:
+        models=config["models"],
+        decode=config["decode"],
+    log:
+        "results/logs/calibrate_compute.log",
+    conda:
+        "../../envs/sqs.yaml"
+    threads: config["resources"]["model_threads"]
+    resources:
+        timed_cpus=timed_cpus,
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=30,
+        gpu=config["resources"]["gpu"],
+    script:
+        "../scripts/calibrate_compute.py"

@@ -24,6 +24,7 @@ rule figures:
     output:
         png=[report(f"results/figures/{f}.png", category="Figures", caption=f"../report/{f}.rst") for f in FIGURES],
         pdf=[f"results/figures/{f}.pdf" for f in FIGURES],
+        measured=[f"results/figures/measured/{f}.png" for f in FIGURES],
     log:
         "results/logs/figures.log",
     conda:
@@ -38,7 +39,7 @@ rule mlflow_log:
         summary="results/tables/summary.csv",
         metrics=cell_outputs("metrics.json"),
         records=cell_outputs("records.jsonl"),
-        figures=expand("results/figures/{f}.png", f=[*FIGURES, *TRACE_FIGURES]),
+        figures=expand("results/figures/{f}.png", f=[*FIGURES, *TRACE_FIGURES, *COMPUTE_FIGURES]),
     output:
         "results/mlflow/runs.json",
     params:

@@ -6,6 +6,7 @@ rule policy_study:
     input:
         prompts="results/prompts/prompts.jsonl",
         models="results/models/models.json",
+        compute=COMPUTE_CALIBRATION if needs_calibration(config) else [],
     output:
         table="results/tables/{study}.csv",
         png=report("results/figures/fig_{study}.png", category="Figures", caption="../report/fig_{study}.rst"),
@@ -13,7 +14,7 @@ rule policy_study:
     wildcard_constraints:
         study="adaptive_vs_static|preemptive",
     params:
-        config={k: config[k] for k in ("models", "decode", "link", "analysis")},
+        config={k: config[k] for k in ("models", "decode", "link", "analysis", "compute")},
     log:
         "results/logs/{study}.log",
     conda:

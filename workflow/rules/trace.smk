@@ -6,13 +6,14 @@ rule trace_calibration:
     input:
         summary="results/tables/summary.csv",
         meta=f"{CACHE_DIR}/meta.json",
+        compute=COMPUTE_CALIBRATION if needs_calibration(config) else [],
     output:
         table="results/tables/trace_calibration.csv",
         png=report("results/figures/fig_trace_calibration.png", category="Figures",
                    caption="../report/fig_trace_calibration.rst"),
         pdf="results/figures/fig_trace_calibration.pdf",
     params:
-        config={k: config[k] for k in ("decode", "link")},
+        config={k: config[k] for k in ("models", "decode", "link", "compute")},
     log:
         "results/logs/trace_calibration.log",
     conda:
@@ -31,13 +32,14 @@ rule policy_headroom:
     input:
         summary="results/tables/summary.csv",
         meta=f"{CACHE_DIR}/meta.json",
+        compute=COMPUTE_CALIBRATION if needs_calibration(config) else [],
     output:
         table="results/tables/policy_headroom.csv",
         png=report("results/figures/fig_policy_headroom.png", category="Figures",
                    caption="../report/fig_policy_headroom.rst"),
         pdf="results/figures/fig_policy_headroom.pdf",
     params:
-        config={k: config[k] for k in ("decode", "link", "analysis")},
+        config={k: config[k] for k in ("models", "decode", "link", "analysis", "compute")},
     log:
         "results/logs/policy_headroom.log",
     conda:
@@ -71,6 +73,7 @@ rule sweep_dense:
     input:
         summary="results/tables/summary.csv",
         meta=f"{CACHE_DIR}/meta.json",
+        compute=COMPUTE_CALIBRATION if needs_calibration(config) else [],
     output:
         table="results/tables/sweep_dense.csv",
         best="results/tables/sweep_best_per_temperature.csv",
@@ -78,7 +81,7 @@ rule sweep_dense:
                    caption="../report/fig_sweep_heatmap.rst"),
         pdf="results/figures/fig_sweep_heatmap.pdf",
     params:
-        config={k: config[k] for k in ("decode", "link")},
+        config={k: config[k] for k in ("models", "decode", "link", "compute")},
         grid=config["analysis"]["sweep"],
     log:
         "results/logs/sweep_dense.log",

@@ -14,4 +14,5 @@ decode_cell_files(
     snakemake.input.prompts,  # noqa: F821
     snakemake.output.records,  # noqa: F821
     snakemake.output.metrics,  # noqa: F821
+    snakemake.input.compute or None,  # noqa: F821
 )

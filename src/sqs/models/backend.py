@@ -277,6 +277,7 @@ class CausalLM:
         self._logits: list[np.ndarray] = []  # logits after each cached position, float32 rows
         self._cache = None
         self.forward_tokens = 0  # tokens actually run through the model (cache misses)
+        self.last_forward: tuple[int, int] | None = None  # the last call's (new tokens, cached tokens); None: a hit
 
     def reset(self) -> None:
         self._ids, self._logits, self._cache = [], [], None
@@ -285,6 +286,7 @@ class CausalLM:
         tokens = [int(t) for t in tokens]
         if not tokens:
             raise ValueError("the context must hold at least one token")
+        self.last_forward = None
         common = 0
         limit = min(len(tokens), len(self._ids))
         while common < limit and tokens[common] == self._ids[common]:
@@ -311,6 +313,7 @@ class CausalLM:
         self._ids.extend(new)
         self._logits.extend(rows)
         self.forward_tokens += len(new)
+        self.last_forward = (len(new), common)
 
     def next_logits(self, context: Sequence[int]) -> np.ndarray:
         self._ensure(context)

@@ -14,3 +14,5 @@ FIGURES = (
 )
 # one each by the trace rules (trace.smk)
 TRACE_FIGURES = ("fig_trace_calibration", "fig_theorem2", "fig_sweep_heatmap", "fig_policy_headroom")
+# the compute calibration (rule calibrate_compute)
+COMPUTE_FIGURES = ("fig_compute_calibration",)

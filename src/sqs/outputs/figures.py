@@ -513,3 +513,37 @@ def fig_preemptive(tab, stem) -> None:
     ax2.set_title("labels: speed with / without preemption", fontsize=10)
     ax2.grid(alpha=0.3, axis="y")
     _save(fig, stem)
+
+
+def fig_compute_calibration(cal, stem) -> None:
+    """This machine's model calls, measured (points) against the fitted profile (lines), and the protocol."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    cmap = plt.get_cmap("viridis")
+    for ax, side in zip(axes[:2], ("slm", "llm"), strict=True):
+        sub = cal[cal.kind == f"{side}_forward"]
+        contexts = sorted(sub.context.unique())
+        for i, c in enumerate(contexts):
+            pts = sub[sub.context == c].sort_values("n_new")
+            color = cmap(0.85 * i / max(len(contexts) - 1, 1))
+            ax.plot(pts.n_new, 1e3 * pts.seconds, "o", color=color, label=f"measured, {int(c)} cached")
+            ax.plot(pts.n_new, 1e3 * pts.fitted_seconds, "-", color=color, lw=1, label=f"fitted, {int(c)} cached")
+        if len(sub):
+            mae = float(np.mean(np.abs(sub.seconds - sub.fitted_seconds))) * 1e3
+            ax.set_title(f"{side.upper()} forward: median of repeats (MAE {mae:.1f} ms)", fontsize=10)
+        ax.set_xlabel("new tokens in the call")
+        ax.set_ylabel("ms per call")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    proto = cal[cal.kind == "protocol"]
+    labels = [f"{r.scheme}\nK={int(r.k)}" for r in proto.itertuples()]
+    x = np.arange(len(proto))
+    axes[2].bar(x - 0.2, 1e3 * proto.edge_seconds, 0.4, label="edge: compress, sample, encode")
+    axes[2].bar(x + 0.2, 1e3 * proto.cloud_seconds, 0.4, label="cloud: decode, verify")
+    axes[2].set_xticks(x, labels, fontsize=7)
+    axes[2].set_yscale("log")
+    axes[2].set_ylabel("ms per draft (log)")
+    axes[2].set_title("Protocol work per draft on this machine", fontsize=10)
+    axes[2].legend(fontsize=7)
+    axes[2].grid(alpha=0.3, axis="y")
+    fig.suptitle("Compute calibration: this machine's calls, measured against the fitted profile")
+    _save(fig, stem)

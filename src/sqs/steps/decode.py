@@ -17,7 +17,8 @@ from sqs.study.grid import CELL_COLUMNS, run_cell
 log = logging.getLogger(__name__)
 
 
-def decode_cell_files(cell: dict, config: dict, prompts_path: Path, records_out: Path, metrics_out: Path) -> dict:
+def decode_cell_files(cell: dict, config: dict, prompts_path: Path, records_out: Path, metrics_out: Path,
+                      calibration_path: Path | None = None) -> dict:  # fmt: skip
     """The workflow's decoding job: prompts file in, per-prompt records (JSON Lines) and the cell's row out.
 
     Both outputs are written to temporary names and renamed, so a killed job leaves no half file behind.
@@ -25,7 +26,9 @@ def decode_cell_files(cell: dict, config: dict, prompts_path: Path, records_out:
     cell = {k: (v.item() if hasattr(v, "item") else v) for k, v in dict(cell).items()}
     prompts = prompt_texts(prompts_path)
     label = " ".join(f"{k}={cell[k]}" for k in CELL_COLUMNS)
-    records = run_cell(cell, config, prompts, progress=lambda xs: tqdm(xs, desc=label, unit="prompt"))
+    calibration = json.loads(Path(calibration_path).read_text()) if calibration_path else None
+    bar = lambda xs: tqdm(xs, desc=label, unit="prompt")  # noqa: E731
+    records = run_cell(cell, config, prompts, progress=bar, calibration=calibration)
     row = cell_metrics(records, cell, config)
     # provenance: where the job ran (a cluster run is checked job by job against this)
     row["host"], row["slurm_job_id"] = socket.gethostname(), os.environ.get("SLURM_JOB_ID")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,15 +16,16 @@ from sqs.study.grid import channel_config, decode_config
 from sqs.study.policies import PREEMPT_COLUMNS, STUDY_COLUMNS, compare_policies, compare_preemptive
 
 
-def run_study_files(kind: str, config: dict, prompts_path, out_csv, fig_dir) -> list[dict]:
-    """The ``adaptive_study`` / ``preemptive_study`` jobs."""
+def run_study_files(kind: str, config: dict, prompts_path, out_csv, fig_dir, calibration_path=None) -> list[dict]:
+    """The ``adaptive_study`` / ``preemptive_study`` jobs (priced by the run's compute profile)."""
     if kind not in ("adaptive", "preemptive"):
         raise ValueError(f"unknown study {kind!r}; valid: adaptive, preemptive")
     s = config["analysis"]["policies"]
     texts = prompt_texts(prompts_path)[: int(s["n_prompts"])]
     scheme = s["scheme"] if kind == "adaptive" else s["preemptive_scheme"]
     cell = {"scheme": scheme, "temperature": 0.0, "K": int(s["K"]), "beta0": 0.0, "eta": 0.0, "top_p": 0.0}
-    base = replace(decode_config(cell, config), max_new_tokens=int(s["max_new_tokens"]),
+    cal = json.loads(Path(calibration_path).read_text()) if calibration_path else None
+    base = replace(decode_config(cell, config, cal), max_new_tokens=int(s["max_new_tokens"]),
                    channel=channel_config(s["channel"]))  # fmt: skip
     pair = ModelPair(base.slm, base.llm, base.dtype, base.device)
     bar = lambda xs: tqdm(xs, desc=f"{kind} study", unit="run")  # noqa: E731

@@ -32,10 +32,11 @@ from sqs.protocol import wire
 from sqs.protocol.probs import sample_probs, softmax_temperature
 from sqs.protocol.schemes import get as scheme_spec
 from sqs.protocol.schemes import names as scheme_names
-from sqs.protocol.schemes.registry import all_param_fields
+from sqs.protocol.schemes.registry import SchemeSettings
 from sqs.system.adaptive import make_policy
 from sqs.system.channel import ChannelConfig, RateProcess
 from sqs.system.cloud import Cloud
+from sqs.system.compute import MEASURED, ComputeProfile, forward_of
 from sqs.system.edge import Edge
 from sqs.system.latency import LinkConfig
 from sqs.system.metrics import Tally
@@ -44,23 +45,17 @@ from sqs.system.session import run_session
 log = logging.getLogger(__name__)
 
 DECODE_SCHEMES = scheme_names()
-_DEFAULT = {f.name: f.default for f in all_param_fields()}  # the registry's parameter defaults
 
 
 @dataclass(frozen=True)
-class DecodeConfig:
+class DecodeConfig(SchemeSettings):
+    """One live decoding run; every scheme's parameters (ell, k, beta, ...) come from SchemeSettings."""
+
     scheme: str = "c-sqs"
     temperature: float = 0.7
     max_new_tokens: int = 32
     budget_bits: int = 5000
     max_draft_len: int = 2
-    # every scheme's parameters, named and defaulted as sqs.protocol.schemes.registry declares them
-    ell: int = _DEFAULT["ell"]
-    k: int = _DEFAULT["k"]
-    beta: float = _DEFAULT["beta"]
-    alpha: float = _DEFAULT["alpha"]
-    eta: float = _DEFAULT["eta"]
-    top_p: float = _DEFAULT["top_p"]
     slm: str = DEFAULT_SLM
     llm: str = DEFAULT_LLM
     dtype: str = DEFAULT_DTYPE
@@ -71,6 +66,7 @@ class DecodeConfig:
     policy: str = "static"  # static: max_draft_len drafts at ell; adaptive: sqs.system.adaptive over ells
     ells: tuple[int, ...] = ()  # the adaptive policy's resolutions (default: ell alone)
     preemptive: bool = False  # the edge drafts on while the cloud verifies (sqs.system.session.run_session)
+    compute: ComputeProfile = MEASURED  # how compute is priced (sqs.system.compute); the wall clock is kept beside
 
     def __post_init__(self) -> None:
         scheme_spec(self.scheme)  # unknown names raise, naming the valid ones
@@ -126,22 +122,28 @@ class ModelPair:
 
 
 def run_autoregressive(
-    llm: CausalLM, prompt: list[int], max_new_tokens: int, temperature: float, rng, link: LinkConfig
-) -> tuple[list[int], dict]:
+    llm: CausalLM, prompt: list[int], max_new_tokens: int, temperature: float, rng, link: LinkConfig,
+    compute: ComputeProfile = MEASURED,
+) -> tuple[list[int], dict]:  # fmt: skip
     tokens = list(prompt)
-    cloud_s = 0.0
+    measured_s = priced_s = 0.0
     for _ in range(max_new_tokens):
         t0 = time.perf_counter()
         p = softmax_temperature(llm.next_logits(tokens), temperature)
+        measured_s += time.perf_counter() - t0
+        if not compute.measured:
+            priced_s += compute.cloud.forward_s(*forward_of(llm, tokens))
         tokens.append(sample_probs(p, rng))
-        cloud_s += time.perf_counter() - t0
     # the whole stream as one account: no edge or uplink work, one propagation delay
-    t = Tally(tokens=max_new_tokens, propagation_s=link.propagation_s, cloud_s=cloud_s * link.cloud_time_scale,
+    measured_s *= link.cloud_time_scale
+    cloud_s = measured_s if compute.measured else priced_s
+    t = Tally(tokens=max_new_tokens, propagation_s=link.propagation_s, cloud_s=cloud_s,
               downlink_s=max_new_tokens * 8 * wire.DOWNLINK_BYTES / link.downlink_bps,
               downlink_bytes=max_new_tokens * wire.DOWNLINK_BYTES)  # fmt: skip
     for _ in range(max_new_tokens):  # one token a round: a batch without drafts
         t.add_batch(0, 0)
     t.add_prompt(t.propagation_s + t.cloud_s + t.downlink_s)
+    t.measured_latency_s = t.propagation_s + measured_s + t.downlink_s
     summary = {**t.rates(), "rejections": 0, "uplink_bytes": 0, "downlink_bytes": t.downlink_bytes,
                "predrafted": 0, "tally": t.to_dict()}  # fmt: skip
     return tokens[len(prompt) :], summary
@@ -162,14 +164,15 @@ def decode_prompt(
     edge_rng = np.random.default_rng([cfg.seed, index])
     cloud_rng = np.random.default_rng([cfg.seed, index, 1])
     if not scheme_spec(cfg.scheme).speculative:
-        tokens, summary = run_autoregressive(pair.llm, prompt, cfg.max_new_tokens, cfg.temperature, cloud_rng, cfg.link)
+        tokens, summary = run_autoregressive(pair.llm, prompt, cfg.max_new_tokens, cfg.temperature, cloud_rng, cfg.link,
+                                             cfg.compute)  # fmt: skip
         extra: dict = {"batches": []} if include_batches else {}
     else:
         scheme = scheme_spec(cfg.scheme).make(**cfg.scheme_params())
         edge = Edge(pair.slm, scheme, cfg.temperature, cfg.budget_bits, cfg.max_draft_len, edge_rng, policy=policy)
         cloud = Cloud(pair.llm, cfg.temperature, cloud_rng)
         rates = RateProcess(cfg.channel, cfg.link.uplink_bps, np.random.default_rng([cfg.seed, index, 2]))
-        result = run_session(edge, cloud, prompt, cfg.max_new_tokens, cfg.link, rates, cfg.preemptive)
+        result = run_session(edge, cloud, prompt, cfg.max_new_tokens, cfg.link, rates, cfg.preemptive, cfg.compute)
         tokens, summary = result.tokens, result.summary()
         betas = [b for x in result.batches for b in x.betas if b is not None]
         extra = (
@@ -191,6 +194,7 @@ def decode_prompt(
         "policy": cfg.policy,
         "channel": cfg.channel.kind,
         "preemptive": cfg.preemptive,
+        "compute": cfg.compute.name,
         "slm": pair.slm_id,
         "llm": pair.llm_id,
         **summary,

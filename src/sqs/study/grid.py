@@ -25,6 +25,7 @@ from sqs.models.backend import EMBEDDED_DRAFT, EMBEDDED_LLM, PAPER_LLM, PAPER_SL
 from sqs.models.embedded import EMBEDDED
 from sqs.protocol.schemes import SCHEMES, grid_columns, names
 from sqs.protocol.schemes import get as scheme_spec
+from sqs.system.compute import PROFILES, shape_of
 from sqs.system.latency import LinkConfig
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,16 @@ def check_config(config: dict) -> None:
     """Cross-key checks the JSON schema cannot express; raises :class:`ConfigError`."""
     g, d = config["grid"], config["decode"]
     _check_names(config)
+    profile = (config.get("compute") or {}).get("profile", "measured")
+    if profile not in PROFILES:
+        raise ConfigError(f"compute.profile={profile!r} is not a profile; valid: {', '.join(PROFILES)}")
+    if profile not in ("measured", "calibrated"):
+        for side in ("slm", "llm"):
+            try:
+                shape_of(config["models"][side])
+            except ValueError as exc:
+                raise ConfigError(f"compute.profile={profile!r} needs models.{side}'s shape: {exc}; "
+                                  "use compute.profile: calibrated or measured") from None  # fmt: skip
     cells = list(_cells(g))
     if not cells:
         sections = ", ".join(f"grid.{s.grid_section}" for s in SCHEMES.values() if s.grid_section)
@@ -195,13 +206,26 @@ def cell_config(config: dict, policy: str) -> dict:
     rerun the cell; :func:`decode_config` reads nothing else.
     """
     out = {k: config[k] for k in ("models", "decode", "link")}
+    out["compute"] = config.get("compute") or {"profile": "measured"}
     out["channel"] = config.get("channel") or {}
     if policy == "adaptive":
         out["adaptive"] = config["grid"]["adaptive"]
     return out
 
 
-def decode_config(cell: dict, config: dict):
+def compute_profile(config: dict, calibration: dict | None = None):
+    """The run's :class:`sqs.system.compute.ComputeProfile` (``calibration``: rule calibrate_compute's JSON)."""
+    from sqs.system.compute import make_profile
+
+    m = config["models"]
+    return make_profile((config.get("compute") or {}).get("profile", "measured"), m["slm"], m["llm"], calibration)
+
+
+def needs_calibration(config: dict) -> bool:
+    return (config.get("compute") or {}).get("profile", "measured") != "measured"
+
+
+def decode_config(cell: dict, config: dict, calibration: dict | None = None):
     """The :class:`sqs.study.decode.DecodeConfig` of one cell (scheme ``qs`` is the dense lattice).
 
     ``config`` is :func:`cell_config`'s slice (the full config works too for plain schemes).
@@ -234,14 +258,16 @@ def decode_config(cell: dict, config: dict):
         policy=policy,
         ells=tuple(int(e) for e in adaptive.get("ells", ())),
         preemptive=str(cell.get("preemptive", False)) == "True",
+        compute=compute_profile(config, calibration),
     )
 
 
-def run_cell(cell: dict, config: dict, prompts: list[str], progress: Callable | None = None) -> list[dict]:
+def run_cell(cell: dict, config: dict, prompts: list[str], progress: Callable | None = None,
+             calibration: dict | None = None) -> list[dict]:  # fmt: skip
     """Decode every prompt under one cell; one record per prompt, per-batch series included."""
     from sqs.study.decode import ModelPair, decode_prompt
 
-    cfg = decode_config(cell, config)
+    cfg = decode_config(cell, config, calibration)
     pair = ModelPair(cfg.slm, cfg.llm, cfg.dtype, cfg.device)
     for ell in cfg.ells or (cfg.ell,):  # V known only now for hub ids
         check_cell(cfg.scheme, cfg.k, pair.vocab_size, ell, cfg.budget_bits)

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from sqs.models.toy import random_pair
 from sqs.protocol.schemes import SCHEMES
 from sqs.protocol.schemes import get as scheme_spec
+from sqs.protocol.schemes.registry import SchemeSettings
 from sqs.system.cloud import Cloud
 from sqs.system.edge import Edge
 from sqs.system.metrics import pooled
@@ -21,19 +22,16 @@ from sqs.system.session import run_session
 
 
 @dataclass(frozen=True)
-class SimulationConfig:
+class SimulationConfig(SchemeSettings):
+    """The toy simulation; every scheme's parameters come from SchemeSettings (a toy V takes a higher beta)."""
+
     vocab_size: int = 1024
     n_prompts: int = 8
     max_new_tokens: int = 64
     temperature: float = 1.0
     budget_bits: int = 5000
     max_draft_len: int = 8
-    ell: int = 100
-    k: int = 16
     beta: float = 0.01
-    alpha: float = 0.0005
-    eta: float = 0.001
-    top_p: float = 0.9
     closeness: float = 0.8
     seed: int = 0
 

@@ -11,6 +11,7 @@ import numpy as np
 from sqs.protocol import wire
 from sqs.protocol.probs import softmax_temperature
 from sqs.protocol.verify import rejection_probability, verify
+from sqs.system.compute import forward_of
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Verdict:
     p: np.ndarray = field(repr=False)  # (L+1, V) target distributions
     q_hat: np.ndarray = field(repr=False)
     compute_s: float = 0.0  # wall clock: decode, LLM forward, verify, encode
+    forward: tuple[int, int] = (0, 0)  # the LLM call: (new tokens, cached tokens)
+    supports: list[int] = field(default_factory=list)  # each decoded draft's support size
 
 
 class Cloud:
@@ -49,6 +52,9 @@ class Cloud:
         drafts = msg.tokens
         q_hat = msg.q_hat()
         p = softmax_temperature(self.model.score_logits(self.tokens, drafts), self.temperature)
+        shape = forward_of(self.model, [*self.tokens, *drafts])
+        if not hasattr(self.model, "last_forward"):  # no cache to ask: the drafts and the last token are new
+            shape = (len(drafts) + 1, len(self.tokens) - 1)
         n_acc, token = verify(drafts, q_hat, p, self.rng)
         self.tokens.extend(int(t) for t in drafts[:n_acc])
         self.tokens.append(token)
@@ -65,4 +71,6 @@ class Cloud:
             p=p,
             q_hat=q_hat,
             compute_s=elapsed,
+            forward=shape,
+            supports=[int(d.support.size) for d in msg.drafts],
         )

@@ -13,6 +13,7 @@ from sqs.protocol.budget import BitBudget
 from sqs.protocol.probs import softmax_temperature
 from sqs.protocol.schemes import Compressed, LatticeScheme, Scheme
 from sqs.system.adaptive import confidence, resolution_profile
+from sqs.system.compute import forward_of
 
 
 @dataclass
@@ -28,6 +29,8 @@ class DraftBatch:
     confidences: list[float] = field(default_factory=list)  # max q_hat of each draft
     rate_bps: float | None = None  # the uplink rate this batch was planned for
     ell: int | None = None
+    forwards: list[tuple[int, int]] = field(default_factory=list)  # SLM calls: (new tokens, cached tokens)
+    supports: list[int] = field(default_factory=list)  # support size of every compress, the unsent one too
 
     @property
     def payload_bits(self) -> int:
@@ -93,6 +96,8 @@ class Edge:
         qs: list[np.ndarray] = []
         confs: list[float] = []
         model_s, protocol_s = 0.0, time.perf_counter() - t_plan
+        forwards: list[tuple[int, int]] = []
+        supports: list[int] = []
         for comp, token, q, conf in self.pending:  # pre-drafted while the last batch was verified
             if not budget.admit(comp.bits):
                 break
@@ -105,7 +110,9 @@ class Edge:
             t0 = time.perf_counter()
             q = softmax_temperature(self.model.next_logits(context), self.temperature)
             t1 = time.perf_counter()
+            forwards.append(forward_of(self.model, context))
             comp = self.scheme.compress(q)
+            supports.append(comp.k)
             fits = budget.admit(comp.bits)
             token = comp.sample(self.rng) if fits else -1
             model_s += t1 - t0
@@ -127,9 +134,9 @@ class Edge:
         message = wire.encode_uplink(self.scheme.code, v, self.scheme.ell, self.scheme.fixed_k, drafts)
         protocol_s += time.perf_counter() - t0
         return DraftBatch(message, [t for _, t in drafts], [c for c, _ in drafts], qs, model_s, protocol_s, confs,
-                          rate_bps, getattr(self.scheme, "ell", None))  # fmt: skip
+                          rate_bps, getattr(self.scheme, "ell", None), forwards, supports)  # fmt: skip
 
-    def predraft(self, batch: DraftBatch) -> tuple[float, bool]:
+    def predraft(self, batch: DraftBatch) -> tuple[float, bool, tuple[int, int], int]:
         """One more SLM step while ``batch`` is being verified (preemptive drafting).
 
         The first step guesses the cloud's next token as the SLM's most probable one after the whole
@@ -137,22 +144,24 @@ class Edge:
         batch if every draft is accepted and the cloud's token equals the guess, else they are
         dropped; keeping them on that event cannot bias the text, since each is still verified against
         the q̂ it was drawn from once the prefix it assumed is real. Returns the step's seconds and
-        whether the edge can go on (the next batch's cap and bit budget).
+        whether the edge can go on (the next batch's cap and bit budget), the SLM call's shape and the
+        support size compressed (0 for the guess, which compresses nothing).
         """
         t0 = time.perf_counter()
         context = self.tokens + batch.tokens
         if self.guess is None:
             q = softmax_temperature(self.model.next_logits(context), self.temperature)
             self.guess = int(np.argmax(q))
-            return time.perf_counter() - t0, True
+            return time.perf_counter() - t0, True, forward_of(self.model, context), 0
         context = context + [self.guess] + [t for _, t, _, _ in self.pending]
         q = softmax_temperature(self.model.next_logits(context), self.temperature)
+        shape = forward_of(self.model, context)
         comp = self.scheme.compress(q)
         used = sum(c.bits for c, _, _, _ in self.pending) + comp.bits
         fits = len(self.pending) < self.max_draft_len and used <= self._bit_limit
         if fits:
             self.pending.append((comp, comp.sample(self.rng), q, confidence(comp)))
-        return time.perf_counter() - t0, fits and len(self.pending) < self.max_draft_len
+        return time.perf_counter() - t0, fits and len(self.pending) < self.max_draft_len, shape, comp.k
 
     def receive(self, downlink: bytes, batch: DraftBatch, round_trip_s: float | None = None) -> tuple[int, int]:
         """Apply the cloud's verdict: keep the accepted drafts, append the cloud's token.

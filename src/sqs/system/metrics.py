@@ -21,21 +21,25 @@ LATENCY_PARTS = ("edge", "protocol", "uplink", "propagation", "cloud", "downlink
 
 @dataclass
 class Tally:
+    # what was generated, and how: prompts, tokens, batches, drafts; accepted drafts; resampled batches
     prompts: int = 0
     tokens: int = 0
     batches: int = 0
     drafts: int = 0
     accepted: int = 0
     resampled: int = 0
+    # the wire
     payload_bits: int = 0
     uplink_bytes: int = 0
     downlink_bytes: int = 0
-    dropped_mass: float = 0.0  # summed over drafts
+    # sums over drafts
+    dropped_mass: float = 0.0
     expected_rejections: float = 0.0  # sum of TV(q̂, p) over drafts
     bound_theorem1: float = 0.0
     bound_discrepancy: float = 0.0
     bound_distortion: float = 0.0
-    latency_s: float = 0.0  # summed over prompts
+    # time, summed over prompts
+    latency_s: float = 0.0
     latency_sq_s2: float = 0.0  # sum over prompts of the squared prompt latency (for the spread)
     edge_s: float = 0.0
     protocol_s: float = 0.0
@@ -43,6 +47,7 @@ class Tally:
     propagation_s: float = 0.0
     cloud_s: float = 0.0
     downlink_s: float = 0.0
+    measured_latency_s: float = 0.0  # the wall clock beside a compute profile's price, summed over prompts
     ell_sum: float = 0.0  # over the batches that used a lattice
     ell_batches: int = 0
     uplink_bps_sum: float = 0.0  # over batches
@@ -108,6 +113,8 @@ class Tally:
             "latency_s": self.latency_s / n,
             "latency_s_std": math.sqrt(max(var, 0.0)),
             "tokens_per_s": self.tokens / self.latency_s if self.latency_s > 0 else math.nan,
+            "latency_measured_s": self.measured_latency_s / n,
+            "tokens_per_s_measured": self.tokens / self.measured_latency_s if self.measured_latency_s > 0 else math.nan,
             "resampling_rate": self.resampled / nb,
             "mean_accept_len": (self.accepted + self.batches) / nb,
             "draft_accept_rate": self.accepted / self.drafts if self.drafts else math.nan,

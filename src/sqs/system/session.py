@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from sqs.protocol.bounds import theorem1_terms
 from sqs.system.channel import RateProcess
 from sqs.system.cloud import Cloud
+from sqs.system.compute import MEASURED, ComputeProfile
 from sqs.system.edge import Edge
 from sqs.system.latency import BatchLatency, LinkConfig, batch_latency
 from sqs.system.metrics import LATENCY_PARTS, Tally
@@ -31,7 +32,8 @@ class BatchRecord:
     bound_theorem1: float  # sum over drafts of TV(q, p) + alpha_n + K_n / (4 ell)
     bound_discrepancy: float  # its SLM-LLM part: sum of TV(q, p)
     bound_distortion: float  # its sparsify + quantize part: sum of alpha_n + K_n / (4 ell)
-    latency: BatchLatency
+    latency: BatchLatency  # priced by the run's compute profile (the wall clock under ``measured``)
+    measured: BatchLatency | None = None  # the wall clock of each side's work, the same link; always kept
     uplink_bps: float = 0.0  # the rate in force for this batch
     ell: int | None = None  # the lattice resolution the edge used
     predrafted: int = 0  # preemptive drafting: drafts made while this batch was verified
@@ -70,6 +72,7 @@ class SessionResult:
         if betas:
             t.beta_last_sum, t.beta_prompts = betas[-1], 1
         t.add_prompt(sum(x.latency.total_s for x in self.batches))
+        t.measured_latency_s = sum((x.measured or x.latency).total_s for x in self.batches)
         return t
 
     def summary(self) -> dict:
@@ -95,8 +98,14 @@ def run_session(
     link: LinkConfig | None = None,
     rates: RateProcess | None = None,
     preemptive: bool = False,
+    compute: ComputeProfile | None = None,
 ) -> SessionResult:
     """Alternate draft -> verify -> feedback until ``max_new_tokens`` tokens are generated.
+
+    ``compute`` prices each side's work (:mod:`sqs.system.compute`): every model call by its shape and
+    every draft's protocol work by its support size, so the latency is a function of the trajectory;
+    ``measured`` (the default) keeps the wall clock. The wall clock is recorded beside either way, and a
+    drafting policy learns from the same prices the latency uses.
 
     ``rates`` draws the uplink rate of each batch (default: the link's fixed rate). ``preemptive``:
     while the cloud verifies batch t the edge keeps drafting batch t+1 as if all of t were accepted
@@ -106,6 +115,8 @@ def run_session(
     still running when the verdict arrives finishes first); pre-drafts on a wrong prefix are dropped.
     """
     link = link or LinkConfig()
+    compute = compute or MEASURED
+    priced = replace(link, edge_time_scale=1.0, cloud_time_scale=1.0)  # a profile models the devices itself
     if preemptive and (edge.policy is not None or edge.scheme.stateful):
         raise ValueError(
             "preemptive drafting needs no drafting policy and a stateless scheme (not one like c-sqs, whose "
@@ -121,16 +132,28 @@ def run_session(
         batch_link = replace(link, uplink_bps=rate) if rate != link.uplink_bps else link
         batch = edge.draft(rate)
         verdict = cloud.handle(batch.message)
-        latency = batch_latency(
-            batch_link, batch.model_s, batch.protocol_s, len(batch.message), verdict.compute_s, len(verdict.message)
-        )
+        up, down = len(batch.message), len(verdict.message)
+        measured = batch_latency(batch_link, batch.model_s, batch.protocol_s, up, verdict.compute_s, down)
+        if compute.measured:
+            latency = measured
+        else:
+            batch.model_s = sum(compute.edge.forward_s(n, c) for n, c in batch.forwards)
+            scheme = edge.scheme.name
+            batch.protocol_s = sum(compute.edge.protocol_s(scheme, k) for k in batch.supports)
+            cloud_s = compute.cloud.forward_s(*verdict.forward)
+            cloud_s += sum(compute.cloud.protocol_s(scheme, k) for k in verdict.supports)
+            at = replace(priced, uplink_bps=rate)
+            latency = batch_latency(at, batch.model_s, batch.protocol_s, up, cloud_s, down)
         round_trip = latency.uplink_s + latency.propagation_s + latency.cloud_s + latency.downlink_s
         sent = max(clock, edge_busy) + latency.edge_s
         arrival = sent + round_trip
         cursor, made = sent, 0
         while preemptive and cursor < arrival:  # the edge drafts on while it waits for the verdict
-            seconds, fits = edge.predraft(batch)
-            cursor += seconds * link.edge_time_scale
+            seconds, fits, shape, k = edge.predraft(batch)
+            if compute.measured:
+                cursor += seconds * link.edge_time_scale
+            else:
+                cursor += compute.edge.forward_s(*shape) + (compute.edge.protocol_s(edge.scheme.name, k) if k else 0.0)
             made += 1
             if not fits:
                 break
@@ -160,6 +183,7 @@ def run_session(
                 bound_discrepancy=discrepancy,
                 bound_distortion=distortion,
                 latency=latency,
+                measured=measured,
                 uplink_bps=rate,
                 ell=batch.ell,
                 predrafted=made,

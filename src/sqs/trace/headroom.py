@@ -29,11 +29,14 @@ of it is reachable.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from sqs.protocol import wire
+from sqs.system.compute import ComputeProfile, batch_seconds
 from sqs.system.latency import LinkConfig, batch_latency
-from sqs.trace.sweep import ComputeProfile, SweepCell, position_stats
+from sqs.trace.sweep import SweepCell, position_stats
 
 HEADROOM_COLUMNS = ("temperature", "rule", "tokens_per_s", "drafting_share", "threshold", "gain_vs_best_static")
 PREDICTORS = ("oracle", "previous_accept", "previous_confidence")
@@ -57,8 +60,10 @@ def policy_headroom(
     ell: int = 200,
     budget_bits: int = 5000,
     max_len: int = 4,
+    context: float = 64.0,
 ) -> list[dict]:
     """One row per temperature and rule (module docstring); ``gain_vs_best_static`` is relative.
+    ``profile`` prices compute as live cells are priced (protocol work aside), at ``context`` tokens.
 
     Every rule is scored on the same starts: positions with a previous position and ``max_len`` more
     in the same segment (``max_len`` shrinks to what the longest segment allows).
@@ -85,12 +90,13 @@ def policy_headroom(
         length = np.minimum(np.arange(max_len + 1)[None, :], cap[:, None])
         tokens = np.take_along_axis(np.cumsum(alive, axis=1), length, axis=1)
         payload = np.where(length > 0, np.take_along_axis(cum_bits, np.maximum(length - 1, 0), axis=1), 0.0)
+        edge_s, protocol_s, cloud_s = batch_seconds(profile, "qs", length, context)
         time_s = batch_latency(
-            link,
-            edge_model_s=length * profile.edge_s_per_draft,
-            edge_protocol_s=0.0,
+            link if profile.measured else replace(link, edge_time_scale=1.0, cloud_time_scale=1.0),
+            edge_model_s=edge_s,
+            edge_protocol_s=protocol_s,
             uplink_bytes=wire.UPLINK_HEADER_BYTES + np.ceil(payload / 8),
-            cloud_s=profile.cloud_s_per_batch + profile.cloud_s_per_token * (length + 1),
+            cloud_s=cloud_s,
             downlink_bytes=wire.DOWNLINK_BYTES,
         ).total_s
         static = {n: float(tokens[:, n].sum() / time_s[:, n].sum()) for n in range(max_len + 1)}

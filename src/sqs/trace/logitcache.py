@@ -38,6 +38,13 @@ class Trace:
     index: list[dict]
     segments: list[tuple[int, int]]
 
+    @property
+    def mean_context(self) -> float:
+        """Mean tokens before a cached position (its prompt and the reference before it): the context the
+        trace sweep prices model calls at."""
+        n = [len(e.get("prompt_ids", [])) + i for e in self.index for i in range(len(e["tokens"]))]
+        return float(np.mean(n)) if n else 64.0
+
 
 def cache_segments(index: list[dict]) -> list[tuple[int, int]]:
     """[start, end) rows of each prompt's trace in a logits cache (``index.json``)."""

@@ -14,15 +14,16 @@ its prompt's trace. Assumptions, and where live decoding differs:
   contexts only if the reference was sampled from the LLM at the same temperature);
 - C-SQS's threshold runs along the trace with update (8) after every position, i.e. as if every draft
   were accepted; live, rejected drafts' updates are rolled back (Algorithm 1);
-- compute times come from a :class:`ComputeProfile` (per draft token at the edge, per batch and per
-  verified token in the cloud), not from measuring each cell.
+- compute times come from a :class:`sqs.system.compute.ComputeProfile`, the same object live cells
+  are priced with (a named device pair, this machine's calibration, or per-call prices fitted on the
+  live cells), at the trace's mean context length, not from measuring each cell.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import product
 
 import numpy as np
@@ -32,6 +33,7 @@ from sqs.protocol.lattice import _select
 from sqs.protocol.probs import softmax_temperature
 from sqs.protocol.schemes import SCHEMES
 from sqs.protocol.schemes import get as scheme_spec
+from sqs.system.compute import ComputeProfile, batch_seconds, per_call
 from sqs.system.latency import LinkConfig, batch_latency
 
 SWEEP_SCHEMES = tuple(n for n, sp in SCHEMES.items() if sp.trace is not None)
@@ -90,28 +92,27 @@ def _truthy(x) -> bool:
     return str(x).lower() in ("true", "1") if isinstance(x, str) else bool(x)
 
 
-@dataclass(frozen=True)
-class ComputeProfile:
-    """Compute times the trace model charges: edge per draft token, cloud per batch + per verified token."""
+def profile_from_summary(rows: Iterable[dict]) -> ComputeProfile:
+    """Constant per-call prices fitted on live ``summary.csv`` rows of plain sweepable cells (least squares
+    over cells): an SLM step, and a verification of n tokens as a base plus n per-token costs."""
+    rows = [r for r in plain_rows(rows) if r["n_batches"] > 0]
+    if not rows:
+        raise ValueError("no speculative cells to profile compute times from")
+    drafts = sum(r["mean_draft_len"] * r["n_batches"] for r in rows)
+    edge = sum(r["latency_edge_s"] * r["n_prompts"] for r in rows)
+    a = np.array([[r["n_batches"], r["n_batches"] * (r["mean_draft_len"] + 1)] for r in rows], dtype=float)
+    y = np.array([r["latency_cloud_s"] * r["n_prompts"] for r in rows], dtype=float)
+    (base, per_tok), *_ = np.linalg.lstsq(a, y, rcond=None)
+    if base < 0 or per_tok < 0:  # keep the model physical: fall back to a per-batch cost only
+        base, per_tok = float(y.sum() / a[:, 0].sum()), 0.0
+    return per_call(edge / drafts, float(base), float(per_tok), name="fitted on the live cells")
 
-    edge_s_per_draft: float
-    cloud_s_per_batch: float
-    cloud_s_per_token: float = 0.0
 
-    @classmethod
-    def from_summary(cls, rows: Iterable[dict]) -> ComputeProfile:
-        """Fit from live ``summary.csv`` rows of speculative cells (least squares over cells)."""
-        rows = [r for r in plain_rows(rows) if r["n_batches"] > 0]
-        if not rows:
-            raise ValueError("no speculative cells to profile compute times from")
-        drafts = sum(r["mean_draft_len"] * r["n_batches"] for r in rows)
-        edge = sum(r["latency_edge_s"] * r["n_prompts"] for r in rows)
-        a = np.array([[r["n_batches"], r["n_batches"] * (r["mean_draft_len"] + 1)] for r in rows], dtype=float)
-        y = np.array([r["latency_cloud_s"] * r["n_prompts"] for r in rows], dtype=float)
-        (base, per_tok), *_ = np.linalg.lstsq(a, y, rcond=None)
-        if base < 0 or per_tok < 0:  # keep the model physical: fall back to a per-batch cost only
-            base, per_tok = float(y.sum() / a[:, 0].sum()), 0.0
-        return cls(edge / drafts, float(base), float(per_tok))
+def profile_columns(profile: ComputeProfile) -> dict:
+    """The profile a prediction used, as table columns (per-call prices at a 64-token context)."""
+    return {"compute": profile.name, "edge_s_per_draft": profile.edge.forward_s(1, 64),
+            "cloud_s_per_batch": profile.cloud.forward_s(1, 64),
+            "cloud_s_per_token": profile.cloud.forward_s(2, 64) - profile.cloud.forward_s(1, 64)}  # fmt: skip
 
 
 def _quantize_rows(x: np.ndarray, ell: int) -> np.ndarray:
@@ -256,16 +257,17 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
     return out
 
 
-def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepCell, profile: ComputeProfile) -> dict:
+def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepCell, profile: ComputeProfile,
+                      context: float = 64.0) -> dict:  # fmt: skip
     """Expected per-batch behaviour averaged over every start position whose window fits its segment."""
     m = cell.max_draft_len
     distortion = stats["dropped"] + stats["k"] / (4.0 * cell.ell)
-    series = (stats["r"], stats["bits"], stats["tv_qp"], distortion)
+    series = (stats["r"], stats["bits"], stats["tv_qp"], distortion, stats["k"])
     win = np.lib.stride_tricks.sliding_window_view
     parts = [tuple(win(x[lo:hi], m) for x in series) for lo, hi in segments if hi - lo >= m]
     if not parts:
         raise ValueError(f"no batch window of {m} positions fits the trace segments")
-    r, bits, tv_qp, dist = (np.concatenate(x) for x in zip(*parts, strict=True))
+    r, bits, tv_qp, dist, ks = (np.concatenate(x) for x in zip(*parts, strict=True))
     cum = np.cumsum(bits, axis=1)
     length = np.minimum((cum <= cell.budget_bits).sum(axis=1), m)  # the budget rule, capped
     drafted = np.arange(m)[None, :] < length[:, None]
@@ -275,12 +277,13 @@ def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepC
     idx = np.arange(length.size)
     resampled = np.where(length > 0, 1.0 - keep[idx, last], 0.0)
     payload = np.where(length > 0, cum[idx, last], 0.0)
+    edge_s, protocol_s, cloud_s = batch_seconds(profile, cell.scheme, length, context, np.where(drafted, ks, 0))
     time_s = batch_latency(
-        cell.link,
-        edge_model_s=length * profile.edge_s_per_draft,
-        edge_protocol_s=0.0,
+        replace(cell.link, edge_time_scale=1.0, cloud_time_scale=1.0) if not profile.measured else cell.link,
+        edge_model_s=edge_s,
+        edge_protocol_s=protocol_s,
         uplink_bytes=wire.UPLINK_HEADER_BYTES + np.ceil(payload / 8),
-        cloud_s=profile.cloud_s_per_batch + profile.cloud_s_per_token * (length + 1),
+        cloud_s=cloud_s,
         downlink_bytes=wire.DOWNLINK_BYTES,
     ).total_s
     tok = accepted + 1.0
@@ -310,11 +313,11 @@ _SHARED: dict = {}  # what forked sweep workers read: the logits (often memory-m
 def _sweep_task(cells: list[SweepCell]) -> list[dict]:
     s = _SHARED
     stats = position_stats(s["slm"], s["llm"], cells)
-    return [batch_predictions(stats[c], s["segments"], c, s["profile"]) for c in cells]
+    return [batch_predictions(stats[c], s["segments"], c, s["profile"], s["context"]) for c in cells]
 
 
 def sweep(slm_logits, llm_logits, segments: list[tuple[int, int]], cells: list[SweepCell], profile: ComputeProfile,
-          progress=None, workers: int = 1) -> list[dict]:  # fmt: skip
+          progress=None, workers: int = 1, context: float = 64.0) -> list[dict]:  # fmt: skip
     """Every cell's predictions, in the order of ``cells``.
 
     Cells are split into tasks by temperature (a task's rows are argsorted once for all its
@@ -325,7 +328,7 @@ def sweep(slm_logits, llm_logits, segments: list[tuple[int, int]], cells: list[S
     temps = sorted({c.temperature for c in cells})
     n_tasks = min(len(temps), max(1, 2 * workers if workers > 1 else 1))
     tasks = [[c for c in cells if c.temperature in set(temps[i::n_tasks])] for i in range(n_tasks)]
-    _SHARED.update(slm=slm_logits, llm=llm_logits, segments=segments, profile=profile)
+    _SHARED.update(slm=slm_logits, llm=llm_logits, segments=segments, profile=profile, context=context)
     try:
         if workers > 1 and n_tasks > 1 and "fork" in mp.get_all_start_methods():
             with mp.get_context("fork").Pool(min(workers, n_tasks)) as pool:
@@ -353,11 +356,13 @@ def paper_grid(
     return grid_cells(temperatures, {"K": ks, "beta0": betas, "eta": etas, "top_p": top_ps}, **common)
 
 
-def calibrate(slm, llm, segments, live_rows: list[dict], config: dict) -> list[dict]:
+def calibrate(slm, llm, segments, live_rows: list[dict], config: dict, profile: ComputeProfile | None = None,
+              context: float = 64.0) -> list[dict]:  # fmt: skip
     """Predict every live-decoded plain cell of a trace-sweepable scheme; predicted beside measured.
 
-    The compute profile is fitted on the same live cells (so latency is calibrated, not independent);
-    the resampling rate and accept length use no live information at all.
+    ``profile``: the run's own (its live cells were priced with it, so predicted and measured latency
+    are comparable); None fits per-call prices on the same live cells (calibrated, not independent). The
+    resampling rate and accept length use no live information at all.
     """
     live = plain_rows(live_rows)
     d, link = config["decode"], LinkConfig(**config["link"])
@@ -367,8 +372,8 @@ def calibrate(slm, llm, segments, live_rows: list[dict], config: dict) -> list[d
                   float(r.get("top_p", 0.0)))
         for r in live
     ]  # fmt: skip
-    profile = ComputeProfile.from_summary(live)
-    preds = sweep(slm, llm, segments, cells, profile)
+    profile = profile if profile is not None and not profile.measured else profile_from_summary(live)
+    preds = sweep(slm, llm, segments, cells, profile, context=context)
     rows = []
     for m, p in zip(live, preds, strict=True):
         measured = ("resampling_rate", "mean_accept_len", "tokens_per_s", "latency_s", "bound_theorem1",
@@ -377,29 +382,26 @@ def calibrate(slm, llm, segments, live_rows: list[dict], config: dict) -> list[d
         for k in measured:
             row[k] = m[k]
             row[f"pred_{k}"] = d["max_new_tokens"] / p["pred_tokens_per_s"] if k == "latency_s" else p[f"pred_{k}"]
-        fitted = {"edge_s_per_draft": profile.edge_s_per_draft, "cloud_s_per_batch": profile.cloud_s_per_batch,
-                  "cloud_s_per_token": profile.cloud_s_per_token}  # fmt: skip
-        rows.append({**row, **fitted})
+        rows.append({**row, **profile_columns(profile)})
     return rows
 
 
 def dense_sweep(slm, llm, segments, live_rows: list[dict], config: dict, grid: dict, workers: int = 1,
-                progress=None) -> list[dict]:  # fmt: skip
+                progress=None, profile: ComputeProfile | None = None, context: float = 64.0) -> list[dict]:  # fmt: skip
     """The workflow's dense sweep: ``grid`` (temperatures and each scheme's lists) over the trace, compute
     profiled from the live cells. Adds ``pred_ms_per_token`` and ``pred_latency_s`` for ``max_new_tokens``."""
-    profile = ComputeProfile.from_summary(live_rows)
+    profile = profile if profile is not None and not profile.measured else profile_from_summary(live_rows)
     d = config["decode"]
     common = dict(alpha=float(d["alpha"]), ell=int(d["ell"]), budget_bits=int(d["budget_bits"]),
                   max_draft_len=int(d["max_draft_len"]), link=LinkConfig(**config["link"]))  # fmt: skip
     cells = paper_grid([float(t) for t in grid["temperatures"]], [int(k) for k in grid["K"]],
                        [float(b) for b in grid["beta0"]], [float(e) for e in grid["eta"]],
                        [float(p) for p in grid.get("top_p", [])], **common)  # fmt: skip
-    rows = sweep(slm, llm, segments, cells, profile, progress=progress, workers=workers)
+    rows = sweep(slm, llm, segments, cells, profile, progress=progress, workers=workers, context=context)
     for r in rows:
         r["pred_ms_per_token"] = 1e3 / r["pred_tokens_per_s"]
         r["pred_latency_s"] = d["max_new_tokens"] / r["pred_tokens_per_s"]
-        r.update(edge_s_per_draft=profile.edge_s_per_draft, cloud_s_per_batch=profile.cloud_s_per_batch,
-                 cloud_s_per_token=profile.cloud_s_per_token)  # fmt: skip
+        r.update(profile_columns(profile))
     return rows
 
 

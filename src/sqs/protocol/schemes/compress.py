@@ -100,21 +100,10 @@ class _Declared:
 
     spec: ClassVar  # its sqs.protocol.schemes.registry.SchemeSpec (the registry sets it; no import back to it)
 
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def code(self) -> int:
-        return self.spec.code
-
-    @property
-    def stateful(self) -> bool:
-        return self.spec.stateful
-
-    @property
-    def bit_budget_applies(self) -> bool:
-        return self.spec.budget
+    name = property(lambda self: self.spec.name)
+    code = property(lambda self: self.spec.code)  # in the uplink header
+    stateful = property(lambda self: self.spec.stateful)  # state across batches: no preemptive drafting
+    bit_budget_applies = property(lambda self: self.spec.budget)
 
     # Stateless schemes have nothing to checkpoint; C-SQS overrides these.
     def begin_batch(self) -> None:

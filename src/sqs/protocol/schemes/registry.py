@@ -30,27 +30,26 @@ class NoParams:
 
 @dataclass(frozen=True)
 class DenseParams:
+    """Every lattice scheme's: the resolution of Algorithm 2."""
+
     ell: int = _p(100, "lattice resolution")
 
 
 @dataclass(frozen=True)
-class TopKParams:
+class TopKParams(DenseParams):
     k: int = _p(16, "support size K of K-SQS", column="K")
-    ell: int = _p(100, "lattice resolution")
 
 
 @dataclass(frozen=True)
-class ConformalParams:
+class ConformalParams(DenseParams):
     beta: float = _p(0.001, "initial C-SQS threshold", column="beta0")
-    ell: int = _p(100, "lattice resolution")
     alpha: float = _p(0.0005, "C-SQS target dropped mass")
     eta: float = _p(0.001, "C-SQS learning rate (0 = fixed threshold)", column="eta")
 
 
 @dataclass(frozen=True)
-class TopPParams:
+class TopPParams(DenseParams):
     top_p: float = _p(0.9, "mass the top-p support keeps", column="top_p")
-    ell: int = _p(100, "lattice resolution")
 
 
 @dataclass(frozen=True)
@@ -172,6 +171,17 @@ def grid_columns() -> tuple[str, ...]:
     return tuple(out)
 
 
+def _settings_class():
+    """Every scheme parameter as one frozen dataclass, defaults and help from the entries."""
+    from dataclasses import make_dataclass
+
+    specs = [(f.name, f.type, field(default=f.default, metadata=f.metadata)) for f in all_param_fields()]
+    cls = make_dataclass("SchemeSettings", specs, frozen=True)
+    cls.__doc__ = "All schemes' parameters in one place: the settings live decoding and the toy simulation extend."
+    cls.__module__ = __name__
+    return cls
+
+
 def make_scheme(name: str, **params):
     """Build a compression scheme by name; unknown names or parameters raise ValueError."""
     spec = get(name)
@@ -192,3 +202,6 @@ register(SchemeSpec("c-sqs", "C-SQS", dict(color="tab:orange", marker="v"), Conf
                     grid_section="c_sqs"))  # fmt: skip
 register(SchemeSpec("top-p", "top-p SQS", dict(color="tab:green", marker="P"), TopPParams, TopPScheme, code=3,
                     layout=L.VARIABLE_K, trace=trace.TOP_P, grid_section="top_p", in_paper=False))  # fmt: skip
+
+
+SchemeSettings = _settings_class()

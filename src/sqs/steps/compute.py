@@ -1,0 +1,106 @@
+"""The workflow's ``calibrate_compute`` step: time this machine's real model calls and protocol work,
+fit the ``calibrated`` profile (sqs.system.compute), write the measurements beside the fit."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sqs.outputs import figures
+from sqs.protocol import wire
+from sqs.protocol.probs import softmax_temperature
+from sqs.protocol.schemes import SCHEMES
+from sqs.protocol.verify import verify
+from sqs.steps.io import atomic_write, write_table
+from sqs.study.decode import ModelPair
+from sqs.system.compute import Fitted, fit_forward, fit_linear
+from sqs.trace.logitcache import load_trace
+
+NEW = (1, 2, 3, 5, 9, 17)  # tokens per forward: a draft step is 1, a verification of L drafts L + 1
+CONTEXTS = (8, 32, 128)  # cached tokens before the call
+REPEATS = 3
+PROTOCOL_K = {"k-sqs": (4, 16, 64, 256)}  # support sizes timed; other schemes at their defaults
+
+
+def time_forwards(model, vocab_size: int, rng: np.random.Generator, repeats: int = REPEATS) -> list[dict]:
+    """Median seconds of a forward of n new tokens after c cached ones, each (n, c) ``repeats`` times."""
+    rows = []
+    for c in CONTEXTS:
+        for n in NEW:
+            times = []
+            for _ in range(repeats):
+                ids = rng.integers(100, vocab_size - 100, size=c + n).tolist()
+                model.reset()
+                model.next_logits(ids[:c])  # the cache holds c tokens
+                t0 = time.perf_counter()
+                model.score_logits(ids[:c], ids[c:])
+                times.append(time.perf_counter() - t0)
+                assert model.last_forward == (n, c), model.last_forward
+            rows.append({"n_new": n, "context": c, "seconds": float(np.median(times)), "repeats": repeats})
+    model.reset()
+    return rows
+
+
+def time_protocol(slm_logits: np.ndarray, temperature: float, ell: int, rng: np.random.Generator,
+                  rows: int = 6) -> list[dict]:  # fmt: skip
+    """Per scheme and support size: the edge's compress + sample + encode of one draft, and the cloud's
+    decode + verify of it, median over ``rows`` cached positions."""
+    out = []
+    qs = [softmax_temperature(np.asarray(slm_logits[i]), temperature) for i in range(min(rows, slm_logits.shape[0]))]
+    v = qs[0].size
+    for name, spec in SCHEMES.items():
+        if not spec.speculative:
+            continue
+        for k in PROTOCOL_K.get(name) or (None,):
+            params = {f.name: f.default for f in spec.param_fields()}
+            params.update({"ell": ell} if "ell" in params else {}, **({"k": k} if k else {}))
+            edge_t, cloud_t, ks = [], [], []
+            for q in qs:
+                scheme = spec.make(**params)
+                t0 = time.perf_counter()
+                comp = scheme.compress(q)
+                token = comp.sample(rng)
+                msg = wire.encode_uplink(scheme.code, v, scheme.ell, scheme.fixed_k, [(comp, token)])
+                t1 = time.perf_counter()
+                decoded = wire.decode_uplink(msg)
+                verify(decoded.tokens, decoded.q_hat(), np.stack([q, q]), rng)
+                t2 = time.perf_counter()
+                edge_t.append(t1 - t0)
+                cloud_t.append(t2 - t1)
+                ks.append(comp.k)
+            out.append({"scheme": name, "k": int(np.median(ks)), "edge_seconds": float(np.median(edge_t)),
+                        "cloud_seconds": float(np.median(cloud_t)), "repeats": len(qs)})  # fmt: skip
+    return out
+
+
+def calibrate_compute_files(models: dict, cache_dir, decode: dict, out_json, out_csv, fig_dir) -> dict:
+    """Both models' forwards and every scheme's protocol, timed here; the fit as JSON, the points as CSV."""
+    rng = np.random.default_rng(0)
+    pair = ModelPair(models["slm"], models["llm"], models["dtype"], models["device"])
+    sides = {"slm": time_forwards(pair.slm, pair.vocab_size, rng), "llm": time_forwards(pair.llm, pair.vocab_size, rng)}
+    trace = load_trace(cache_dir)
+    proto = time_protocol(trace.slm, 1.0, int(decode["ell"]), rng)
+    cal = {
+        "slm": models["slm"], "llm": models["llm"], "dtype": models["dtype"], "vocab_size": pair.vocab_size,
+        "slm_forward": vars(fit_forward([(r["n_new"], r["context"], r["seconds"]) for r in sides["slm"]])),
+        "llm_forward": vars(fit_forward([(r["n_new"], r["context"], r["seconds"]) for r in sides["llm"]])),
+        "edge_protocol": {}, "cloud_protocol": {},
+    }  # fmt: skip
+    for name in dict.fromkeys(r["scheme"] for r in proto):
+        mine = [r for r in proto if r["scheme"] == name]
+        cal["edge_protocol"][name] = vars(fit_linear([(r["k"], r["edge_seconds"]) for r in mine]))
+        cal["cloud_protocol"][name] = vars(fit_linear([(r["k"], r["cloud_seconds"]) for r in mine]))
+    atomic_write(out_json, json.dumps(cal, indent=1))
+    rows = []
+    for side, pts in sides.items():
+        fit = Fitted(**cal[f"{side}_forward"])
+        rows += [{"kind": f"{side}_forward", **r, "fitted_seconds": fit.forward_s(r["n_new"], r["context"])}
+                 for r in pts]  # fmt: skip
+    rows += [{"kind": "protocol", **r} for r in proto]
+    write_table(rows, out_csv)
+    figures.fig_compute_calibration(pd.read_csv(out_csv), Path(fig_dir) / "fig_compute_calibration")
+    return cal

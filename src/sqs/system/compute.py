@@ -1,0 +1,324 @@
+"""Compute profiles: the seconds one model call costs, as a deterministic function of its shape.
+
+A call is a forward of ``n`` new tokens after ``c`` cached ones (a draft step is n = 1; a
+verification n = drafts + 1). A profile prices it on each side:
+
+- **measured**: no model; the session keeps the wall clock of the machine it runs on (the QS
+  reference code's way, kept for comparison);
+- **calibrated**: fitted on this machine by the workflow's ``calibrate_compute`` rule, which times
+  the real models' forwards at several (n, c), repeated, median, and the protocol per draft;
+  ``t(n, c) = a + b n + d c + e n c`` by least squares;
+- **a named hardware profile** per side (:data:`DEVICES`): a roofline from the model's own shape
+  (weights and KV cache read once per call, 2 FLOPs per parameter and token plus attention) against
+  the device's published memory bandwidth and peak 16-bit throughput, each at an achievable
+  fraction, plus a fixed launch overhead per call. ``docs/compute-profiles.md`` gives every constant's
+  source and checks the result against published per-token figures.
+
+The protocol's own compute (compress, sample, encode at the edge; decode and verify in the cloud) is
+priced from this machine's calibration, per draft as ``a + b K`` (K the support size), times the
+device's ``protocol_scale``. Under any profile but ``measured`` the latency of a session is a function
+of its token trajectory alone, so the same seed gives the same latency columns on every machine.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """What a forward reads and computes (decoder-only transformer, grouped-query attention)."""
+
+    name: str
+    params: float  # all parameters, embeddings included
+    layers: int
+    hidden: int
+    kv_heads: int
+    head_dim: int
+    vocab: int
+
+    def kv_bytes_per_token(self, bytes_per_value: float = 2.0) -> float:
+        return 2.0 * self.layers * self.kv_heads * self.head_dim * bytes_per_value
+
+    def bytes_read(self, n_new: int, context: int, weight_bits: float) -> float:
+        """Weights once, and the KV cache of every position the call attends to."""
+        return self.params * weight_bits / 8.0 + self.kv_bytes_per_token() * (context + n_new)
+
+    def flops(self, n_new: int, context: int) -> float:
+        """2 per parameter and new token, plus QK^T and AV over the attended positions."""
+        attended = n_new * context + n_new * (n_new + 1) / 2.0
+        return 2.0 * self.params * n_new + 4.0 * self.layers * self.hidden * attended
+
+
+# Architectures from the models' config.json (Qwen2.5-Coder on the hub; SmolLM2; GPT-Neo).
+SHAPES = {
+    "qwen2.5-coder-0.5b-instruct": ModelShape("Qwen2.5-Coder-0.5B-Instruct", 0.494e9, 24, 896, 2, 64, 151936),
+    "qwen2.5-coder-1.5b-instruct": ModelShape("Qwen2.5-Coder-1.5B-Instruct", 1.544e9, 28, 1536, 2, 128, 151936),
+    "smollm2-135m-instruct": ModelShape("SmolLM2-135M-Instruct", 0.1345e9, 30, 576, 3, 64, 49152),
+    "gpt-neo-125m": ModelShape("GPT-Neo-125M", 0.125e9, 12, 768, 12, 64, 50257),
+    "gpt-neo-1.3b": ModelShape("GPT-Neo-1.3B", 1.316e9, 24, 2048, 16, 128, 50257),
+}
+
+
+def shape_of(model_id: str) -> ModelShape:
+    """The shape of a model id (embedded id, hub id, ``@exit=N`` early exit: N of its layers)."""
+    base, _, exit_ = model_id.partition("@exit=")
+    key = base.removeprefix("embedded:").rsplit("/", 1)[-1].lower().removesuffix("-draft")
+    if key not in SHAPES:
+        raise ValueError(f"no shape known for model {model_id!r}; known: {', '.join(SHAPES)}")
+    s = SHAPES[key]
+    if exit_:  # the first N layers and the (tied) embedding
+        n = int(exit_)
+        per_layer = (s.params - s.vocab * s.hidden) / s.layers
+        s = ModelShape(f"{s.name}@exit={n}", s.params - per_layer * (s.layers - n), n, s.hidden, s.kv_heads,
+                       s.head_dim, s.vocab)  # fmt: skip
+    return s
+
+
+@dataclass(frozen=True)
+class Device:
+    """Published peak numbers of one accelerator, and the modelling constants that derate them."""
+
+    name: str
+    mem_bw: float  # bytes/s, published peak
+    peak_flops: float  # dense 16-bit FLOP/s, published peak
+    bw_efficiency: float  # achieved fraction of mem_bw in batch-1 decoding (assumption, docs)
+    flops_efficiency: float  # achieved fraction of peak_flops (assumption, docs)
+    launch_s: float  # host cost of one kernel launch (assumption, docs)
+    kernels_per_layer: int  # kernels one decoder layer launches in a forward
+    weight_bits: float  # precision the deployment stores weights in
+    protocol_scale: float  # this machine's protocol seconds x this: the device's CPU (assumption, docs)
+    source: str
+
+    def forward_s(self, shape: ModelShape, n_new: int, context: int) -> float:
+        overhead = self.kernels_per_layer * shape.layers * self.launch_s
+        memory = shape.bytes_read(n_new, context, self.weight_bits) / (self.mem_bw * self.bw_efficiency)
+        compute = shape.flops(n_new, context) / (self.peak_flops * self.flops_efficiency)
+        return overhead + max(memory, compute)
+
+
+DEVICES = {
+    "orin-nano-super": Device(
+        "Jetson Orin Nano 8GB (Super mode)",
+        102e9,
+        16.7e12,
+        0.32,
+        0.5,
+        15e-6,
+        10,
+        4.5,
+        2.0,
+        "NVIDIA Jetson Orin Nano Super: 102 GB/s LPDDR5, 67 sparse INT8 TOPS (16.7 dense FP16 TFLOPS derived); "
+        "weights as llama.cpp Q4_K_M (~4.5 bits)",
+    ),
+    "orin-nano": Device(
+        "Jetson Orin Nano 8GB",
+        68e9,
+        10.2e12,
+        0.32,
+        0.5,
+        15e-6,
+        10,
+        4.5,
+        2.5,
+        "NVIDIA Jetson Orin Nano datasheet: 68 GB/s LPDDR5, 20 dense INT8 TOPS (10 dense FP16 TFLOPS derived)",
+    ),
+    "h100-sxm": Device(
+        "NVIDIA H100 SXM",
+        3.35e12,
+        989e12,
+        0.8,
+        0.5,
+        5e-6,
+        10,
+        16,
+        1.0,
+        "NVIDIA H100 SXM: 3.35 TB/s HBM3, 989 dense BF16 TFLOPS; bf16 weights",
+    ),
+    "h100-pcie": Device(
+        "NVIDIA H100 PCIe",
+        2.0e12,
+        756e12,
+        0.8,
+        0.5,
+        5e-6,
+        10,
+        16,
+        1.0,
+        "NVIDIA H100 PCIe: 2.0 TB/s HBM2e, 756 dense BF16 TFLOPS; bf16 weights",
+    ),
+    "a100-80gb": Device(
+        "NVIDIA A100 80GB SXM",
+        2.039e12,
+        312e12,
+        0.8,
+        0.5,
+        5e-6,
+        10,
+        16,
+        1.0,
+        "NVIDIA A100 datasheet: 2,039 GB/s HBM2e, 312 dense BF16 TFLOPS; bf16 weights",
+    ),
+}
+# named edge/cloud pairs: <edge>+<cloud>
+PAIRS = ("orin-nano-super+h100-sxm", "orin-nano-super+a100-80gb", "orin-nano+h100-sxm")
+PROFILES = ("measured", "calibrated", *PAIRS)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """This machine, fitted: t(n, c) = a + b n + d c + e n c (seconds)."""
+
+    a: float
+    b: float
+    d: float
+    e: float
+
+    def forward_s(self, n_new: int, context: int) -> float:
+        return max(self.a + self.b * n_new + self.d * context + self.e * n_new * context, 0.0)
+
+
+def fit_forward(samples: list[tuple[int, int, float]]) -> Fitted:
+    """Least squares of t(n, c) over (n, c, seconds) samples (each typically a median of repeats)."""
+    n, c, t = (np.array(x, dtype=float) for x in zip(*samples, strict=True))
+    design = np.stack([np.ones_like(n), n, c, n * c], axis=1)
+    coef, *_ = np.linalg.lstsq(design, t, rcond=None)
+    return Fitted(*(float(x) for x in coef))
+
+
+@dataclass(frozen=True)
+class Linear:
+    """Per-draft protocol seconds a + b K (K: the draft's support size)."""
+
+    a: float = 0.0
+    b: float = 0.0
+
+    def __call__(self, k: int) -> float:
+        return max(self.a + self.b * k, 0.0)
+
+
+def fit_linear(samples: list[tuple[int, float]]) -> Linear:
+    k, t = (np.array(x, dtype=float) for x in zip(*samples, strict=True))
+    if np.ptp(k) == 0:
+        return Linear(float(np.median(t)), 0.0)
+    b, a = np.polyfit(k, t, 1)
+    return Linear(float(a), float(b))
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side's price list: its model's forwards, and its protocol work per draft for each scheme."""
+
+    forward: Fitted | tuple[Device, ModelShape]
+    protocols: tuple[tuple[str, Linear], ...] = ()  # (scheme name, per-draft seconds) pairs
+    label: str = ""
+
+    def protocol_s(self, scheme: str, k: int) -> float:
+        """One draft's protocol seconds under ``scheme`` with support size ``k`` (0 if never calibrated)."""
+        table = dict(self.protocols)
+        return table[scheme](k) if scheme in table else 0.0
+
+    def forward_s(self, n_new: int, context: int) -> float:
+        if n_new <= 0:
+            return 0.0  # everything was cached: no forward
+        if isinstance(self.forward, Fitted):
+            return self.forward.forward_s(n_new, context)
+        device, shape = self.forward
+        return device.forward_s(shape, n_new, context)
+
+
+@dataclass(frozen=True)
+class ComputeProfile:
+    """How a run prices compute: ``measured`` (edge is None) or a model of each side."""
+
+    name: str = "measured"
+    edge: Side | None = None
+    cloud: Side | None = None
+
+    @property
+    def measured(self) -> bool:
+        return self.edge is None
+
+
+MEASURED = ComputeProfile()
+
+
+def per_call(edge_s_per_draft: float, cloud_s_per_batch: float, cloud_s_per_token: float = 0.0,
+             name: str = "per-call") -> ComputeProfile:  # fmt: skip
+    """Constant prices: an SLM step costs ``edge_s_per_draft``; a verification of n tokens
+    ``cloud_s_per_batch + n cloud_s_per_token`` (what a fit on live summary rows gives)."""
+    return ComputeProfile(
+        name,
+        Side(Fitted(edge_s_per_draft, 0.0, 0.0, 0.0), (), "per call"),
+        Side(Fitted(cloud_s_per_batch, cloud_s_per_token, 0.0, 0.0), (), "per call"),
+    )
+
+
+def batch_seconds(profile: ComputeProfile, scheme: str, n_drafts: np.ndarray, context: float,
+                  supports: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """(edge model, edge protocol, cloud) seconds of batches of ``n_drafts`` drafts after ``context``
+    tokens, priced as a live session prices them; ``supports`` (batches x positions, 0 past the draft)
+    the drafts' support sizes for the protocol."""
+    n = np.asarray(n_drafts)
+    top = int(n.max()) + 1 if n.size else 1
+    verify = np.array([profile.cloud.forward_s(k + 1, int(context)) for k in range(top)])
+    edge = n * profile.edge.forward_s(1, int(context))
+    cloud = verify[n]
+    protocol = np.zeros(n.shape)
+    if supports is not None and (profile.edge.protocols or profile.cloud.protocols):
+        ks = np.asarray(supports)
+        for k in np.unique(ks[ks > 0]):
+            here = (ks == k).sum(axis=-1)
+            protocol = protocol + here * profile.edge.protocol_s(scheme, int(k))
+            cloud = cloud + here * profile.cloud.protocol_s(scheme, int(k))
+    return edge, protocol, cloud
+
+
+def forward_of(model, context) -> tuple[int, int]:
+    """The shape of the call ``model`` just made for ``context``: its ``last_forward`` when it keeps a KV
+    cache (:class:`sqs.models.backend.CausalLM`; (0, c) for a cache hit), else one new token after the rest."""
+    if hasattr(model, "last_forward"):
+        return model.last_forward or (0, len(context))
+    return 1, len(context) - 1
+
+
+def calibration_path(results_dir: Path | str = "results") -> Path:
+    return Path(results_dir) / "models/compute_calibration.json"
+
+
+def make_profile(name: str, slm_id: str, llm_id: str, calibration: dict | None = None) -> ComputeProfile:
+    """The profile ``name`` (one of :data:`PROFILES`) for this pair; ``calibration`` is the
+    ``calibrate_compute`` rule's JSON (needed by every profile but ``measured``, for the protocol)."""
+    if name == "measured":
+        return MEASURED
+    if name not in PROFILES:
+        raise ValueError(f"unknown compute profile {name!r}; valid: {', '.join(PROFILES)}")
+    if calibration is None:
+        raise ValueError(f"compute profile {name!r} needs this machine's calibration (rule calibrate_compute)")
+
+    def protocols(side: str, scale: float) -> tuple:
+        return tuple((n, Linear(v["a"] * scale, v["b"] * scale)) for n, v in sorted(calibration[side].items()))
+
+    if name == "calibrated":
+        return ComputeProfile(
+            name,
+            Side(Fitted(**calibration["slm_forward"]), protocols("edge_protocol", 1.0), "this machine"),
+            Side(Fitted(**calibration["llm_forward"]), protocols("cloud_protocol", 1.0), "this machine"),
+        )
+    edge_name, cloud_name = name.split("+")
+    ed, cd = DEVICES[edge_name], DEVICES[cloud_name]
+    return ComputeProfile(
+        name,
+        Side((ed, shape_of(slm_id)), protocols("edge_protocol", ed.protocol_scale), ed.name),
+        Side((cd, shape_of(llm_id)), protocols("cloud_protocol", cd.protocol_scale), cd.name),
+    )
+
+
+def load_profile(name: str, slm_id: str, llm_id: str, calibration_file: Path | str | None) -> ComputeProfile:
+    """:func:`make_profile` reading the calibration JSON from a file (None for ``measured``)."""
+    cal = json.loads(Path(calibration_file).read_text()) if calibration_file else None
+    return make_profile(name, slm_id, llm_id, cal)
