@@ -31,10 +31,11 @@ SLURM_TINY = {
     "grid": {**TINY["grid"], "temperatures": [1.0], "adaptive": {"schemes": []}, "preemptive": {"schemes": []}},
 }
 N_SLURM_CELLS = 5  # ar, c-sqs, k-sqs, qs, top-p
-# Same prompts, seeds and tokens on both sides: these columns must agree exactly (timings may not).
+# Same prompts, seeds and tokens on both sides: these columns must agree exactly (the wall clock may not).
 DETERMINISTIC = (
     "scheme temperature K beta0 eta top_p n_tokens n_batches resampling_rate mean_accept_len draft_accept_rate "
-    "accept_rate_pos1 uplink_bits_per_token dropped_mass expected_rejections bound_theorem1"
+    "accept_rate_pos1 uplink_bits_per_token dropped_mass expected_rejections bound_theorem1 "
+    "latency_s tokens_per_s"  # priced by the compute profile: the same on every machine (issue #17)
 ).split()
 
 

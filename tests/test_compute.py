@@ -3,12 +3,12 @@ by a profile is a function of its trajectory (same seed, same latency columns)."
 
 import numpy as np
 import pytest
-
 from sqs.cloud import Cloud
 from sqs.edge import Edge
+from sqs.session import run_session
+
 from sqs.models.toy import random_pair
 from sqs.protocol.schemes import make_scheme
-from sqs.session import run_session
 from sqs.system.compute import (
     DEVICES,
     PROFILES,
@@ -96,5 +96,9 @@ def test_every_named_profile_builds_and_measured_needs_no_calibration():
             assert p.edge.forward_s(1, 64) > 0 and p.cloud.forward_s(3, 64) > 0
     with pytest.raises(ValueError, match="needs this machine's calibration"):
         make_profile("calibrated", "a", "b", None)
+    # a named profile prices the same everywhere: it reads no calibration
+    a = make_profile("orin-nano-super+h100-sxm", "embedded:qwen2.5-coder-0.5b-instruct",
+                     "embedded:qwen2.5-coder-1.5b-instruct", None)  # fmt: skip
+    assert a.edge.protocol_s("k-sqs", 16) > 0 and a.cloud.protocol_s("qs", 151936) > 0
     with pytest.raises(ValueError, match="unknown compute profile 'tpu'"):
         make_profile("tpu", "a", "b", CAL)

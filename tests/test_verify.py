@@ -30,7 +30,7 @@ CASES = {
 }
 
 
-def emitted(scheme, q, p, rng, trials, verify=sqs.protocol.verify):
+def emitted(scheme, q, p, rng, trials, verify=sqs.verify):
     """Token emitted at the first position of a 1-draft batch, ``trials`` times."""
     out = np.empty(trials, dtype=np.int64)
     fixed = None if scheme.name == "c-sqs" else scheme.compress(q)  # stateless: same q_hat every time
@@ -67,7 +67,7 @@ def test_chi_square_detects_a_wrong_acceptance_rule(rng):
     scheme = sqs.make_scheme("k-sqs", k=3, ell=5)
 
     def wrong_verify(tokens, q_hat, p2, g):
-        return sqs.protocol.verify(tokens, np.maximum(q, 1e-12)[None, :], p2, g)
+        return sqs.verify(tokens, np.maximum(q, 1e-12)[None, :], p2, g)
 
     counts = np.bincount(emitted(scheme, q, p, rng, 50_000, verify=wrong_verify), minlength=V)
     assert chi_square_pvalue(counts, p) < 1e-6
@@ -91,7 +91,7 @@ def test_multi_draft_batch_follows_p(rng):
     joint = np.zeros((V, V))
     for _ in range(60_000):
         x = [c0.sample(rng), c1.sample(rng)]
-        n_acc, tok = sqs.protocol.verify(x, np.vstack([c0.q_hat, c1.q_hat]), p, rng)
+        n_acc, tok = sqs.verify(x, np.vstack([c0.q_hat, c1.q_hat]), p, rng)
         if n_acc == 0:  # context changed: the second token comes from p1 only in this toy (context-free)
             first, second = tok, None
         else:
@@ -106,7 +106,7 @@ def test_multi_draft_batch_follows_p(rng):
 def test_all_accepted_gives_bonus_from_last_row(rng):
     q_hat = np.eye(4)[[1, 2]]
     p = np.vstack([np.eye(4)[1], np.eye(4)[2], np.eye(4)[3]])
-    assert sqs.protocol.verify([1, 2], q_hat, p, rng) == (2, 3)
+    assert sqs.verify([1, 2], q_hat, p, rng) == (2, 3)
 
 
 def test_zero_residual_falls_back_to_p(rng):
@@ -114,7 +114,7 @@ def test_zero_residual_falls_back_to_p(rng):
     assert residual(p, p).sum() == 0
     # forced rejection cannot happen when p == q_hat; check the guard directly with q_hat slightly off
     q_hat = np.array([[0.5 + 1e-17, 0.5, 0.0]])
-    _, tok = sqs.protocol.verify([0], q_hat, np.vstack([p, p]), rng)
+    _, tok = sqs.verify([0], q_hat, np.vstack([p, p]), rng)
     assert tok in (0, 1)
 
 
@@ -127,7 +127,7 @@ def test_greedy_on_both_sides(rng):
     p = softmax_temperature(logits_p, 0.0)
     c = sqs.make_scheme("k-sqs", k=2, ell=10).compress(q)
     assert c.sample(rng) == 1
-    assert sqs.protocol.verify([1], c.q_hat[None], np.vstack([p, p]), rng) == (0, 2)
+    assert sqs.verify([1], c.q_hat[None], np.vstack([p, p]), rng) == (0, 2)
 
 
 @pytest.mark.parametrize(
@@ -141,4 +141,4 @@ def test_greedy_on_both_sides(rng):
 )
 def test_verify_rejects_inconsistent_inputs(tokens, q_hat, p, match, rng):
     with pytest.raises(ValueError, match=match):
-        sqs.protocol.verify(tokens, q_hat, p, rng)
+        sqs.verify(tokens, q_hat, p, rng)

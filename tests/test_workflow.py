@@ -153,6 +153,32 @@ def test_tiny_run_table_and_figures(tiny_run):
     assert meta["n_positions"] == 2 * 4 and meta["vocab_size"] == 49152
 
 
+def test_tiny_run_prices_compute_by_a_profile_and_maps_where_it_pays(tiny_run):
+    """Issue #17: latency priced by the default profile with the wall clock beside it; the calibration,
+    the regimes map and its live check."""
+    work, _ = tiny_run
+    cal = json.loads((work / "results/models/compute_calibration.json").read_text())
+    assert {"slm_forward", "llm_forward", "edge_protocol", "cloud_protocol"} <= set(cal)
+    with (work / "results/tables/compute_calibration.csv").open() as f:
+        points = [r for r in csv.DictReader(f) if r["kind"] == "llm_forward"]
+    assert len(points) == 18 and all(float(r["seconds"]) > 0 for r in points)
+    with (work / "results/tables/summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {r["compute"] for r in rows} == {"orin-nano-super+h100-sxm"}
+    assert all(float(r["latency_measured_s"]) > 0 and float(r["tokens_per_s_measured"]) > 0 for r in rows)
+    with (work / "results/tables/regimes.csv").open() as f:
+        regimes = list(csv.DictReader(f))
+    assert {r["profile"] for r in regimes} == {"orin-nano-super+h100-sxm", "orin-nano-super+a100-80gb", "calibrated"}
+    assert {r["scheme"] for r in regimes} == {"qs", "k-sqs", "c-sqs", "top-p"}
+    with (work / "results/tables/regimes_validation.csv").open() as f:
+        check = list(csv.DictReader(f))
+    assert len({(r["uplink_bps"], r["propagation_s"]) for r in check}) >= 3
+    err = [abs(float(r["pred_tokens_per_s"]) / float(r["live_tokens_per_s"]) - 1) for r in check]
+    assert sum(err) / len(err) < 0.25, err  # the trace model against live trajectories re-linked
+    for name in ("fig_regimes", "fig_compute_calibration", "measured/fig_baselines"):
+        assert (work / f"results/figures/{name}.png").stat().st_size > 1000
+
+
 GOLDEN = ROOT / "tests/data/tiny_before_16.json"  # recorded at c35898e, before issue #16's redesign
 # The adaptive policy and preemptive drafting decide from measured times: their trajectories vary run to run.
 TRAJECTORY = {

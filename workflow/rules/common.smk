@@ -25,7 +25,7 @@ except ConfigError as exc:
 paramspace = Paramspace(grid_cells(config), param_sep="~")
 
 
-# This machine's compute calibration (rule calibrate_compute): every profile but `measured` prices from it.
+# This machine's compute calibration, written by calibrate_compute; every profile but `measured` prices from it.
 COMPUTE_CALIBRATION = "results/models/compute_calibration.json"
 
 
@@ -76,4 +76,5 @@ ALL_TARGETS = [
     "results/tables/theorem2.csv",
     "results/tables/sweep_dense.csv",
     "results/tables/policy_headroom.csv",
+    "results/tables/regimes.csv",
 ]

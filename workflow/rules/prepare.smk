@@ -96,7 +96,7 @@ rule calibrate_compute:
         "results/logs/calibrate_compute.log",
     conda:
         "../../envs/sqs.yaml"
-    threads: config["resources"]["model_threads"]
+    threads: config["resources"]["decode_threads"]  # as a decoding job runs: the calibrated profile is that job
     resources:
         timed_cpus=timed_cpus,
         mem_mb=config["resources"]["mem_mb"],

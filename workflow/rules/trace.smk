@@ -94,3 +94,30 @@ rule sweep_dense:
         runtime=60,
     script:
         "../scripts/sweep_dense.py"
+
+
+rule regimes:
+    """Where it pays: speedup over AR and dense QS across uplink rate and propagation, per compute profile
+    and temperature, from the logits cache; live cells beside three of its points."""
+    input:
+        summary="results/tables/summary.csv",
+        meta=f"{CACHE_DIR}/meta.json",
+        compute=COMPUTE_CALIBRATION,
+    output:
+        table="results/tables/regimes.csv",
+        validation="results/tables/regimes_validation.csv",
+        png=report("results/figures/fig_regimes.png", category="Figures", caption="../report/fig_regimes.rst"),
+        pdf="results/figures/fig_regimes.pdf",
+    params:
+        config={k: config[k] for k in ("models", "decode", "link", "analysis", "compute")},
+    log:
+        "results/logs/regimes.log",
+    conda:
+        "../../envs/sqs.yaml"
+    threads: 1
+    resources:
+        timed_cpus=timed_cpus,
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=30,
+    script:
+        "../scripts/regimes.py"

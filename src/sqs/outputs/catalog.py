@@ -13,6 +13,6 @@ FIGURES = (
     "fig_support_size_vs_temperature",
 )
 # one each by the trace rules (trace.smk)
-TRACE_FIGURES = ("fig_trace_calibration", "fig_theorem2", "fig_sweep_heatmap", "fig_policy_headroom")
+TRACE_FIGURES = ("fig_trace_calibration", "fig_theorem2", "fig_sweep_heatmap", "fig_policy_headroom", "fig_regimes")
 # the compute calibration (rule calibrate_compute)
 COMPUTE_FIGURES = ("fig_compute_calibration",)

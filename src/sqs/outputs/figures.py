@@ -547,3 +547,47 @@ def fig_compute_calibration(cal, stem) -> None:
     axes[2].grid(alpha=0.3, axis="y")
     fig.suptitle("Compute calibration: this machine's calls, measured against the fitted profile")
     _save(fig, stem)
+
+
+def fig_regimes(tab, stem) -> None:
+    """Best sparse scheme's predicted speedup over cloud-only AR and over dense QS across uplink rate and
+    propagation, per compute profile and temperature; the letter in a cell names the winner."""
+    from matplotlib.colors import LogNorm
+
+    sparse = tab[tab.scheme != "qs"]
+    profiles, temps = list(dict.fromkeys(sparse.profile)), sorted(sparse.temperature.unique())
+    fig, axes = plt.subplots(len(profiles), 2 * len(temps), figsize=(5.0 * 2 * len(temps), 3.6 * len(profiles)),
+                             squeeze=False, layout="constrained")  # fmt: skip
+    letter = {"k-sqs": "K", "c-sqs": "C", "top-p": "P"}
+    norm = LogNorm(vmin=0.1, vmax=10.0)
+    im = None
+    for i, prof in enumerate(profiles):
+        for j, t in enumerate(temps):
+            sub = sparse[(sparse.profile == prof) & np.isclose(sparse.temperature, t)]
+            best = sub.loc[sub.groupby(["uplink_bps", "propagation_s"]).tokens_per_s.idxmax()]
+            rates, props = sorted(best.uplink_bps.unique()), sorted(best.propagation_s.unique())
+            panels = (("speedup_vs_ar", "over cloud-only AR"), ("speedup_vs_qs", "over dense QS"))
+            for k, (col, what) in enumerate(panels):
+                ax = axes[i, 2 * j + k]
+                grid = best.pivot_table(index="propagation_s", columns="uplink_bps", values=col).reindex(
+                    index=props, columns=rates)  # fmt: skip
+                im = ax.imshow(grid.to_numpy(float), origin="lower", aspect="auto", cmap="RdBu", norm=norm)
+                win = best.pivot_table(index="propagation_s", columns="uplink_bps", values="scheme",
+                                       aggfunc="first").reindex(index=props, columns=rates)  # fmt: skip
+                for a in range(len(props)):
+                    for b in range(len(rates)):
+                        ax.text(b, a, letter.get(win.iat[a, b], "?"), ha="center", va="center", fontsize=7)
+                if np.isfinite(grid.to_numpy(float)).any():
+                    ax.contour(grid.to_numpy(float), levels=[1.0], colors="black", linewidths=1.0)
+                ax.set_xticks(range(len(rates))[::3], [f"{r / 1e6:g}" for r in rates[::3]])
+                ax.set_yticks(range(len(props)), [f"{1e3 * d:g}" for d in props])
+                ax.set_xlabel("uplink (Mb/s)")
+                ax.set_ylabel("propagation (ms)")
+                ax.set_title(f"{prof}\nT = {t:g}, speedup {what}", fontsize=9)
+    fig.colorbar(im, ax=axes.ravel().tolist(), label="speedup of the best sparse scheme (log)", shrink=0.6)
+    fig.suptitle("Where it pays (trace prediction): K = K-SQS, C = C-SQS, P = top-p wins; black line: speedup 1")
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(stem.with_suffix(".png"), dpi=110, bbox_inches="tight")
+    fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight")
+    plt.close(fig)

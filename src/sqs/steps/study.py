@@ -25,9 +25,10 @@ def run_study_files(kind: str, config: dict, prompts_path, out_csv, fig_dir, cal
     scheme = s["scheme"] if kind == "adaptive" else s["preemptive_scheme"]
     cell = {"scheme": scheme, "temperature": 0.0, "K": int(s["K"]), "beta0": 0.0, "eta": 0.0, "top_p": 0.0}
     cal = json.loads(Path(calibration_path).read_text()) if calibration_path else None
-    base = replace(decode_config(cell, config, cal), max_new_tokens=int(s["max_new_tokens"]),
-                   channel=channel_config(s["channel"]))  # fmt: skip
-    pair = ModelPair(base.slm, base.llm, base.dtype, base.device)
+    m = config["models"]
+    pair = ModelPair(m["slm"], m["llm"], m["dtype"], m["device"])
+    base = replace(decode_config(cell, config, cal, loaded=(pair.slm.model, pair.llm.model)),
+                   max_new_tokens=int(s["max_new_tokens"]), channel=channel_config(s["channel"]))  # fmt: skip
     bar = lambda xs: tqdm(xs, desc=f"{kind} study", unit="run")  # noqa: E731
     if kind == "adaptive":
         rows = compare_policies(pair, texts, base, list(s["temperatures"]), list(s["draft_lens"]), list(s["ells"]), bar)

@@ -8,12 +8,22 @@ from pathlib import Path
 import pandas as pd
 
 from sqs.outputs import figures
-from sqs.steps.io import write_table
-from sqs.study.grid import compute_profile
+from sqs.steps.io import read_jsonl, write_table
+from sqs.study.grid import compute_profile, is_variant
+from sqs.system.compute import make_profile
 from sqs.system.latency import LinkConfig
 from sqs.trace.headroom import HEADROOM_COLUMNS, policy_headroom
 from sqs.trace.logitcache import load_trace
-from sqs.trace.sweep import calibrate, dense_sweep, profile_from_summary, theorem2_table
+from sqs.trace.regimes import cell_terms, regime_cells, regime_table, validate
+from sqs.trace.sweep import (
+    SWEEP_AXES,
+    SWEEP_SCHEMES,
+    SweepCell,
+    calibrate,
+    dense_sweep,
+    profile_from_summary,
+    theorem2_table,
+)
 
 
 def _live(summary_csv) -> list[dict]:
@@ -76,4 +86,34 @@ def headroom_files(cache_dir, summary_csv, config: dict, out_csv, fig_stem=None,
     write_table(rows, out_csv, HEADROOM_COLUMNS)
     if fig_stem is not None:
         figures.fig_policy_headroom(pd.read_csv(out_csv), fig_stem)
+    return rows
+
+
+def regimes_files(cache_dir, runs_dir, config: dict, out_csv, validation_csv, fig_dir,
+                  calibration_path=None) -> list[dict]:  # fmt: skip
+    """``regimes``: the (uplink, propagation) map per profile and temperature, live cells beside it."""
+    r, d, m = config["analysis"]["regimes"], config["decode"], config["models"]
+    cal = json.loads(Path(calibration_path).read_text()) if calibration_path else None
+    profiles = {n: make_profile(n, m["slm"], m["llm"], cal) for n in r["profiles"]}
+    link = LinkConfig(**config["link"])
+    common = dict(alpha=float(d["alpha"]), ell=int(d["ell"]), budget_bits=int(d["budget_bits"]),
+                  max_draft_len=int(d["max_draft_len"]), link=link)  # fmt: skip
+    settings = {c: r.get(c, []) for c in SWEEP_AXES}
+    cells = regime_cells([float(t) for t in r["temperatures"]], settings, **common)
+    run_profile = (config.get("compute") or {}).get("profile", "measured")
+    live = []  # the live plain cells whose setting the map holds (priced with the run's profile)
+    for metrics in sorted(Path(runs_dir).rglob("metrics.json")):
+        row = json.loads(metrics.read_text())
+        if is_variant(row) or row["scheme"] not in SWEEP_SCHEMES:
+            continue
+        cell = SweepCell(row["scheme"], float(row["temperature"]), int(row["K"]), float(row["beta0"]),
+                         float(row["eta"]), **common, top_p=float(row.get("top_p", 0.0)))  # fmt: skip
+        if cell in cells:
+            live.append((cell, read_jsonl(metrics.with_name("records.jsonl"))))
+    tr = load_trace(cache_dir)
+    terms = cell_terms(tr.slm, tr.llm, tr.segments, cells, profiles, tr.mean_context)
+    rows = regime_table(terms, cells, profiles, tr.mean_context, int(d["max_new_tokens"]), link.downlink_bps)
+    write_table(rows, out_csv)
+    write_table(validate(terms, run_profile, live, link.downlink_bps), validation_csv)
+    figures.fig_regimes(pd.read_csv(out_csv), Path(fig_dir) / "fig_regimes")
     return rows

@@ -210,6 +210,9 @@ def _batch_series(x) -> dict:
         "resampled": x.resampled,
         "uplink_bits": x.payload_bits,
         "latency_s": x.latency.total_s,
+        "compute_s": x.latency.edge_s + x.latency.cloud_s,  # priced by the run's profile: re-linkable
+        "uplink_bytes": x.uplink_bytes,
+        "downlink_bytes": x.downlink_bytes,
         "support_size_mean": float(np.mean(x.support_sizes)) if x.support_sizes else 0.0,
         "dropped_mass_mean": float(np.mean(x.dropped_mass)) if x.dropped_mass else 0.0,
         "rejection_prob_sum": float(sum(x.rejection_prob)),

@@ -15,8 +15,11 @@ verification n = drafts + 1). A profile prices it on each side:
   source and checks the result against published per-token figures.
 
 The protocol's own compute (compress, sample, encode at the edge; decode and verify in the cloud) is
-priced from this machine's calibration, per draft as ``a + b K`` (K the support size), times the
-device's ``protocol_scale``. Under any profile but ``measured`` the latency of a session is a function
+priced per draft and scheme as ``a + b K`` (K the support size): under ``calibrated`` from this
+machine's fresh calibration; under a named profile from the committed table
+``src/sqs/data/protocol_prices.json`` (this machine, once, with the command that measured it), its
+constant term scaled by V / V_ref and everything by the device's ``protocol_scale``, so a named
+profile prices the same on every machine. Under any profile but ``measured`` the latency of a session is a function
 of its token trajectory alone, so the same seed gives the same latency columns on every machine.
 """
 
@@ -64,13 +67,37 @@ SHAPES = {
 }
 
 
-def shape_of(model_id: str) -> ModelShape:
-    """The shape of a model id (embedded id, hub id, ``@exit=N`` early exit: N of its layers)."""
+def shape_from_config(name: str, cfg: dict) -> ModelShape:
+    """A decoder's shape from its ``config.json`` (parameters estimated from the matrices' sizes)."""
+    hidden = int(cfg.get("hidden_size") or cfg["n_embd"])
+    layers = int(cfg.get("num_hidden_layers") or cfg.get("num_layers") or cfg["n_layer"])
+    heads = int(cfg.get("num_attention_heads") or cfg.get("num_heads") or cfg["n_head"])
+    kv = int(cfg.get("num_key_value_heads") or heads)
+    head_dim = int(cfg.get("head_dim") or hidden // heads)
+    vocab = int(cfg["vocab_size"])
+    inner = int(cfg.get("intermediate_size") or cfg.get("n_inner") or 4 * hidden)
+    gated = cfg.get("hidden_act", cfg.get("activation_function", "")) in ("silu", "swiglu")
+    per_layer = hidden * (2 * hidden + 2 * kv * head_dim) + (3 if gated else 2) * hidden * inner
+    embed = vocab * hidden * (1 if cfg.get("tie_word_embeddings", True) else 2)
+    return ModelShape(name, float(embed + layers * per_layer), layers, hidden, kv, head_dim, vocab)
+
+
+def shape_of(model_id: str, model=None) -> ModelShape:
+    """The shape of a model id: a known one (embedded id, the paper's hub ids), the loaded ``model``'s
+    config, or a local directory's ``config.json``; ``@exit=N`` keeps N of its layers."""
     base, _, exit_ = model_id.partition("@exit=")
     key = base.removeprefix("embedded:").rsplit("/", 1)[-1].lower().removesuffix("-draft")
-    if key not in SHAPES:
-        raise ValueError(f"no shape known for model {model_id!r}; known: {', '.join(SHAPES)}")
-    s = SHAPES[key]
+    if key in SHAPES:
+        s = SHAPES[key]
+    elif model is not None:
+        return shape_from_config(model_id, model.config.to_dict())  # already cut to its layers
+    elif (Path(base) / "config.json").is_file():
+        s = shape_from_config(base, json.loads((Path(base) / "config.json").read_text()))
+    else:
+        raise ValueError(
+            f"no shape known for model {model_id!r} (known: {', '.join(SHAPES)}, or a local directory with a "
+            "config.json): a named compute profile cannot price it; use compute.profile: calibrated or measured"
+        )
     if exit_:  # the first N layers and the (tied) embedding
         n = int(exit_)
         per_layer = (s.params - s.vocab * s.hidden) / s.layers
@@ -290,31 +317,39 @@ def calibration_path(results_dir: Path | str = "results") -> Path:
     return Path(results_dir) / "models/compute_calibration.json"
 
 
-def make_profile(name: str, slm_id: str, llm_id: str, calibration: dict | None = None) -> ComputeProfile:
+PROTOCOL_PRICES = Path(__file__).resolve().parents[1] / "data/protocol_prices.json"
+
+
+def _protocols(table: dict, scale: float, a_scale: float = 1.0) -> tuple:
+    return tuple((n, Linear(v["a"] * scale * a_scale, v["b"] * scale)) for n, v in sorted(table.items()))
+
+
+def make_profile(name: str, slm_id: str, llm_id: str, calibration: dict | None = None,
+                 loaded: tuple | None = None) -> ComputeProfile:  # fmt: skip
     """The profile ``name`` (one of :data:`PROFILES`) for this pair; ``calibration`` is the
-    ``calibrate_compute`` rule's JSON (needed by every profile but ``measured``, for the protocol)."""
+    ``calibrate_compute`` rule's JSON (needed by ``calibrated`` only); ``loaded``: the (SLM, LLM)
+    transformers models, whose configs give the shapes of ids not known here."""
     if name == "measured":
         return MEASURED
     if name not in PROFILES:
         raise ValueError(f"unknown compute profile {name!r}; valid: {', '.join(PROFILES)}")
-    if calibration is None:
-        raise ValueError(f"compute profile {name!r} needs this machine's calibration (rule calibrate_compute)")
-
-    def protocols(side: str, scale: float) -> tuple:
-        return tuple((n, Linear(v["a"] * scale, v["b"] * scale)) for n, v in sorted(calibration[side].items()))
-
     if name == "calibrated":
+        if calibration is None:
+            raise ValueError("compute profile 'calibrated' needs this machine's calibration (rule calibrate_compute)")
         return ComputeProfile(
             name,
-            Side(Fitted(**calibration["slm_forward"]), protocols("edge_protocol", 1.0), "this machine"),
-            Side(Fitted(**calibration["llm_forward"]), protocols("cloud_protocol", 1.0), "this machine"),
+            Side(Fitted(**calibration["slm_forward"]), _protocols(calibration["edge_protocol"], 1.0), "this machine"),
+            Side(Fitted(**calibration["llm_forward"]), _protocols(calibration["cloud_protocol"], 1.0), "this machine"),
         )
     edge_name, cloud_name = name.split("+")
     ed, cd = DEVICES[edge_name], DEVICES[cloud_name]
+    slm, llm = (shape_of(i, m) for i, m in zip((slm_id, llm_id), loaded or (None, None), strict=True))
+    prices = json.loads(PROTOCOL_PRICES.read_text())
+    v = llm.vocab / prices["vocab_size"]  # the per-draft constant is O(V): softmax, selection, sampling
     return ComputeProfile(
         name,
-        Side((ed, shape_of(slm_id)), protocols("edge_protocol", ed.protocol_scale), ed.name),
-        Side((cd, shape_of(llm_id)), protocols("cloud_protocol", cd.protocol_scale), cd.name),
+        Side((ed, slm), _protocols(prices["edge_protocol"], ed.protocol_scale, v), ed.name),
+        Side((cd, llm), _protocols(prices["cloud_protocol"], cd.protocol_scale, v), cd.name),
     )
 
 

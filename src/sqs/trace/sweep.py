@@ -257,9 +257,8 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
     return out
 
 
-def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepCell, profile: ComputeProfile,
-                      context: float = 64.0) -> dict:  # fmt: skip
-    """Expected per-batch behaviour averaged over every start position whose window fits its segment."""
+def _batches(stats: dict, segments: list[tuple[int, int]], cell: SweepCell) -> dict:
+    """Every start's batch under the budget rule: drafts, expected accepts, payload, per-position arrays."""
     m = cell.max_draft_len
     distortion = stats["dropped"] + stats["k"] / (4.0 * cell.ell)
     series = (stats["r"], stats["bits"], stats["tv_qp"], distortion, stats["k"])
@@ -272,12 +271,37 @@ def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepC
     length = np.minimum((cum <= cell.budget_bits).sum(axis=1), m)  # the budget rule, capped
     drafted = np.arange(m)[None, :] < length[:, None]
     keep = np.cumprod(1.0 - r, axis=1)
-    accepted = np.where(drafted, keep, 0.0).sum(axis=1)
     last = np.maximum(length - 1, 0)
     idx = np.arange(length.size)
-    resampled = np.where(length > 0, 1.0 - keep[idx, last], 0.0)
-    payload = np.where(length > 0, cum[idx, last], 0.0)
-    edge_s, protocol_s, cloud_s = batch_seconds(profile, cell.scheme, length, context, np.where(drafted, ks, 0))
+    return {
+        "r": r, "tv_qp": tv_qp, "dist": dist, "length": length, "drafted": drafted, "keep": keep,
+        "supports": np.where(drafted, ks, 0), "accepted": np.where(drafted, keep, 0.0).sum(axis=1),
+        "resampled": np.where(length > 0, 1.0 - keep[idx, last], 0.0),
+        "payload": np.where(length > 0, cum[idx, last], 0.0),
+    }  # fmt: skip
+
+
+def link_terms(stats: dict, segments: list[tuple[int, int]], cell: SweepCell, profile: ComputeProfile,
+               context: float = 64.0) -> dict:  # fmt: skip
+    """What a batch's time depends on besides the link: mean tokens, compute seconds (as priced by
+    ``profile``) and uplink bytes; tokens/s at rate R and propagation d is then
+    tokens / (compute + 8 bytes / R + d + 8 D / R_down)."""
+    b = _batches(stats, segments, cell)
+    edge_s, protocol_s, cloud_s = batch_seconds(profile, cell.scheme, b["length"], context, b["supports"])
+    return {
+        "tokens": float(np.mean(b["accepted"] + 1.0)),
+        "compute_s": float(np.mean(edge_s + protocol_s + cloud_s)),
+        "uplink_bytes": float(np.mean(wire.UPLINK_HEADER_BYTES + np.ceil(b["payload"] / 8))),
+    }
+
+
+def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepCell, profile: ComputeProfile,
+                      context: float = 64.0) -> dict:  # fmt: skip
+    """Expected per-batch behaviour averaged over every start position whose window fits its segment."""
+    b = _batches(stats, segments, cell)
+    r, tv_qp, dist, length, drafted = b["r"], b["tv_qp"], b["dist"], b["length"], b["drafted"]
+    accepted, resampled, payload = b["accepted"], b["resampled"], b["payload"]
+    edge_s, protocol_s, cloud_s = batch_seconds(profile, cell.scheme, length, context, b["supports"])
     time_s = batch_latency(
         replace(cell.link, edge_time_scale=1.0, cloud_time_scale=1.0) if not profile.measured else cell.link,
         edge_model_s=edge_s,

@@ -1,0 +1,111 @@
+"""Where edge–cloud speculative decoding pays: predicted speedup over the link and the hardware.
+
+From the logits cache (:mod:`sqs.trace.sweep`), each cell's batches have mean tokens, mean compute
+seconds under a compute profile and mean uplink bytes, none of which depend on the link (the budget
+rule counts bits, not seconds). Tokens per second at uplink rate R and propagation d is then
+
+    tokens / (compute + 8 bytes / R + d + 8 D / R_down)
+
+so a whole (R, d) map costs one trace pass per cell. Cloud-only AR streams its N tokens with one
+propagation: N / (N (t_cloud(1 token) + 8 D / R_down) + d). Per profile, temperature and (R, d) the
+table keeps each scheme's best setting, its speedup over AR and over dense QS at the same point.
+
+Validation: under a profile the latency of a live batch is a function of its trajectory, and a
+static policy's trajectory does not depend on the link, so a live cell's recorded batches give its
+tokens per second at any (R, d) exactly; :func:`validate` puts those beside the trace prediction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sqs.protocol import wire
+from sqs.protocol.schemes import SCHEMES
+from sqs.system.compute import ComputeProfile
+from sqs.trace.sweep import SWEEP_AXES, SweepCell, grid_cells, link_terms, position_stats
+
+RATES_BPS = tuple(float(x) for x in np.geomspace(1e5, 1e8, 10))  # 0.1 .. 100 Mb/s
+PROPAGATION_S = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+CHECK_POINTS = ((0.5e6, 0.1), (2e6, 0.02), (20e6, 0.0))  # (R, d) where live cells are compared
+
+
+def _setting(cell: SweepCell) -> str:
+    spec = SCHEMES[cell.scheme]
+    return spec.cell_label({c: getattr(cell, c) for c in SWEEP_AXES})
+
+
+def cell_terms(slm, llm, segments, cells: list[SweepCell], profiles: dict[str, ComputeProfile],
+               context: float) -> dict:  # fmt: skip
+    """{(profile name, cell): link_terms} over one trace pass per cell."""
+    stats = position_stats(slm, llm, cells)
+    return {(name, c): link_terms(stats[c], segments, c, prof, context) for name, prof in profiles.items()
+            for c in cells}  # fmt: skip
+
+
+def tokens_per_s(terms: dict, rate_bps: float, propagation_s: float, downlink_bps: float) -> float:
+    t = terms["compute_s"] + 8.0 * terms["uplink_bytes"] / rate_bps + propagation_s
+    return terms["tokens"] / (t + 8.0 * wire.DOWNLINK_BYTES / downlink_bps)
+
+
+def ar_tokens_per_s(profile: ComputeProfile, context: float, n_tokens: int, propagation_s: float,
+                    downlink_bps: float) -> float:  # fmt: skip
+    per = profile.cloud.forward_s(1, int(context)) + 8.0 * wire.DOWNLINK_BYTES / downlink_bps
+    return n_tokens / (n_tokens * per + propagation_s)
+
+
+def regime_table(terms: dict, cells: list[SweepCell], profiles: dict[str, ComputeProfile], context: float,
+                 n_tokens: int, downlink_bps: float, rates=RATES_BPS, props=PROPAGATION_S) -> list[dict]:  # fmt: skip
+    """Per profile, T, R and d: each scheme's best setting, its tokens/s, speedup over AR and over QS."""
+    rows = []
+    temps = sorted({c.temperature for c in cells})
+    for name, prof in profiles.items():
+        for t in temps:
+            mine = [c for c in cells if c.temperature == t]
+            for d in props:
+                ar = ar_tokens_per_s(prof, context, n_tokens, d, downlink_bps)
+                for r in rates:
+                    rate = {c: tokens_per_s(terms[(name, c)], r, d, downlink_bps) for c in mine}
+                    qs = max((v for c, v in rate.items() if c.scheme == "qs"), default=float("nan"))
+                    for scheme in dict.fromkeys(c.scheme for c in mine):
+                        best = max((c for c in mine if c.scheme == scheme), key=rate.get)
+                        rows.append({
+                            "profile": name, "temperature": t, "uplink_bps": r, "propagation_s": d,
+                            "scheme": scheme, "setting": _setting(best), "tokens_per_s": rate[best],
+                            "ar_tokens_per_s": ar, "speedup_vs_ar": rate[best] / ar,
+                            "speedup_vs_qs": rate[best] / qs,
+                        })  # fmt: skip
+    return rows
+
+
+def live_tokens_per_s(records: list[dict], rate_bps: float, propagation_s: float, downlink_bps: float) -> float:
+    """A live cell's tokens/s at another link: its recorded batches' priced compute and bytes, re-linked."""
+    tokens = sum(r["n_tokens"] for r in records)
+    seconds = 0.0
+    for rec in records:
+        for b in rec["batches"]:
+            seconds += b["compute_s"] + 8.0 * b["uplink_bytes"] / rate_bps + propagation_s
+            seconds += 8.0 * b["downlink_bytes"] / downlink_bps
+    return tokens / seconds
+
+
+def validate(terms: dict, profile_name: str, live: list[tuple[SweepCell, list[dict]]], downlink_bps: float,
+             points=CHECK_POINTS) -> list[dict]:  # fmt: skip
+    """Trace predictions beside live cells (re-linked) at each check point, under the run's profile."""
+    rows = []
+    for cell, records in live:
+        key = (profile_name, cell)
+        if key not in terms:
+            continue
+        for r, d in points:
+            rows.append({
+                "profile": profile_name, "temperature": cell.temperature, "scheme": cell.scheme,
+                "setting": _setting(cell), "uplink_bps": r, "propagation_s": d,
+                "pred_tokens_per_s": tokens_per_s(terms[key], r, d, downlink_bps),
+                "live_tokens_per_s": live_tokens_per_s(records, r, d, downlink_bps),
+            })  # fmt: skip
+    return rows
+
+
+def regime_cells(temperatures, settings: dict, **common) -> list[SweepCell]:
+    """The schemes' settings compared per point (``settings``: lists under each grid column)."""
+    return grid_cells(temperatures, settings, with_dense=True, **common)
