@@ -27,10 +27,15 @@ __all__ = ["FIGURES", "draw_all"]  # FIGURES: sqs.outputs.catalog
 TRACE_SCHEMES = [name for name, spec in SCHEMES.items() if spec.trace is not None]
 
 
+_TIME_NOTE = {"text": ""}  # what the figures' latency is (draw_all sets it: a compute profile or the wall clock)
+
+
 def _save(fig, stem: Path) -> None:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
+    if _TIME_NOTE["text"]:
+        fig.text(0.995, 0.003, _TIME_NOTE["text"], ha="right", va="bottom", fontsize=7, color="gray")
     fig.savefig(stem.with_suffix(".png"), dpi=130)
     fig.savefig(stem.with_suffix(".pdf"))
     plt.close(fig)
@@ -323,11 +328,14 @@ def fig_support_size_vs_temperature(stats, stem) -> None:
     _save(fig, stem)
 
 
-def draw_all(summary, stats, out_dir: Path, trace=None) -> list[Path]:
+def draw_all(summary, stats, out_dir: Path, trace=None, time_note: str | None = None) -> list[Path]:
     """Every figure into ``out_dir`` (``trace``: the calibration table, for Theorem 1); returns the PNG paths.
 
-    The paper's figures read the plain cells (static policy, no preemption); ``fig_variants`` all of them."""
+    The paper's figures read the plain cells (static policy, no preemption); ``fig_variants`` all of them.
+    ``time_note`` says in a corner of each figure what its latency is (default: the rows' compute profile)."""
     out_dir = Path(out_dir)
+    profile = summary["compute"].iloc[0] if "compute" in summary and len(summary) else "measured"
+    _TIME_NOTE["text"] = time_note or f"latency priced by compute profile: {profile}"
     plain = summary[[not is_variant(r) for r in summary.to_dict("records")]]
     for name in FIGURES[:-1]:
         if name == "fig_bound_vs_measured":
@@ -335,6 +343,7 @@ def draw_all(summary, stats, out_dir: Path, trace=None) -> list[Path]:
         else:
             globals()[name](summary if name == "fig_variants" else plain, out_dir / name)
     fig_support_size_vs_temperature(stats, out_dir / FIGURES[-1])
+    _TIME_NOTE["text"] = ""
     return [out_dir / f"{n}.png" for n in FIGURES]
 
 
