@@ -2,19 +2,14 @@
 
 import csv
 import json
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 from sqs.outputs.figures import FIGURES
-from workflow_helpers import N_CELLS, ROOT, TINY_CELLS, snake, write_config
+from workflow_helpers import N_CELLS, ROOT, TINY_CELLS, mlflow_server, rest, snake, write_config
 
 BIN = Path(sys.executable).parent
 CONTRACT = (
@@ -84,21 +79,6 @@ def test_invalid_config_fails_dry_run(tmp_path, section, override, needles):
     text = out.stdout + out.stderr
     for needle in needles:
         assert needle in text, f"{needle!r} not in:\n{text[-3000:]}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _rest(base: str, endpoint: str, body: dict | None = None, query: str = "") -> dict:
-    """One MLflow REST call: POST with a JSON body, or GET with a query string."""
-    url = f"{base}/api/2.0/mlflow/{endpoint}" + (f"?{query}" if query else "")
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
 
 
 def test_tiny_run_table_and_figures(tiny_run):
@@ -254,30 +234,9 @@ def test_tiny_run_is_complete_and_mlflow_reads_back_over_rest(tiny_run):
     work, args = tiny_run
     again = snake("-n", *args)
     assert "Nothing to be done" in again.stdout + again.stderr
-    port = _free_port()
-    db = work / "results/mlflow/mlflow.db"
-    server = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{db}", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                exp = _rest(base, "experiments/get-by-name", query="experiment_name=sqs-tiny")
-                break
-            except urllib.error.HTTPError:
-                raise
-            except OSError:  # not listening yet
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not come up")
+    with mlflow_server(work) as (base, exp):
         exp_id = exp["experiment"]["experiment_id"]
-        runs = _rest(base, "runs/search", {"experiment_ids": [exp_id], "max_results": 100})["runs"]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        runs = rest(base, "runs/search", {"experiment_ids": [exp_id], "max_results": 100})["runs"]
     exp_tags = {t["key"]: t["value"] for t in exp["experiment"].get("tags", [])}
     assert exp_tags.get("mlflow.experimentKind") == "custom_model_development"  # the UI opens on the runs
     tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]

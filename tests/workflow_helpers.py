@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -70,3 +71,54 @@ def run_config(tmp_path, name, cfg, *extra, timeout=1500):
     work = tmp_path / name
     args = ("-s", str(ROOT / "Snakefile"), "--directory", str(work), "--configfile", str(path))
     return work, snake(*extra, *args, timeout=timeout), args
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rest(base: str, endpoint: str, body: dict | None = None, query: str = "") -> dict:
+    """One MLflow REST call: POST with a JSON body, or GET with a query string."""
+    import json
+    import urllib.request
+
+    url = f"{base}/api/2.0/mlflow/{endpoint}" + (f"?{query}" if query else "")
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+@contextmanager
+def mlflow_server(work, experiment: str = "sqs-tiny"):
+    """`mlflow server` on a run's database, on 127.0.0.1: yields (base URL, the experiment's REST record)."""
+    import time
+    import urllib.error
+
+    port = free_port()
+    db = Path(work) / "results/mlflow/mlflow.db"
+    server = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{db}", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                exp = rest(base, "experiments/get-by-name", query=f"experiment_name={experiment}")
+                break
+            except urllib.error.HTTPError:
+                raise
+            except OSError:  # not listening yet
+                time.sleep(0.5)
+        else:
+            raise AssertionError("mlflow server did not come up")
+        yield base, exp
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -30,9 +30,15 @@ TRACE_SCHEMES = [name for name, spec in SCHEMES.items() if spec.trace is not Non
 _TIME_NOTE = {"text": ""}  # what the figures' latency is (draw_all sets it: a compute profile or the wall clock)
 
 
-def _save(fig, stem: Path) -> None:
+def _save(fig, stem: Path, constrained: bool = False, dpi: int = 130) -> None:
+    """PNG and PDF at ``stem``; ``constrained``: the figure lays itself out (colour bars), crop to its content."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
+    if constrained:
+        fig.savefig(stem.with_suffix(".png"), dpi=dpi, bbox_inches="tight")
+        fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight")
+        plt.close(fig)
+        return
     fig.tight_layout()
     if _TIME_NOTE["text"]:
         fig.text(0.995, 0.003, _TIME_NOTE["text"], ha="right", va="bottom", fontsize=7, color="gray")
@@ -471,11 +477,7 @@ def fig_sweep_heatmap(sw, stem) -> None:
         ax.axis("off")
     fig.colorbar(im, ax=axes.tolist(), label="predicted latency (ms per token)", shrink=0.6, location="right")
     fig.suptitle("Dense trace sweep: predicted latency (circles: best per T in a panel; red star: overall best)")
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(stem.with_suffix(".png"), dpi=130, bbox_inches="tight")
-    fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, stem, constrained=True)
 
 
 def fig_adaptive_vs_static(tab, stem) -> None:
@@ -595,8 +597,4 @@ def fig_regimes(tab, stem) -> None:
                 ax.set_title(f"{prof}\nT = {t:g}, speedup {what}", fontsize=9)
     fig.colorbar(im, ax=axes.ravel().tolist(), label="speedup of the best sparse scheme (log)", shrink=0.6)
     fig.suptitle("Where it pays (trace prediction): K = K-SQS, C = C-SQS, P = top-p wins; black line: speedup 1")
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(stem.with_suffix(".png"), dpi=110, bbox_inches="tight")
-    fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, stem, constrained=True, dpi=110)

@@ -128,69 +128,29 @@ class Device:
         return overhead + max(memory, compute)
 
 
+def _jetson(name: str, bw: float, flops: float, protocol_scale: float, source: str) -> Device:
+    """A Jetson running llama.cpp: Q4_K_M weights (~4.5 bits); a third of peak bandwidth reached (set from
+    llama.cpp's Qwen2.5-Coder-1.5B figure, docs/compute-profiles.md); 15 µs a kernel launch on its Arm host."""
+    return Device(name, bw, flops, 0.32, 0.5, 15e-6, 10, 4.5, protocol_scale, source)
+
+
+def _datacenter(name: str, bw: float, flops: float, source: str) -> Device:
+    """A datacenter GPU serving bf16 weights at batch 1: 0.8 of peak bandwidth, 5 µs a kernel launch."""
+    return Device(name, bw, flops, 0.8, 0.5, 5e-6, 10, 16, 1.0, source)
+
+
 DEVICES = {
-    "orin-nano-super": Device(
-        "Jetson Orin Nano 8GB (Super mode)",
-        102e9,
-        16.7e12,
-        0.32,
-        0.5,
-        15e-6,
-        10,
-        4.5,
-        2.0,
-        "NVIDIA Jetson Orin Nano Super: 102 GB/s LPDDR5, 67 sparse INT8 TOPS (16.7 dense FP16 TFLOPS derived); "
-        "weights as llama.cpp Q4_K_M (~4.5 bits)",
-    ),
-    "orin-nano": Device(
-        "Jetson Orin Nano 8GB",
-        68e9,
-        10.2e12,
-        0.32,
-        0.5,
-        15e-6,
-        10,
-        4.5,
-        2.5,
-        "NVIDIA Jetson Orin Nano datasheet: 68 GB/s LPDDR5, 20 dense INT8 TOPS (10 dense FP16 TFLOPS derived)",
-    ),
-    "h100-sxm": Device(
-        "NVIDIA H100 SXM",
-        3.35e12,
-        989e12,
-        0.8,
-        0.5,
-        5e-6,
-        10,
-        16,
-        1.0,
-        "NVIDIA H100 SXM: 3.35 TB/s HBM3, 989 dense BF16 TFLOPS; bf16 weights",
-    ),
-    "h100-pcie": Device(
-        "NVIDIA H100 PCIe",
-        2.0e12,
-        756e12,
-        0.8,
-        0.5,
-        5e-6,
-        10,
-        16,
-        1.0,
-        "NVIDIA H100 PCIe: 2.0 TB/s HBM2e, 756 dense BF16 TFLOPS; bf16 weights",
-    ),
-    "a100-80gb": Device(
-        "NVIDIA A100 80GB SXM",
-        2.039e12,
-        312e12,
-        0.8,
-        0.5,
-        5e-6,
-        10,
-        16,
-        1.0,
-        "NVIDIA A100 datasheet: 2,039 GB/s HBM2e, 312 dense BF16 TFLOPS; bf16 weights",
-    ),
-}
+    "orin-nano-super": _jetson("Jetson Orin Nano 8GB (Super mode)", 102e9, 16.7e12, 2.0,
+                               "NVIDIA Jetson Orin Nano Super: 102 GB/s LPDDR5, 67 sparse INT8 TOPS "
+                               "(16.7 dense FP16 TFLOPS derived)"),
+    "orin-nano": _jetson("Jetson Orin Nano 8GB", 68e9, 10.2e12, 2.5,
+                         "NVIDIA Jetson Orin Nano datasheet: 68 GB/s LPDDR5, 20 dense INT8 TOPS "
+                         "(10 dense FP16 TFLOPS derived)"),
+    "h100-sxm": _datacenter("NVIDIA H100 SXM", 3.35e12, 989e12, "H100 SXM: 3.35 TB/s HBM3, 989 dense BF16 TFLOPS"),
+    "h100-pcie": _datacenter("NVIDIA H100 PCIe", 2.0e12, 756e12, "H100 PCIe: 2.0 TB/s HBM2e, 756 dense BF16 TFLOPS"),
+    "a100-80gb": _datacenter("NVIDIA A100 80GB SXM", 2.039e12, 312e12,
+                             "NVIDIA A100 datasheet: 2,039 GB/s HBM2e, 312 dense BF16 TFLOPS"),
+}  # fmt: skip
 # named edge/cloud pairs: <edge>+<cloud>
 PAIRS = ("orin-nano-super+h100-sxm", "orin-nano-super+a100-80gb", "orin-nano+h100-sxm")
 PROFILES = ("measured", "calibrated", *PAIRS)
