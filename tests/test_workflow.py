@@ -25,7 +25,7 @@ def test_lint_clean():
     assert "Congratulations" in out.stdout + out.stderr
 
 
-@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml"])
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "config/measured.yaml"])
 def test_dry_run(configfile):
     out = snake("-n", "--forceall", "--configfile", configfile)
     assert out.returncode == 0, out.stdout + out.stderr
