@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqs.protocol.schemes import get as scheme_spec
-from sqs.study.grid import PARAM_COLUMNS
+from sqs.study.grid import PARAM_COLUMNS, is_preemptive
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def cell_run_name(row: dict) -> str:
     parts = [scheme_spec(str(row["scheme"])).cell_label(row)]
     if row.get("policy", "static") != "static":
         parts.append(str(row["policy"]))
-    if str(row.get("preemptive", False)) == "True":
+    if is_preemptive(row):
         parts.append("preemptive")
     parts.append(f"T={_number(row['temperature'])}")
     return " ".join(parts)

@@ -56,8 +56,8 @@ def time_protocol(slm_logits: np.ndarray, temperature: float, ell: int, rng: np.
         if not spec.speculative:
             continue
         for k in PROTOCOL_K.get(name) or (None,):
-            params = {f.name: f.default for f in spec.param_fields()}
-            params.update({"ell": ell} if "ell" in params else {}, **({"k": k} if k else {}))
+            params = {f.name: f.default for f in spec.param_fields()}  # the registry's defaults, then ell and K
+            params |= {n: v for n, v in (("ell", ell), ("k", k)) if n in params and v}
             edge_t, cloud_t, ks = [], [], []
             for q in qs:
                 scheme = spec.make(**params)

@@ -13,7 +13,7 @@ import math
 
 from sqs.protocol.schemes import SCHEMES
 from sqs.protocol.schemes import get as scheme_spec
-from sqs.study.grid import CELL_COLUMNS, PARAM_COLUMNS, is_variant
+from sqs.study.grid import CELL_COLUMNS, PARAM_COLUMNS, is_preemptive, is_variant
 from sqs.system.metrics import RATE_COLUMNS, pooled
 
 SETTING_COLUMNS = ("alpha", "ell", "budget_bits")
@@ -34,7 +34,7 @@ def cell_metrics(records: list[dict], cell: dict, config: dict) -> dict:
     row = {
         "scheme": cell["scheme"],
         "policy": str(cell.get("policy", "static")),
-        "preemptive": str(cell.get("preemptive", False)) == "True",
+        "preemptive": is_preemptive(cell),
         "temperature": float(cell["temperature"]),
         **{c: (int(cell.get(c, 0)) if c == "K" else float(cell.get(c, 0.0))) for c in PARAM_COLUMNS},
         "alpha": float(d["alpha"]) if "alpha" in {f.name for f in spec.param_fields()} else 0.0,

@@ -132,7 +132,7 @@ def run_autoregressive(
         p = softmax_temperature(llm.next_logits(tokens), temperature)
         measured_s += time.perf_counter() - t0
         if not compute.measured:
-            priced_s += compute.cloud.forward_s(*forward_of(llm, tokens))
+            priced_s += compute.cloud.forward_s(*forward_of(llm, 1, len(tokens) - 1))
         tokens.append(sample_probs(p, rng))
     # the whole stream as one account: no edge or uplink work, one propagation delay
     measured_s *= link.cloud_time_scale

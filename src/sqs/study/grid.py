@@ -27,6 +27,7 @@ from sqs.protocol.schemes import SCHEMES, grid_columns, names
 from sqs.protocol.schemes import get as scheme_spec
 from sqs.system.compute import PROFILES, shape_of
 from sqs.system.latency import LinkConfig
+from sqs.trace.sweep import is_preemptive, is_variant  # noqa: F401 (is_variant: the grid's name for it)
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,6 @@ def min_token_bits(scheme: str, v: int, ell: int, k: int = 1) -> int:
     if not spec.speculative or not spec.budget:
         return 0  # ar sends nothing; sd is exempt from the budget (float32 on the wire)
     return spec.layout.min_token_bits(v, ell, k)
-
-
-def is_variant(cell: dict) -> bool:
-    """An issue #7 cell: the adaptive policy or preemptive drafting."""
-    return cell.get("policy", "static") != "static" or str(cell.get("preemptive", False)) == "True"
 
 
 def _cells(g: dict):
@@ -259,7 +255,7 @@ def decode_config(cell: dict, config: dict, calibration: dict | None = None, loa
         channel=channel_config(config.get("channel")),
         policy=policy,
         ells=tuple(int(e) for e in adaptive.get("ells", ())),
-        preemptive=str(cell.get("preemptive", False)) == "True",
+        preemptive=is_preemptive(cell),
         compute=compute_profile(config, calibration, loaded),
     )
 

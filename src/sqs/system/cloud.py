@@ -52,9 +52,7 @@ class Cloud:
         drafts = msg.tokens
         q_hat = msg.q_hat()
         p = softmax_temperature(self.model.score_logits(self.tokens, drafts), self.temperature)
-        shape = forward_of(self.model, [*self.tokens, *drafts])
-        if not hasattr(self.model, "last_forward"):  # no cache to ask: the drafts and the last token are new
-            shape = (len(drafts) + 1, len(self.tokens) - 1)
+        shape = forward_of(self.model, len(drafts) + 1, len(self.tokens) - 1)  # the drafts and the last token
         n_acc, token = verify(drafts, q_hat, p, self.rng)
         self.tokens.extend(int(t) for t in drafts[:n_acc])
         self.tokens.append(token)

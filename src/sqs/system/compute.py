@@ -26,10 +26,13 @@ of its token trajectory alone, so the same seed gives the same latency columns o
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from sqs.protocol import wire
+from sqs.system.latency import batch_latency
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,27 @@ def per_call(edge_s_per_draft: float, cloud_s_per_batch: float, cloud_s_per_toke
     )
 
 
+def priced_link(profile: ComputeProfile, link):
+    """The link a latency account uses: under a profile, which models each device itself, the measured
+    time's speed factors (``edge_time_scale``, ``cloud_time_scale``) do not apply."""
+    return link if profile.measured else replace(link, edge_time_scale=1.0, cloud_time_scale=1.0)
+
+
+def batch_time_s(profile: ComputeProfile, link, scheme: str, n_drafts: np.ndarray, context: float,
+                 payload_bits: np.ndarray, supports: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """Seconds of batches of ``n_drafts`` drafts carrying ``payload_bits``: compute priced as
+    :func:`batch_seconds`, the link as a live batch's (whole messages, headers included)."""
+    edge_s, protocol_s, cloud_s = batch_seconds(profile, scheme, n_drafts, context, supports)
+    return batch_latency(
+        priced_link(profile, link),
+        edge_model_s=edge_s,
+        edge_protocol_s=protocol_s,
+        uplink_bytes=wire.UPLINK_HEADER_BYTES + np.ceil(payload_bits / 8),
+        cloud_s=cloud_s,
+        downlink_bytes=wire.DOWNLINK_BYTES,
+    ).total_s
+
+
 def batch_seconds(profile: ComputeProfile, scheme: str, n_drafts: np.ndarray, context: float,
                   supports: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """(edge model, edge protocol, cloud) seconds of batches of ``n_drafts`` drafts after ``context``
@@ -265,16 +289,13 @@ def batch_seconds(profile: ComputeProfile, scheme: str, n_drafts: np.ndarray, co
     return edge, protocol, cloud
 
 
-def forward_of(model, context) -> tuple[int, int]:
-    """The shape of the call ``model`` just made for ``context``: its ``last_forward`` when it keeps a KV
-    cache (:class:`sqs.models.backend.CausalLM`; (0, c) for a cache hit), else one new token after the rest."""
+def forward_of(model, n_new: int, cached: int) -> tuple[int, int]:
+    """The shape of the call ``model`` just made, (new tokens, cached tokens): its ``last_forward`` when it
+    keeps a KV cache (:class:`sqs.models.backend.CausalLM`; no new token for a cache hit), else the shape
+    a cache would have run, (``n_new``, ``cached``)."""
     if hasattr(model, "last_forward"):
-        return model.last_forward or (0, len(context))
-    return 1, len(context) - 1
-
-
-def calibration_path(results_dir: Path | str = "results") -> Path:
-    return Path(results_dir) / "models/compute_calibration.json"
+        return model.last_forward or (0, n_new + cached)
+    return n_new, cached
 
 
 PROTOCOL_PRICES = Path(__file__).resolve().parents[1] / "data/protocol_prices.json"

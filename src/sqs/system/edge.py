@@ -110,7 +110,7 @@ class Edge:
             t0 = time.perf_counter()
             q = softmax_temperature(self.model.next_logits(context), self.temperature)
             t1 = time.perf_counter()
-            forwards.append(forward_of(self.model, context))
+            forwards.append(forward_of(self.model, 1, len(context) - 1))
             comp = self.scheme.compress(q)
             supports.append(comp.k)
             fits = budget.admit(comp.bits)
@@ -152,10 +152,10 @@ class Edge:
         if self.guess is None:
             q = softmax_temperature(self.model.next_logits(context), self.temperature)
             self.guess = int(np.argmax(q))
-            return time.perf_counter() - t0, True, forward_of(self.model, context), 0
+            return time.perf_counter() - t0, True, forward_of(self.model, 1, len(context) - 1), 0
         context = context + [self.guess] + [t for _, t, _, _ in self.pending]
         q = softmax_temperature(self.model.next_logits(context), self.temperature)
-        shape = forward_of(self.model, context)
+        shape = forward_of(self.model, 1, len(context) - 1)
         comp = self.scheme.compress(q)
         used = sum(c.bits for c, _, _, _ in self.pending) + comp.bits
         fits = len(self.pending) < self.max_draft_len and used <= self._bit_limit

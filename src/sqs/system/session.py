@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from sqs.protocol.bounds import theorem1_terms
 from sqs.system.channel import RateProcess
 from sqs.system.cloud import Cloud
-from sqs.system.compute import MEASURED, ComputeProfile
+from sqs.system.compute import MEASURED, ComputeProfile, priced_link
 from sqs.system.edge import Edge
 from sqs.system.latency import BatchLatency, LinkConfig, batch_latency
 from sqs.system.metrics import LATENCY_PARTS, Tally
@@ -116,7 +116,7 @@ def run_session(
     """
     link = link or LinkConfig()
     compute = compute or MEASURED
-    priced = replace(link, edge_time_scale=1.0, cloud_time_scale=1.0)  # a profile models the devices itself
+    priced = priced_link(compute, link)
     if preemptive and (edge.policy is not None or edge.scheme.stateful):
         raise ValueError(
             "preemptive drafting needs no drafting policy and a stateless scheme (not one like c-sqs, whose "

@@ -29,13 +29,10 @@ of it is reachable.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from sqs.protocol import wire
-from sqs.system.compute import ComputeProfile, batch_seconds
-from sqs.system.latency import LinkConfig, batch_latency
+from sqs.system.compute import ComputeProfile, batch_time_s
+from sqs.system.latency import LinkConfig
 from sqs.trace.sweep import SweepCell, position_stats
 
 HEADROOM_COLUMNS = ("temperature", "rule", "tokens_per_s", "drafting_share", "threshold", "gain_vs_best_static")
@@ -90,15 +87,7 @@ def policy_headroom(
         length = np.minimum(np.arange(max_len + 1)[None, :], cap[:, None])
         tokens = np.take_along_axis(np.cumsum(alive, axis=1), length, axis=1)
         payload = np.where(length > 0, np.take_along_axis(cum_bits, np.maximum(length - 1, 0), axis=1), 0.0)
-        edge_s, protocol_s, cloud_s = batch_seconds(profile, "qs", length, context)
-        time_s = batch_latency(
-            link if profile.measured else replace(link, edge_time_scale=1.0, cloud_time_scale=1.0),
-            edge_model_s=edge_s,
-            edge_protocol_s=protocol_s,
-            uplink_bytes=wire.UPLINK_HEADER_BYTES + np.ceil(payload / 8),
-            cloud_s=cloud_s,
-            downlink_bytes=wire.DOWNLINK_BYTES,
-        ).total_s
+        time_s = batch_time_s(profile, link, "qs", length, context, payload)
         static = {n: float(tokens[:, n].sum() / time_s[:, n].sum()) for n in range(max_len + 1)}
         best_static = max(static.values())
         for n, rate in static.items():

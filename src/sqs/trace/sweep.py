@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from itertools import product
 
 import numpy as np
@@ -33,8 +33,8 @@ from sqs.protocol.lattice import _select
 from sqs.protocol.probs import softmax_temperature
 from sqs.protocol.schemes import SCHEMES
 from sqs.protocol.schemes import get as scheme_spec
-from sqs.system.compute import ComputeProfile, batch_seconds, per_call
-from sqs.system.latency import LinkConfig, batch_latency
+from sqs.system.compute import ComputeProfile, batch_seconds, batch_time_s, per_call
+from sqs.system.latency import LinkConfig
 
 SWEEP_SCHEMES = tuple(n for n, sp in SCHEMES.items() if sp.trace is not None)
 # grid column -> the scheme parameter it sets (K -> k, beta0 -> beta, ...), over the sweepable schemes
@@ -80,16 +80,20 @@ def grid_cells(temperatures, axes: dict, with_dense: bool = True, **common) -> l
     return cells
 
 
+def is_preemptive(cell: dict) -> bool:
+    """A grid cell or summary row with preemptive drafting on (a bool, or its text in a path or a CSV)."""
+    x = cell.get("preemptive", False)
+    return x.lower() in ("true", "1") if isinstance(x, str) else bool(x)
+
+
+def is_variant(cell: dict) -> bool:
+    """An issue #7 cell or row: the adaptive policy or preemptive drafting (the trace models neither)."""
+    return cell.get("policy", "static") != "static" or is_preemptive(cell)
+
+
 def plain_rows(rows: Iterable[dict]) -> list[dict]:
     """Live summary rows of sweepable schemes under the static policy without preemption (what the trace models)."""
-    return [
-        r for r in rows
-        if r["scheme"] in SWEEP_SCHEMES and r.get("policy", "static") == "static" and not _truthy(r.get("preemptive"))
-    ]  # fmt: skip
-
-
-def _truthy(x) -> bool:
-    return str(x).lower() in ("true", "1") if isinstance(x, str) else bool(x)
+    return [r for r in rows if r["scheme"] in SWEEP_SCHEMES and not is_variant(r)]
 
 
 def profile_from_summary(rows: Iterable[dict]) -> ComputeProfile:
@@ -301,15 +305,7 @@ def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepC
     b = _batches(stats, segments, cell)
     r, tv_qp, dist, length, drafted = b["r"], b["tv_qp"], b["dist"], b["length"], b["drafted"]
     accepted, resampled, payload = b["accepted"], b["resampled"], b["payload"]
-    edge_s, protocol_s, cloud_s = batch_seconds(profile, cell.scheme, length, context, b["supports"])
-    time_s = batch_latency(
-        replace(cell.link, edge_time_scale=1.0, cloud_time_scale=1.0) if not profile.measured else cell.link,
-        edge_model_s=edge_s,
-        edge_protocol_s=protocol_s,
-        uplink_bytes=wire.UPLINK_HEADER_BYTES + np.ceil(payload / 8),
-        cloud_s=cloud_s,
-        downlink_bytes=wire.DOWNLINK_BYTES,
-    ).total_s
+    time_s = batch_time_s(profile, cell.link, cell.scheme, length, context, payload, b["supports"])
     tok = accepted + 1.0
     disc = np.where(drafted, tv_qp, 0.0).sum(axis=1)  # Theorem 1 over the drafted positions, as live
     bound = disc + np.where(drafted, dist, 0.0).sum(axis=1)
