@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # torch is pinned: an unpinned torch pulls a multi-GB CUDA build; 2.13.0 (CPU) is what this project tests.
 TORCH := torch==2.13.0
 
-.PHONY: run test test-cluster bench lint clean-venv
+.PHONY: run test test-cluster bench bench-network lint clean-venv
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_protocol.py
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_sweep.py
+
+# The default pair as two processes over a shaped link, and 1-8 sessions on loopback (needs root; docs/network.md).
+bench-network: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_network.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -26,6 +26,15 @@ def chi_square_pvalue(counts: np.ndarray, probs: np.ndarray, min_expected: float
     return float(stats.chisquare(counts, expected).pvalue)
 
 
+TOY_SCHEMES = [  # every speculative scheme at toy-vocabulary settings: the session and network tests
+    ("dense", {"ell": 6}),
+    ("k-sqs", {"k": 3, "ell": 6}),
+    ("c-sqs", {"beta": 0.1, "ell": 6, "alpha": 0.05, "eta": 0.05}),
+    ("top-p", {"top_p": 0.8, "ell": 6}),
+    ("sd", {}),
+]
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from tests.conftest import chi_square_pvalue
+from tests.conftest import TOY_SCHEMES, chi_square_pvalue
 
 import sqs
 from sqs.models.toy import MarkovLM, random_pair
@@ -10,13 +10,7 @@ from sqs.system.cloud import Cloud
 from sqs.system.edge import Edge
 from sqs.system.session import run_session
 
-SCHEMES = [
-    ("dense", {"ell": 6}),
-    ("k-sqs", {"k": 3, "ell": 6}),
-    ("c-sqs", {"beta": 0.1, "ell": 6, "alpha": 0.05, "eta": 0.05}),
-    ("top-p", {"top_p": 0.8, "ell": 6}),
-    ("sd", {}),
-]
+SCHEMES = TOY_SCHEMES
 
 
 def session(slm, llm, name, params, seed, budget=10**6, max_len=4, temperature=1.0, n=20):

@@ -94,16 +94,10 @@ def _table(args: argparse.Namespace) -> int:
     return 0
 
 
-def _decode(args: argparse.Namespace) -> int:
-    import logging
+DEFAULT_TOKEN_FILE = os.environ.get("SQS_TOKEN_FILE", str(Path.home() / ".config/sqs/token"))
 
-    from tqdm import tqdm
 
-    from sqs.study.decode import DecodeConfig, ModelPair, decode_prompt
-    from sqs.system.channel import ChannelConfig
-    from sqs.system.compute import load_profile
-
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+def _prompts(args: argparse.Namespace) -> list[str]:
     if args.prompts_file:
         lines = Path(args.prompts_file).read_text().splitlines()
         prompts = [ln for ln in lines if ln.strip()]
@@ -111,18 +105,118 @@ def _decode(args: argparse.Namespace) -> int:
         prompts = list(args.prompt or [])
     if not prompts:
         raise ValueError("give --prompt TEXT (repeatable) or --prompts-file FILE (one prompt a line)")
-    link = link_from(args)
-    names = [f.name for f in fields(DecodeConfig) if f.name not in ("link", "channel", "ells")]
-    channel = ChannelConfig(args.channel, trace_csv=args.rate_trace)
-    names = [n for n in names if n != "compute"]
-    pair_ids = (args.slm, args.llm)
-    compute = load_profile(args.compute or "measured", *pair_ids, args.calibration)
-    cfg = DecodeConfig(**{n: getattr(args, n) for n in names}, link=link, channel=channel, ells=tuple(args.ells),
-                       compute=compute)  # fmt: skip
-    pair = ModelPair(cfg.slm, cfg.llm, cfg.dtype, cfg.device)
+    return prompts
+
+
+def _decode_config(args: argparse.Namespace):
+    from sqs.study.decode import DecodeConfig
+    from sqs.system.channel import ChannelConfig
+    from sqs.system.compute import load_profile
+
+    names = [f.name for f in fields(DecodeConfig) if f.name not in ("link", "channel", "ells", "compute")]
+    compute = load_profile(args.compute or "measured", args.slm, args.llm, args.calibration)
+    return DecodeConfig(**{n: getattr(args, n) for n in names}, link=link_from(args),
+                        channel=ChannelConfig(args.channel, trace_csv=args.rate_trace), ells=tuple(args.ells),
+                        compute=compute)  # fmt: skip
+
+
+def _decode_all(pair, cfg, prompts: list[str]) -> int:
+    from tqdm import tqdm
+
+    from sqs.study.decode import decode_prompt
+
     policy = cfg.make_policy()  # one policy for every prompt: an adaptive one keeps what it learned
     for i, text in enumerate(tqdm(prompts, desc=f"decode {cfg.scheme}", unit="prompt", file=sys.stderr)):
-        print(json.dumps(decode_prompt(pair, cfg, text, i, policy=policy)), flush=True)
+        record = decode_prompt(pair, cfg, text, i, policy=policy)
+        print(json.dumps(record), flush=True)
+        if "error" in record:  # the cloud went away: the record keeps the tokens so far
+            e = record["error"]
+            print(f"sqs: error: prompt {i}, batch {e['batch']}: {e['message']}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _decode(args: argparse.Namespace) -> int:
+    import logging
+
+    from sqs.study.decode import ModelPair
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    prompts = _prompts(args)
+    cfg = _decode_config(args)
+    return _decode_all(ModelPair(cfg.slm, cfg.llm, cfg.dtype, cfg.device), cfg, prompts)
+
+
+def _token(path: str, create: bool = False) -> bytes:
+    from sqs.net.frames import read_token
+
+    env = os.environ.get("SQS_TOKEN")
+    if env and not create:
+        if len(env) < 16:
+            raise ValueError("SQS_TOKEN must hold at least 16 characters")
+        return env.encode()
+    return read_token(path, create=create)
+
+
+def _edge(args: argparse.Namespace) -> int:
+    import logging
+
+    from sqs.net.client import RemotePair
+    from sqs.net.identity import load_side
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    prompts = _prompts(args)
+    token = _token(args.token_file)
+    cfg = _decode_config(args)
+    side = load_side(cfg.slm, "edge", cfg.dtype, cfg.device)
+    pair = RemotePair(side, args.cloud, token, cfg.llm, args.seed_policy, args.timeout)
+    return _decode_all(pair, cfg, prompts)
+
+
+SERVER_HELP = {
+    "host": "address to bind (a non-loopback one exposes the model to that network)",
+    "port": "TCP port (0: any free one)",
+    "max_frame_bytes": "frames longer than this are refused unread",
+    "max_sessions": "concurrent sessions; more are answered BUSY",
+    "idle_timeout_s": "a session silent this long is closed",
+    "hello_timeout_s": "seconds a new connection has to open its session",
+    "max_context": "prompt plus generated tokens per session",
+    "max_drafts": "drafts per uplink message",
+    "max_ell": "largest lattice resolution accepted",
+    "max_support": "largest support size K accepted (default: V)",
+    "max_work": "decoding work one uplink may cost (sqs.protocol.wire.draft_work units)",
+    "max_temperature": "largest temperature a session may ask for",
+    "batch_verify": "verify uplinks that wait together in one batched LLM forward (SLED-style; off by default)",
+    "max_batch": "most sessions in one batched forward",
+    "seed_policies": "who may seed the cloud's sampling",
+}
+
+
+def server_options(p: argparse.ArgumentParser) -> None:
+    """One option per ServerConfig field (sqs.net.server), with its default."""
+    from sqs.net.server import SEED_POLICIES, ServerConfig
+
+    dataclass_options(p, ServerConfig, SERVER_HELP, {"seed_policies": SEED_POLICIES})
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from sqs.net.identity import load_side
+    from sqs.net.server import ServerConfig, serve
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    names = [f.name for f in fields(ServerConfig)]
+    values = {n: getattr(args, n) for n in names}
+    cfg = ServerConfig(**{n: tuple(v) if isinstance(v, list) else v for n, v in values.items()})
+    token = _token(args.token_file, create=True)
+    model = load_side(args.llm, "cloud", args.dtype, args.device)
+
+    def announce(port: int) -> None:
+        info = {"listening": f"{cfg.host}:{port}", "model": model.name, "vocab_size": model.vocab_size}
+        print(json.dumps(info), flush=True)
+
+    serve(model, token, cfg, announce=announce)
     return 0
 
 
@@ -155,14 +249,25 @@ LINK_HELP = {
 }
 
 
+def dataclass_options(p: argparse.ArgumentParser, cls, helps: dict, choices: dict | None = None) -> None:
+    """One option per field of a config dataclass, typed by its default (None: an integer), with its help."""
+    inst = cls()
+    for f in fields(cls):
+        default = getattr(inst, f.name)
+        flag, text = f"--{f.name.replace('_', '-')}", f"{helps[f.name]} (default: %(default)s)"
+        if isinstance(default, bool):
+            p.add_argument(flag, action="store_true", help=helps[f.name])
+        elif isinstance(default, tuple):
+            p.add_argument(flag, nargs="+", default=list(default), choices=(choices or {}).get(f.name), help=text)
+        else:
+            p.add_argument(flag, type=int if default is None else type(default), default=default, help=text)
+
+
 def link_options(p: argparse.ArgumentParser) -> None:
     """One option per LinkConfig field (sqs.system.latency), with its default."""
     from sqs.system.latency import LinkConfig
 
-    lk = LinkConfig()
-    for f in fields(LinkConfig):
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=float, default=getattr(lk, f.name),
-                       help=f"{LINK_HELP[f.name]} (default: %(default)s)")  # fmt: skip
+    dataclass_options(p, LinkConfig, LINK_HELP)
 
 
 def compute_options(p: argparse.ArgumentParser) -> None:
@@ -252,6 +357,43 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+LLM_HELP = "cloud model id (paper: EleutherAI/gpt-neo-1.3B)"
+
+
+def decode_options(dd: argparse.ArgumentParser, llm_help: str = LLM_HELP) -> None:
+    """``sqs decode``'s options, shared by ``sqs edge``."""
+    from sqs.study.decode import DECODE_SCHEMES, DecodeConfig
+
+    dc = DecodeConfig()
+    dd.add_argument("--scheme", choices=DECODE_SCHEMES, default=dc.scheme, help="ar = cloud-only baseline")
+    dd.add_argument("--prompt", action="append", help="a prompt (repeat for several)")
+    dd.add_argument("--prompts-file", help="a text file, one prompt a line")
+    dd.add_argument("--temperature", type=float, default=dc.temperature, help="T on both sides; 0 = greedy")
+    dd.add_argument("--max-new-tokens", type=int, default=dc.max_new_tokens)
+    dd.add_argument("--budget-bits", type=int, default=dc.budget_bits, help="uplink payload budget B per batch")
+    dd.add_argument("--max-draft-len", type=int, default=dc.max_draft_len, help="cap on drafts per batch")
+    scheme_options(dd, dc)
+    dd.add_argument(
+        "--slm", default=dc.slm, help="edge model id: embedded id, local dir or hub id; @exit=N keeps N layers"
+    )
+    dd.add_argument("--llm", default=dc.llm, help=llm_help)
+    dd.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16", "float16"],
+        default=dc.dtype,
+        help="model weights; probabilities are always float64",
+    )
+    dd.add_argument("--device", default=dc.device, help="auto (CUDA if present), cpu or cuda")
+    dd.add_argument("--seed", type=int, default=dc.seed)
+    dd.add_argument("--policy", choices=["static", "adaptive"], default=dc.policy,
+                    help="static: --max-draft-len drafts at --ell; adaptive: the policy picks ell and L")  # fmt: skip
+    dd.add_argument("--ells", type=int, nargs="*", default=[], help="the adaptive policy's resolutions")
+    dd.add_argument("--channel", choices=["fixed", "gilbert-elliott", "trace"], default="fixed",
+                    help="uplink rate per batch: fixed (--uplink-bps), 2/6 Mb/s Markov, or --rate-trace")  # fmt: skip
+    dd.add_argument("--rate-trace", help="CSV with an uplink_bps column, one row per batch (--channel trace)")
+    dd.add_argument("--verbose", action="store_true", help="log model loading to stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="sqs", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -275,46 +417,49 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ell", type=int, default=100)
     b.add_argument("--k", type=int, nargs="+", default=[1, 8, 64, 512, 4096])
     b.set_defaults(func=_bits)
-    from sqs.study.decode import DECODE_SCHEMES, DecodeConfig
-
-    dc = DecodeConfig()
     dd = sub.add_parser(
         "decode",
         help="decode prompts edge-to-cloud with real models; JSON Lines on stdout, progress on stderr",
         description="Decode text prompts through an edge SLM and a cloud LLM that exchange only bytes. "
         "With no model options the embedded offline pair is used (converted and cached on first use).",
     )
-    dd.add_argument("--scheme", choices=DECODE_SCHEMES, default=dc.scheme, help="ar = cloud-only baseline")
-    dd.add_argument("--prompt", action="append", help="a prompt (repeat for several)")
-    dd.add_argument("--prompts-file", help="a text file, one prompt a line")
-    dd.add_argument("--temperature", type=float, default=dc.temperature, help="T on both sides; 0 = greedy")
-    dd.add_argument("--max-new-tokens", type=int, default=dc.max_new_tokens)
-    dd.add_argument("--budget-bits", type=int, default=dc.budget_bits, help="uplink payload budget B per batch")
-    dd.add_argument("--max-draft-len", type=int, default=dc.max_draft_len, help="cap on drafts per batch")
-    scheme_options(dd, dc)
-    dd.add_argument(
-        "--slm", default=dc.slm, help="edge model id: embedded id, local dir or hub id; @exit=N keeps N layers"
-    )
-    dd.add_argument("--llm", default=dc.llm, help="cloud model id (paper: EleutherAI/gpt-neo-1.3B)")
-    dd.add_argument(
-        "--dtype",
-        choices=["float32", "bfloat16", "float16"],
-        default=dc.dtype,
-        help="model weights; probabilities are always float64",
-    )
-    dd.add_argument("--device", default=dc.device, help="auto (CUDA if present), cpu or cuda")
-    dd.add_argument("--seed", type=int, default=dc.seed)
+    decode_options(dd)
     link_options(dd)
     compute_options(dd)
-    dd.add_argument("--policy", choices=["static", "adaptive"], default=dc.policy,
-                    help="static: --max-draft-len drafts at --ell; adaptive: the policy picks ell and L")  # fmt: skip
-    dd.add_argument("--ells", type=int, nargs="*", default=[], help="the adaptive policy's resolutions")
-    dd.add_argument("--channel", choices=["fixed", "gilbert-elliott", "trace"], default="fixed",
-                    help="uplink rate per batch: fixed (--uplink-bps), 2/6 Mb/s Markov, or --rate-trace")  # fmt: skip
-    dd.add_argument("--rate-trace", help="CSV with an uplink_bps column, one row per batch (--channel trace)")
     dd.add_argument("--preemptive", action="store_true", help="the edge drafts on while the cloud verifies")
-    dd.add_argument("--verbose", action="store_true", help="log model loading to stderr")
     dd.set_defaults(func=_decode)
+    ed = sub.add_parser(
+        "edge",
+        help="decode prompts on this machine's SLM against a `sqs serve` cloud; JSON Lines like `sqs decode`",
+        description="The edge as its own process: drafts here, verification by a cloud server over TCP "
+        "(docs/network.md). Latency is the clock across the real link; the link options only price the "
+        "model's prediction recorded beside it.",
+    )
+    decode_options(ed, llm_help="the cloud model the server must run (its id as the server names it)")
+    link_options(ed)
+    ed.add_argument("--cloud", required=True, help="the server, HOST:PORT")
+    ed.add_argument("--token-file", default=DEFAULT_TOKEN_FILE, help="the shared secret (default: %(default)s; "
+                    "or set SQS_TOKEN)")  # fmt: skip
+    ed.add_argument("--seed-policy", choices=["client", "server"], default="client",
+                    help="client: --seed fixes the cloud's sampling too (reproducible); server: the server "
+                    "draws it")  # fmt: skip
+    ed.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the cloud per step")
+    ed.set_defaults(func=_edge, preemptive=False, compute=None, calibration=None)
+    se = sub.add_parser(
+        "serve",
+        help="run the cloud: load the LLM once and verify many edge sessions over TCP",
+        description="The cloud as a server (sqs.net.server). Binds 127.0.0.1 unless --host says otherwise; "
+        "sessions need the shared token (created in --token-file if missing). Prints one JSON line when "
+        "listening.",
+    )
+    from sqs.study.decode import DecodeConfig
+
+    se.add_argument("--llm", default=DecodeConfig().llm, help="cloud model id, or toy:V:seed:closeness")
+    se.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=DecodeConfig().dtype)
+    se.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+    se.add_argument("--token-file", default=DEFAULT_TOKEN_FILE, help="the shared secret (default: %(default)s)")
+    server_options(se)
+    se.set_defaults(func=_serve)
     from sqs.models.distill import DistillConfig
 
     dcfg = DistillConfig()

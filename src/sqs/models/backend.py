@@ -325,3 +325,84 @@ class CausalLM:
         self._ensure(full)
         start = len(context) - 1
         return np.stack(self._logits[start : len(full)]).astype(np.float64)
+
+
+def score_many(lms: Sequence[CausalLM], contexts: Sequence[Sequence[int]],
+               continuations: Sequence[Sequence[int]]) -> list[np.ndarray]:  # fmt: skip
+    """``lm.score_logits(context, continuation)`` for several sessions of one model in one batched forward.
+
+    Each session keeps its own KV cache; they are stacked for the call, left-padded to one length and
+    masked, with each row's true positions, then split back. Every row feeds the same number of tokens
+    (the longest row's new ones; a shorter row re-feeds a few cached tokens), so the batch is one
+    rectangle. A batched forward may round differently from a single one (different kernels and
+    reduction orders), so exactness is a statistical property here, tested by the chi-square test.
+    """
+    import torch
+
+    from sqs.models.hfcompat import cache_from, cache_tensors
+
+    if len(lms) != len(contexts) or len(lms) != len(continuations):
+        raise ValueError("score_many needs one context and one continuation per model")
+    fulls = [[*map(int, c), *map(int, x)] for c, x in zip(contexts, continuations, strict=True)]
+    model = lms[0].model
+    if any(lm.model is not model for lm in lms) or len({id(lm) for lm in lms}) != len(lms):
+        raise ValueError("score_many batches distinct sessions of one model")
+    news = []
+    for lm, full in zip(lms, fulls, strict=True):  # what each row has cached of its text
+        common, limit = 0, min(len(full), len(lm._ids))
+        while common < limit and full[common] == lm._ids[common]:
+            common += 1
+        news.append(len(full) - min(common, len(full) - 1))  # at least the last token is fed
+    width = max(news)
+    single = [i for i, full in enumerate(fulls) if len(full) <= width]  # nothing cached to stack: run alone
+    rows = [i for i in range(len(lms)) if i not in single]
+    out: dict[int, np.ndarray] = {}
+    for i in single:
+        out[i] = lms[i].score_logits(contexts[i], continuations[i])
+    if len(rows) == 1:
+        i = rows[0]
+        out[i] = lms[i].score_logits(contexts[i], continuations[i])
+    elif rows:
+        pasts = [len(fulls[i]) - width for i in rows]
+        for i, past in zip(rows, pasts, strict=True):  # keep exactly ``past`` cached positions
+            lm = lms[i]
+            if lm._cache is None or past > len(lm._ids):  # pragma: no cover - guarded by the width rule
+                raise AssertionError("a batched row lacks its cached prefix")
+            if len(lm._ids) > past:
+                _crop(lm._cache, past)
+                del lm._ids[past:]
+                del lm._logits[past:]
+        longest = max(pasts)
+        per_row = [cache_tensors(lms[i]._cache) for i in rows]
+        stacked = []
+        for layer in range(len(per_row[0])):
+            ks, vs = [], []
+            for tensors, past in zip(per_row, pasts, strict=True):
+                k, v = tensors[layer]
+                pad = longest - past
+                ks.append(torch.nn.functional.pad(k, (0, 0, pad, 0)))
+                vs.append(torch.nn.functional.pad(v, (0, 0, pad, 0)))
+            stacked.append((torch.cat(ks), torch.cat(vs)))
+        device = lms[rows[0]].device
+        mask = torch.zeros(len(rows), longest + width, dtype=torch.long, device=device)
+        for r, past in enumerate(pasts):
+            mask[r, longest - past :] = 1
+        ids = torch.tensor([fulls[i][-width:] for i in rows], device=device)
+        positions = torch.tensor([[past + j for j in range(width)] for past in pasts], device=device)
+        kw = lms[rows[0]]._cache_kw
+        with torch.inference_mode():
+            res = model(input_ids=ids, attention_mask=mask, position_ids=positions, **{kw: cache_from(stacked)},
+                        use_cache=True)  # fmt: skip
+        big = cache_tensors(res.get(kw) if kw in res else res.past_key_values)
+        logits = res.logits[:, :, : lms[rows[0]].vocab_size].float().cpu().numpy()
+        for r, (i, past) in enumerate(zip(rows, pasts, strict=True)):
+            lm = lms[i]
+            lm._cache = cache_from([(k[r : r + 1, :, longest - past :], v[r : r + 1, :, longest - past :])
+                                    for k, v in big])  # fmt: skip
+            lm._ids.extend(fulls[i][-width:])
+            lm._logits.extend(logits[r])
+            lm.forward_tokens += width
+            lm.last_forward = (width, past)
+            start = len(contexts[i]) - 1
+            out[i] = np.stack(lm._logits[start : len(fulls[i])]).astype(np.float64)
+    return [out[i] for i in range(len(lms))]

@@ -598,3 +598,57 @@ def fig_regimes(tab, stem) -> None:
     fig.colorbar(im, ax=axes.ravel().tolist(), label="speedup of the best sparse scheme (log)", shrink=0.6)
     fig.suptitle("Where it pays (trace prediction): K = K-SQS, C = C-SQS, P = top-p wins; black line: speedup 1")
     _save(fig, stem, constrained=True, dpi=110)
+
+
+def fig_net_link(batches, summary, stem) -> None:
+    """Per batch on a real shaped link: the latency model's price against the measured round trip."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
+    colors = plt.get_cmap("tab10")
+    top = float(max(batches.measured_s.max(), batches.predicted_s.max())) * 1.05
+    for i, (scheme, sub) in enumerate(batches.groupby("scheme", sort=False)):
+        row = summary[summary.scheme == scheme].iloc[0]
+        ax1.scatter(sub.measured_s * 1e3, sub.predicted_s * 1e3, s=12, color=colors(i), alpha=0.7,
+                    label=f"{scheme}: mean |error| {row.mean_abs_rel_error:.1%}")  # fmt: skip
+    ax1.plot([0, top * 1e3], [0, top * 1e3], color="k", lw=0.8, ls="--")
+    ax1.set_xlabel("measured batch latency (ms): edge + round trip on the link")
+    ax1.set_ylabel("latency model (ms): same messages and compute")
+    ax1.legend(fontsize=8)
+    ax1.grid(alpha=0.3)
+    x = np.arange(len(summary))
+    ax2.bar(x - 0.2, summary.measured_link_s * 1e3, width=0.4, label="measured link time", color="tab:blue")
+    ax2.bar(x + 0.2, summary.predicted_link_s * 1e3, width=0.4, label="modelled: bits/rate + propagation",
+            color="tab:orange")  # fmt: skip
+    for xi, r in zip(x, summary.itertuples(), strict=True):
+        note = f"{r.uplink_message_bytes:.0f} B/msg"
+        if "wire_bytes_per_uplink" in summary.columns and r.wire_bytes_per_uplink == r.wire_bytes_per_uplink:
+            note += f"\n{r.wire_bytes_per_uplink:.0f} B on the wire"
+        ax2.annotate(note, (xi, max(r.measured_link_s, r.predicted_link_s) * 1e3), ha="center", va="bottom", fontsize=7)
+    ax2.set_xticks(x, summary.scheme)
+    ax2.set_ylabel("link time per batch (ms)")
+    ax2.set_title("uplink + propagation + downlink", fontsize=10)
+    ax2.legend(fontsize=8, loc="lower right")
+    ax2.grid(alpha=0.3, axis="y")
+    _save(fig, stem)
+
+
+def fig_net_load(load, stem, scheme: str, batched=None) -> None:
+    """Concurrent edge sessions against one server: throughput and each session's latency per token
+    (``batched``: the same with batched verification, dashed)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    runs = [(load, "-", "one forward per uplink")] + ([(batched, "--", "batched verification")] if batched is not None
+                                                      else [])  # fmt: skip
+    notes = []
+    for tab, ls, label in runs:
+        ax1.plot(tab.sessions, tab.tokens_per_s, marker="o", ls=ls, color="tab:blue", label=label)
+        ax2.plot(tab.sessions, tab.latency_per_token_s * 1e3, marker="s", ls=ls, color="tab:red", label=label)
+        same = "identical to alone" if tab.identical_to_alone.all() else "not identical to alone"
+        notes.append(f"{label}: {same}, lost {int(tab.lost.sum())}")
+    for ax, ylabel in ((ax1, "tokens/s, all sessions together"), (ax2, "latency per token, per session (ms)")):
+        ax.set_xlabel("concurrent edge sessions")
+        ax.set_ylabel(ylabel)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(load.sessions), [str(n) for n in load.sessions])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{scheme} sessions against one server; " + "; ".join(notes), fontsize=9)
+    _save(fig, stem)

@@ -33,6 +33,15 @@ Downlink (cloud -> edge), 10 bytes: magic 0xD5, version 1, number accepted (uint
 Anything that is not a well-formed message (wrong magic or version, checksum mismatch, truncated
 or trailing bytes, a field outside its range) raises :class:`WireFormatError`; a decoded message is
 never a guess.
+
+**Bounded work.** A CRC-32 is no authentication: anyone can change a header and recompute it. So the
+decoder prices a message before it parses it. Every header field is checked against
+:class:`DecodeLimits` (the receiver's own V, at most so many drafts, ell and K within limits), the
+payload must be long enough for the drafts the header claims, and each draft's decoding work (its
+subset and lattice unranking, ~K · bits and ~min(K, ell) · bits big-integer word operations) is
+estimated from fields already read and charged to a per-message budget *before* any unranking or
+V-sized allocation. Measured without these checks: a dense message claiming another V allocated until
+the kernel killed the process; a C-SQS draft claiming K = V/2 ran big-integer arithmetic for minutes.
 """
 
 from __future__ import annotations
@@ -76,6 +85,51 @@ def _layout(code: int) -> Layout | None:
 
 class WireFormatError(ValueError):
     """The bytes are not a valid message of this protocol."""
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """What a receiver accepts before it does any work on a message (the cloud server's own model and limits).
+
+    ``max_work`` bounds the estimated unranking work of one message (:func:`draft_work`, in big-integer
+    bit operations); the default keeps the worst admitted message near a second on one core here.
+    """
+
+    vocab_size: int | None = None  # the only V accepted (None: any, the library's in-process use)
+    max_drafts: int = 64
+    max_ell: int = 4096
+    max_support: int | None = None  # largest support size K (None: V)
+    max_work: float = 4e8
+
+    def __post_init__(self) -> None:
+        for name in ("max_drafts", "max_ell"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.vocab_size is not None and self.vocab_size < 1:
+            raise ValueError(f"vocab_size must be >= 1, got {self.vocab_size}")
+        if self.max_support is not None and self.max_support < 1:
+            raise ValueError(f"max_support must be >= 1, got {self.max_support}")
+        if not self.max_work > 0:
+            raise ValueError(f"max_work must be > 0, got {self.max_work}")
+
+
+NO_LIMITS = DecodeLimits(max_drafts=_MAX_L, max_ell=0xFFFF, max_work=float("inf"))
+
+
+def draft_work(lay: Layout, v: int, k: int, ell: int) -> float:
+    """Estimated decoding work of one draft record (big-integer bit operations), from its K and ell alone.
+
+    The subset code unranks one element per named token (min(K, V - K) of them, the complement when
+    K > V/2) on an integer of subset_bits; the lattice code one nonzero count per step, at most
+    min(K, ell), each a binary search of binomials of lattice_bits.
+    """
+    if lay.float32:
+        return 32.0 * v
+    work = 0.0
+    if lay.names_subset:
+        work += min(k, v - k) * float(subset_bits(v, k))
+    steps = min(k, ell)
+    return work + steps * max(1, (k.bit_length() + ell.bit_length())) * float(lattice_bits(k, ell))
 
 
 class BitWriter:
@@ -211,8 +265,9 @@ def encode_uplink(
     return head + struct.pack(">I", crc) + payload
 
 
-def decode_uplink(data: bytes) -> UplinkMessage:
-    """Parse and validate an uplink message; raise WireFormatError on anything malformed."""
+def decode_uplink(data: bytes, limits: DecodeLimits = NO_LIMITS) -> UplinkMessage:
+    """Parse and validate an uplink message; raise WireFormatError on anything malformed or over ``limits``
+    (checked before the work they bound: module docstring)."""
     data = bytes(data)
     if len(data) < UPLINK_HEADER_BYTES:
         raise WireFormatError(f"message truncated: {len(data)} bytes, header alone is {UPLINK_HEADER_BYTES}")
@@ -237,17 +292,54 @@ def decode_uplink(data: bytes) -> UplinkMessage:
         raise WireFormatError(f"top-k support size K={fixed_k} outside [1, V={v}]")
     if not lay.fixed_k and fixed_k != 0:
         raise WireFormatError(f"K={fixed_k} in the header of a scheme without a fixed K")
+    if lay.float32 and ell != 0:
+        raise WireFormatError(f"ell={ell} in the header of a float32 message (expected 0)")
+    _check_limits(v, ell, fixed_k, n, lay, len(payload), limits)
     header = UplinkHeader(code, v, ell, fixed_k, n)
     r = BitReader(payload)
-    drafts = [_read_draft(r, header, lay) for _ in range(n)]
+    budget = [limits.max_work]
+    drafts = [_read_draft(r, header, lay, limits, budget) for _ in range(n)]
     r.finish()
     payload_bits = 8 * len(payload) - r.remaining
     return UplinkMessage(header, drafts, payload_bits, len(data))
 
 
-def _read_draft(r: BitReader, h: UplinkHeader, lay: Layout) -> DecodedDraft:
-    v, ell = h.vocab_size, h.ell
+def _check_limits(v: int, ell: int, fixed_k: int, n: int, lay: Layout, payload_bytes: int,
+                  limits: DecodeLimits) -> None:  # fmt: skip
+    """Header fields against the receiver's limits, and the payload against the fewest bits n drafts need."""
+    if limits.vocab_size is not None and v != limits.vocab_size:
+        raise WireFormatError(f"message for V={v}, this receiver's vocabulary has V={limits.vocab_size}")
+    if n > limits.max_drafts:
+        raise WireFormatError(f"{n} drafts in one message, this receiver accepts at most {limits.max_drafts}")
+    if ell > limits.max_ell:
+        raise WireFormatError(f"lattice resolution ell={ell}, this receiver accepts at most {limits.max_ell}")
+    max_k = min(v, limits.max_support or v)
+    if lay.fixed_k and fixed_k > max_k:
+        raise WireFormatError(f"top-k support size K={fixed_k}, this receiver accepts at most K={max_k}")
     if lay.float32:
+        least = 32 * v + bits_for(v)
+    elif lay.sends_size:
+        least = size_bits(v) + subset_bits(v, 1)  # K = 1: one token named, no lattice index, no position
+    else:
+        k = fixed_k if lay.fixed_k else v
+        least = lay.support_bits(v, k) + lattice_bits(k, ell)
+    if n * least > 8 * payload_bytes:
+        raise WireFormatError(f"message truncated: payload of {payload_bytes} bytes is shorter than {n} drafts "
+                              f"need ({n * least} bits)")  # fmt: skip
+
+
+def _charge(budget: list[float], lay: Layout, v: int, k: int, ell: int) -> None:
+    budget[0] -= draft_work(lay, v, k, ell)
+    if budget[0] < 0:
+        raise WireFormatError(f"message exceeds this receiver's decoding work limit (a draft with K={k}, ell={ell})")
+
+
+def _read_draft(r: BitReader, h: UplinkHeader, lay: Layout, limits: DecodeLimits = NO_LIMITS,
+                budget: list[float] | None = None) -> DecodedDraft:  # fmt: skip
+    v, ell = h.vocab_size, h.ell
+    budget = budget if budget is not None else [float("inf")]
+    if lay.float32:
+        _charge(budget, lay, v, v, ell)
         raw = r.read(32 * v).to_bytes(4 * v, "big")
         weights = np.frombuffer(raw, dtype=">f4").astype(np.float32)
         if not np.isfinite(weights).all() or (weights < 0).any() or not weights.sum(dtype=np.float64) > 0:
@@ -261,10 +353,16 @@ def _read_draft(r: BitReader, h: UplinkHeader, lay: Layout) -> DecodedDraft:
         k = r.read(size_bits(v)) + 1
         if k > v:
             raise WireFormatError(f"support size K={k} exceeds V={v}")
+        if k > (limits.max_support or v):
+            raise WireFormatError(f"support size K={k}, this receiver accepts at most K={limits.max_support}")
     elif lay.fixed_k:
         k = h.fixed_k
     else:
         k = v
+    need = lay.support_bits(v, k) + lattice_bits(k, ell)
+    if need > r.remaining:
+        raise WireFormatError(f"message truncated: a draft with K={k} needs {need} bits, {r.remaining} left")
+    _charge(budget, lay, v, k, ell)
     if not lay.names_subset:
         support = np.arange(v, dtype=np.int64)
     else:

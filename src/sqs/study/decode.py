@@ -40,7 +40,7 @@ from sqs.system.compute import MEASURED, ComputeProfile, forward_of
 from sqs.system.edge import Edge
 from sqs.system.latency import LinkConfig
 from sqs.system.metrics import Tally
-from sqs.system.session import run_session
+from sqs.system.session import SessionInterrupted, run_session
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,13 @@ class ModelPair:
             raise ValueError(f"prompt {text!r} has no tokens")
         return list(ids)
 
+    def decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens)
+
+    def make_cloud(self, temperature: float, seed: tuple[int, ...], scheme_code: int) -> Cloud:
+        """One prompt's verifier, in this process (:class:`sqs.net.client.RemotePair` makes a remote one)."""
+        return Cloud(self.llm, temperature, np.random.default_rng(list(seed)), scheme_code=scheme_code)
+
 
 def run_autoregressive(
     llm: CausalLM, prompt: list[int], max_new_tokens: int, temperature: float, rng, link: LinkConfig,
@@ -162,17 +169,26 @@ def decode_prompt(
     policy = policy if policy is not None else cfg.make_policy()
     prompt = pair.encode(text)
     edge_rng = np.random.default_rng([cfg.seed, index])
-    cloud_rng = np.random.default_rng([cfg.seed, index, 1])
+    failure = None
     if not scheme_spec(cfg.scheme).speculative:
+        if not hasattr(pair, "llm"):
+            raise ValueError(f"scheme {cfg.scheme!r} is cloud-only: it has no edge to run against a remote cloud")
+        cloud_rng = np.random.default_rng([cfg.seed, index, 1])
         tokens, summary = run_autoregressive(pair.llm, prompt, cfg.max_new_tokens, cfg.temperature, cloud_rng, cfg.link,
                                              cfg.compute)  # fmt: skip
         extra: dict = {"batches": []} if include_batches else {}
     else:
         scheme = scheme_spec(cfg.scheme).make(**cfg.scheme_params())
         edge = Edge(pair.slm, scheme, cfg.temperature, cfg.budget_bits, cfg.max_draft_len, edge_rng, policy=policy)
-        cloud = Cloud(pair.llm, cfg.temperature, cloud_rng)
+        cloud = pair.make_cloud(cfg.temperature, (cfg.seed, index, 1), scheme.code)
         rates = RateProcess(cfg.channel, cfg.link.uplink_bps, np.random.default_rng([cfg.seed, index, 2]))
-        result = run_session(edge, cloud, prompt, cfg.max_new_tokens, cfg.link, rates, cfg.preemptive, cfg.compute)
+        try:
+            result = run_session(edge, cloud, prompt, cfg.max_new_tokens, cfg.link, rates, cfg.preemptive, cfg.compute)
+        except SessionInterrupted as exc:  # the tokens so far are kept, with what happened
+            result, failure = exc.result, {"batch": exc.batch, "message": exc.reason}
+        finally:
+            if hasattr(cloud, "close"):
+                cloud.close()
         tokens, summary = result.tokens, result.summary()
         betas = [b for x in result.batches for b in x.betas if b is not None]
         extra = (
@@ -185,7 +201,7 @@ def decode_prompt(
     return {
         "index": index,
         "prompt": text,
-        "continuation": pair.tokenizer.decode(tokens),
+        "continuation": pair.decode(tokens),
         "tokens": tokens,
         "scheme": cfg.scheme,
         "temperature": cfg.temperature,
@@ -199,6 +215,7 @@ def decode_prompt(
         "llm": pair.llm_id,
         **summary,
         **extra,
+        **({"error": failure} if failure else {}),
     }
 
 
@@ -220,6 +237,7 @@ def _batch_series(x) -> dict:
         "uplink_bps": x.uplink_bps,
         "predrafted": x.predrafted,
         "predrafts_kept": x.predrafts_kept,
+        **({"predicted_latency_s": x.predicted.total_s, "network_s": x.latency.network_s} if x.predicted else {}),
         **({"ell": x.ell} if x.ell is not None else {}),
         **({"beta_last": betas[-1]} if betas else {}),
     }

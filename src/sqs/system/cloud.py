@@ -24,19 +24,27 @@ class Verdict:
     token: int
     uplink_bytes: int
     payload_bits: int
-    rejection_prob: np.ndarray = field(repr=False)  # TV(q_hat_n, p_n) per draft position
-    p: np.ndarray = field(repr=False)  # (L+1, V) target distributions
-    q_hat: np.ndarray = field(repr=False)
+    rejection_prob: np.ndarray = field(repr=False)  # TV(q_hat_n, p_n) per draft position (NaN across a network)
+    p: np.ndarray | None = field(repr=False)  # (L+1, V) target distributions; None from a remote cloud
+    q_hat: np.ndarray | None = field(repr=False)
     compute_s: float = 0.0  # wall clock: decode, LLM forward, verify, encode
     forward: tuple[int, int] = (0, 0)  # the LLM call: (new tokens, cached tokens)
     supports: list[int] = field(default_factory=list)  # each decoded draft's support size
+    round_trip_s: float | None = None  # a remote cloud: send to verdict on the edge's clock (sqs.net.client)
+    server_s: float | None = None  # ... and the server's own time from the uplink's arrival to the verdict
 
 
 class Cloud:
-    def __init__(self, model, temperature: float, rng: np.random.Generator) -> None:
+    """One session's verifier. ``limits`` bound what an uplink may cost to decode (:class:`wire.DecodeLimits`;
+    a server passes its model's V and its limits); ``scheme_code`` pins the session's scheme."""
+
+    def __init__(self, model, temperature: float, rng: np.random.Generator, limits: wire.DecodeLimits = wire.NO_LIMITS,
+                 scheme_code: int | None = None) -> None:  # fmt: skip
         self.model = model
         self.temperature = float(temperature)
         self.rng = rng
+        self.limits = limits
+        self.scheme_code = scheme_code
         self.tokens: list[int] = []
 
     def start(self, prompt: Sequence[int]) -> None:
@@ -44,20 +52,34 @@ class Cloud:
 
     def handle(self, uplink: bytes) -> Verdict:
         t0 = time.perf_counter()
-        msg = wire.decode_uplink(uplink)
+        msg = self.prepare(uplink)
+        return self.finish(msg, self.model.score_logits(self.tokens, msg.tokens), time.perf_counter() - t0)
+
+    def prepare(self, uplink: bytes) -> wire.UplinkMessage:
+        """Decode and check one uplink (the part of :meth:`handle` before the LLM call)."""
+        msg = wire.decode_uplink(uplink, self.limits)
+        if self.scheme_code is not None and msg.header.scheme_code != self.scheme_code:
+            raise wire.WireFormatError(f"uplink of scheme code {msg.header.scheme_code} in a session opened for "
+                                       f"{self.scheme_code}")  # fmt: skip
         if msg.header.vocab_size != self.model.vocab_size:
             raise wire.WireFormatError(
                 f"uplink for V={msg.header.vocab_size}, this cloud model has V={self.model.vocab_size}"
             )
+        return msg
+
+    def finish(self, msg: wire.UplinkMessage, logits: np.ndarray, spent_s: float = 0.0) -> Verdict:
+        """Verify the drafts against the LLM's ``logits`` over them (one call, maybe batched with other
+        sessions': :func:`sqs.models.backend.score_many`) and answer; ``spent_s``: the work so far."""
+        t0 = time.perf_counter()
         drafts = msg.tokens
         q_hat = msg.q_hat()
-        p = softmax_temperature(self.model.score_logits(self.tokens, drafts), self.temperature)
+        p = softmax_temperature(logits, self.temperature)
         shape = forward_of(self.model, len(drafts) + 1, len(self.tokens) - 1)  # the drafts and the last token
         n_acc, token = verify(drafts, q_hat, p, self.rng)
         self.tokens.extend(int(t) for t in drafts[:n_acc])
         self.tokens.append(token)
         message = wire.encode_downlink(n_acc, token)
-        elapsed = time.perf_counter() - t0  # the bookkeeping below is measurement, not cloud work
+        elapsed = spent_s + time.perf_counter() - t0  # the bookkeeping below is measurement, not cloud work
         return Verdict(
             message=message,
             num_drafts=len(drafts),

@@ -37,10 +37,11 @@ class BatchLatency:
     propagation_s: float
     cloud_s: float  # decode, LLM forward over the draft, verify, scaled
     downlink_s: float
+    network_s: float = 0.0  # a real link (sqs.net): the measured round trip less the server's time, undivided
 
     @property
     def total_s(self) -> float:
-        return self.edge_s + self.uplink_s + self.propagation_s + self.cloud_s + self.downlink_s
+        return self.edge_s + self.uplink_s + self.propagation_s + self.cloud_s + self.downlink_s + self.network_s
 
     def to_dict(self) -> dict:
         return {**asdict(self), "total_s": self.total_s}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 
-LATENCY_PARTS = ("edge", "protocol", "uplink", "propagation", "cloud", "downlink")
+LATENCY_PARTS = ("edge", "protocol", "uplink", "propagation", "cloud", "downlink", "network")
 
 
 @dataclass
@@ -47,6 +47,7 @@ class Tally:
     propagation_s: float = 0.0
     cloud_s: float = 0.0
     downlink_s: float = 0.0
+    network_s: float = 0.0  # a real link's measured time (sqs.net), where the parts above are not separable
     measured_latency_s: float = 0.0  # the wall clock beside a compute profile's price, summed over prompts
     ell_sum: float = 0.0  # over the batches that used a lattice
     ell_batches: int = 0

@@ -18,6 +18,18 @@ from sqs.system.latency import BatchLatency, LinkConfig, batch_latency
 from sqs.system.metrics import LATENCY_PARTS, Tally
 
 
+class CloudUnavailable(ConnectionError):
+    """The cloud could not be reached, refused, or went away (a remote cloud, :mod:`sqs.net.client`)."""
+
+
+class SessionInterrupted(RuntimeError):
+    """A session stopped at ``batch`` because the cloud went away; ``result`` holds everything generated so far."""
+
+    def __init__(self, batch: int, reason: str, result: SessionResult) -> None:
+        super().__init__(f"stopped at batch {batch} after {len(result.tokens)} tokens: {reason}")
+        self.batch, self.reason, self.result = batch, reason, result
+
+
 @dataclass
 class BatchRecord:
     num_drafts: int
@@ -38,6 +50,7 @@ class BatchRecord:
     ell: int | None = None  # the lattice resolution the edge used
     predrafted: int = 0  # preemptive drafting: drafts made while this batch was verified
     predrafts_kept: int = 0  # ... of which the next batch kept (all accepted and the guessed token right)
+    predicted: BatchLatency | None = None  # a remote cloud: the latency model's price of the measured batch
 
     @property
     def resampled(self) -> int:
@@ -107,6 +120,12 @@ def run_session(
     ``measured`` (the default) keeps the wall clock. The wall clock is recorded beside either way, and a
     drafting policy learns from the same prices the latency uses.
 
+    ``cloud`` is in-process (:class:`Cloud`) or across a network (:class:`sqs.net.client.RemoteCloud`).
+    Across a network the latency is the edge's clock (``network_s``: the round trip less the server's
+    own time), ``predicted`` is the latency model's price of the same batch from both sides' measured
+    compute, and what needs the LLM's p (rejection probabilities, Theorem 1's SLM-LLM term) is NaN. If
+    the cloud goes away, :class:`SessionInterrupted` carries the tokens generated so far.
+
     ``rates`` draws the uplink rate of each batch (default: the link's fixed rate). ``preemptive``:
     while the cloud verifies batch t the edge keeps drafting batch t+1 as if all of t were accepted
     and the cloud's next token were the SLM's guess (:meth:`Edge.predraft`). The account is a
@@ -122,18 +141,34 @@ def run_session(
             "preemptive drafting needs no drafting policy and a stateless scheme (not one like c-sqs, whose "
             f"threshold checkpoint spans one batch); got policy={edge.policy is not None}, scheme={edge.scheme.name}"
         )
-    edge.start(prompt)
-    cloud.start(prompt)
+    remote = getattr(cloud, "tokens", []) is None
+    if remote and (preemptive or not compute.measured):
+        raise ValueError("a remote cloud is timed by the clock: no preemptive drafting and no compute profile")
     batches: list[BatchRecord] = []
+    edge.start(prompt)
+    try:
+        cloud.start(prompt)
+    except CloudUnavailable as exc:
+        raise SessionInterrupted(0, str(exc), SessionResult(list(prompt), [], [])) from exc
     generated = 0
     clock = edge_busy = 0.0  # the last verdict's arrival; when the edge finishes its current draft
     while generated < max_new_tokens:
         rate = rates.next_rate() if rates is not None else link.uplink_bps
         batch_link = replace(link, uplink_bps=rate) if rate != link.uplink_bps else link
         batch = edge.draft(rate)
-        verdict = cloud.handle(batch.message)
+        try:
+            verdict = cloud.handle(batch.message)
+        except CloudUnavailable as exc:
+            done = edge.tokens[len(prompt) :][:max_new_tokens]
+            raise SessionInterrupted(len(batches), str(exc), SessionResult(list(prompt), done, batches)) from exc
         up, down = len(batch.message), len(verdict.message)
         measured = batch_latency(batch_link, batch.model_s, batch.protocol_s, up, verdict.compute_s, down)
+        predicted = None
+        if verdict.round_trip_s is not None:  # a real link: the clock, and the model's price beside it
+            predicted = measured
+            measured = BatchLatency(edge_s=batch.model_s + batch.protocol_s, protocol_s=batch.protocol_s, uplink_s=0.0,
+                                    propagation_s=0.0, cloud_s=verdict.server_s, downlink_s=0.0,
+                                    network_s=max(verdict.round_trip_s - verdict.server_s, 0.0))  # fmt: skip
         if compute.measured:
             latency = measured
         else:
@@ -144,7 +179,7 @@ def run_session(
             cloud_s += sum(compute.cloud.protocol_s(scheme, k) for k in verdict.supports)
             at = replace(priced, uplink_bps=rate)
             latency = batch_latency(at, batch.model_s, batch.protocol_s, up, cloud_s, down)
-        round_trip = latency.uplink_s + latency.propagation_s + latency.cloud_s + latency.downlink_s
+        round_trip = latency.total_s - latency.edge_s
         sent = max(clock, edge_busy) + latency.edge_s
         arrival = sent + round_trip
         cursor, made = sent, 0
@@ -162,12 +197,15 @@ def run_session(
             latency = replace(latency, edge_s=sent - clock)
         clock = arrival
         n_acc, _ = edge.receive(verdict.message, batch, round_trip)
-        terms = [
-            theorem1_terms(batch.q[n], comp.q_hat, verdict.p[n], comp.support, comp.ell)
-            for n, comp in enumerate(batch.compressed)
-        ]
-        discrepancy = sum(t.tv_slm_llm for t in terms)
-        distortion = sum(t.dropped_mass + t.lattice_term for t in terms)
+        if verdict.p is not None:
+            terms = [
+                theorem1_terms(batch.q[n], comp.q_hat, verdict.p[n], comp.support, comp.ell)
+                for n, comp in enumerate(batch.compressed)
+            ]
+            discrepancy = sum(t.tv_slm_llm for t in terms)
+            distortion = sum(t.dropped_mass + t.lattice_term for t in terms)
+        else:  # the edge never sees p
+            discrepancy = distortion = float("nan")
         batches.append(
             BatchRecord(
                 num_drafts=len(batch.tokens),
@@ -188,10 +226,11 @@ def run_session(
                 ell=batch.ell,
                 predrafted=made,
                 predrafts_kept=len(edge.pending),
+                predicted=predicted,
             )
         )
         generated += n_acc + 1
-    if edge.tokens != cloud.tokens:  # pragma: no cover - would be a protocol bug
+    if not remote and edge.tokens != cloud.tokens:  # pragma: no cover - would be a protocol bug
         raise AssertionError("edge and cloud disagree on the accepted text")
     tokens = edge.tokens[len(prompt) :][:max_new_tokens]
     return SessionResult(list(prompt), tokens, batches)

@@ -1,0 +1,106 @@
+"""make bench-network: the default pair as two processes over a real shaped link, and under load.
+
+1. Two network namespaces joined by a veth pair (tests/net/netlink.sh): tbf 2 Mb/s edge->cloud and 10 Mb/s
+   cloud->edge; a relay (python -m sqs.net.delay) adds 10 ms each way (netem is not in this kernel).
+   `sqs serve` runs Qwen2.5-Coder-1.5B in the cloud namespace, the edge runs Qwen2.5-Coder-0.5B in the
+   other; dense QS, K-SQS (K = 16) and C-SQS (beta0 = 0.001) decode news openers. Per batch, the latency
+   model's price (the config's link applied to the same messages, both sides' measured compute) beside the
+   measured round trip; what the edge interface carried per uplink message.
+2. Load on loopback: 1, 2, 4 and 8 concurrent C-SQS sessions against one server, without and with batched
+   verification (`--batch-verify`); throughput, per-session latency, and each session's tokens against the
+   same session alone.
+
+Tables and figures in results/network/ (net_link.csv, net_link_batches.csv, fig_net_link, net_load.csv,
+fig_net_load; batched/net_load.csv). Needs root; says why and exits 3 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from sqs.study.prompts import openers
+
+ROOT = Path(__file__).resolve().parents[1]
+NETLINK = ROOT / "tests/net/netlink.sh"
+BIN = Path(sys.executable).parent
+
+
+@contextmanager
+def process(cmd: list[str], log: Path, what: str):
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log.open("w"), text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"{what} did not start; see {log}")
+        yield json.loads(line)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--slm", default="embedded:qwen2.5-coder-0.5b-instruct")
+    ap.add_argument("--llm", default="embedded:qwen2.5-coder-1.5b-instruct")
+    ap.add_argument("--prompts", type=int, default=4, help="news openers per scheme (link study)")
+    ap.add_argument("--tokens", type=int, default=24)
+    ap.add_argument("--load-tokens", type=int, default=16)
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--out-dir", default=str(ROOT / "results/network"))
+    args = ap.parse_args(argv)
+    check = subprocess.run([str(NETLINK), "check"], capture_output=True, text=True)
+    if check.returncode != 0:
+        print(f"bench_network: skipped: {check.stderr.strip()}", file=sys.stderr)
+        return 3
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    token = out / "token"
+    texts = openers("news", "eval")
+    study = [sys.executable, "-m", "sqs.net.study"]
+    common = ["--token-file", str(token), "--slm", args.slm, "--llm", args.llm, "--temperature", str(args.temperature)]
+    serve = [str(BIN / "sqs"), "serve", "--llm", args.llm, "--token-file", str(token)]
+    t0 = time.perf_counter()
+    subprocess.run([str(NETLINK), "up"], check=True)
+    try:
+        with ExitStack() as stack:
+            stack.enter_context(process(["ip", "netns", "exec", "sqs-cloud", *serve, "--port", "7433"],
+                                        out / "serve_link.log", "the cloud server"))  # fmt: skip
+            stack.enter_context(process(["ip", "netns", "exec", "sqs-cloud", sys.executable, "-m", "sqs.net.delay",
+                                         "--listen", "10.99.0.1:7434", "--to", "127.0.0.1:7433", "--one-way-ms", "10"],
+                                        out / "relay.log", "the delay relay"))  # fmt: skip
+            subprocess.run(["ip", "netns", "exec", "sqs-edge", *study, "link", "--cloud", "10.99.0.1:7434", *common,
+                            "--schemes", "qs", "k-sqs", "c-sqs", "--prompts", *texts[: args.prompts],
+                            "--max-new-tokens", str(args.tokens), "--interface", "veth-edge", "--out-dir", str(out)],
+                           check=True)  # fmt: skip
+    finally:
+        subprocess.run([str(NETLINK), "down"], check=False)
+    print(f"link study done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    for extra, where in (([], out), (["--batch-verify"], out / "batched")):
+        with process([*serve, "--port", "0", *extra], out / f"serve_load{'_batched' if extra else ''}.log",
+                     "the loopback server") as info:  # fmt: skip
+            subprocess.run([*study, "load", "--cloud", info["listening"], *common, "--schemes", "c-sqs",
+                            "--prompts", *texts[:8], "--max-new-tokens", str(args.load_tokens), "--sessions", "1",
+                            "2", "4", "8", "--out-dir", str(where)], check=True)  # fmt: skip
+    import pandas as pd
+
+    from sqs.outputs.figures import fig_net_load
+
+    fig_net_load(pd.read_csv(out / "net_load.csv"), out / "fig_net_load", "c-sqs",
+                 pd.read_csv(out / "batched/net_load.csv"))  # fmt: skip
+    print(f"bench_network: done in {time.perf_counter() - t0:.0f} s; tables and figures in {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

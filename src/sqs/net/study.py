@@ -1,0 +1,241 @@
+"""Measurements across a real link: the latency model against the clock, and many sessions at once.
+
+``link_study`` decodes prompts through a ``sqs serve`` cloud for each scheme and keeps, per batch, the
+measured round trip beside the latency model's price of the same batch (the link's rate and
+propagation applied to the same messages, with both sides' measured compute): the model's error on a
+real TCP link. ``load_study`` runs 1, 2, 4, ... concurrent sessions against one server and reports
+throughput and per-session latency, and whether every session decoded exactly what it decodes alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sqs.net.client import RemoteCloud
+from sqs.net.frames import HEAD, MAC_BYTES
+from sqs.net.identity import LoadedModel
+from sqs.protocol import wire
+from sqs.protocol.schemes import make_scheme
+from sqs.system.edge import Edge
+from sqs.system.latency import LinkConfig
+from sqs.system.session import SessionResult, run_session
+
+LINK_COLUMNS = ("scheme", "prompt", "batch", "drafts", "accepted", "payload_bits", "uplink_bytes", "downlink_bytes",
+                "edge_s", "cloud_s", "measured_s", "predicted_s", "measured_link_s", "predicted_link_s")  # fmt: skip
+LOAD_COLUMNS = ("sessions", "tokens", "wall_s", "tokens_per_s", "latency_per_token_s", "latency_per_token_s_max",
+                "identical_to_alone", "lost")  # fmt: skip
+FRAME_OVERHEAD_BYTES = HEAD.size + MAC_BYTES  # what sqs.net.frames adds to every wire message
+TCPIP_HEADER_BYTES = 20 + 32 + 14  # IPv4, TCP with the timestamp option, Ethernet: per segment
+
+
+@dataclass(frozen=True)
+class Session:
+    """What one session decodes: scheme, its parameters, prompt, seed (edge and cloud)."""
+
+    scheme: str
+    params: dict
+    prompt: tuple[int, ...]
+    seed: int
+
+
+def run_remote(edge_model, side: LoadedModel, address: str, token: bytes, cloud_model: str, s: Session,
+               max_new_tokens: int, temperature: float, link: LinkConfig, budget_bits: int = 5000,
+               max_draft_len: int = 2) -> SessionResult:  # fmt: skip
+    """One session against a server, the seeds fixed as the in-process decoder fixes them."""
+    edge = Edge(edge_model, make_scheme(s.scheme, **s.params), temperature, budget_bits, max_draft_len,
+                np.random.default_rng([s.seed, 0]))  # fmt: skip
+    cloud = RemoteCloud(address, token, side, cloud_model, temperature, edge.scheme.code, (s.seed, 0, 1))
+    try:
+        return run_session(edge, cloud, list(s.prompt), max_new_tokens, link)
+    finally:
+        cloud.close()
+
+
+def link_study(side: LoadedModel, address: str, token: bytes, cloud_model: str, sessions: Sequence[Session],
+               max_new_tokens: int, temperature: float, link: LinkConfig, counters: Callable[[], dict] | None = None,
+               progress=None, **edge_kw) -> tuple[list[dict], list[dict]]:  # fmt: skip
+    """(per-batch rows, per-scheme summary rows). ``counters()`` reads the edge interface's byte and
+    packet counters (tx_bytes, tx_packets): the summary then reports what the link carried per uplink."""
+    model = side.session_model()
+    rows, summary = [], []
+    for scheme in dict.fromkeys(s.scheme for s in sessions):
+        before = counters() if counters else None
+        mine = [s for s in sessions if s.scheme == scheme]
+        for i, s in enumerate(progress(mine) if progress else mine):
+            res = run_remote(model, side, address, token, cloud_model, s, max_new_tokens, temperature, link, **edge_kw)
+            for j, b in enumerate(res.batches):
+                p, m = b.predicted, b.latency
+                rows.append({"scheme": scheme, "prompt": i, "batch": j, "drafts": b.num_drafts,
+                             "accepted": b.num_accepted, "payload_bits": b.payload_bits,
+                             "uplink_bytes": b.uplink_bytes, "downlink_bytes": b.downlink_bytes,
+                             "edge_s": m.edge_s, "cloud_s": m.cloud_s, "measured_s": m.total_s,
+                             "predicted_s": p.total_s, "measured_link_s": m.network_s,
+                             "predicted_link_s": p.uplink_s + p.propagation_s + p.downlink_s})  # fmt: skip
+        after = counters() if counters else None
+        summary.append(_summarize(scheme, [r for r in rows if r["scheme"] == scheme], len(mine), before, after))
+    return rows, summary
+
+
+def _summarize(scheme: str, rows: list[dict], n_sessions: int, before, after) -> dict:
+    meas = np.array([r["measured_s"] for r in rows])
+    pred = np.array([r["predicted_s"] for r in rows])
+    link_m = np.array([r["measured_link_s"] for r in rows])
+    link_p = np.array([r["predicted_link_s"] for r in rows])
+    up = np.array([r["uplink_bytes"] for r in rows])
+    out = {
+        "scheme": scheme,
+        "batches": len(rows),
+        "sessions": n_sessions,
+        "uplink_message_bytes": float(up.mean()),
+        "payload_bytes": float(np.mean([r["payload_bits"] for r in rows]) / 8),
+        "measured_s": float(meas.mean()),
+        "predicted_s": float(pred.mean()),
+        "mean_abs_rel_error": float(np.mean(np.abs(pred - meas) / meas)),
+        "mean_rel_error": float(np.mean((pred - meas) / meas)),
+        "measured_link_s": float(link_m.mean()),
+        "predicted_link_s": float(link_p.mean()),
+        "link_mean_abs_rel_error": float(np.mean(np.abs(link_p - link_m) / link_m)),
+        "framing_bytes_per_message": FRAME_OVERHEAD_BYTES + wire.UPLINK_HEADER_BYTES,
+    }
+    if before and after:  # everything the edge sent (handshakes, BYE and ACKs too), per uplink message
+        sent = after["tx_bytes"] - before["tx_bytes"]
+        out["wire_bytes_per_uplink"] = sent / len(rows)
+        out["packets_per_uplink"] = (after["tx_packets"] - before["tx_packets"]) / len(rows)
+        out["overhead_bytes_per_uplink"] = out["wire_bytes_per_uplink"] - out["payload_bytes"]
+    return out
+
+
+def load_study(side: LoadedModel, address: str, token: bytes, cloud_model: str, sessions: Sequence[Session],
+               counts: Sequence[int], max_new_tokens: int, temperature: float, link: LinkConfig,
+               **edge_kw) -> list[dict]:  # fmt: skip
+    """For n in ``counts``: the first n ``sessions`` at once (one thread and one KV cache each); every
+    session's tokens compared with the same session run alone."""
+    alone = {}
+    rows = []
+    for n in counts:
+        if n > len(sessions):
+            raise ValueError(f"{n} concurrent sessions asked, {len(sessions)} defined")
+        results: list = [None] * n
+        models = [side.session_model() for _ in range(n)]
+
+        def go(i: int, results: list = results, models: list = models) -> None:
+            try:
+                results[i] = run_remote(models[i], side, address, token, cloud_model, sessions[i], max_new_tokens,
+                                        temperature, link, **edge_kw)  # fmt: skip
+            except Exception as exc:  # a lost session is counted, not raised
+                results[i] = exc
+
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+        ok = [r for r in results if isinstance(r, SessionResult)]
+        for i, r in enumerate(results):
+            if isinstance(r, SessionResult) and i not in alone and n == 1:
+                alone[i] = r.tokens
+        for i in range(n):  # each session's reference: the same session alone
+            if i not in alone:
+                alone[i] = run_remote(side.session_model(), side, address, token, cloud_model, sessions[i],
+                                      max_new_tokens, temperature, link, **edge_kw).tokens  # fmt: skip
+        per_token = [sum(b.latency.total_s for b in r.batches) / max(len(r.tokens), 1) for r in ok]
+        tokens = sum(len(r.tokens) for r in ok)
+        rows.append({"sessions": n, "tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall,
+                     "latency_per_token_s": float(np.mean(per_token)) if per_token else float("nan"),
+                     "latency_per_token_s_max": float(np.max(per_token)) if per_token else float("nan"),
+                     "identical_to_alone": all(isinstance(r, SessionResult) and r.tokens == alone[i]
+                                               for i, r in enumerate(results)),
+                     "lost": n - len(ok)})  # fmt: skip
+    return rows
+
+
+SCHEME_PARAMS = {  # the settings the network study decodes with (the paper's ell; K and beta of the default grid)
+    "qs": {"ell": 100},
+    "k-sqs": {"k": 16, "ell": 100},
+    "c-sqs": {"beta": 0.001, "ell": 100, "alpha": 0.0005, "eta": 0.001},
+    "top-p": {"top_p": 0.9, "ell": 100},
+    "sd": {},
+}
+
+
+def _interface_counters(name: str) -> Callable[[], dict]:
+    from pathlib import Path
+
+    base = Path("/sys/class/net") / name / "statistics"
+    if not base.is_dir():
+        raise ValueError(f"no network interface {name!r} here (ip link shows the names)")
+    return lambda: {k: int((base / k).read_text()) for k in ("tx_bytes", "tx_packets", "rx_bytes", "rx_packets")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sqs.net.study link|load``: the network measurements, tables and figures into --out-dir."""
+    import argparse
+    import json
+    import os
+    from pathlib import Path
+
+    import pandas as pd
+    from tqdm import tqdm
+
+    from sqs.net.identity import load_side
+    from sqs.outputs import figures
+    from sqs.steps.io import write_table
+
+    ap = argparse.ArgumentParser(prog="python -m sqs.net.study", description=main.__doc__)
+    ap.add_argument("kind", choices=["link", "load"])
+    ap.add_argument("--cloud", required=True, help="HOST:PORT of a sqs serve cloud")
+    ap.add_argument("--token-file", required=True)
+    ap.add_argument("--slm", required=True, help="the edge model (toy:V:seed:closeness for the toy pair)")
+    ap.add_argument("--llm", required=True, help="the cloud model the server runs")
+    ap.add_argument("--dtype", default="bfloat16")
+    ap.add_argument("--schemes", nargs="+", default=["qs", "k-sqs", "c-sqs"], choices=sorted(SCHEME_PARAMS))
+    ap.add_argument("--prompts", nargs="+", default=["0", "1", "2", "3"], help="prompts (token ids for a toy)")
+    ap.add_argument("--max-new-tokens", type=int, default=24)
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--max-draft-len", type=int, default=2)
+    ap.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8], help="load: concurrent sessions")
+    ap.add_argument("--uplink-bps", type=float, default=2e6)
+    ap.add_argument("--downlink-bps", type=float, default=10e6)
+    ap.add_argument("--propagation-s", type=float, default=0.02, help="round-trip propagation the relay adds")
+    ap.add_argument("--interface", help="the edge's interface, to count what the link carried (veth-edge)")
+    ap.add_argument("--out-dir", required=True)
+    args = ap.parse_args(argv)
+    token = Path(args.token_file).read_text().strip().encode()
+    side = load_side(args.slm, "edge", args.dtype)
+    prompts = [tuple(side.encode(p)) for p in args.prompts]
+    link = LinkConfig(args.uplink_bps, args.downlink_bps, args.propagation_s)
+    out = Path(args.out_dir)
+    os.makedirs(out, exist_ok=True)
+    kw = {"max_draft_len": args.max_draft_len}
+    if args.kind == "link":
+        sessions = [Session(s, SCHEME_PARAMS[s], p, i) for s in args.schemes for i, p in enumerate(prompts)]
+        counters = _interface_counters(args.interface) if args.interface else None
+        bar = lambda xs: tqdm(xs, desc="link study", unit="prompt")  # noqa: E731
+        rows, summary = link_study(side, args.cloud, token, args.llm, sessions, args.max_new_tokens,
+                                   args.temperature, link, counters, bar, **kw)  # fmt: skip
+        write_table(rows, out / "net_link_batches.csv", LINK_COLUMNS)
+        write_table(summary, out / "net_link.csv", tuple(summary[0]))
+        figures.fig_net_link(pd.read_csv(out / "net_link_batches.csv"), pd.read_csv(out / "net_link.csv"),
+                             out / "fig_net_link")  # fmt: skip
+        print(json.dumps(summary))
+    else:
+        scheme = args.schemes[0]
+        n = max(args.sessions)
+        sessions = [Session(scheme, SCHEME_PARAMS[scheme], prompts[i % len(prompts)], i) for i in range(n)]
+        rows = load_study(side, args.cloud, token, args.llm, sessions, args.sessions, args.max_new_tokens,
+                          args.temperature, link, **kw)  # fmt: skip
+        write_table(rows, out / "net_load.csv", LOAD_COLUMNS)
+        figures.fig_net_load(pd.read_csv(out / "net_load.csv"), out / "fig_net_load", scheme)
+        print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
