@@ -45,7 +45,7 @@ def test_one_batched_forward_scores_like_one_forward_per_session(hf_pair):
 @pytest.mark.slow
 def test_batched_verification_keeps_the_llm_law(hf_pair, tmp_path):
     llm_dir, slm_dir = hf_pair
-    trials, threads = 3000, 8
+    trials, threads = 2000, 8
     slm = load_side(slm_dir, "edge", "float32")
     joint = np.zeros((8, 8))
     lock = threading.Lock()
