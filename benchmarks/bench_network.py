@@ -17,36 +17,18 @@ fig_net_load; batched/net_load.csv). Needs root; says why and exits 3 otherwise.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
+from sqs.net.launch import announced
 from sqs.study.prompts import openers
 
 ROOT = Path(__file__).resolve().parents[1]
 NETLINK = ROOT / "tests/net/netlink.sh"
 BIN = Path(sys.executable).parent
-
-
-@contextmanager
-def process(cmd: list[str], log: Path, what: str):
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log.open("w"), text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
-    try:
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit(f"{what} did not start; see {log}")
-        yield json.loads(line)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([str(NETLINK), "up"], check=True)
     try:
         with ExitStack() as stack:
-            stack.enter_context(process(["ip", "netns", "exec", "sqs-cloud", *serve, "--port", "7433"],
-                                        out / "serve_link.log", "the cloud server"))  # fmt: skip
-            stack.enter_context(process(["ip", "netns", "exec", "sqs-cloud", sys.executable, "-m", "sqs.net.delay",
-                                         "--listen", "10.99.0.1:7434", "--to", "127.0.0.1:7433", "--one-way-ms", "10"],
-                                        out / "relay.log", "the delay relay"))  # fmt: skip
+            stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *serve, "--port", "7433"],
+                                          out / "serve_link.log", "the cloud server"))  # fmt: skip
+            stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", sys.executable, "-m", "sqs.net.delay",
+                                           "--listen", "10.99.0.1:7434", "--to", "127.0.0.1:7433", "--one-way-ms",
+                                           "10"], out / "relay.log", "the delay relay"))  # fmt: skip
             subprocess.run(["ip", "netns", "exec", "sqs-edge", *study, "link", "--cloud", "10.99.0.1:7434", *common,
                             "--schemes", "qs", "k-sqs", "c-sqs", "--prompts", *texts[: args.prompts],
                             "--max-new-tokens", str(args.tokens), "--interface", "veth-edge", "--out-dir", str(out)],
@@ -87,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([str(NETLINK), "down"], check=False)
     print(f"link study done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     for extra, where in (([], out), (["--batch-verify"], out / "batched")):
-        with process([*serve, "--port", "0", *extra], out / f"serve_load{'_batched' if extra else ''}.log",
-                     "the loopback server") as info:  # fmt: skip
+        with announced([*serve, "--port", "0", *extra], out / f"serve_load{'_batched' if extra else ''}.log",
+                       "the loopback server") as (_, info):  # fmt: skip
             subprocess.run([*study, "load", "--cloud", info["listening"], *common, "--schemes", "c-sqs",
                             "--prompts", *texts[:8], "--max-new-tokens", str(args.load_tokens), "--sessions", "1",
                             "2", "4", "8", "--out-dir", str(where)], check=True)  # fmt: skip

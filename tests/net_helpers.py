@@ -1,9 +1,7 @@
 """Shared by the network tests: a `sqs serve` subprocess, raw frames, and the toy pair's sessions."""
 
 import json
-import os
 import socket
-import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +13,7 @@ import sqs
 from sqs.net import frames as fr
 from sqs.net.client import RemoteCloud
 from sqs.net.identity import load_side
+from sqs.net.launch import announced
 from sqs.system.cloud import Cloud
 from sqs.system.edge import Edge
 from sqs.system.session import run_session
@@ -32,21 +31,8 @@ def sqs_server(token_file: Path, *args: str, model: str = TOY, netns: str | None
     cmd = [str(BIN / "sqs"), "serve", "--llm", model, "--port", str(port), "--token-file", str(token_file), *args]
     if netns:
         cmd = ["ip", "netns", "exec", netns, *cmd]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    log = Path(token_file).with_suffix(".serve.log").open("w")  # a file: a full pipe would stall the server
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
-    try:
-        line = proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"sqs serve did not start: {Path(log.name).read_text()[-3000:]}")
-        yield proc, int(json.loads(line)["listening"].rsplit(":", 1)[1])
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with announced(cmd, Path(token_file).with_suffix(".serve.log"), "sqs serve") as (proc, info):
+        yield proc, int(info["listening"].rsplit(":", 1)[1])
 
 
 def token_of(path: Path) -> bytes:

@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,23 +16,17 @@ from tests.conftest import chi_square_pvalue
 
 from net_helpers import NETLINK, ROOT, sqs_server
 from sqs.net.identity import toy_pair
+from sqs.net.launch import announced
 from sqs.protocol.probs import softmax_temperature
 
 EXACT = "toy:5:3:0.5"  # the in-process exactness test's pair (tests/test_session.py)
 STUDY = "toy:1024:0:0.7"
 
 
-@contextmanager
-def relay(listen_port: int, to_port: int):
+def relay(listen_port: int, to_port: int, log: Path):
     cmd = ["ip", "netns", "exec", "sqs-cloud", sys.executable, "-m", "sqs.net.delay", "--listen",
            f"10.99.0.1:{listen_port}", "--to", f"127.0.0.1:{to_port}", "--one-way-ms", "10"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout.readline(), "the delay relay did not start"
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    return announced(cmd, log, "the delay relay")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +40,7 @@ def shaped(tmp_path_factory):
         with ExitStack() as stack:
             for name, model, port in (("exact", EXACT, 7433), ("study", STUDY, 7435)):
                 stack.enter_context(sqs_server(tmp / f"{name}.token", model=model, netns="sqs-cloud", port=port))
-                stack.enter_context(relay(port + 1, port))
+                stack.enter_context(relay(port + 1, port, tmp / f"{name}.relay.log"))
             yield tmp
     finally:
         subprocess.run([str(NETLINK), "down"], capture_output=True)
