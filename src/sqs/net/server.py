@@ -114,7 +114,11 @@ class Verifier:
             while self.batch and len(items) < self.max_batch and not self.queue.empty():
                 items.append(self.queue.get_nowait())
             live = [it for it in items if not it[2].done()]
-            results = await loop.run_in_executor(self.pool, self._work, [(c, b) for c, b, _ in live])
+            try:
+                results = await loop.run_in_executor(self.pool, self._work, [(c, b) for c, b, _ in live])
+            except Exception as exc:  # the worker itself failed: every waiting session hears of it
+                log.exception("verifier round failed")
+                results = [exc] * len(live)
             for (_, _, fut), res in zip(live, results, strict=True):
                 if fut.done():
                     continue
