@@ -27,6 +27,7 @@ from net_helpers import (
 )
 from sqs.net import frames as fr
 from sqs.net.frames import ErrorCode, FrameType
+from sqs.net.identity import load_side
 from sqs.protocol import wire
 from sqs.system.session import CloudUnavailable, SessionInterrupted, run_session
 
@@ -346,3 +347,37 @@ def test_a_server_at_its_session_limit_answers_busy(tmp_path):
         assert kind == FrameType.ERROR and fr.parse_error(body) == (ErrorCode.BUSY, "server at its limit of 1 sessions")
         second.close()
         first.close()
+
+
+def test_a_long_verification_does_not_stall_another_sessions_io(tmp_path):
+    """One session's long forward (an 800-token prompt on SmolLM2) runs on the worker thread while
+    another session opens: the event loop answers the second at once."""
+    from sqs.protocol.schemes import make_scheme
+
+    model = "embedded:smollm2-135m-instruct"
+    side = load_side(model, "edge", "float32")
+    v = side.vocab_size
+
+    def hello(prompt):
+        return fr.Hello(model, side.fingerprint, v, 1.0, 0, "client", (1,), tuple(prompt))
+
+    with sqs_server(tmp_path / "token", "--dtype", "float32", model=model) as (_, port):
+        token = token_of(tmp_path / "token")
+        busy = RawClient(port, timeout=120)
+        busy.open(token, hello(range(100, 900)))
+        comp = make_scheme("dense", ell=100).compress(np.full(v, 1.0 / v))
+        uplink = wire.encode_uplink(0, v, 100, 0, [(comp, int(np.flatnonzero(comp.counts)[0]))])
+        t0 = time.monotonic()
+        busy.sock.sendall(busy.sealer.seal(FrameType.UPLINK, uplink))
+        time.sleep(0.3)  # the worker is in the forward now
+        t1 = time.monotonic()
+        other = RawClient(port)
+        other.open(token, hello([1, 2, 3]))  # challenge, hello, ready: all event-loop work
+        opened = time.monotonic() - t1
+        kind, _ = busy.answer()
+        forward = time.monotonic() - t0
+        assert kind == FrameType.VERDICT and forward > 1.0, forward
+        print(f'forward {forward:.2f} s, second session opened in {opened * 1e3:.0f} ms')
+        assert opened < 0.25 * forward, (opened, forward)
+        other.close()
+        busy.close()
