@@ -377,7 +377,7 @@ def test_a_long_verification_does_not_stall_another_sessions_io(tmp_path):
         kind, _ = busy.answer()
         forward = time.monotonic() - t0
         assert kind == FrameType.VERDICT and forward > 1.0, forward
-        print(f'forward {forward:.2f} s, second session opened in {opened * 1e3:.0f} ms')
+        print(f"forward {forward:.2f} s, second session opened in {opened * 1e3:.0f} ms")
         assert opened < 0.25 * forward, (opened, forward)
         other.close()
         busy.close()
