@@ -147,26 +147,16 @@ def _decode(args: argparse.Namespace) -> int:
     return _decode_all(ModelPair(cfg.slm, cfg.llm, cfg.dtype, cfg.device), cfg, prompts)
 
 
-def _token(path: str, create: bool = False) -> bytes:
-    from sqs.net.frames import read_token
-
-    env = os.environ.get("SQS_TOKEN")
-    if env and not create:
-        if len(env) < 16:
-            raise ValueError("SQS_TOKEN must hold at least 16 characters")
-        return env.encode()
-    return read_token(path, create=create)
-
-
 def _edge(args: argparse.Namespace) -> int:
     import logging
 
     from sqs.net.client import RemotePair
+    from sqs.net.frames import read_token
     from sqs.net.identity import load_side
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     prompts = _prompts(args)
-    token = _token(args.token_file)
+    token = read_token(args.token_file)
     cfg = _decode_config(args)
     side = load_side(cfg.slm, "edge", cfg.dtype, cfg.device)
     pair = RemotePair(side, args.cloud, token, cfg.llm, args.seed_policy, args.timeout)
@@ -202,6 +192,7 @@ def server_options(p: argparse.ArgumentParser) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
+    from sqs.net.frames import read_token
     from sqs.net.identity import load_side
     from sqs.net.server import ServerConfig, serve
 
@@ -209,7 +200,7 @@ def _serve(args: argparse.Namespace) -> int:
     names = [f.name for f in fields(ServerConfig)]
     values = {n: getattr(args, n) for n in names}
     cfg = ServerConfig(**{n: tuple(v) if isinstance(v, list) else v for n, v in values.items()})
-    token = _token(args.token_file, create=True)
+    token = read_token(args.token_file, create=True)
     model = load_side(args.llm, "cloud", args.dtype, args.device)
 
     def announce(port: int) -> None:

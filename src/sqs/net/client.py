@@ -10,7 +10,6 @@ cloud's part of it is what the server reports of its own.
 from __future__ import annotations
 
 import socket
-import struct
 import time
 from collections.abc import Sequence
 
@@ -34,7 +33,7 @@ def parse_address(address: str) -> tuple[str, int]:
 class RemoteCloud:
     """One session with a ``sqs serve`` cloud; every call raises :class:`CloudUnavailable` if the link fails."""
 
-    tokens = None  # the accepted text lives at the cloud; the edge keeps its own copy
+    remote = True  # timed by the clock; the accepted text lives at the cloud, the edge keeps its own copy
 
     def __init__(self, address: str, token: bytes, model: LoadedModel, cloud_model: str, temperature: float,
                  scheme_code: int, seed: Sequence[int] | None, timeout_s: float = 120.0) -> None:  # fmt: skip
@@ -111,7 +110,7 @@ class RemoteCloud:
         """Send one batch; the verdict carries the measured round trip and the server's own timing."""
         if self.sock is None:
             raise CloudUnavailable("no open session (start() first)")
-        n_drafts = struct.unpack_from(">H", uplink, 12)[0]
+        n_drafts = wire.draft_count(uplink)
         t0 = time.perf_counter()
         try:
             self.sock.sendall(self.sealer.seal(FrameType.UPLINK, bytes(uplink)))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import struct
 from dataclasses import dataclass
@@ -201,8 +202,17 @@ def new_nonce() -> bytes:
     return secrets.token_bytes(NONCE_BYTES)
 
 
-def read_token(path: str | Path, create: bool = False) -> bytes:
-    """The shared secret from a file (one line); ``create`` writes a fresh one (mode 0600) if it is missing."""
+MIN_TOKEN = 16
+
+
+def read_token(path: str | Path, create: bool = False, env: str | None = "SQS_TOKEN") -> bytes:
+    """The shared secret: the environment variable ``env`` if set (the edge's way), else the file's one
+    line; ``create`` (the server) writes a fresh token (mode 0600) if the file is missing and ignores ``env``."""
+    value = os.environ.get(env) if env and not create else None
+    if value:
+        if len(value) < MIN_TOKEN:
+            raise ValueError(f"{env} must hold at least {MIN_TOKEN} characters")
+        return value.encode()
     path = Path(path)
     if not path.exists():
         if not create:
@@ -211,6 +221,6 @@ def read_token(path: str | Path, create: bool = False) -> bytes:
         path.touch(mode=0o600)
         path.write_text(secrets.token_hex(32) + "\n")
     token = path.read_text().strip().encode()
-    if len(token) < 16:
-        raise ValueError(f"token in {path} is {len(token)} characters; use at least 16 (sqs serve creates 64)")
+    if len(token) < MIN_TOKEN:
+        raise ValueError(f"token in {path} is {len(token)} characters; use at least {MIN_TOKEN} (sqs serve creates 64)")
     return token

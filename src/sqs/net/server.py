@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sqs.models.backend import CausalLM, score_many
 from sqs.net import frames as fr
 from sqs.net.frames import ErrorCode, FrameError, FrameType
 from sqs.net.identity import LoadedModel
@@ -137,8 +138,6 @@ class Verifier:
                 ready.append((i, cloud.prepare(body), t0))
             except Exception as exc:
                 out[i] = exc
-        from sqs.models.backend import CausalLM, score_many
-
         batchable = [r for r in ready if isinstance(items[r[0]][0].model, CausalLM)]
         logits = {}
         if len(batchable) > 1:
@@ -166,8 +165,8 @@ class Verifier:
 
 class CloudServer:
     def __init__(self, model: LoadedModel, token: bytes, config: ServerConfig | None = None) -> None:
-        if len(token) < 16:
-            raise ValueError("the shared token must be at least 16 bytes")
+        if len(token) < fr.MIN_TOKEN:
+            raise ValueError(f"the shared token must be at least {fr.MIN_TOKEN} bytes")
         self.model, self.token = model, token
         self.config = config or ServerConfig()
         self.limits = self.config.limits(model.vocab_size)

@@ -265,6 +265,11 @@ def encode_uplink(
     return head + struct.pack(">I", crc) + payload
 
 
+def draft_count(data: bytes) -> int:
+    """The number of drafts an uplink message's header announces (unchecked: the sender's own message)."""
+    return _UP_HEAD.unpack_from(data)[5]
+
+
 def decode_uplink(data: bytes, limits: DecodeLimits = NO_LIMITS) -> UplinkMessage:
     """Parse and validate an uplink message; raise WireFormatError on anything malformed or over ``limits``
     (checked before the work they bound: module docstring)."""

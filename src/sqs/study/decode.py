@@ -187,8 +187,7 @@ def decode_prompt(
         except SessionInterrupted as exc:  # the tokens so far are kept, with what happened
             result, failure = exc.result, {"batch": exc.batch, "message": exc.reason}
         finally:
-            if hasattr(cloud, "close"):
-                cloud.close()
+            cloud.close()
         tokens, summary = result.tokens, result.summary()
         betas = [b for x in result.batches for b in x.betas if b is not None]
         extra = (

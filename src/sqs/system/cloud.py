@@ -38,6 +38,8 @@ class Cloud:
     """One session's verifier. ``limits`` bound what an uplink may cost to decode (:class:`wire.DecodeLimits`;
     a server passes its model's V and its limits); ``scheme_code`` pins the session's scheme."""
 
+    remote = False  # in this process (sqs.net.client.RemoteCloud is the other kind)
+
     def __init__(self, model, temperature: float, rng: np.random.Generator, limits: wire.DecodeLimits = wire.NO_LIMITS,
                  scheme_code: int | None = None) -> None:  # fmt: skip
         self.model = model
@@ -49,6 +51,9 @@ class Cloud:
 
     def start(self, prompt: Sequence[int]) -> None:
         self.tokens = [int(t) for t in prompt]
+
+    def close(self) -> None:
+        """Nothing to release in one process (a remote cloud closes its connection)."""
 
     def handle(self, uplink: bytes) -> Verdict:
         t0 = time.perf_counter()

@@ -141,7 +141,7 @@ def run_session(
             "preemptive drafting needs no drafting policy and a stateless scheme (not one like c-sqs, whose "
             f"threshold checkpoint spans one batch); got policy={edge.policy is not None}, scheme={edge.scheme.name}"
         )
-    remote = getattr(cloud, "tokens", []) is None
+    remote = cloud.remote
     if remote and (preemptive or not compute.measured):
         raise ValueError("a remote cloud is timed by the clock: no preemptive drafting and no compute profile")
     batches: list[BatchRecord] = []
