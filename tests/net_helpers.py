@@ -14,8 +14,10 @@ from sqs.net import frames as fr
 from sqs.net.client import RemoteCloud
 from sqs.net.identity import load_side
 from sqs.net.launch import announced
+from sqs.net.study import Session, run_remote
 from sqs.system.cloud import Cloud
 from sqs.system.edge import Edge
+from sqs.system.latency import LinkConfig
 from sqs.system.session import run_session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,19 +54,18 @@ def remote(port: int, token: bytes, scheme_code: int, seed, temperature: float =
 
 
 def in_process(name: str, params: dict, seed: int, prompt, n: int, temperature: float = 1.0, model: str = TOY):
-    edge = toy_edge(name, params, seed, temperature, model=model)
-    cloud = Cloud(load_side(model, "cloud").weights, temperature, np.random.default_rng([seed, 1]))
+    """The session :func:`over_network` runs, with both sides in this process (the seeds run_remote uses)."""
+    edge = toy_edge(name, params, [seed, 0], temperature, model=model)
+    cloud = Cloud(load_side(model, "cloud").weights, temperature, np.random.default_rng([seed, 0, 1]))
     return run_session(edge, cloud, prompt, n)
 
 
 def over_network(name: str, params: dict, seed: int, prompt, n: int, port: int, token: bytes, temperature: float = 1.0,
                  host: str = "127.0.0.1", model: str = TOY):  # fmt: skip
-    edge = toy_edge(name, params, seed, temperature, model=model)
-    cloud = remote(port, token, edge.scheme.code, (seed, 1), temperature, host, model)
-    try:
-        return run_session(edge, cloud, prompt, n)
-    finally:
-        cloud.close()
+    side = load_side(model, "edge")
+    session = Session(name, params, tuple(prompt), seed)
+    return run_remote(side.session_model(), side, f"{host}:{port}", token, model, session, n, temperature, LinkConfig(),
+                      budget_bits=10**6, max_draft_len=4)  # fmt: skip
 
 
 class RawClient:

@@ -8,14 +8,12 @@ import numpy as np
 import pytest
 from tests.conftest import chi_square_pvalue
 
-import sqs
 from net_helpers import sqs_server, tiny_hf_pair, token_of
 from sqs.models.backend import score_many
-from sqs.net.client import RemoteCloud
 from sqs.net.identity import load_side
+from sqs.net.study import Session, run_remote
 from sqs.protocol.probs import softmax_temperature
-from sqs.system.edge import Edge
-from sqs.system.session import run_session
+from sqs.system.latency import LinkConfig
 
 PROMPT = [1, 2]
 
@@ -56,16 +54,13 @@ def test_batched_verification_keeps_the_llm_law(hf_pair, tmp_path):
         def worker(w):
             local = np.zeros_like(joint)
             for trial in range(w, trials, threads):
-                edge = Edge(slm.session_model(), sqs.make_scheme("k-sqs", k=4, ell=8), 1.0, 10**6, 3,
-                            np.random.default_rng([trial, 0]))  # fmt: skip
-                cloud = RemoteCloud(f"127.0.0.1:{port}", token, slm, llm_dir, 1.0, edge.scheme.code, (trial, 1))
                 try:
-                    res = run_session(edge, cloud, PROMPT, 2)
+                    res = run_remote(slm.session_model(), slm, f"127.0.0.1:{port}", token, llm_dir,
+                                     Session("k-sqs", {"k": 4, "ell": 8}, tuple(PROMPT), trial), 2, 1.0, LinkConfig(),
+                                     budget_bits=10**6, max_draft_len=3)  # fmt: skip
                     local[res.tokens[0], res.tokens[1]] += 1
-                except Exception as exc:
+                except Exception as exc:  # collected, and the test fails on any
                     errors.append(exc)
-                finally:
-                    cloud.close()
             with lock:
                 joint[:] += local
 

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-import sqs
-from sqs.net.client import RemoteCloud
 from sqs.net.identity import load_side
-from sqs.system.edge import Edge
-from sqs.system.session import run_session
+from sqs.net.study import Session, run_remote
+from sqs.system.latency import LinkConfig
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--cloud", required=True)
@@ -39,16 +37,13 @@ failures = []
 def worker(w: int) -> None:
     local = np.zeros_like(joint)
     for trial in range(w, args.trials, args.threads):
-        edge = Edge(side.weights, sqs.make_scheme(args.scheme, **params), args.temperature, 10**6, 3,
-                    np.random.default_rng([trial, 0]))  # fmt: skip
-        cloud = RemoteCloud(args.cloud, token, side, args.model, args.temperature, edge.scheme.code, (trial, 1), 30)
         try:
-            res = run_session(edge, cloud, [0], 2)
+            res = run_remote(side.session_model(), side, args.cloud, token, args.model,
+                             Session(args.scheme, params, (0,), trial), 2, args.temperature, LinkConfig(),
+                             budget_bits=10**6, max_draft_len=3)  # fmt: skip
             local[res.tokens[0], res.tokens[1]] += 1
-        except Exception as exc:
+        except Exception as exc:  # reported, and the test fails on any
             failures.append(f"trial {trial}: {exc}")
-        finally:
-            cloud.close()
     with lock:
         joint[:] += local
 
