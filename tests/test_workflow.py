@@ -188,12 +188,25 @@ def _old_key(r: dict) -> str:
     return f"{name} T={t:g} K={int(k)} beta0={b:g} eta={e:g}"
 
 
-def _same(a, b) -> bool:
+# Floats computed from the models' probabilities (sums of q over a support, TV(q̂, p), C-SQS's threshold path).
+# The tiny pair runs float32 forwards whose last bits depend on the CPU's kernels and thread split (oneDNN
+# picks them by ISA), so these move between machines while every decision stays put: a fresh CI machine
+# measured beta_last_mean 3.4e-9 relative from the recording. 1e-6 relative is the float32 forward's own
+# resolution over ~30 layers (~1e-7 a layer), 300x the spread seen, and far below what a changed token,
+# support or count moves these columns by.
+FROM_PROBABILITIES = {"beta_last_mean", "bound_discrepancy", "bound_distortion", "bound_theorem1", "dropped_mass",
+                      "expected_rejections"}  # fmt: skip
+
+
+def _same(a, b, col: str = "") -> bool:
+    """Exact for counts, settings and names; ratios of counts to rounding (1e-12: the pooled tally divides the
+    same integers the old arithmetic did, in another order); probability-derived floats to 1e-6 (above)."""
     try:  # an empty CSV field is NaN
         x, y = float(a if a != "" else "nan"), float(b if b != "" else "nan")
     except (TypeError, ValueError):
         return str(a) == str(b)
-    return (x != x and y != y) or x == pytest.approx(y, rel=1e-9, abs=1e-12)
+    rel = 1e-6 if col in FROM_PROBABILITIES else 1e-12
+    return (x != x and y != y) or x == pytest.approx(y, rel=rel, abs=1e-12)
 
 
 def test_tiny_run_matches_the_table_recorded_before_the_redesign(tiny_run):
@@ -210,7 +223,7 @@ def test_tiny_run_matches_the_table_recorded_before_the_redesign(tiny_run):
         for col, val in old.items():
             if col == "scheme" or (variant and col in TRAJECTORY):
                 continue
-            assert _same(new[col], val), (key, col, new[col], val)
+            assert _same(new[col], val, col), (key, col, new[col], val)
     tokens = {}
     for p in (work / "results/runs").rglob("records.jsonl"):
         cell = dict(x.split("~", 1) for x in p.parent.relative_to(work / "results/runs").parts)
