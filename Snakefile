@@ -1,6 +1,11 @@
-# sqs reproduction workflow. `snakemake --cores 8` from the repository root (config/config.yaml, the
-# embedded offline default), or `--configfile config/paper.yaml` for the paper's GPT-Neo/LM1B setup.
-configfile: "config/config.yaml"
+# sqs reproduction workflow. `snakemake --cores 8` from the repository root reads config/config.yaml (the
+# embedded offline default, in the paper and the practical regimes). A --configfile replaces it: config/paper.yaml
+# (the paper's GPT-Neo/LM1B setup) stands alone; an overlay names its base first, as Snakemake merges
+# configfiles in order: --configfile config/config.yaml config/code.yaml
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
+
 
 
 include: "workflow/rules/common.smk"
@@ -27,6 +32,7 @@ localrules:
     theorem2,
     policy_headroom,
     toy_simulation,
+    verdicts,
 
 
 rule all:
@@ -35,7 +41,7 @@ rule all:
 
 
 rule policies:
-    """Issue #7's live drafting studies: adaptive vs static (L, ell), and preemptive drafting."""
+    """The live drafting studies: adaptive vs static (L, ell), and preemptive drafting."""
     input:
         "results/tables/adaptive_vs_static.csv",
         "results/tables/preemptive.csv",

@@ -145,15 +145,15 @@ def test_adaptive_drafting_over_a_markov_channel_stays_exact(which):
     cloud = Cloud(llm, 0.8, np.random.default_rng(12))
     joint = np.zeros((v, v))
     lengths, ells = set(), set()
-    for _ in range(10_000):
-        res = run_session(edge, cloud, [0], 2, link, rates)
+    for _ in range(10_000):  # four tokens wanted: the first batch may carry the policy's three drafts
+        res = run_session(edge, cloud, [0], 4, link, rates)
         joint[res.tokens[0], res.tokens[1]] += 1
         lengths |= {b.num_drafts for b in res.batches}
         ells |= {b.ell for b in res.batches}
     if which == "stop-when-unsure":  # deterministic: the draft length followed the drafts
         assert len(lengths) > 1
     else:  # the adaptive policy's choices depend on measured times: they vary on this machine, not always
-        assert ells <= {2, 6, 20} and lengths <= {1, 2, 3}
+        assert ells <= {2, 6, 20} and lengths <= {0, 1, 2, 3}  # 0: a last token wanted alone
     assert joint[target == 0].sum() == 0
     assert chi_square_pvalue(joint.ravel(), target.ravel()) > 1e-4
 

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sqs.outputs.figures import FIGURES, draw_all
+from sqs.outputs.catalog import FIGURES, MEASURED_FIGURES, REGIME_FIGURES
+from sqs.outputs.figures import draw_all
 from sqs.protocol.schemes import make_scheme
 from sqs.study.aggregate import SUMMARY_COLUMNS, cell_metrics, summary_table
 from sqs.study.grid import (
@@ -18,6 +19,9 @@ from sqs.study.grid import (
     grid_cells,
     is_variant,
     min_token_bits,
+    regime_config,
+    trace_cell,
+    trace_grid,
     vocab_size,
 )
 from sqs.system.metrics import LATENCY_PARTS, Tally
@@ -47,7 +51,8 @@ def config(**grid):
 
 def test_grid_cells_cover_the_grid_once():
     df = grid_cells(config())
-    assert list(df.columns) == ["scheme", "policy", "preemptive", "temperature", "K", "beta0", "eta", "top_p"]
+    assert list(df.columns) == ["regime", "scheme", "policy", "preemptive", "temperature", "K", "beta0", "eta", "top_p"]
+    assert set(df.regime) == {"practical"}  # a config that names no regime reads its sections as they are
     assert len(df) == 2 * (3 + 2 + 2)
     assert not df.duplicated().any()
     assert set(df[df.scheme == "k-sqs"].K) == {4, 16}
@@ -69,13 +74,13 @@ def test_variant_cells_sit_beside_their_plain_twins():
     check_config(cfg)
     # through the same slice of the config the workflow hands each job
     adaptive = df[df.policy == "adaptive"].iloc[0].to_dict()
-    ad = decode_config(adaptive, cell_config(cfg, "adaptive"))
+    ad = decode_config(adaptive, cell_config(cfg, "practical", "adaptive"))
     assert (ad.scheme, ad.policy, ad.ells, ad.preemptive) == ("qs", "adaptive", (50, 200), False)
     assert ad.channel.kind == "gilbert-elliott" and ad.channel.rates_bps == (1e6, 3e6)
-    p = decode_config(pre.iloc[0].to_dict(), cell_config(cfg, "static"))
+    p = decode_config(pre.iloc[0].to_dict(), cell_config(cfg, "practical", "static"))
     assert (p.scheme, p.k, p.policy, p.preemptive) == ("k-sqs", 16, "static", True)
     plain_row = df[(df.scheme == "k-sqs") & (df.K == 16) & ~df.preemptive].iloc[0].to_dict()
-    plain = decode_config(plain_row, cell_config(cfg, "static"))
+    plain = decode_config(plain_row, cell_config(cfg, "practical", "static"))
     assert (plain.policy, plain.preemptive) == ("static", False)
     assert is_variant(adaptive) and is_variant(pre.iloc[0].to_dict()) and not is_variant(plain_row)
     with pytest.raises(ConfigError, match=r"grid\.adaptive\.schemes contains 'c-sqs'.*valid: qs, k-sqs, top-p"):
@@ -86,6 +91,54 @@ def test_variant_cells_sit_beside_their_plain_twins():
         check_config(config(preemptive={"schemes": ["k-sqs"], "K": [70000]}))
     with pytest.raises(ConfigError, match="too small"):  # every adaptive ell must fit the budget
         check_config(config(adaptive={"schemes": ["qs"], "K": [16], "ells": [100, 3000]}))
+
+
+def test_a_regime_overrides_decode_keys_and_replaces_link_compute_and_grid():
+    cfg = config()
+    cfg["models"].update(dtype="float32", device="cpu")
+    cfg["link"] = {"uplink_bps": 1e6, "propagation_s": 0.05}
+    cfg["compute"] = {"profile": "orin-nano-super+h100-sxm"}
+    cfg["regimes"] = {
+        "paper": {"decode": {"max_draft_len": None, "accounting": "paper"}, "link": {"preset": "paper"},
+                  "compute": {"profile": "calibrated"},
+                  "grid": {"temperatures": [1.0], "baselines": ["qs"], "k_sqs": {"K": [16]}}},
+        "practical": {},
+    }  # fmt: skip
+    paper = regime_config(cfg, "paper")
+    assert paper["decode"]["max_draft_len"] is None and paper["decode"]["budget_bits"] == 5000  # B stays shared
+    assert paper["link"] == {"preset": "paper"} and paper["compute"]["profile"] == "calibrated"
+    assert regime_config(cfg, "practical")["link"] == cfg["link"]
+    df = grid_cells(cfg)
+    assert list(df[df.regime == "paper"].scheme) == ["qs", "k-sqs"]  # its own grid, nothing inherited
+    assert len(df[df.regime == "practical"]) == 2 * (3 + 2 + 2)
+    cell = df[(df.regime == "paper") & (df.scheme == "k-sqs")].iloc[0].to_dict()
+    fit = {"a": 0.01, "b": 0.001, "d": 0.0, "e": 0.0}
+    cal = {"slm_forward": fit, "llm_forward": fit, "edge_protocol": {}, "cloud_protocol": {}}
+    d = decode_config(cell, cell_config(cfg, "paper", "static"), calibration=cal)
+    assert (d.max_draft_len, d.accounting, d.link.downlink_bps, d.link.propagation_s) == (None, "paper", None, 0.0)
+    tc = trace_cell(cfg, "paper", cell)
+    assert (tc.regime, tc.max_draft_len, tc.K, tc.accounting, tc.link.uplink_bps) == ("paper", None, 16, "paper", 2e6)
+    practical = decode_config(df[df.regime == "practical"].iloc[0].to_dict(), cell_config(cfg, "practical", "static"))
+    assert (practical.max_draft_len, practical.link.uplink_bps, practical.link.downlink_bps) == (4, 1e6, 10e6)
+    check_config(cfg)
+    cfg["regimes"]["paper"]["grid"]["k_sqs"] = {"K": [60000]}
+    with pytest.raises(ConfigError, match=r"regime paper: grid.k_sqs.K contains 60000"):
+        check_config(cfg)
+    cfg["regimes"]["paper"] = {"models": {}}
+    with pytest.raises(ConfigError, match=r"regimes.paper sets \['models'\]"):
+        check_config(cfg)
+    with pytest.raises(ConfigError, match="not in the config's regimes"):
+        regime_config(cfg, "nope")
+
+
+def test_the_trace_grid_holds_every_figure_setting():
+    cfg = {"analysis": {"sweep": {"temperatures": [0.0, 0.5], "K": [1, 4], "beta0": [0.01], "eta": [0.0],
+                                  "top_p": [0.9]},
+                        "figures": {"temperatures": [0.5, 0.7], "K": [4, 8], "beta0": [0.1],
+                                    "eta": [0.001]}}}  # fmt: skip
+    g = trace_grid(cfg)
+    assert g == {"temperatures": [0.0, 0.5, 0.7], "K": [1, 4, 8], "beta0": [0.01, 0.1], "eta": [0.0, 0.001],
+                 "top_p": [0.9]}  # fmt: skip
 
 
 def test_vocab_size_of_known_and_unknown_models():
@@ -145,20 +198,25 @@ def test_cell_metrics_pool_counts_before_dividing():
     assert row["uplink_bits_per_token"] == pytest.approx(2000 / 20)
     assert row["bound_theorem1"] == pytest.approx(4.0 / 10)  # per batch, the resampling rate's scale
     assert row["alpha"] == 0.0 and row["ell"] == 100
+    # intervals over prompts: the resamples pool counts too, so they hold every pooled value of the two prompts
+    assert 0.0 <= row["resampling_rate_ci_low"] <= row["resampling_rate"] <= row["resampling_rate_ci_high"] <= 0.75
+    assert row["tokens_per_s_ci_low"] >= 20 / 6.0 - 1e-12 and row["tokens_per_s_ci_high"] <= 10.0 + 1e-12
+    assert row["regime"] == "practical" and row["max_draft_len"] == 4
 
 
-def test_summary_table_speedup_is_against_ar_at_the_same_temperature():
+def test_summary_table_speedup_is_against_ar_of_the_same_regime_and_temperature():
     rows = []
-    for t, ar_tps, k_tps in ((0.2, 10.0, 5.0), (1.0, 8.0, 16.0)):
-        for scheme, tps in (("ar", ar_tps), ("k-sqs", k_tps)):
-            rows.append(
-                {c: 0.0 for c in SUMMARY_COLUMNS}
-                | {"scheme": scheme, "temperature": t, "tokens_per_s": tps, "policy": "static", "preemptive": False}
-            )
+    for regime, scale in (("paper", 1.0), ("practical", 4.0)):
+        for t, ar_tps, k_tps in ((0.2, 10.0, 5.0), (1.0, 8.0, 16.0)):
+            for scheme, tps in (("ar", ar_tps * scale), ("k-sqs", k_tps)):
+                rows.append({c: 0.0 for c in SUMMARY_COLUMNS} | {"regime": regime, "scheme": scheme, "temperature": t,
+                            "tokens_per_s": tps, "policy": "static", "preemptive": False})  # fmt: skip
     df = summary_table(rows)
     assert list(df.columns) == list(SUMMARY_COLUMNS)
-    got = {(r.scheme, r.temperature): r.speedup_vs_ar for r in df.itertuples()}
-    assert got == {("ar", 0.2): 1.0, ("k-sqs", 0.2): 0.5, ("ar", 1.0): 1.0, ("k-sqs", 1.0): 2.0}
+    got = {(r.regime, r.scheme, r.temperature): r.speedup_vs_ar for r in df.itertuples()}
+    assert got == {("paper", "ar", 0.2): 1.0, ("paper", "k-sqs", 0.2): 0.5, ("paper", "ar", 1.0): 1.0,
+                   ("paper", "k-sqs", 1.0): 2.0, ("practical", "ar", 0.2): 1.0, ("practical", "k-sqs", 0.2): 0.125,
+                   ("practical", "ar", 1.0): 1.0, ("practical", "k-sqs", 1.0): 0.5}  # fmt: skip
 
 
 def test_support_size_matches_brute_force():
@@ -186,12 +244,13 @@ def test_cache_statistics_from_a_written_cache(tmp_path):
 def test_every_figure_is_drawn(tmp_path):
     rows = []
     rng = np.random.default_rng(2)
-    cells = grid_cells(config())
-    for cell in cells.to_dict("records"):
+    cfg = config()
+    cfg["regimes"] = {"paper": {"decode": {"max_draft_len": None}}, "practical": {}}
+    for cell in grid_cells(cfg).to_dict("records"):
         rows.append(
             {c: float(rng.random()) for c in SUMMARY_COLUMNS}
             | cell
-            | {"slm": "s", "llm": "l", "tokens_per_s": 1 + rng.random()}
+            | {"slm": "s", "llm": "l", "tokens_per_s": 1 + rng.random(), "compute": "calibrated", "n_prompts": 4}
         )
     summary = summary_table(rows)
     stats = pd.DataFrame(
@@ -201,7 +260,24 @@ def test_every_figure_is_drawn(tmp_path):
             for t in (0.0, 0.5, 1.0) for m in ("slm", "llm")
         ]
     )  # fmt: skip
-    paths = draw_all(summary, stats, tmp_path)
-    assert [p.stem for p in paths] == list(FIGURES)
+    sweep = []
+    for regime in ("paper", "practical"):
+        for t in (0.0, 0.5, 1.0):
+            for scheme, k, b, e in [("k-sqs", 2, 0, 0), ("k-sqs", 8, 0, 0)] + [
+                ("c-sqs", 0, b, e) for b in (0.001, 0.01) for e in (0.0, 0.001)
+            ]:
+                lat = 1 + rng.random()
+                sweep.append({"regime": regime, "scheme": scheme, "temperature": t, "K": k, "beta0": b, "eta": e,
+                              "top_p": 0.0, "latency_s": lat, "latency_s_ci_low": lat - 0.1,
+                              "latency_s_ci_high": lat + 0.1, "resampling_rate": 0.3, "resampling_rate_ci_low": 0.2,
+                              "resampling_rate_ci_high": 0.4, "n_prompts": 64, "budget_bits": 5000,
+                              "max_draft_len": None if regime == "paper" else 2, "accounting": "exact",
+                              "uplink_bps": 2e6, "downlink_bps": None, "propagation_s": 0.0,
+                              "compute": "calibrated"})  # fmt: skip
+    settings = {"temperatures": [0.0, 0.5, 1.0], "K": [2, 8], "beta0": [0.001, 0.01], "eta": [0.0, 0.001]}
+    paths = draw_all(summary, stats, pd.DataFrame(sweep), tmp_path, ["paper", "practical"], settings)
+    want = [f"{r}/{n}" for r in ("paper", "practical") for n in (*REGIME_FIGURES, *(f"measured/{m}" for m in
+                                                                                   MEASURED_FIGURES))]  # fmt: skip
+    assert sorted(str(p.relative_to(tmp_path).with_suffix("")) for p in paths) == sorted(want + list(FIGURES))
     for p in paths:
         assert p.stat().st_size > 5000 and p.with_suffix(".pdf").is_file()

@@ -56,7 +56,7 @@ def test_batched_verification_keeps_the_llm_law(hf_pair, tmp_path):
             for trial in range(w, trials, threads):
                 try:
                     res = run_remote(slm.session_model(), slm, f"127.0.0.1:{port}", token, llm_dir,
-                                     Session("k-sqs", {"k": 4, "ell": 8}, tuple(PROMPT), trial), 2, 1.0, LinkConfig(),
+                                     Session("k-sqs", {"k": 4, "ell": 8}, tuple(PROMPT), trial), 3, 1.0, LinkConfig(),
                                      budget_bits=10**6, max_draft_len=3)  # fmt: skip
                     local[res.tokens[0], res.tokens[1]] += 1
                 except Exception as exc:  # collected, and the test fails on any

@@ -1,6 +1,7 @@
 """The trace sweep: exact agreement with the live compress path, and a hand-computed toy trace."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sqs.protocol.lattice import quantize
@@ -8,10 +9,10 @@ from sqs.protocol.probs import softmax_temperature, tv_distance
 from sqs.protocol.schemes import make_scheme
 from sqs.system.compute import per_call
 from sqs.system.latency import LinkConfig
+from sqs.trace.sequence import expected_tallies
 from sqs.trace.sweep import (
     SweepCell,
     _quantize_rows,
-    batch_predictions,
     paper_grid,
     position_stats,
     sweep,
@@ -102,37 +103,63 @@ def test_parallel_sweep_equals_serial():
     llm = slm + rng.normal(size=slm.shape)
     cells = paper_grid(temperatures=(0.0, 0.5, 1.0), ks=(1, 8), betas=(1e-3, 1e-1), etas=(0.0, 0.01))
     prof = per_call(0.01, 0.02, 0.001)
-    serial = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=1)
-    parallel = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=2)
+    serial = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=1, n_boot=200)
+    parallel = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=2, n_boot=200)
     assert len(serial) == len(cells) == 3 * (1 + 2 + 4)
-    assert serial == parallel
+    # each cell's bootstrap draws are its own, whichever process computes it (NaN: no wall clock in a trace)
+    assert pd.DataFrame(serial).equals(pd.DataFrame(parallel))
     assert [(r["scheme"], r["temperature"]) for r in serial] == [(c.scheme, c.temperature) for c in cells]
+    for r in serial:  # every sequence generates exactly its segment's tokens; the intervals hold the point
+        assert r["n_tokens"] == 40 and r["mean_accept_len"] == pytest.approx(40 / r["n_batches"])
+        for m in ("tokens_per_s", "latency_s", "resampling_rate"):
+            assert r[f"{m}_ci_low"] <= r[m] + 1e-12 and r[m] <= r[f"{m}_ci_high"] + 1e-12
 
 
-def test_batch_predictions_on_a_hand_computed_trace():
+TOY = {
+    "r": np.array([0.5, 0.0, 1.0, 0.2]),
+    "bits": np.array([40.0, 40.0, 40.0, 40.0]),
+    "charge": np.array([40.0, 40.0, 40.0, 40.0]),
+    "dropped": np.zeros(4),
+    "k": np.full(4, 4.0),
+    "tv_qp": np.array([0.4, 0.1, 0.9, 0.2]),
+}
+
+
+def test_a_sequence_decoded_in_expectation_on_a_hand_computed_trace():
+    """Four positions, budget 100 with 40 bits a draft (two fit), cap 3, and the tokens still wanted."""
     cell = SweepCell("k-sqs", 1.0, K=4, budget_bits=100, max_draft_len=3, link=LinkConfig(
         uplink_bps=8e3, downlink_bps=8e6, propagation_s=0.01))  # fmt: skip
-    stats = {
-        "r": np.array([0.5, 0.0, 1.0, 0.2]),
-        "bits": np.array([40.0, 40.0, 40.0, 40.0]),
-        "dropped": np.zeros(4),
-        "k": np.full(4, 4.0),
-        "tv_qp": np.array([0.4, 0.1, 0.9, 0.2]),
-    }
     prof = per_call(edge_s_per_draft=0.1, cloud_s_per_batch=0.05, cloud_s_per_token=0.0)
-    out = batch_predictions(stats, [(0, 4)], cell, prof)
-    # two starts (0 and 1), each drafts 2 tokens (80 bits fit 100, 120 do not)
-    acc0 = 0.5 + 0.5 * 1.0  # start 0: r = 0.5, 0.0
-    acc1 = 1.0 + 0.0  # start 1: r = 0.0, 1.0
-    assert out["n_starts"] == 2 and out["pred_mean_draft_len"] == 2
-    assert out["pred_mean_accept_len"] == pytest.approx((acc0 + acc1) / 2 + 1)
-    assert out["pred_resampling_rate"] == pytest.approx(((1 - 0.5) + 1.0) / 2)
+    (t,) = expected_tallies(TOY, [(0, 4)], cell, prof, cell.link, vocab_size=1000, contexts=[10])
+    # from 0: two drafts (r = 0.5, 0.0): none accepted w.p. 0.5 (next at 1), both w.p. 0.5 (next at 3);
+    # from 1: two drafts (r = 0.0, 1.0): exactly one accepted (next at 3); from 3: one token wanted, no draft
+    assert (t.batches, t.drafts, t.accepted, t.resampled) == pytest.approx((2.5, 3.0, 1.5, 1.0))
+    assert t.tokens == 4 and t.batches + t.accepted == pytest.approx(4)  # no overshoot past the sequence
+    assert t.reached == pytest.approx([1.5, 1.0]) and t.accepted_at == pytest.approx([1.0, 0.5])
     up = 8 * (18 + 10) / 8e3  # header + 80 payload bits, whole bytes
-    t = 2 * 0.1 + up + 0.01 + 0.05 + 8 * 10 / 8e6
-    assert out["pred_tokens_per_s"] == pytest.approx(((acc0 + acc1) / 2 + 1) / t)
-    # Theorem 1 over each window: sum TV(q, p) + alpha_n + K/(4 ell), alpha_n = 0, K/(4 ell) = 0.01
-    assert out["pred_bound_theorem1"] == pytest.approx(((0.4 + 0.1) + (0.1 + 0.9)) / 2 + 2 * 0.01)
-    assert out["pred_expected_rejections"] == pytest.approx(((0.5 + 0.0) + (0.0 + 1.0)) / 2)
+    assert t.edge_s == pytest.approx(1.0 * 0.2 + 0.5 * 0.2)
+    assert t.uplink_s == pytest.approx(1.5 * up + 1.0 * 8 * 18 / 8e3)  # the last batch sends a bare header
+    assert t.latency_s == pytest.approx(t.edge_s + t.uplink_s + 2.5 * (0.01 + 0.05 + 8 * 10 / 8e6))
+    # Theorem 1 and the exact expectation over the drafted positions, weighted by how often a batch starts there
+    assert t.expected_rejections == pytest.approx(1.0 * (0.5 + 0.0) + 0.5 * (0.0 + 1.0))
+    assert t.bound_theorem1 == pytest.approx(1.0 * (0.5 + 0.02) + 0.5 * (1.0 + 0.02))
+
+
+def test_without_a_cap_the_budget_alone_sets_the_draft_length_and_a_wasted_step_is_charged():
+    """K-SQS K = 4 at V = 1000: its cheapest draft costs 54 bits (a 4-subset, the lattice index, one count)."""
+    link = LinkConfig(propagation_s=0.0)
+    cell = SweepCell("k-sqs", 1.0, K=4, budget_bits=200, max_draft_len=None, link=link)
+    prof = per_call(edge_s_per_draft=0.1, cloud_s_per_batch=0.0)
+    stats = {**TOY, "r": np.zeros(4), "charge": np.array([60.0, 60.0, 90.0, 60.0])}
+    (t,) = expected_tallies(stats, [(0, 4)], cell, prof, link, vocab_size=1000, contexts=[10])
+    # from 0: 60 + 60 fit, 60 + 60 + 90 > 200: two drafts, both accepted, then one token wanted and no draft
+    assert (t.batches, t.drafts) == pytest.approx((2.0, 2.0))
+    # 80 bits were left, room for the cheapest draft: the edge computed a third one, which did not fit
+    assert t.edge_s == pytest.approx(0.3)
+    tight = SweepCell("k-sqs", 1.0, K=4, budget_bits=130, max_draft_len=None, link=link)
+    stats["charge"] = np.array([60.0, 60.0, 60.0, 60.0])  # 10 bits left after two: no step is spent on a third
+    (t,) = expected_tallies(stats, [(0, 4)], tight, prof, link, vocab_size=1000, contexts=[10])
+    assert (t.drafts, t.edge_s) == pytest.approx((2.0, 0.2))
 
 
 def test_sweep_cli_writes_one_row_per_cell(tmp_path):
@@ -155,5 +182,7 @@ def test_sweep_cli_writes_one_row_per_cell(tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 2 * (1 + 2 + 2 + 1)
     assert sum(r["scheme"] == "top-p" for r in rows) == 2
-    assert all(0.0 <= float(r["pred_resampling_rate"]) <= 1.0 for r in rows)
-    assert all(1.0 <= float(r["pred_mean_accept_len"]) <= 5.0 for r in rows)
+    assert all(0.0 <= float(r["resampling_rate"]) <= 1.0 for r in rows)
+    assert all(1.0 <= float(r["mean_accept_len"]) <= 5.0 for r in rows)
+    assert all(float(r["tokens_per_s_ci_low"]) <= float(r["tokens_per_s"]) <= float(r["tokens_per_s_ci_high"])
+               for r in rows)  # fmt: skip

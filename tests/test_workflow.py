@@ -8,8 +8,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sqs.outputs.figures import FIGURES
-from workflow_helpers import N_CELLS, ROOT, TINY_CELLS, mlflow_server, rest, snake, write_config
+from sqs.outputs.catalog import FIGURES, HEATMAP, REGIME_FIGURES
+from workflow_helpers import (
+    GOLDEN,
+    N_CELLS,
+    ROOT,
+    TINY_CELLS,
+    TINY_PAPER_CELLS,
+    mlflow_server,
+    rest,
+    snake,
+    snapshot,
+    write_config,
+)
 
 BIN = Path(sys.executable).parent
 CONTRACT = (
@@ -25,21 +36,55 @@ def test_lint_clean():
     assert "Congratulations" in out.stdout + out.stderr
 
 
-@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "config/measured.yaml"])
-def test_dry_run(configfile):
-    out = snake("-n", "--forceall", "--configfile", configfile)
+def _jobs(out) -> dict:
+    """A dry run's job counts (its "Job stats" table)."""
+    text = out.stdout + out.stderr
+    table = text[text.index("Job stats:") :].splitlines()[3:]
+    pairs = [line.split() for line in table]
+    return {p[0]: int(p[1]) for p in pairs if len(p) == 2 and p[1].isdigit()}
+
+
+def _cells(out) -> list[str]:
+    """The decoding jobs' cell paths a dry run lists."""
+    import re
+
+    return sorted(set(re.findall(r"results/runs/(\S+)/records\.jsonl", out.stdout + out.stderr)))
+
+
+@pytest.mark.parametrize(
+    "configfiles", [["config/config.yaml"], ["config/config.yaml", "config/measured.yaml"],
+                    ["config/config.yaml", "config/code.yaml"]],
+)  # fmt: skip
+def test_dry_run(configfiles):
+    out = snake("-n", "--forceall", "--configfile", *configfiles)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "decode_cell" in out.stdout
+    cells = _cells(out)
+    assert {c.split("/")[0] for c in cells} == {"regime~paper", "regime~practical"}
+    assert _jobs(out)["decode_cell"] == len(cells) == 47  # 8 paper + 39 practical cells
 
 
-def test_paper_config_is_the_papers_setup():
+def test_default_run_is_the_config_file_and_a_configfile_replaces_it():
+    assert _cells(snake("-n", "--forceall")) == _cells(snake("-n", "--forceall", "--configfile", "config/config.yaml"))
+
+
+def test_paper_config_stands_alone_and_lists_exactly_the_papers_cells():
     cfg = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
     assert (cfg["models"]["slm"], cfg["models"]["llm"]) == ("EleutherAI/gpt-neo-125m", "EleutherAI/gpt-neo-1.3B")
     assert cfg["data"]["source"] == "datasets" and cfg["data"]["dataset"] == "billion-word-benchmark/lm1b"
     assert cfg["data"]["dataset_revision"] == "refs/convert/parquet"
     assert cfg["grid"]["temperatures"] == [round(0.1 * i, 1) for i in range(11)]
     assert (cfg["decode"]["budget_bits"], cfg["decode"]["ell"], cfg["decode"]["alpha"]) == (5000, 100, 0.0005)
+    assert cfg["decode"]["max_draft_len"] is None and cfg["link"] == {"preset": "paper"}
     assert 0.001 in cfg["grid"]["c_sqs"]["eta"] and 0.0 in cfg["grid"]["c_sqs"]["eta"]
+    out = snake("-n", "--forceall", "--configfile", "config/paper.yaml")
+    assert out.returncode == 0, out.stdout + out.stderr
+    cells = [dict(x.split("~", 1) for x in c.split("/")) for c in _cells(out)]
+    g = cfg["grid"]
+    per_t = len(g["baselines"]) + len(g["k_sqs"]["K"]) + len(g["c_sqs"]["beta0"]) * len(g["c_sqs"]["eta"])
+    assert len(cells) == 11 * per_t == 176 and _jobs(out)["decode_cell"] == 176
+    assert {c["regime"] for c in cells} == {"paper"} and {c["scheme"] for c in cells} == {"ar", "qs", "k-sqs", "c-sqs"}
+    assert {(c["policy"], c["preemptive"]) for c in cells} == {("static", "False")}  # no inherited variants
+    assert {"regimes", "policy_headroom", "policy_study"}.isdisjoint(_jobs(out))  # nor the studies beside
 
 
 def test_policies_target_dry_runs():
@@ -66,6 +111,11 @@ def test_policies_target_dry_runs():
         ("simulation", {"k": 4096}, ["simulation.k=4096"]),
         ("analysis", {"sweep": {"K": [1, 160000]}}, ["analysis.sweep.K", "160000", "V = 151936"]),
         (None, {"bogus": 1}, ["bogus"]),
+        ("link", {"preset": "fast"}, ["preset", "fast", "paper"]),
+        ("regimes", {"paper": {"decode": {"max_draft_len": 0}}}, ["regimes.paper", "max_draft_len", "0"]),
+        ("regimes", {"paper": {"grid": {"k_sqs": {"K": [160000]}}}}, ["regime paper", "grid.k_sqs.K", "160000"]),
+        ("regimes", {"paper": {"models": {}}}, ["models"]),
+        ("decode", {"accounting": "rough"}, ["accounting", "rough", "paper"]),
     ],
 )
 def test_invalid_config_fails_dry_run(tmp_path, section, override, needles):
@@ -86,16 +136,25 @@ def test_tiny_run_table_and_figures(tiny_run):
     with (work / "results/tables/summary.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert set(CONTRACT) <= set(rows[0])
-    assert sorted({(r["scheme"], r["policy"], r["preemptive"] == "True") for r in rows}) == sorted(TINY_CELLS)
+    practical = [r for r in rows if r["regime"] == "practical"]
+    paper = [r for r in rows if r["regime"] == "paper"]
+    assert sorted({(r["scheme"], r["policy"], r["preemptive"] == "True") for r in practical}) == sorted(TINY_CELLS)
+    assert sorted((r["scheme"], r["policy"], r["preemptive"] == "True") for r in paper) == sorted(TINY_PAPER_CELLS)
     assert len(rows) == N_CELLS and {float(r["temperature"]) for r in rows} == {0.5, 1.0}
     for r in rows:
         assert int(r["n_tokens"]) == 2 * 6 and int(r["n_prompts"]) == 2
         assert 0.0 <= float(r["resampling_rate"]) <= 1.0
         assert float(r["latency_s"]) > 0
+        for m in ("tokens_per_s", "latency_s", "resampling_rate"):  # 95 % intervals over the prompts
+            assert float(r[f"{m}_ci_low"]) <= float(r[m]) + 1e-12 <= float(r[f"{m}_ci_high"]) + 2e-12, (r, m)
         if r["scheme"] == "ar":
             assert float(r["speedup_vs_ar"]) == pytest.approx(1.0)
-    by = {(r["scheme"], r["policy"], r["preemptive"], float(r["temperature"])): r for r in rows}
-    for t in (0.5, 1.0):  # issue #7's variants: their own axes, their twins' settings otherwise
+    for r in paper:  # no cap: the budget alone limits a batch (and the tokens still wanted)
+        assert r["max_draft_len"] == "" and r["compute"] == "calibrated"
+        if r["scheme"] == "k-sqs":
+            assert float(r["mean_draft_len"]) > 2.0
+    by = {(r["scheme"], r["policy"], r["preemptive"], float(r["temperature"])): r for r in practical}
+    for t in (0.5, 1.0):  # the variants: their own axes, their twins' settings otherwise
         ad, pre = by[("qs", "adaptive", "False", t)], by[("k-sqs", "static", "True", t)]
         assert 50 <= float(ad["mean_ell"]) <= 100
         assert pre["K"] == "4" and by[("k-sqs", "static", "False", t)]["K"] == "4"
@@ -104,23 +163,36 @@ def test_tiny_run_table_and_figures(tiny_run):
         assert float(top["top_p"]) == 0.9 and float(top["uplink_bits_per_token"]) > 0
         for r in (top, by[("k-sqs", "static", "False", t)]):  # per-position acceptance beside the pooled rate
             assert 0.0 <= float(r["accept_rate_pos1"]) <= 1.0 and r["accept_rate_by_position"]
+    for regime in ("paper", "practical"):
+        for name in (*REGIME_FIGURES, HEATMAP):
+            for ext in ("png", "pdf"):
+                assert (work / f"results/figures/{regime}/{name}.{ext}").stat().st_size > 1000
+        assert (work / f"results/figures/{regime}/measured/fig_baselines.png").stat().st_size > 1000
     for name in FIGURES:
-        for ext in ("png", "pdf"):
-            assert (work / f"results/figures/{name}.{ext}").stat().st_size > 1000
+        assert (work / f"results/figures/{name}.png").stat().st_size > 1000
     with (work / "results/tables/trace_calibration.csv").open() as f:
         cal = list(csv.DictReader(f))
-    assert len(cal) == 2 * 4 and all(0.0 <= float(r["pred_resampling_rate"]) <= 1.0 for r in cal)
+    assert len(cal) == 2 * 4 + 3 and all(0.0 <= float(r["pred_resampling_rate"]) <= 1.0 for r in cal)
+    assert {r["regime"] for r in cal} == {"paper", "practical"} and {r["n_prompts"] for r in cal} == {"2"}
     assert (work / "results/figures/fig_trace_calibration.png").stat().st_size > 1000
     with (work / "results/tables/theorem2.csv").open() as f:
         th = list(csv.DictReader(f))
-    assert len(th) == 5 * 2 * 4  # five learning rates x 8 cached positions
+    assert len(th) == 5 * 2 * 6  # five learning rates x 12 cached positions
     assert (work / "results/figures/fig_theorem2.png").stat().st_size > 1000
     with (work / "results/tables/sweep_dense.csv").open() as f:
         sw = list(csv.DictReader(f))
-    assert len(sw) == 2 * (1 + 2 + 2 + 1) and all(float(r["pred_ms_per_token"]) > 0 for r in sw)
+    # per regime and T: AR, QS, K-SQS K in {1, 4}, C-SQS eta in {0, 0.001}, top-p
+    assert len(sw) == 2 * 2 * (1 + 1 + 2 + 2 + 1) and all(float(r["ms_per_token"]) > 0 for r in sw)
+    assert {r["n_prompts"] for r in sw} == {"2"} and all(float(r["n_tokens"]) == 12 for r in sw)
+    for r in sw:
+        assert float(r["tokens_per_s_ci_low"]) <= float(r["tokens_per_s"]) <= float(r["tokens_per_s_ci_high"])
     with (work / "results/tables/sweep_best_per_temperature.csv").open() as f:
-        assert [float(r["temperature"]) for r in csv.DictReader(f)] == [0.5, 1.0]
-    assert (work / "results/figures/fig_sweep_heatmap.png").stat().st_size > 1000
+        assert [(r["regime"], float(r["temperature"])) for r in csv.DictReader(f)] == [
+            ("paper", 0.5), ("paper", 1.0), ("practical", 0.5), ("practical", 1.0)]  # fmt: skip
+    with (work / "results/tables/verdicts.csv").open() as f:
+        ver = list(csv.DictReader(f))
+    assert len(ver) == 2 * 2 * 2  # per regime and T: the crossover, and eta > 0 against eta = 0 at beta 0.01
+    assert all(r["latency_s_winner"] in (r["a"], r["b"], "overlap") for r in ver)
     with (work / "results/tables/policy_headroom.csv").open() as f:
         hr = list(csv.DictReader(f))
     assert {r["rule"] for r in hr} >= {"static L=0", "static L=1", "oracle_any_L", "previous_confidence"}
@@ -130,7 +202,7 @@ def test_tiny_run_table_and_figures(tiny_run):
         assert all(v <= gains["oracle_any_L"] + 1e-12 for v in gains.values())
     assert (work / "results/figures/fig_policy_headroom.png").stat().st_size > 1000
     meta = json.loads(next((work / "results/cache").glob("logits-*/meta.json")).read_text())
-    assert meta["n_positions"] == 2 * 4 and meta["vocab_size"] == 49152
+    assert meta["n_positions"] == 2 * 6 and meta["vocab_size"] == 49152
 
 
 def test_tiny_run_prices_compute_by_a_profile_and_maps_where_it_pays(tiny_run):
@@ -144,7 +216,8 @@ def test_tiny_run_prices_compute_by_a_profile_and_maps_where_it_pays(tiny_run):
     assert len(points) == 18 and all(float(r["seconds"]) > 0 for r in points)
     with (work / "results/tables/summary.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert {r["compute"] for r in rows} == {"orin-nano-super+h100-sxm"}
+    assert {r["regime"]: r["compute"] for r in rows} == {"practical": "orin-nano-super+h100-sxm",
+                                                         "paper": "calibrated"}  # fmt: skip
     assert all(float(r["latency_measured_s"]) > 0 and float(r["tokens_per_s_measured"]) > 0 for r in rows)
     with (work / "results/tables/regimes.csv").open() as f:
         regimes = list(csv.DictReader(f))
@@ -155,37 +228,8 @@ def test_tiny_run_prices_compute_by_a_profile_and_maps_where_it_pays(tiny_run):
     assert len({(r["uplink_bps"], r["propagation_s"]) for r in check}) >= 3
     err = [abs(float(r["pred_tokens_per_s"]) / float(r["live_tokens_per_s"]) - 1) for r in check]
     assert sum(err) / len(err) < 0.25, err  # the trace model against live trajectories re-linked
-    for name in ("fig_regimes", "fig_compute_calibration", "measured/fig_baselines"):
+    for name in ("fig_regimes", "fig_compute_calibration", "practical/measured/fig_baselines"):
         assert (work / f"results/figures/{name}.png").stat().st_size > 1000
-
-
-GOLDEN = ROOT / "tests/data/tiny_before_16.json"  # recorded at c35898e, before issue #16's redesign
-# The adaptive policy and preemptive drafting decide from measured times: their trajectories vary run to run.
-TRAJECTORY = {
-    "n_batches",
-    "resampling_rate",
-    "mean_accept_len",
-    "draft_accept_rate",
-    "mean_draft_len",
-    "uplink_bits_per_token",
-    "uplink_bits_per_batch",
-    "dropped_mass",
-    "expected_rejections",
-    "bound_theorem1",
-    "bound_discrepancy",
-    "bound_distortion",
-    "mean_ell",
-    "ell",
-    "predraft_kept_share",
-}
-
-
-def _old_key(r: dict) -> str:
-    """A cell's key as the recording names it (variants were ``scheme+variant`` strings then)."""
-    name = r["scheme"] + ("+adaptive" if r["policy"] == "adaptive" else "") + (
-        "+preemptive" if str(r["preemptive"]) == "True" else "")  # fmt: skip
-    t, k, b, e = (float(r[c]) for c in ("temperature", "K", "beta0", "eta"))
-    return f"{name} T={t:g} K={int(k)} beta0={b:g} eta={e:g}"
 
 
 # Floats computed from the models' probabilities (sums of q over a support, TV(q̂, p), C-SQS's threshold path).
@@ -200,7 +244,7 @@ FROM_PROBABILITIES = {"beta_last_mean", "bound_discrepancy", "bound_distortion",
 
 def _same(a, b, col: str = "") -> bool:
     """Exact for counts, settings and names; ratios of counts to rounding (1e-12: the pooled tally divides the
-    same integers the old arithmetic did, in another order); probability-derived floats to 1e-6 (above)."""
+    same integers, perhaps in another order); probability-derived floats to 1e-6 (above)."""
     try:  # an empty CSV field is NaN
         x, y = float(a if a != "" else "nan"), float(b if b != "" else "nan")
     except (TypeError, ValueError):
@@ -209,38 +253,17 @@ def _same(a, b, col: str = "") -> bool:
     return (x != x and y != y) or x == pytest.approx(y, rel=rel, abs=1e-12)
 
 
-def test_tiny_run_matches_the_table_recorded_before_the_redesign(tiny_run):
-    """Issue #16: summary.csv's deterministic columns, the tokens and the MLflow params are what they were."""
-    import sqlite3
-
+def test_tiny_run_matches_the_recorded_table(tiny_run):
+    """summary.csv's deterministic columns, every plain cell's tokens and every MLflow parameter are what the
+    recording holds (tests/data/tiny_recorded.json, written by `python tests/workflow_helpers.py record`)."""
     work, _ = tiny_run
-    gold = json.loads(GOLDEN.read_text())
-    with (work / "results/tables/summary.csv").open() as f:
-        rows = {_old_key(r): r for r in csv.DictReader(f)}
-    assert set(gold["summary"]) <= set(rows)
+    gold, now = json.loads(GOLDEN.read_text()), snapshot(work)
+    assert set(gold["summary"]) == set(now["summary"])
     for key, old in gold["summary"].items():
-        new, variant = rows[key], "+" in key
         for col, val in old.items():
-            if col == "scheme" or (variant and col in TRAJECTORY):
-                continue
-            assert _same(new[col], val, col), (key, col, new[col], val)
-    tokens = {}
-    for p in (work / "results/runs").rglob("records.jsonl"):
-        cell = dict(x.split("~", 1) for x in p.parent.relative_to(work / "results/runs").parts)
-        tokens[_old_key(cell)] = [json.loads(line)["tokens"] for line in p.read_text().splitlines() if line.strip()]
-    for key, old in gold["tokens"].items():
-        if "+" not in key:
-            assert tokens[key] == old, key
-    db = sqlite3.connect(work / "results/mlflow/mlflow.db")
-    params = {}
-    for (rid,) in db.execute("select run_uuid from tags where key='sqs.kind' and value='cell'"):
-        ps = dict(db.execute("select key, value from params where run_uuid=?", (rid,)).fetchall())
-        params[_old_key(ps)] = ps
-    for key, old in gold["mlflow_params"].items():
-        for k, v in old.items():  # every parameter logged before, under its name; top_p is new
-            if "+" in key and k in TRAJECTORY:
-                continue
-            assert params[key][k] == v or (k == "scheme" and v.startswith(params[key][k] + "+")), (key, k)
+            assert _same(now["summary"][key].get(col), val, col), (key, col, now["summary"][key].get(col), val)
+    assert now["tokens"] == gold["tokens"]
+    assert now["mlflow_params"] == gold["mlflow_params"]
 
 
 def test_tiny_run_is_complete_and_mlflow_reads_back_over_rest(tiny_run):
@@ -265,15 +288,17 @@ def test_tiny_run_is_complete_and_mlflow_reads_back_over_rest(tiny_run):
         metrics = {x["key"] for x in child["data"]["metrics"]}
         name = child["info"]["run_name"]
         names.add(name)
-        assert name.startswith(params["scheme"] + " ") and name.endswith(f"T={float(params['temperature']):g}")
+        assert name.startswith(params["scheme"] + " ")
+        assert name.endswith(f"T={float(params['temperature']):g} ({params['regime']})")
         assert t["scheme"] == params["scheme"] and float(t["temperature"]) == float(params["temperature"])
+        assert t["regime"] == params["regime"]
         assert t["pair"] == f"{params['slm']} -> {params['llm']}"
         assert t["mlflow.parentRunId"] == pid
-        assert {"scheme", "temperature", "slm", "llm", "git_commit", "config_hash"} <= set(params)
+        assert {"regime", "scheme", "temperature", "slm", "llm", "git_commit", "config_hash"} <= set(params)
         assert {"latency_s", "tokens_per_s", "resampling_rate"} <= metrics
         if params["scheme"] != "ar":
             assert "batch_accepted" in metrics  # the per-batch series, logged with step=
-    assert len(names) == N_CELLS and {"k-sqs K=4 T=0.5", "c-sqs β₁=0.01 η=0.001 T=1"} <= names
+    assert len(names) == N_CELLS and {"k-sqs K=4 T=0.5 (practical)", "c-sqs β₁=0.01 η=0.001 T=1 (paper)"} <= names
 
 
 def test_forced_mlflow_rerun_adds_no_runs(tiny_run):

@@ -12,9 +12,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SNAKEMAKE = shutil.which("snakemake", path=str(BIN)) or "snakemake"
-# The tiny end-to-end config: the fast pair (SmolLM2-135M in float32, its untrained early exit as the draft:
-# no distillation in CI), 2 prompts, 2 temperatures, 6 tokens, one cell per scheme family, plus issue #7's
-# two variants and top-p.
+# The tiny end-to-end config, standing alone (a --configfile replaces config/config.yaml): the fast pair
+# (SmolLM2-135M in float32, its untrained early exit as the draft: no distillation in CI), 2 prompts, 2
+# temperatures, 6 tokens, one cell per scheme family, the adaptive and preemptive variants and top-p in the
+# practical regime; in the paper regime (no draft cap, the paper's link, this machine's calibrated compute, C-SQS
+# charged as the paper counts) one temperature's ar, qs, k-sqs and c-sqs.
 TINY = {
     "models": {
         "slm": "embedded:smollm2-135m-instruct@exit=14",
@@ -22,7 +24,7 @@ TINY = {
         "dtype": "float32",
     },
     "data": {"n_prompts": 2},
-    "cache": {"positions_per_prompt": 4},
+    "cache": {"positions_per_prompt": 6},  # = decode.max_new_tokens: the trace decodes the sequences live cells do
     "decode": {"max_new_tokens": 6, "max_draft_len": 4},
     "grid": {
         "temperatures": [0.5, 1.0],
@@ -33,8 +35,23 @@ TINY = {
         "adaptive": {"schemes": ["qs"], "ells": [50, 100]},
         "preemptive": {"schemes": ["k-sqs"], "K": [4]},
     },
+    "regimes": {
+        "practical": {},
+        "paper": {
+            "decode": {"max_draft_len": None, "accounting": "paper"},
+            "link": {"preset": "paper"},
+            "compute": {"profile": "calibrated"},
+            "grid": {
+                "temperatures": [1.0],
+                "baselines": ["ar", "qs"],
+                "k_sqs": {"K": [4]},
+                "c_sqs": {"beta0": [0.01], "eta": [0.001]},
+            },
+        },
+    },
     "analysis": {
         "temperatures": [0.5, 1.0],
+        "figures": {"temperatures": [0.5, 1.0], "K": [4], "beta0": [0.01], "eta": [0.0, 0.001], "n_boot": 200},
         "sweep": {
             "temperatures": [0.5, 1.0],
             "K": [1, 4],
@@ -47,11 +64,13 @@ TINY = {
     "resources": {"mem_mb": 4000},  # the fast pair (config.yaml's 6000 is for the Qwen pair)
     "mlflow": {"experiment": "sqs-tiny"},
 }
-# (scheme, policy, preemptive) of TINY's cells at each temperature
+# (scheme, policy, preemptive) of TINY's practical cells at each of its two temperatures, and its paper cells
 TINY_CELLS = [("ar", "static", False), ("c-sqs", "static", False), ("k-sqs", "static", False),
               ("k-sqs", "static", True), ("qs", "static", False), ("qs", "adaptive", False),
               ("top-p", "static", False)]  # fmt: skip
-N_CELLS = 2 * len(TINY_CELLS)  # decoding jobs (= MLflow child runs) of TINY
+TINY_PAPER_CELLS = [("ar", "static", False), ("c-sqs", "static", False), ("k-sqs", "static", False),
+                    ("qs", "static", False)]  # fmt: skip
+N_CELLS = 2 * len(TINY_CELLS) + len(TINY_PAPER_CELLS)  # decoding jobs (= MLflow child runs) of TINY
 
 
 def snake(*args, cwd=ROOT, timeout=900):
@@ -122,3 +141,75 @@ def mlflow_server(work, experiment: str = "sqs-tiny"):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# The tiny run's recording: every cell's deterministic summary columns, each plain cell's tokens, every cell's
+# MLflow parameters. Recorded at the commit that gave the edge its end-of-sequence cap and C-SQS its threshold
+# over a whole cell (issue #24; the table recorded at c35898e before issue #16 no longer applies); re-record
+# only for a change that is meant to change them, and say which in the commit:
+#   python tests/workflow_helpers.py record [WORKDIR]   (runs the tiny config in a temporary directory, or reads
+#   the finished tiny run in WORKDIR)
+GOLDEN = ROOT / "tests/data/tiny_recorded.json"
+DETERMINISTIC = (
+    "n_prompts n_tokens n_batches resampling_rate mean_accept_len draft_accept_rate accept_rate_pos1 mean_draft_len "
+    "uplink_bits_per_token uplink_bits_per_batch dropped_mass expected_rejections bound_theorem1 bound_discrepancy "
+    "bound_distortion beta_last_mean mean_ell ell predraft_kept_share alpha budget_bits max_draft_len slm llm"
+).split()
+# The adaptive policy and preemptive drafting decide from measured times: their trajectories vary run to run.
+TRAJECTORY = set(DETERMINISTIC) - {"n_prompts", "n_tokens", "alpha", "budget_bits", "max_draft_len", "slm", "llm"}
+
+
+def cell_key(cell: dict) -> str:
+    """A cell's key in the recording: its path under results/runs."""
+    from sqs.study.grid import CELL_COLUMNS
+
+    return "/".join(f"{c}~{cell[c]}" for c in CELL_COLUMNS)
+
+
+def snapshot(work) -> dict:
+    """What the recording holds, read off a finished tiny run in ``work``."""
+    import csv
+    import json
+    import sqlite3
+
+    from sqs.study.grid import is_variant
+
+    with (Path(work) / "results/tables/summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    summary = {}
+    for r in rows:
+        cols = [c for c in DETERMINISTIC if not (is_variant(r) and c in TRAJECTORY)]
+        summary[cell_key(r)] = {c: r[c] for c in cols}
+    tokens = {}
+    for p in sorted((Path(work) / "results/runs").rglob("records.jsonl")):
+        cell = dict(x.split("~", 1) for x in p.parent.relative_to(Path(work) / "results/runs").parts)
+        if not is_variant(cell):
+            tokens[cell_key(cell)] = [json.loads(line)["tokens"] for line in p.read_text().splitlines() if line.strip()]
+    db = sqlite3.connect(Path(work) / "results/mlflow/mlflow.db")
+    params = {}
+    for (rid,) in db.execute("select run_uuid from tags where key='sqs.kind' and value='cell'"):
+        ps = dict(db.execute("select key, value from params where run_uuid=?", (rid,)).fetchall())
+        skip = {"config_hash", "git_commit"} | (TRAJECTORY if is_variant(ps) else set())
+        params[cell_key(ps)] = {k: v for k, v in ps.items() if k not in skip}
+    db.close()
+    return {"summary": summary, "tokens": tokens, "mlflow_params": params}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    import tempfile
+
+    if sys.argv[1:2] != ["record"] or len(sys.argv) > 3:
+        sys.exit("usage: python tests/workflow_helpers.py record [WORKDIR of a finished tiny run]")
+    if len(sys.argv) == 3:
+        snap = snapshot(Path(sys.argv[2]))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            work, out, _ = run_config(Path(tmp), "work", TINY, "--cores", "2")
+            if out.returncode != 0:
+                sys.exit(out.stdout[-5000:] + out.stderr[-5000:])
+            snap = snapshot(work)
+    snap["note"] = "the tiny config (TINY); written by `python tests/workflow_helpers.py record`"
+    GOLDEN.write_text(json.dumps(snap, indent=1, sort_keys=True) + "\n")
+    print(f"recorded {len(snap['summary'])} cells to {GOLDEN}")

@@ -66,6 +66,7 @@ def scheme_options(p: argparse.ArgumentParser, defaults) -> None:
     for f in all_param_fields():
         default = getattr(defaults, f.name)
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
+                       choices=f.metadata.get("choices"),
                        help=f"{f.metadata['help']} (default: %(default)s)")  # fmt: skip
 
 
@@ -125,9 +126,10 @@ def _decode_all(pair, cfg, prompts: list[str]) -> int:
 
     from sqs.study.decode import decode_prompt
 
-    policy = cfg.make_policy()  # one policy for every prompt: an adaptive one keeps what it learned
+    # one policy and one stateful scheme for every prompt: what an adaptive policy learned and C-SQS's threshold
+    policy, scheme = cfg.make_policy(), cfg.run_scheme()
     for i, text in enumerate(tqdm(prompts, desc=f"decode {cfg.scheme}", unit="prompt", file=sys.stderr)):
-        record = decode_prompt(pair, cfg, text, i, policy=policy)
+        record = decode_prompt(pair, cfg, text, i, policy=policy, scheme=scheme)
         print(json.dumps(record), flush=True)
         if "error" in record:  # the cloud went away: the record keeps the tokens so far
             e = record["error"]
@@ -255,10 +257,23 @@ def dataclass_options(p: argparse.ArgumentParser, cls, helps: dict, choices: dic
 
 
 def link_options(p: argparse.ArgumentParser) -> None:
-    """One option per LinkConfig field (sqs.system.latency), with its default."""
-    from sqs.system.latency import LinkConfig
+    """One option per LinkConfig field (sqs.system.latency), with its default, and the named presets."""
+    from sqs.system.latency import LINK_PRESETS, LinkConfig
 
     dataclass_options(p, LinkConfig, LINK_HELP)
+    p.add_argument("--link-preset", choices=list(LINK_PRESETS),
+                   help="a named link instead of the options above (paper: 2 Mb/s up, no propagation, no downlink: "
+                   "the paper's latency)")  # fmt: skip
+
+
+def draft_cap(text: str) -> int | None:
+    """``--max-draft-len``: a positive count, or ``none`` (no cap: the budget B alone sets the draft length)."""
+    if text.lower() in ("none", "null"):
+        return None
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--max-draft-len must be >= 1 or 'none', got {text!r}")
+    return value
 
 
 def compute_options(p: argparse.ArgumentParser) -> None:
@@ -269,8 +284,10 @@ def compute_options(p: argparse.ArgumentParser) -> None:
 
 
 def link_from(args: argparse.Namespace):
-    from sqs.system.latency import LinkConfig
+    from sqs.system.latency import LINK_PRESETS, LinkConfig
 
+    if getattr(args, "link_preset", None):
+        return LINK_PRESETS[args.link_preset]
     return LinkConfig(**{f.name: getattr(args, f.name) for f in fields(LinkConfig)})
 
 
@@ -282,7 +299,7 @@ def _trace_parser(sub, name: str, help: str, description: str, temperatures: lis
     p.add_argument("--temperatures", type=float, nargs="+", default=temperatures, help="T values")
     p.add_argument("--ell", type=int, default=ell, help="lattice resolution")
     p.add_argument("--budget-bits", type=int, default=5000, help="uplink payload budget B per batch")
-    p.add_argument("--max-draft-len", type=int, default=8, help=max_draft_help)
+    p.add_argument("--max-draft-len", type=draft_cap, default=8, help=max_draft_help + "; none: no cap")
     p.add_argument("--out", help="write the CSV here instead of stdout")
     link_options(p)
     compute_options(p)
@@ -327,17 +344,18 @@ def _sweep(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from sqs.trace.logitcache import load_trace
     from sqs.trace.sweep import SWEEP_AXES, grid_cells, sweep
 
     slm, llm, segments, profile, link = _trace_inputs(args)
-    common = dict(
-        alpha=args.alpha, ell=args.ell, budget_bits=args.budget_bits, max_draft_len=args.max_draft_len, link=link
-    )
+    common = dict(alpha=args.alpha, ell=args.ell, budget_bits=args.budget_bits, max_draft_len=args.max_draft_len,
+                  link=link, accounting=args.accounting, scheme_state=args.scheme_state)  # fmt: skip
     axes = {column: getattr(args, name) for column, name in SWEEP_AXES.items()}
     cells = grid_cells(args.temperatures, axes, with_dense=args.qs, **common)
     t0 = time.perf_counter()
     rows = sweep(
-        slm, llm, segments, cells, profile, workers=args.workers,
+        slm, llm, segments, cells, profile, workers=args.workers, contexts=load_trace(Path(args.cache)).contexts,
+        n_boot=args.n_boot,
         progress=lambda xs, total: tqdm(xs, total=total, desc="sweep", unit="task", file=sys.stderr),
     )  # fmt: skip
     dt = time.perf_counter() - t0
@@ -362,7 +380,10 @@ def decode_options(dd: argparse.ArgumentParser, llm_help: str = LLM_HELP) -> Non
     dd.add_argument("--temperature", type=float, default=dc.temperature, help="T on both sides; 0 = greedy")
     dd.add_argument("--max-new-tokens", type=int, default=dc.max_new_tokens)
     dd.add_argument("--budget-bits", type=int, default=dc.budget_bits, help="uplink payload budget B per batch")
-    dd.add_argument("--max-draft-len", type=int, default=dc.max_draft_len, help="cap on drafts per batch")
+    dd.add_argument("--max-draft-len", type=draft_cap, default=dc.max_draft_len,
+                    help="cap on drafts per batch; none: no cap, B alone sets L (the paper)")  # fmt: skip
+    dd.add_argument("--scheme-state", choices=["cell", "prompt"], default=dc.scheme_state,
+                    help="C-SQS's threshold runs on across the prompts (cell) or restarts at each")  # fmt: skip
     scheme_options(dd, dc)
     dd.add_argument(
         "--slm", default=dc.slm, help="edge model id: embedded id, local dir or hub id; @exit=N keeps N layers"
@@ -486,7 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw = _trace_parser(
         sub, "sweep", "predict a grid of cells from a logits cache (no model run); CSV on stdout",
         "Trace-driven sweep (sqs.trace.sweep): exact per-position rejection probability and bits of each "
-        "compressed draft along the cached reference text, then expected batches and latency.",
+        "compressed draft along the cached reference text, then each prompt decoded in expectation (the budget "
+        "rule, the cap, acceptance) and its rates with 95 %% intervals over prompts.",
         [0.2, 0.6, 1.0], 100, "cap on drafts per batch",
     )  # fmt: skip
     sw.add_argument("--k", type=int, nargs="*", default=[4, 16, 64], help="K-SQS support sizes")
@@ -495,6 +517,11 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--top-p", type=float, nargs="*", default=[], help="top-p masses (none by default)")
     sw.add_argument("--no-qs", dest="qs", action="store_false", help="leave out the dense QS cell")
     sw.add_argument("--alpha", type=float, default=0.0005, help="C-SQS target dropped mass")
+    sw.add_argument("--accounting", choices=["exact", "paper"], default="exact",
+                    help="C-SQS bits charged against B: the wire's (exact) or the paper's formula (paper)")  # fmt: skip
+    sw.add_argument("--scheme-state", choices=["cell", "prompt"], default="cell",
+                    help="C-SQS's threshold over all prompts in sequence (cell) or restarted at each")  # fmt: skip
+    sw.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of the prompts (95 %% intervals)")
     sw.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="processes (temperatures are split among them; default: one per core)")  # fmt: skip
     sw.set_defaults(func=_sweep)

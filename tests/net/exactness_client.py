@@ -39,7 +39,7 @@ def worker(w: int) -> None:
     for trial in range(w, args.trials, args.threads):
         try:
             res = run_remote(side.session_model(), side, args.cloud, token, args.model,
-                             Session(args.scheme, params, (0,), trial), 2, args.temperature, LinkConfig(),
+                             Session(args.scheme, params, (0,), trial), 3, args.temperature, LinkConfig(),
                              budget_bits=10**6, max_draft_len=3)  # fmt: skip
             local[res.tokens[0], res.tokens[1]] += 1
         except Exception as exc:  # reported, and the test fails on any

@@ -4,12 +4,31 @@ import os
 
 from snakemake.utils import Paramspace, validate
 
-from sqs.outputs.catalog import COMPUTE_FIGURES, FIGURES, TRACE_FIGURES
-from sqs.study.grid import ConfigError, cell_config, check_config, grid_cells, needs_calibration
+from sqs.outputs.catalog import COMPUTE_FIGURES, FIGURES, HEATMAP, MEASURED_FIGURES, REGIME_FIGURES, TRACE_FIGURES
+from sqs.study.grid import (
+    ConfigError,
+    cell_config,
+    check_config,
+    grid_cells,
+    needs_calibration,
+    regime_config,
+    regime_names,
+)
 from sqs.steps.prepare import artifact_versions
 
+SCHEMA = "../schemas/config.schema.yaml"
 # Fails `snakemake -n` with the offending key, its value and the rule it broke; fills defaults.
-validate(config, schema="../schemas/config.schema.yaml", set_default=True)
+validate(config, schema=SCHEMA, set_default=True)
+# Each regime's view of the config (its decode keys over the top-level ones, its link, compute and grid instead
+# of them) is validated the same way; the sections a regime sets are stored back with their defaults filled.
+for _name in regime_names(config):
+    _view = regime_config(config, _name)
+    try:
+        validate(_view, schema=SCHEMA, set_default=True)
+    except WorkflowError as exc:
+        raise WorkflowError(f"invalid config in regimes.{_name}: {exc}") from None
+    for _section in config["regimes"][_name] or {}:
+        config["regimes"][_name][_section] = _view[_section]
 
 _sim = config["simulation"]
 if _sim["k"] > _sim["vocab_size"]:
@@ -17,16 +36,18 @@ if _sim["k"] > _sim["vocab_size"]:
         f"config simulation.k={_sim['k']} exceeds simulation.vocab_size={_sim['vocab_size']}: K must be in [1, V]"
     )
 try:
-    check_config(config)  # K <= V, a budget that fits one token of every scheme in the grid
+    check_config(config)  # K <= V, a budget that fits one token of every scheme in the grid, per regime
 except ConfigError as exc:
     raise WorkflowError(f"invalid config: {exc}") from None
 
-# One decoding job per grid cell: results/runs/scheme~<s>/policy~<p>/preemptive~<b>/temperature~<T>/K~<K>/...
+REGIMES = regime_names(config)
+# One decoding job per grid cell: results/runs/regime~<r>/scheme~<s>/policy~<p>/preemptive~<b>/temperature~<T>/...
 paramspace = Paramspace(grid_cells(config), param_sep="~")
 
 
 # This machine's compute calibration, written by calibrate_compute; every profile but `measured` prices from it.
 COMPUTE_CALIBRATION = "results/models/compute_calibration.json"
+CALIBRATION = COMPUTE_CALIBRATION if needs_calibration(config) else []
 
 
 # The built models' recipes (embedded conversion, distilled draft): a new recipe reruns prepare_models.
@@ -51,6 +72,11 @@ def tracking_uri():
     return config["mlflow"]["tracking_uri"] or "sqlite:///results/mlflow/mlflow.db"
 
 
+def regime_figures(names, ext="png", sub=""):
+    """Each regime's copy of each figure in ``names``: results/figures/<regime>/<sub><name>.<ext>."""
+    return [f"results/figures/{r}/{sub}{f}.{ext}" for r in REGIMES for f in names]
+
+
 # Decoding jobs time themselves, so in a local run no two compute jobs may share a core, whatever --cores
 # says (`snakemake --cores 8` on 2 cores once ran eight single-thread decoders at once and measured AR at
 # a third of its speed). Every compute rule claims its threads of `timed_cpus`, of which there are as many
@@ -65,16 +91,33 @@ def timed_cpus(wildcards, threads):
     return min(int(threads), CPUS)
 
 
+# The studies beside the paper's figures (analysis.extra): where it pays, and the draft-length headroom.
+EXTRA = {
+    "regimes": ["results/tables/regimes.csv", "results/figures/fig_regimes.png"],
+    "policy_headroom": ["results/tables/policy_headroom.csv", "results/figures/fig_policy_headroom.png"],
+}
+NEEDS_CALIBRATION = needs_calibration(config) or "regimes" in config["analysis"]["extra"]
+
 # The default run's targets (what `snakemake` builds), listed once; the Snakefile's first target reads them.
 ALL_TARGETS = [
     "results/tables/summary.csv",
+    *(p for ext in ("png", "pdf") for p in regime_figures([*REGIME_FIGURES, HEATMAP], ext)),
+    *regime_figures(MEASURED_FIGURES, sub="measured/"),
     *(f"results/figures/{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")),
-    *(f"results/figures/measured/{f}.png" for f in FIGURES),
-    "results/tables/compute_calibration.csv",
+    *(["results/tables/compute_calibration.csv"] if NEEDS_CALIBRATION else []),
     "results/mlflow/runs.json",
     "results/tables/trace_calibration.csv",
     "results/tables/theorem2.csv",
     "results/tables/sweep_dense.csv",
-    "results/tables/policy_headroom.csv",
-    "results/tables/regimes.csv",
+    "results/tables/verdicts.csv",
+    *(p for name in config["analysis"]["extra"] for p in EXTRA[name]),
+]
+# Every figure the MLflow parent run carries (the PNGs; their PDFs beside them are logged too).
+MLFLOW_FIGURES = [
+    *regime_figures([*REGIME_FIGURES, HEATMAP]),
+    *(f"results/figures/{f}.png" for f in FIGURES),
+    "results/figures/fig_trace_calibration.png",
+    "results/figures/fig_theorem2.png",
+    *(p for name in config["analysis"]["extra"] for p in EXTRA[name] if p.endswith(".png")),
+    *([f"results/figures/{f}.png" for f in COMPUTE_FIGURES] if NEEDS_CALIBRATION else []),
 ]

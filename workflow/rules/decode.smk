@@ -3,13 +3,13 @@ rule decode_cell:
     input:
         prompts="results/prompts/prompts.jsonl",
         models="results/models/models.json",
-        compute=COMPUTE_CALIBRATION if needs_calibration(config) else [],
+        compute=CALIBRATION,
     output:
         records=f"results/runs/{paramspace.wildcard_pattern}/records.jsonl",
         metrics=f"results/runs/{paramspace.wildcard_pattern}/metrics.json",
     params:
         cell=lambda wildcards: dict(paramspace.instance(wildcards)),
-        config=lambda wildcards: cell_config(config, wildcards.policy),
+        config=lambda wildcards: cell_config(config, wildcards.regime, wildcards.policy),
     log:
         f"results/logs/decode/{paramspace.wildcard_pattern}.log",
     conda:

@@ -1,4 +1,4 @@
-# The outputs people read: summary.csv, the paper figures, the MLflow mirror.
+# The outputs people read: summary.csv, the paper figures, the verdicts, the MLflow mirror.
 
 
 rule aggregate:
@@ -16,15 +16,23 @@ rule aggregate:
 
 
 rule figures:
-    """Every paper figure and ablation, PNG and PDF."""
+    """Per regime, the paper's figures (the trace model over every cached prompt, 95 % intervals, the live cells
+    beside) and the live cells' own; the variant cells and the cache's statistics once."""
     input:
         summary="results/tables/summary.csv",
         stats="results/tables/cache_stats.csv",
         trace="results/tables/trace_calibration.csv",
+        sweep="results/tables/sweep_dense.csv",
     output:
-        png=[report(f"results/figures/{f}.png", category="Figures", caption=f"../report/{f}.rst") for f in FIGURES],
-        pdf=[f"results/figures/{f}.pdf" for f in FIGURES],
-        measured=[f"results/figures/measured/{f}.png" for f in FIGURES],
+        png=[report(f"results/figures/{r}/{f}.png", category=f"Figures, {r} regime", caption=f"../report/{f}.rst")
+             for r in REGIMES for f in REGIME_FIGURES],
+        pdf=regime_figures(REGIME_FIGURES, "pdf"),
+        measured=regime_figures(MEASURED_FIGURES, sub="measured/"),
+        once=[report(f"results/figures/{f}.png", category="Figures", caption=f"../report/{f}.rst") for f in FIGURES],
+        once_pdf=[f"results/figures/{f}.pdf" for f in FIGURES],
+    params:
+        regimes=REGIMES,
+        figures=config["analysis"]["figures"],
     log:
         "results/logs/figures.log",
     conda:
@@ -39,7 +47,7 @@ rule mlflow_log:
         summary="results/tables/summary.csv",
         metrics=cell_outputs("metrics.json"),
         records=cell_outputs("records.jsonl"),
-        figures=expand("results/figures/{f}.png", f=[*FIGURES, *TRACE_FIGURES, *COMPUTE_FIGURES]),
+        figures=MLFLOW_FIGURES,
     output:
         "results/mlflow/runs.json",
     params:

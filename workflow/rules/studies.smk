@@ -6,7 +6,7 @@ rule policy_study:
     input:
         prompts="results/prompts/prompts.jsonl",
         models="results/models/models.json",
-        compute=COMPUTE_CALIBRATION if needs_calibration(config) else [],
+        compute=CALIBRATION,
     output:
         table="results/tables/{study}.csv",
         png=report("results/figures/fig_{study}.png", category="Figures", caption="../report/fig_{study}.rst"),

@@ -2,18 +2,19 @@
 
 
 rule trace_calibration:
-    """Every live speculative cell predicted from the logits cache (no model run), beside its measurement."""
+    """Every live speculative cell predicted from the logits cache over its own prompts (no model run), beside
+    its measurement, in its regime."""
     input:
         summary="results/tables/summary.csv",
         meta=f"{CACHE_DIR}/meta.json",
-        compute=COMPUTE_CALIBRATION if needs_calibration(config) else [],
+        compute=CALIBRATION,
     output:
         table="results/tables/trace_calibration.csv",
         png=report("results/figures/fig_trace_calibration.png", category="Figures",
                    caption="../report/fig_trace_calibration.rst"),
         pdf="results/figures/fig_trace_calibration.pdf",
     params:
-        config={k: config[k] for k in ("models", "decode", "link", "compute")},
+        config={k: config[k] for k in ("models", "decode", "link", "compute", "regimes", "analysis")},
     log:
         "results/logs/trace_calibration.log",
     conda:
@@ -32,7 +33,7 @@ rule policy_headroom:
     input:
         summary="results/tables/summary.csv",
         meta=f"{CACHE_DIR}/meta.json",
-        compute=COMPUTE_CALIBRATION if needs_calibration(config) else [],
+        compute=CALIBRATION,
     output:
         table="results/tables/policy_headroom.csv",
         png=report("results/figures/fig_policy_headroom.png", category="Figures",
@@ -69,20 +70,21 @@ rule theorem2:
 
 
 rule sweep_dense:
-    """The dense paper grid predicted from the logits cache (compute profiled on the live cells) and its heat map."""
+    """Per regime, the dense grid and the paper figures' settings predicted from the logits cache over every
+    cached prompt (expected sequences, 95 % intervals over prompts), AR beside; the best setting per T; the heat
+    maps."""
     input:
         summary="results/tables/summary.csv",
         meta=f"{CACHE_DIR}/meta.json",
-        compute=COMPUTE_CALIBRATION if needs_calibration(config) else [],
+        compute=CALIBRATION,
     output:
         table="results/tables/sweep_dense.csv",
         best="results/tables/sweep_best_per_temperature.csv",
-        png=report("results/figures/fig_sweep_heatmap.png", category="Figures",
-                   caption="../report/fig_sweep_heatmap.rst"),
-        pdf="results/figures/fig_sweep_heatmap.pdf",
+        png=[report(f"results/figures/{r}/{HEATMAP}.png", category=f"Figures, {r} regime",
+                    caption=f"../report/{HEATMAP}.rst") for r in REGIMES],
+        pdf=regime_figures([HEATMAP], "pdf"),
     params:
-        config={k: config[k] for k in ("models", "decode", "link", "compute")},
-        grid=config["analysis"]["sweep"],
+        config={k: config[k] for k in ("models", "decode", "link", "compute", "regimes", "analysis")},
     log:
         "results/logs/sweep_dense.log",
     conda:
@@ -94,6 +96,23 @@ rule sweep_dense:
         runtime=60,
     script:
         "../scripts/sweep_dense.py"
+
+
+rule verdicts:
+    """Per regime and temperature, which of K-SQS (its best K) and C-SQS (its best beta) is faster with
+    non-overlapping 95 % intervals, and whether C-SQS's adaptivity (eta > 0) beats eta = 0."""
+    input:
+        "results/tables/sweep_dense.csv",
+    output:
+        report("results/tables/verdicts.csv", category="Tables", caption="../report/verdicts.rst"),
+    params:
+        figures=config["analysis"]["figures"],
+    log:
+        "results/logs/verdicts.log",
+    conda:
+        "../../envs/sqs.yaml"
+    script:
+        "../scripts/verdicts.py"
 
 
 rule regimes:
@@ -109,7 +128,7 @@ rule regimes:
         png=report("results/figures/fig_regimes.png", category="Figures", caption="../report/fig_regimes.rst"),
         pdf="results/figures/fig_regimes.pdf",
     params:
-        config={k: config[k] for k in ("models", "decode", "link", "analysis", "compute")},
+        config={k: config[k] for k in ("models", "decode", "link", "analysis", "compute", "regimes")},
     log:
         "results/logs/regimes.log",
     conda:

@@ -1,8 +1,10 @@
-"""Every figure of the study, drawn from ``summary.csv`` (and the logits-cache statistics).
+"""Every figure of the study, drawn from the tables (``summary.csv``, ``sweep_dense.csv``, the cache statistics).
 
-Each ``fig_*`` function takes the table and a path stem and writes ``<stem>.png`` and ``<stem>.pdf``.
-Error bars are the standard deviation of per-prompt latency across prompts. The "focus" K-SQS and
-C-SQS settings of the single-setting figures are the middle values of the grid (see :func:`focus`).
+Each ``fig_*`` function takes its table(s) and a path stem and writes ``<stem>.png`` and ``<stem>.pdf``.
+The paper's figures (fig2, fig4, fig5, fig6) are drawn per regime from the trace model over every cached
+prompt, with 95 % bootstrap intervals over prompts as bands or bars, and the regime's live cells beside
+them as hollow markers with their own intervals. A note in each figure's corner says how its latency is
+priced (the regime: draft cap, link, compute profile).
 """
 
 from __future__ import annotations
@@ -17,34 +19,50 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from sqs.outputs.catalog import FIGURES
+from sqs.outputs.catalog import FIGURES, MEASURED_FIGURES, REGIME_FIGURES
 from sqs.protocol.schemes import SCHEMES
 from sqs.study.grid import PARAM_COLUMNS, is_variant
 
 # every scheme's colour, marker and label, as sqs.protocol.schemes.registry declares them
 STYLE = {name: {**spec.style, "label": spec.label} for name, spec in SCHEMES.items()}
-__all__ = ["FIGURES", "draw_all"]  # FIGURES: sqs.outputs.catalog
+__all__ = ["FIGURES", "REGIME_FIGURES", "draw_all"]
 TRACE_SCHEMES = [name for name, spec in SCHEMES.items() if spec.trace is not None]
 
 
-_TIME_NOTE = {"text": ""}  # what the figures' latency is (draw_all sets it: a compute profile or the wall clock)
-
-
-def _save(fig, stem: Path, constrained: bool = False, dpi: int = 130) -> None:
-    """PNG and PDF at ``stem``; ``constrained``: the figure lays itself out (colour bars), crop to its content."""
+def _save(fig, stem: Path, constrained: bool = False, dpi: int = 130, note: str = "") -> None:
+    """PNG and PDF at ``stem``; ``constrained``: the figure lays itself out (colour bars), crop to its content;
+    ``note``: what the figure's latency is, in its lower right corner."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    if constrained:
-        fig.savefig(stem.with_suffix(".png"), dpi=dpi, bbox_inches="tight")
-        fig.savefig(stem.with_suffix(".pdf"), bbox_inches="tight")
-        plt.close(fig)
-        return
-    fig.tight_layout()
-    if _TIME_NOTE["text"]:
-        fig.text(0.995, 0.003, _TIME_NOTE["text"], ha="right", va="bottom", fontsize=7, color="gray")
-    fig.savefig(stem.with_suffix(".png"), dpi=130)
-    fig.savefig(stem.with_suffix(".pdf"))
+    if not constrained:
+        fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 1))
+    if note:
+        fig.text(0.995, 0.003, note, ha="right", va="bottom", fontsize=7, color="gray")
+    kw = {"bbox_inches": "tight"} if constrained else {}
+    fig.savefig(stem.with_suffix(".png"), dpi=dpi, **kw)
+    fig.savefig(stem.with_suffix(".pdf"), **kw)
     plt.close(fig)
+
+
+def regime_note(rows: pd.DataFrame, regime: str | None = None) -> str:
+    """How a regime's rows price latency, from their own columns: the draft cap, the C-SQS accounting, the link
+    and the compute profile."""
+    spec = rows[rows.scheme != "ar"] if "scheme" in rows else rows  # AR rows carry no batch rule
+    if not len(spec):
+        return ""
+    r = spec.iloc[0]
+    cap = r.get("max_draft_len")
+    cap = "B alone sets L" if cap is None or cap != cap or cap == "" else f"at most {int(float(cap))} drafts"
+    parts = [f"{regime or r.get('regime', '')} regime: B = {int(r['budget_bits'])}, {cap}"]
+    if "accounting" in r and r["accounting"] == "paper":
+        parts.append("C-SQS bits counted as the paper")
+    if "uplink_bps" in r:
+        down = r.get("downlink_bps")
+        down = "no downlink" if down is None or down != down or down == "" else f"{float(down) / 1e6:g} Mb/s down"
+        parts.append(f"{float(r['uplink_bps']) / 1e6:g} Mb/s up, {1e3 * float(r['propagation_s']):g} ms propagation, "
+                     f"{down}")  # fmt: skip
+    parts.append(f"compute: {r['compute']}")
+    return "; ".join(parts)
 
 
 def _middle(values) -> float:
@@ -71,11 +89,37 @@ def _line(ax, sub, y, style, err=None, **kw):
         ax.plot(sub.temperature, sub[y], **opts)
 
 
+def _band(ax, sub, y, style, x="temperature", alpha=0.18, **kw):
+    """A line with its 95 % interval as a band (``<y>_ci_low`` .. ``<y>_ci_high``)."""
+    sub = sub.sort_values(x)
+    opts = {**style, **kw}
+    (line,) = ax.plot(sub[x], sub[y], **opts)
+    if f"{y}_ci_low" in sub and len(sub):
+        ax.fill_between(sub[x], sub[f"{y}_ci_low"], sub[f"{y}_ci_high"], color=line.get_color(), alpha=alpha, lw=0)
+    return line
+
+
+def _live(ax, sub, y, style, label: str, x="temperature") -> None:
+    """Live cells: hollow markers with their own 95 % intervals over prompts."""
+    if not len(sub):
+        return
+    lo, hi = sub.get(f"{y}_ci_low"), sub.get(f"{y}_ci_high")
+    err = None if lo is None else np.vstack([(sub[y] - lo).clip(lower=0), (hi - sub[y]).clip(lower=0)])
+    ax.errorbar(sub[x], sub[y], yerr=err, ls="none", marker=style.get("marker", "o"), mfc="white", ms=7,
+                color=style.get("color"), capsize=3, label=label, zorder=4)  # fmt: skip
+
+
 def _sel(df, scheme, **eq):
     out = df[df.scheme == scheme]
     for key, val in eq.items():
         out = out[np.isclose(out[key], val)]
     return out
+
+
+def _isin(df, column: str, values) -> pd.DataFrame:
+    if not len(df):
+        return df
+    return df[np.isclose(df[column].to_numpy(float)[:, None], np.asarray(values, float)[None, :]).any(axis=1)]
 
 
 def _empty(ax, what: str) -> None:
@@ -89,117 +133,167 @@ def _temperature_axes(axes, ylabels):
         ax.grid(alpha=0.3)
 
 
-def fig2_latency_resampling_vs_temperature(df, stem) -> None:
-    f = focus(df)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    k = _sel(df, "k-sqs", K=f["K"])
-    c = _sel(df, "c-sqs", beta0=f["beta0"], eta=f["eta"])
-    for sub, scheme, label in ((k, "k-sqs", f"K-SQS (K = {f['K']:g})"), (c, "c-sqs", f"C-SQS (β₁ = {f['beta0']:g})")):
-        if len(sub):
-            _line(axes[0], sub, "latency_s", {**STYLE[scheme], "label": label}, err="latency_s_std")
-            _line(axes[1], sub, "resampling_rate", {**STYLE[scheme], "label": label})
-    _temperature_axes(axes, ["latency per sequence (s)", "resampling rate (resampled / batch)"])
-    axes[0].legend()
-    fig.suptitle("Fig. 2: latency and resampling rate vs temperature")
-    _save(fig, stem)
+def paper_points(sweep: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """The sweep's rows at the paper figures' settings (``analysis.figures``): its temperatures, K-SQS at its
+    Ks, C-SQS at its betas and etas."""
+    sw = _isin(sweep, "temperature", settings["temperatures"])
+    k = _isin(sw[sw.scheme == "k-sqs"], "K", settings["K"])
+    c = _isin(_isin(sw[sw.scheme == "c-sqs"], "beta0", settings["beta0"]), "eta", settings["eta"])
+    return pd.concat([k, c], ignore_index=True)
 
 
-def fig4_latency_vs_K_and_beta(df, stem) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+def _best_per_t(sub: pd.DataFrame) -> pd.DataFrame:
+    """Per temperature, the row of lowest mean latency."""
+    return sub.loc[sub.groupby("temperature").latency_s.idxmin()] if len(sub) else sub
+
+
+LAT = "latency per sequence (s)"
+RES = "resampling rate (resampled / batch)"
+
+
+def fig2_latency_resampling_vs_temperature(pts, live, stem, note: str = "") -> None:
+    """K-SQS at its best K and C-SQS at its best β₁ per T (η the adaptive one), the paper's Fig. 2 reading."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    eta = max(pts[pts.scheme == "c-sqs"].eta, default=0.0)
+    best = {"k-sqs": _best_per_t(pts[pts.scheme == "k-sqs"]), "c-sqs": _best_per_t(_sel(pts, "c-sqs", eta=eta))}
+    names = {"k-sqs": ("K", "K"), "c-sqs": ("beta0", "β₁")}
+    for scheme, sub in best.items():
+        if not len(sub):
+            continue
+        col, sym = names[scheme]
+        st = {**STYLE[scheme], "label": f"{STYLE[scheme]['label']}, best {sym} per T (trace)"}
+        for ax, y in zip(axes, ("latency_s", "resampling_rate"), strict=True):
+            _band(ax, sub, y, st)
+        for r in sub.itertuples():
+            axes[0].annotate(f"{getattr(r, col):g}", (r.temperature, r.latency_s), fontsize=6, xytext=(0, 5),
+                             textcoords="offset points", ha="center", color=STYLE[scheme]["color"])  # fmt: skip
+        mine = live[live.scheme == scheme] if len(live) else live
+        for ax, y in zip(axes, ("latency_s", "resampling_rate"), strict=True):
+            _live(ax, mine, y, STYLE[scheme], f"{STYLE[scheme]['label']} live ({_settings(mine)})")
+    _temperature_axes(axes, [LAT, RES])
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Fig. 2: latency and resampling rate vs temperature (bands: 95 % over "
+                 f"{int(pts.n_prompts.max()) if len(pts) else 0} prompts)")  # fmt: skip
+    _save(fig, stem, note=note)
+
+
+def _settings(live: pd.DataFrame) -> str:
+    """The live cells' settings and prompts, for a legend."""
+    if not len(live):
+        return ""
+    labs = [SCHEMES[r["scheme"]].cell_label(r).split(" ", 1)[-1] for r in live.drop_duplicates(list(PARAM_COLUMNS))
+            .to_dict("records")]  # fmt: skip
+    return f"{', '.join(labs)}; {int(live.n_prompts.max())} prompts"
+
+
+def fig4_latency_vs_K_and_beta(pts, live, stem, note: str = "") -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     cmap = plt.get_cmap("viridis")
-    temps = sorted(df.temperature.unique())
-    eta = focus(df)["eta"]
+    temps = sorted(pts.temperature.unique())
+    eta = max(pts[pts.scheme == "c-sqs"].eta, default=0.0)
     for i, t in enumerate(temps):
         color = cmap(0.85 * i / max(len(temps) - 1, 1))
-        k = df[(df.scheme == "k-sqs") & np.isclose(df.temperature, t)].sort_values("K")
-        c = _sel(df, "c-sqs", eta=eta)
-        c = c[np.isclose(c.temperature, t)].sort_values("beta0")
-        if len(k):
-            axes[0].errorbar(
-                k.K, k.latency_s, yerr=k.latency_s_std, marker="o", color=color, capsize=3, label=f"T = {t:g}"
-            )
-        if len(c):
-            axes[1].errorbar(
-                c.beta0, c.latency_s, yerr=c.latency_s_std, marker="v", color=color, capsize=3, label=f"T = {t:g}"
-            )
+        at = pts[np.isclose(pts.temperature, t)]
+        for ax, sub, x, mk in ((axes[0], at[at.scheme == "k-sqs"], "K", "o"),
+                               (axes[1], _sel(at, "c-sqs", eta=eta), "beta0", "v")):  # fmt: skip
+            if len(sub):
+                sub = sub.sort_values(x)
+                err = np.vstack([sub.latency_s - sub.latency_s_ci_low, sub.latency_s_ci_high - sub.latency_s])
+                ax.errorbar(sub[x], sub.latency_s, yerr=err, marker=mk, ms=4, color=color, capsize=2, lw=1,
+                            label=f"T = {t:g}")  # fmt: skip
+    for ax, x, scheme in ((axes[0], "K", "k-sqs"), (axes[1], "beta0", "c-sqs")):
+        mine = _sel(live, scheme, eta=eta) if scheme == "c-sqs" and len(live) else live[live.scheme == scheme]
+        _live(ax, mine, "latency_s", {"color": "black", "marker": "s"}, f"live ({_settings(mine)})", x=x)
     for ax, xl, what in ((axes[0], "K (top-K support size)", "K-SQS"), (axes[1], "initial threshold β₁", "C-SQS")):
         ax.set_xscale("log", base=2 if what == "K-SQS" else 10)
         if what == "K-SQS":
             ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.set_xlabel(xl)
-        ax.set_ylabel("latency per sequence (s)")
+        ax.set_ylabel(LAT)
         ax.set_title(what if ax.has_data() else "")
         ax.grid(alpha=0.3)
         if ax.has_data():
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=6, ncol=2)
         else:
             _empty(ax, what)
-    fig.suptitle(f"Fig. 4: latency vs K (K-SQS) and β₁ (C-SQS, η = {eta:g})")
-    _save(fig, stem)
+    fig.suptitle(f"Fig. 4: latency vs K (K-SQS) and β₁ (C-SQS, η = {eta:g}); bars: 95 % over prompts")
+    _save(fig, stem, note=note)
 
 
-def fig5_csqs_adaptivity(df, stem) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    c = df[df.scheme == "c-sqs"]
+def fig5_csqs_adaptivity(pts, live, stem, note: str = "") -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    c = pts[pts.scheme == "c-sqs"]
     betas = sorted(c.beta0.unique())
     cmap = plt.get_cmap("plasma")
     for i, b in enumerate(betas):
         color = cmap(i / max(len(betas), 1))
         for eta in sorted(c.eta.unique()):
             sub = _sel(c, "c-sqs", beta0=b, eta=eta)
-            style = dict(color=color, marker="o" if eta > 0 else "x", linestyle="-" if eta > 0 else "--")
-            label = f"β₁ = {b:g}, η = {eta:g}"
-            _line(axes[0], sub, "latency_s", {**style, "label": label}, err="latency_s_std")
-            _line(axes[1], sub, "resampling_rate", {**style, "label": label})
-    _temperature_axes(axes, ["latency per sequence (s)", "resampling rate (resampled / batch)"])
+            style = dict(color=color, marker="o" if eta > 0 else "x", ms=3, linestyle="-" if eta > 0 else "--",
+                         label=f"β₁ = {b:g}, η = {eta:g}")  # fmt: skip
+            for ax, y in zip(axes, ("latency_s", "resampling_rate"), strict=True):
+                _band(ax, sub, y, style, alpha=0.12)
+    mine = live[live.scheme == "c-sqs"] if len(live) else live
+    for ax, y in zip(axes, ("latency_s", "resampling_rate"), strict=True):
+        _live(ax, mine, y, {"color": "black", "marker": "v"}, f"live ({_settings(mine)})")
+    _temperature_axes(axes, [LAT, RES])
     if axes[0].has_data():
-        axes[0].legend(fontsize=7)
+        axes[0].legend(fontsize=6, ncol=2)
     else:
         _empty(axes[0], "C-SQS")
-    fig.suptitle("Fig. 5: C-SQS with (η > 0, solid) and without (η = 0, dashed) adaptivity")
-    _save(fig, stem)
+    fig.suptitle("Fig. 5: C-SQS with (η > 0, solid) and without (η = 0, dashed) adaptivity; bands: 95 % over prompts")
+    _save(fig, stem, note=note)
 
 
-def fig6_ksqs_vs_csqs(df, stem) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    eta = focus(df)["eta"]
-    ks = sorted(df[df.scheme == "k-sqs"].K.unique())
-    bs = sorted(df[df.scheme == "c-sqs"].beta0.unique())
+def fig6_ksqs_vs_csqs(pts, live, stem, note: str = "") -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    eta = max(pts[pts.scheme == "c-sqs"].eta, default=0.0)
+    ks = sorted(pts[pts.scheme == "k-sqs"].K.unique())
+    bs = sorted(pts[pts.scheme == "c-sqs"].beta0.unique())
     blues, oranges = plt.get_cmap("Blues"), plt.get_cmap("Oranges")
     for i, k in enumerate(ks):
-        st = {"color": blues(0.4 + 0.6 * i / max(len(ks) - 1, 1)), "marker": "o", "label": f"K-SQS K = {k:g}"}
-        sub = _sel(df, "k-sqs", K=k)
-        _line(axes[0], sub, "latency_s", st, err="latency_s_std")
-        _line(axes[1], sub, "resampling_rate", st)
+        st = {"color": blues(0.4 + 0.6 * i / max(len(ks) - 1, 1)), "marker": "o", "ms": 3, "label": f"K-SQS K = {k:g}"}
+        for ax, y in zip(axes, ("latency_s", "resampling_rate"), strict=True):
+            _band(ax, _sel(pts, "k-sqs", K=k), y, st, alpha=0.1)
     for i, b in enumerate(bs):
-        st = {"color": oranges(0.4 + 0.6 * i / max(len(bs) - 1, 1)), "marker": "v", "label": f"C-SQS β₁ = {b:g}"}
-        sub = _sel(df, "c-sqs", beta0=b, eta=eta)
-        _line(axes[0], sub, "latency_s", st, err="latency_s_std")
-        _line(axes[1], sub, "resampling_rate", st)
-    _temperature_axes(axes, ["latency per sequence (s)", "resampling rate (resampled / batch)"])
+        st = {"color": oranges(0.4 + 0.6 * i / max(len(bs) - 1, 1)), "marker": "v", "ms": 3,
+              "label": f"C-SQS β₁ = {b:g}"}  # fmt: skip
+        for ax, y in zip(axes, ("latency_s", "resampling_rate"), strict=True):
+            _band(ax, _sel(pts, "c-sqs", beta0=b, eta=eta), y, st, alpha=0.1)
+    for scheme in ("k-sqs", "c-sqs"):
+        mine = live[live.scheme == scheme] if len(live) else live
+        for ax, y in zip(axes, ("latency_s", "resampling_rate"), strict=True):
+            _live(ax, mine, y, {"color": "black", "marker": STYLE[scheme]["marker"]},
+                  f"{STYLE[scheme]['label']} live ({_settings(mine)})")  # fmt: skip
+    _temperature_axes(axes, [LAT, RES])
     if axes[0].has_data():
-        axes[0].legend(fontsize=7)
-    fig.suptitle(f"Fig. 6: K-SQS vs C-SQS across temperature (C-SQS η = {eta:g})")
-    _save(fig, stem)
+        axes[0].legend(fontsize=6, ncol=2)
+    fig.suptitle(f"Fig. 6: K-SQS vs C-SQS across temperature (C-SQS η = {eta:g}); bands: 95 % over prompts")
+    _save(fig, stem, note=note)
 
 
-def fig_baselines(df, stem) -> None:
+def fig_baselines(df, stem, note: str = "") -> None:
+    """Every live scheme at its middle setting: latency (95 % band over prompts) and speedup over AR."""
     f = focus(df)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     shown = []
     for scheme, spec in SCHEMES.items():
         sub = _sel(df, scheme, **f[scheme])
         if len(sub):
             label = spec.cell_label(f[scheme]).replace(scheme, spec.label, 1) if spec.columns() else spec.label
-            _line(axes[0], sub, "latency_s", {**STYLE[scheme], "label": label}, err="latency_s_std")
+            _band(axes[0], sub, "latency_s", {**STYLE[scheme], "label": label})
             _line(axes[1], sub, "speedup_vs_ar", {**STYLE[scheme], "label": label})
             shown.append(spec.label)
     axes[1].axhline(1.0, color="black", lw=0.8, ls=":")
     axes[0].set_yscale("log")
     _temperature_axes(axes, ["latency per sequence (s, log scale)", "speedup over AR (×)"])
-    axes[0].legend(fontsize=8)
-    fig.suptitle("Every scheme at its middle setting: " + ", ".join(shown))
-    _save(fig, stem)
+    if axes[0].has_data():
+        axes[0].legend(fontsize=8)
+    else:
+        _empty(axes[0], "live")
+    n = int(df.n_prompts.max()) if len(df) else 0
+    fig.suptitle(f"Live cells, every scheme at its middle setting ({n} prompts): " + ", ".join(shown), fontsize=10)
+    _save(fig, stem, note=note)
 
 
 def fig_variants(df, stem) -> None:
@@ -262,7 +356,7 @@ def fig_policy_headroom(df, stem, target: float = 0.05) -> None:
     _save(fig, stem)
 
 
-def fig_bound_vs_measured(df, stem, trace=None) -> None:
+def fig_bound_vs_measured(df, stem, trace=None, note: str = "") -> None:
     """Live cells (filled) and, when ``trace`` (the calibration table) is given, their trace predictions (hollow)."""
     spec = df[df.scheme != "ar"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -304,7 +398,7 @@ def fig_bound_vs_measured(df, stem, trace=None) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Theorem 1 against measurement (each point a grid cell)")
-    _save(fig, stem)
+    _save(fig, stem, note=note)
 
 
 def fig_support_size_vs_temperature(stats, stem) -> None:
@@ -334,23 +428,37 @@ def fig_support_size_vs_temperature(stats, stem) -> None:
     _save(fig, stem)
 
 
-def draw_all(summary, stats, out_dir: Path, trace=None, time_note: str | None = None) -> list[Path]:
-    """Every figure into ``out_dir`` (``trace``: the calibration table, for Theorem 1); returns the PNG paths.
+def draw_all(summary, stats, sweep, out_dir: Path, regimes: list[str], settings: dict, trace=None) -> list[Path]:
+    """Every figure of the ``figures`` rule; returns the PNG paths.
 
-    The paper's figures read the plain cells (static policy, no preemption); ``fig_variants`` all of them.
-    ``time_note`` says in a corner of each figure what its latency is (default: the rows' compute profile)."""
+    Per regime into ``out_dir/<regime>/``: the paper's figures from ``sweep`` (the trace model's rows at the
+    figure ``settings``, analysis.figures) with the regime's plain live cells beside them, the live cells'
+    baselines and Theorem 1 (``trace``: the calibration table), and in ``measured/`` the baselines again on
+    this machine's wall clock. Once into ``out_dir``: every regime's variant cells, the cache's statistics."""
     out_dir = Path(out_dir)
-    profile = summary["compute"].iloc[0] if "compute" in summary and len(summary) else "measured"
-    _TIME_NOTE["text"] = time_note or f"latency priced by compute profile: {profile}"
-    plain = summary[[not is_variant(r) for r in summary.to_dict("records")]]
-    for name in FIGURES[:-1]:
-        if name == "fig_bound_vs_measured":
-            fig_bound_vs_measured(plain, out_dir / name, trace)
-        else:
-            globals()[name](summary if name == "fig_variants" else plain, out_dir / name)
-    fig_support_size_vs_temperature(stats, out_dir / FIGURES[-1])
-    _TIME_NOTE["text"] = ""
-    return [out_dir / f"{n}.png" for n in FIGURES]
+    paths = []
+    for regime in regimes:
+        live = summary[summary.regime == regime]
+        plain = live[[not is_variant(r) for r in live.to_dict("records")]]
+        sw = sweep[sweep.regime == regime]
+        pts = paper_points(sw, settings)
+        d = out_dir / regime
+        note = regime_note(sw if len(sw) else plain, regime)
+        for name in REGIME_FIGURES[:4]:  # the paper's: the trace with intervals, the live cells beside
+            globals()[name](pts, plain, d / name, note)
+        fig_baselines(plain, d / "fig_baselines", note=regime_note(plain, regime))
+        tr = trace[trace.regime == regime] if trace is not None and "regime" in trace else trace
+        fig_bound_vs_measured(plain, d / "fig_bound_vs_measured", tr, note=regime_note(plain, regime))
+        wall = plain.assign(latency_s=plain.latency_measured_s, tokens_per_s=plain.tokens_per_s_measured,
+                            speedup_vs_ar=plain.speedup_vs_ar_measured).drop(columns=["latency_s_ci_low",
+                                                                                      "latency_s_ci_high"])  # fmt: skip
+        for name in MEASURED_FIGURES:
+            fig_baselines(wall, d / "measured" / name, note=f"{regime} regime's live cells; latency: this "
+                          "machine's wall clock")  # fmt: skip
+        paths += [d / f"{n}.png" for n in REGIME_FIGURES] + [d / "measured" / f"{n}.png" for n in MEASURED_FIGURES]
+    fig_variants(summary, out_dir / "fig_variants")
+    fig_support_size_vs_temperature(stats, out_dir / "fig_support_size_vs_temperature")
+    return paths + [out_dir / f"{n}.png" for n in FIGURES]
 
 
 def fig_trace_calibration(cal, stem) -> None:
@@ -361,12 +469,16 @@ def fig_trace_calibration(cal, stem) -> None:
         ("mean_accept_len", "mean accept length (tokens / batch)"),
         ("latency_s", "latency per sequence (s)"),
     )
+    regimes = list(dict.fromkeys(cal.regime)) if "regime" in cal else [None]
     for ax, (col, label) in zip(axes, pairs, strict=True):
         for scheme in TRACE_SCHEMES:
-            sub = cal[cal.scheme == scheme]
-            if len(sub):
-                st = STYLE[scheme]
-                ax.scatter(sub[f"pred_{col}"], sub[col], color=st["color"], marker=st["marker"], label=st["label"])
+            for i, regime in enumerate(regimes):  # the first regime filled, the others hollow
+                sub = cal[(cal.scheme == scheme) & ((cal.regime == regime) if regime is not None else True)]
+                if len(sub):
+                    st = STYLE[scheme]
+                    face = st["color"] if i == 0 else "none"
+                    ax.scatter(sub[f"pred_{col}"], sub[col], facecolors=face, edgecolors=st["color"],
+                               marker=st["marker"], label=st["label"] + (f" ({regime})" if regime else ""))  # fmt: skip
         vals = np.concatenate([cal[col].to_numpy(float), cal[f"pred_{col}"].to_numpy(float)])
         lo, hi = (np.nanmin(vals), np.nanmax(vals)) if vals.size else (0.0, 1.0)
         pad = 0.05 * (hi - lo or 1.0)
@@ -406,13 +518,14 @@ def fig_theorem2(tab, stem, alpha: float) -> None:
 
 
 def best_per_temperature(sw) -> pd.DataFrame:
-    """Per T, the lowest predicted latency of each scheme and the overall winner (with its setting)."""
+    """Per regime and T, the lowest predicted latency of each scheme and the overall winner (with its setting)."""
     rows = []
-    for t, sub in sw.groupby("temperature"):
-        best = sub.loc[sub.groupby("scheme").pred_ms_per_token.idxmin()]
-        win = best.loc[best.pred_ms_per_token.idxmin()]
-        row = {"temperature": t, "best": _setting(win), "best_ms_per_token": win.pred_ms_per_token}
-        row.update({f"{r.scheme}_ms_per_token": r.pred_ms_per_token for r in best.itertuples()})
+    sw = sw if "regime" in sw else sw.assign(regime="")
+    for (regime, t), sub in sw.groupby(["regime", "temperature"], sort=False):
+        best = sub.loc[sub.groupby("scheme").ms_per_token.idxmin()]
+        win = best.loc[best.ms_per_token.idxmin()]
+        row = {"regime": regime, "temperature": t, "best": _setting(win), "best_ms_per_token": win.ms_per_token}
+        row.update({f"{r.scheme}_ms_per_token": r.ms_per_token for r in best.itertuples()})
         row.update({f"{r.scheme}_setting": _setting(r) for r in best.itertuples()})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -424,7 +537,7 @@ def _setting(r) -> str:
     return spec.cell_label(r._asdict() if hasattr(r, "_asdict") else dict(r)).replace(r.scheme, spec.label, 1)
 
 
-def fig_sweep_heatmap(sw, stem) -> None:
+def fig_sweep_heatmap(sw, stem, regime: str = "") -> None:
     """Predicted latency over (T, K) for K-SQS and over (T, β₁) for C-SQS per η; best setting per T marked."""
     from matplotlib.colors import LogNorm
 
@@ -435,7 +548,7 @@ def fig_sweep_heatmap(sw, stem) -> None:
     nrow = -(-(len(panels) + 1) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(5.4 * ncol, 4.2 * nrow), squeeze=False, layout="constrained")
     axes = axes.ravel()
-    vals = sw.pred_ms_per_token.to_numpy(float)
+    vals = sw.ms_per_token.to_numpy(float)
     norm = LogNorm(vmin=np.nanmin(vals), vmax=np.nanmax(vals))
     temps = sorted(sw.temperature.unique())
     best = best_per_temperature(sw)
@@ -443,7 +556,7 @@ def fig_sweep_heatmap(sw, stem) -> None:
     for ax, (scheme, eta) in zip(axes, panels, strict=False):
         sub = sw[sw.scheme == scheme] if eta is None else sw[(sw.scheme == scheme) & np.isclose(sw.eta, eta)]
         ycol = next(iter(SCHEMES[scheme].columns()))  # K, beta0, top_p: the panel's y axis
-        piv = sub.pivot_table(index=ycol, columns="temperature", values="pred_ms_per_token").reindex(columns=temps)
+        piv = sub.pivot_table(index=ycol, columns="temperature", values="ms_per_token").reindex(columns=temps)
         im = ax.imshow(piv.to_numpy(float), origin="lower", aspect="auto", cmap="viridis_r", norm=norm)
         col_best = np.nanargmin(piv.to_numpy(float), axis=0)
         ax.scatter(range(len(temps)), col_best, marker="o", s=14, facecolor="none", edgecolor="white",
@@ -476,8 +589,9 @@ def fig_sweep_heatmap(sw, stem) -> None:
     for ax in axes[len(panels) + 1 :]:
         ax.axis("off")
     fig.colorbar(im, ax=axes.tolist(), label="predicted latency (ms per token)", shrink=0.6, location="right")
-    fig.suptitle("Dense trace sweep: predicted latency (circles: best per T in a panel; red star: overall best)")
-    _save(fig, stem, constrained=True)
+    fig.suptitle(f"Dense trace sweep, {regime} regime: predicted latency (circles: best per T in a panel; red star: "
+                 "overall best)")  # fmt: skip
+    _save(fig, stem, constrained=True, note=regime_note(sw, regime))
 
 
 def fig_adaptive_vs_static(tab, stem) -> None:

@@ -22,15 +22,17 @@ import math
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from sqs.protocol.schemes import get as scheme_spec
-from sqs.study.grid import PARAM_COLUMNS, is_preemptive
+from sqs.study.grid import PARAM_COLUMNS, is_preemptive, link_config
 
 log = logging.getLogger(__name__)
 
 PARAM_KEYS = (
-    "scheme", "temperature", *PARAM_COLUMNS, "alpha", "ell", "budget_bits", "policy", "preemptive", "slm", "llm",
+    "regime", "scheme", "temperature", *PARAM_COLUMNS, "alpha", "ell", "budget_bits", "max_draft_len", "policy",
+    "preemptive", "slm", "llm",
 )  # fmt: skip
 BATCH_SERIES = {
     "drafts": "batch_drafts",
@@ -104,13 +106,16 @@ def _number(x) -> str:
 
 
 def cell_run_name(row: dict) -> str:
-    """A cell's run name a person can tell apart: ``k-sqs K=16 T=0.6``, ``c-sqs β₁=0.001 η=0.001 T=1``."""
+    """A cell's run name a person can tell apart: ``k-sqs K=16 T=0.6 (paper)``, ``c-sqs β₁=0.001 η=0.001 T=1
+    (practical)``."""
     parts = [scheme_spec(str(row["scheme"])).cell_label(row)]
     if row.get("policy", "static") != "static":
         parts.append(str(row["policy"]))
     if is_preemptive(row):
         parts.append("preemptive")
     parts.append(f"T={_number(row['temperature'])}")
+    if row.get("regime"):
+        parts.append(f"({row['regime']})")
     return " ".join(parts)
 
 
@@ -171,7 +176,8 @@ def log_study(
             "git_commit": commit,
             "n_cells": len(cells),
             **{f"decode.{k}": v for k, v in config["decode"].items()},
-            **{f"link.{k}": v for k, v in config["link"].items()},
+            **{f"link.{k}": v for k, v in asdict(link_config(config)).items()},
+            "regimes": json.dumps(config.get("regimes") or {}, sort_keys=True),
             **{f"data.{k}": v for k, v in config["data"].items() if v is not None},
         }
         _retry(client.log_batch, parent.info.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
@@ -192,6 +198,7 @@ def log_study(
             exp_id,
             run_name=cell_run_name(row),
             tags={
+                "regime": str(row.get("regime", "")),
                 "scheme": str(row["scheme"]),
                 "temperature": _number(row["temperature"]),
                 "pair": f"{row.get('slm')} -> {row.get('llm')}",

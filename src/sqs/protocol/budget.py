@@ -25,9 +25,13 @@ class BitBudget:
         """No further draft can be sent (the cap is reached)."""
         return self.num_drafts >= self.max_draft_len
 
+    def fits(self, bits: int) -> bool:
+        """Whether a draft of ``bits`` would be admitted (nothing is taken)."""
+        return not self.full and self.used_bits + bits <= self.budget_bits
+
     def admit(self, bits: int) -> bool:
         """Take a draft of ``bits`` if it fits; False ends the batch (the sequential rule)."""
-        if self.full or self.used_bits + bits > self.budget_bits:
+        if not self.fits(bits):
             return False
         self.used_bits += bits
         self.num_drafts += 1

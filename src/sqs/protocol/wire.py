@@ -75,6 +75,7 @@ _DOWN_HEAD = struct.Struct(">BBHI")
 UPLINK_HEADER_BYTES = _UP_HEAD.size + 4
 DOWNLINK_BYTES = _DOWN_HEAD.size + 2
 _MAX_L = 0xFFFF
+MAX_DRAFTS = _MAX_L  # drafts one uplink message can carry (a 16-bit count)
 
 
 def _layout(code: int) -> Layout | None:

@@ -24,7 +24,7 @@ def decode_cell_files(cell: dict, config: dict, prompts_path: Path, records_out:
     Both outputs are written to temporary names and renamed, so a killed job leaves no half file behind.
     """
     cell = {k: (v.item() if hasattr(v, "item") else v) for k, v in dict(cell).items()}
-    prompts = prompt_texts(prompts_path)
+    prompts = prompt_texts(prompts_path)[: config["decode"].get("n_prompts")]  # the first n decode live
     label = " ".join(f"{k}={cell[k]}" for k in CELL_COLUMNS)
     calibration = json.loads(Path(calibration_path).read_text()) if calibration_path else None
     bar = lambda xs: tqdm(xs, desc=label, unit="prompt")  # noqa: E731

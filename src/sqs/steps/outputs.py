@@ -11,6 +11,7 @@ from sqs.outputs import figures
 from sqs.steps.io import write_table
 from sqs.study.aggregate import summary_table
 from sqs.study.simulate import SimulationConfig, simulate
+from sqs.study.verdicts import verdicts
 
 
 def write_summary(metrics_paths: list, out_csv) -> None:
@@ -19,16 +20,22 @@ def write_summary(metrics_paths: list, out_csv) -> None:
     write_table(summary_table(rows).to_dict("records"), out_csv)
 
 
-def figures_files(summary_csv, stats_csv, out_dir, trace_csv=None) -> list[Path]:
-    """``figures``: the tables in, every paper figure and ablation out, priced by the run's compute
-    profile; the same figures from the wall clock beside it in ``<out_dir>/measured/``."""
+def figures_files(summary_csv, stats_csv, sweep_csv, out_dir, regimes: list[str], settings: dict,
+                  trace_csv=None) -> list[Path]:  # fmt: skip
+    """``figures``: the tables in; per regime the paper's figures (trace model with intervals, live cells
+    beside) and the live cells' own, priced by the regime's compute profile, the baselines again on the wall
+    clock in ``<out_dir>/<regime>/measured/``; the variants and the cache's statistics once."""
     trace = pd.read_csv(trace_csv) if trace_csv else None
     summary, stats = pd.read_csv(summary_csv), pd.read_csv(stats_csv)
-    paths = figures.draw_all(summary, stats, Path(out_dir), trace)
-    wall = summary.assign(latency_s=summary.latency_measured_s, tokens_per_s=summary.tokens_per_s_measured,
-                          speedup_vs_ar=summary.speedup_vs_ar_measured, latency_s_std=0.0)  # fmt: skip
-    note = "latency: the wall clock of this machine (measured)"
-    return paths + figures.draw_all(wall, stats, Path(out_dir) / "measured", trace, time_note=note)
+    sweep = pd.read_csv(sweep_csv)
+    return figures.draw_all(summary, stats, sweep, Path(out_dir), list(regimes), dict(settings), trace)
+
+
+def verdict_files(sweep_csv, figures_settings: dict, out_csv) -> list[dict]:
+    """``verdicts``: the sweep table in, the verdict table out (sqs.study.verdicts)."""
+    rows = verdicts(pd.read_csv(sweep_csv), figures_settings)
+    write_table(rows, out_csv)
+    return rows
 
 
 def simulate_files(settings: dict, out_csv) -> list[dict]:

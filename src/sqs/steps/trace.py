@@ -3,63 +3,112 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
 
 from sqs.outputs import figures
+from sqs.outputs.catalog import HEATMAP
 from sqs.steps.io import read_jsonl, write_table
-from sqs.study.grid import compute_profile, is_variant
+from sqs.study.grid import (
+    compute_profile,
+    is_variant,
+    link_config,
+    regime_config,
+    regime_names,
+    trace_cell,
+    trace_grid,
+)
 from sqs.system.compute import make_profile
-from sqs.system.latency import LinkConfig
 from sqs.trace.headroom import HEADROOM_COLUMNS, policy_headroom
 from sqs.trace.logitcache import load_trace
-from sqs.trace.regimes import cell_terms, regime_cells, regime_table, validate
+from sqs.trace.regimes import ar_terms, cell_terms, link_terms, regime_cells, regime_table, validate
+from sqs.trace.sequence import expected_tallies
 from sqs.trace.sweep import (
-    SWEEP_AXES,
     SWEEP_SCHEMES,
-    SweepCell,
+    ar_rows,
     calibrate,
-    dense_sweep,
+    grid_cells,
+    position_stats,
     profile_from_summary,
+    sweep,
     theorem2_table,
+    with_speedups,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _live(summary_csv) -> list[dict]:
     return pd.read_csv(summary_csv).to_dict("records")
 
 
-def _profile(config: dict, calibration_path, summary_csv):
-    """The run's compute profile (its live cells were priced with it); under ``measured``, per-call
-    prices fitted on the live cells."""
-    cal = json.loads(Path(calibration_path).read_text()) if calibration_path else None
-    profile = compute_profile(config, cal) if "models" in config else None
-    return profile if profile is not None and not profile.measured else profile_from_summary(_live(summary_csv))
+def _calibration(path) -> dict | None:
+    return json.loads(Path(path).read_text()) if path else None
+
+
+def regime_profiles(config: dict, calibration_path, summary_csv) -> dict:
+    """Each regime's compute profile (its live cells were priced with it); under ``measured``, per-call
+    prices fitted on that regime's live cells."""
+    cal, live, out = _calibration(calibration_path), None, {}
+    for name in regime_names(config):
+        profile = compute_profile(regime_config(config, name), cal)
+        if profile.measured:
+            live = _live(summary_csv) if live is None else live
+            profile = profile_from_summary([r for r in live if r.get("regime", name) == name])
+        out[name] = profile
+    return out
+
+
+def _live_segments(trace, n_prompts: int) -> list[int]:
+    """The cache segments of a live cell's prompts: the first ``n_prompts`` of the prompts file, as decoded."""
+    if n_prompts > len(trace.segments):
+        raise ValueError(f"a live cell decoded {n_prompts} prompts, the logits cache holds {len(trace.segments)}")
+    return list(range(n_prompts))
 
 
 def calibration_files(cache_dir, summary_csv, config: dict, out_csv, fig_dir, calibration_path=None) -> list[dict]:
-    """``trace_calibration``: every plain live cell predicted from the cache, and fig_trace_calibration."""
+    """``trace_calibration``: every plain live cell predicted from the cache over its own prompts, and
+    fig_trace_calibration."""
     tr = load_trace(cache_dir)
-    profile = _profile(config, calibration_path, summary_csv)
-    rows = calibrate(tr.slm, tr.llm, tr.segments, _live(summary_csv), config, profile, tr.mean_context)
+    profiles = regime_profiles(config, calibration_path, summary_csv)
+    live = []
+    for row in _live(summary_csv):
+        if row["scheme"] in SWEEP_SCHEMES and not is_variant(row):
+            live.append((trace_cell(config, row["regime"], row), row, _live_segments(tr, int(row["n_prompts"]))))
+    rows = calibrate(tr.slm, tr.llm, tr.segments, live, profiles, tr.contexts,
+                     n_boot=int(config["analysis"]["figures"]["n_boot"]))  # fmt: skip
     write_table(rows, out_csv)
     figures.fig_trace_calibration(pd.read_csv(out_csv), Path(fig_dir) / "fig_trace_calibration")
     return rows
 
 
-def dense_sweep_files(cache_dir, summary_csv, config: dict, grid: dict, out_csv, fig_dir, workers: int = 1,
-                      calibration_path=None):  # fmt: skip
-    """``sweep_dense``: the dense sweep table, the best setting per temperature beside it, the heat map."""
+def dense_sweep_files(cache_dir, summary_csv, config: dict, out_csv, fig_dir, workers: int = 1,
+                      calibration_path=None, progress=None) -> list[dict]:  # fmt: skip
+    """``sweep_dense``: per regime, the dense grid and the figures' settings over every cached prompt, AR beside;
+    the best setting per temperature; each regime's heat map (``<fig_dir>/<regime>/fig_sweep_heatmap``)."""
     tr = load_trace(cache_dir)
-    profile = _profile(config, calibration_path, summary_csv)
-    rows = dense_sweep(tr.slm, tr.llm, tr.segments, _live(summary_csv), config, grid, workers=workers,
-                       profile=profile, context=tr.mean_context)  # fmt: skip
+    profiles = regime_profiles(config, calibration_path, summary_csv)
+    grid = trace_grid(config)
+    n_boot = int(config["analysis"]["figures"]["n_boot"])
+    cells = []
+    for name in regime_names(config):
+        proto = trace_cell(config, name, {"scheme": "qs", "temperature": 0.0})
+        common = {k: getattr(proto, k) for k in ("alpha", "ell", "budget_bits", "max_draft_len", "link",
+                                                 "accounting", "scheme_state", "regime")}  # fmt: skip
+        cells += grid_cells(grid["temperatures"], grid, **common)
+    rows = sweep(tr.slm, tr.llm, tr.segments, cells, profiles, progress=progress, workers=workers,
+                 contexts=tr.contexts, n_boot=n_boot, seed=int(config["decode"]["seed"]))  # fmt: skip
+    links = {n: (profiles[n], link_config(regime_config(config, n))) for n in profiles}
+    rows = with_speedups(ar_rows(tr.segments, links, grid["temperatures"], tr.contexts, n_boot) + rows)
     write_table(rows, out_csv)
-    sw = pd.read_csv(out_csv)
-    write_table(figures.best_per_temperature(sw).to_dict("records"),
+    sw = pd.read_csv(out_csv, keep_default_na=False, na_values=[""])
+    spec = sw[sw.scheme != "ar"]
+    write_table(figures.best_per_temperature(spec).to_dict("records"),
                 Path(out_csv).with_name("sweep_best_per_temperature.csv"))  # fmt: skip
-    figures.fig_sweep_heatmap(sw, Path(fig_dir) / "fig_sweep_heatmap")
+    for name in regime_names(config):
+        figures.fig_sweep_heatmap(spec[spec.regime == name], Path(fig_dir) / name / HEATMAP, regime=name)
     return rows
 
 
@@ -74,12 +123,14 @@ def theorem2_files(cache_dir, temperature: float, beta0: float, alpha: float, et
 
 
 def headroom_files(cache_dir, summary_csv, config: dict, out_csv, fig_stem=None, calibration_path=None) -> list[dict]:
-    """``policy_headroom``: the cache and the run's compute profile in, table (and fig_policy_headroom) out."""
+    """``policy_headroom``: the cache and the top-level config's compute profile in, table (and fig) out."""
     s = config["analysis"]["policies"]
     tr = load_trace(cache_dir)
-    profile = _profile(config, calibration_path, summary_csv)
+    profile = compute_profile(config, _calibration(calibration_path))
+    if profile.measured:
+        profile = profile_from_summary(_live(summary_csv))
     rows = policy_headroom(
-        tr.slm, tr.llm, tr.segments, list(s["temperatures"]), profile, LinkConfig(**config["link"]),
+        tr.slm, tr.llm, tr.segments, list(s["temperatures"]), profile, link_config(config),
         ell=max(s["ells"]), budget_bits=int(config["decode"]["budget_bits"]), max_len=max(s["draft_lens"]),
         context=tr.mean_context,
     )  # fmt: skip
@@ -91,29 +142,54 @@ def headroom_files(cache_dir, summary_csv, config: dict, out_csv, fig_stem=None,
 
 def regimes_files(cache_dir, runs_dir, config: dict, out_csv, validation_csv, fig_dir,
                   calibration_path=None) -> list[dict]:  # fmt: skip
-    """``regimes``: the (uplink, propagation) map per profile and temperature, live cells beside it."""
+    """``regimes``: the (uplink, propagation) map per profile and temperature under the top-level config's batch
+    rule, and the live cells of the regime that runs it beside it (over their own prompts)."""
     r, d, m = config["analysis"]["regimes"], config["decode"], config["models"]
-    cal = json.loads(Path(calibration_path).read_text()) if calibration_path else None
+    cal = _calibration(calibration_path)
     profiles = {n: make_profile(n, m["slm"], m["llm"], cal) for n in r["profiles"]}
-    link = LinkConfig(**config["link"])
+    link = link_config(config)
+    cap = d.get("max_draft_len")
     common = dict(alpha=float(d["alpha"]), ell=int(d["ell"]), budget_bits=int(d["budget_bits"]),
-                  max_draft_len=int(d["max_draft_len"]), link=link)  # fmt: skip
-    settings = {c: r.get(c, []) for c in SWEEP_AXES}
+                  max_draft_len=None if cap is None else int(cap), link=link,
+                  accounting=str(d.get("accounting", "exact")),
+                  scheme_state=str(d.get("scheme_state", "cell")))  # fmt: skip
+    settings = {c: r.get(c, []) for c in ("K", "beta0", "eta", "top_p")}
     cells = regime_cells([float(t) for t in r["temperatures"]], settings, **common)
+    tr = load_trace(cache_dir)
+    terms = cell_terms(tr.slm, tr.llm, tr.segments, cells, profiles, tr.contexts)
+    ar = {n: ar_terms(tr.segments, p, tr.contexts) for n, p in profiles.items()}
+    rows = regime_table(terms, cells, profiles, ar, link.downlink_bps)
     run_profile = (config.get("compute") or {}).get("profile", "measured")
-    live = []  # the live plain cells whose setting the map holds (priced with the run's profile)
+    live = []  # live plain cells of a regime that reads the top-level config as it is, at a setting the map holds
+    top = {k: v for k, v in config.items() if k != "regimes"}
+    base = [n for n in regime_names(config) if regime_config(config, n) == top]
+    stats = None
     for metrics in sorted(Path(runs_dir).rglob("metrics.json")):
         row = json.loads(metrics.read_text())
-        if is_variant(row) or row["scheme"] not in SWEEP_SCHEMES:
+        if is_variant(row) or row["scheme"] not in SWEEP_SCHEMES or row.get("regime") not in base:
             continue
-        cell = SweepCell(row["scheme"], float(row["temperature"]), int(row["K"]), float(row["beta0"]),
-                         float(row["eta"]), **common, top_p=float(row.get("top_p", 0.0)))  # fmt: skip
-        if cell in cells:
-            live.append((cell, read_jsonl(metrics.with_name("records.jsonl"))))
-    tr = load_trace(cache_dir)
-    terms = cell_terms(tr.slm, tr.llm, tr.segments, cells, profiles, tr.mean_context)
-    rows = regime_table(terms, cells, profiles, tr.mean_context, int(d["max_new_tokens"]), link.downlink_bps)
+        mine = next((c for c in cells if _same_setting(c, trace_cell(config, row["regime"], row))), None)
+        if mine is None or run_profile not in profiles:
+            continue
+        records = read_jsonl(metrics.with_name("records.jsonl"))
+        segs = [tr.segments[i] for i in _live_segments(tr, len(records))]
+        ctx = [tr.contexts[i] for i in _live_segments(tr, len(records))]
+        stats = stats or position_stats(tr.slm, tr.llm, cells, segments=tr.segments)
+        tallies = expected_tallies(stats[mine], segs, mine, profiles[run_profile], mine.link, tr.slm.shape[1], ctx)
+        live.append((mine, records, link_terms(tallies)))
     write_table(rows, out_csv)
-    write_table(validate(terms, run_profile, live, link.downlink_bps), validation_csv)
+    write_table(validate(live, run_profile, link.downlink_bps), validation_csv)
     figures.fig_regimes(pd.read_csv(out_csv), Path(fig_dir) / "fig_regimes")
     return rows
+
+
+def _same_setting(a, b) -> bool:
+    """The same scheme, T and swept settings (the regime and prices aside)."""
+    return (a.scheme, a.temperature, a.K, a.beta0, a.eta, a.top_p) == (
+        b.scheme,
+        b.temperature,
+        b.K,
+        b.beta0,
+        b.eta,
+        b.top_p,
+    )

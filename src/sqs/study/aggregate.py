@@ -10,17 +10,21 @@ that scale.
 from __future__ import annotations
 
 import math
+import zlib
+
+import numpy as np
 
 from sqs.protocol.schemes import SCHEMES
 from sqs.protocol.schemes import get as scheme_spec
 from sqs.study.grid import CELL_COLUMNS, PARAM_COLUMNS, is_preemptive, is_variant
-from sqs.system.metrics import RATE_COLUMNS, pooled
+from sqs.system.metrics import CI_COLUMNS, RATE_COLUMNS, bootstrap_ci, pooled
 
-SETTING_COLUMNS = ("alpha", "ell", "budget_bits")
+SETTING_COLUMNS = ("alpha", "ell", "budget_bits", "max_draft_len")
 SUMMARY_COLUMNS = (
-    *CELL_COLUMNS, *SETTING_COLUMNS, *RATE_COLUMNS, "speedup_vs_ar", "speedup_vs_ar_measured", "compute", "slm",
-    "llm",
+    *CELL_COLUMNS, *SETTING_COLUMNS, *RATE_COLUMNS, *CI_COLUMNS, "speedup_vs_ar", "speedup_vs_ar_measured",
+    "compute", "slm", "llm",
 )  # fmt: skip
+N_BOOT = 2000  # bootstrap resamples of a live cell's prompts
 _RANK = {name: i for i, name in enumerate(SCHEMES)}  # the registry's order: ar, sd, qs, k-sqs, c-sqs, top-p
 
 
@@ -30,8 +34,12 @@ def cell_metrics(records: list[dict], cell: dict, config: dict) -> dict:
         raise ValueError(f"cell {cell} has no records")
     d = config["decode"]
     spec = scheme_spec(str(cell["scheme"]))
-    rates = pooled(r["tally"] for r in records).rates()
+    tallies = [r["tally"] for r in records]
+    rates = pooled(tallies).rates()
+    key = "/".join(f"{c}~{cell.get(c)}" for c in CELL_COLUMNS)  # the cell's own bootstrap draws
+    ci = bootstrap_ci(tallies, np.random.default_rng([int(d["seed"]), zlib.crc32(key.encode())]), N_BOOT)
     row = {
+        "regime": str(cell.get("regime", "practical")),
         "scheme": cell["scheme"],
         "policy": str(cell.get("policy", "static")),
         "preemptive": is_preemptive(cell),
@@ -40,7 +48,9 @@ def cell_metrics(records: list[dict], cell: dict, config: dict) -> dict:
         "alpha": float(d["alpha"]) if "alpha" in {f.name for f in spec.param_fields()} else 0.0,
         "ell": round(rates["mean_ell"]),
         "budget_bits": int(d["budget_bits"]),
+        "max_draft_len": d.get("max_draft_len"),
         **rates,
+        **ci,
         "speedup_vs_ar": math.nan,
         "speedup_vs_ar_measured": math.nan,
         "compute": records[0].get("compute", "measured"),
@@ -53,7 +63,7 @@ def cell_metrics(records: list[dict], cell: dict, config: dict) -> dict:
 def summary_table(rows: list[dict]):
     """All cells as a DataFrame in the contract's column order, with ``speedup_vs_ar`` filled in.
 
-    The speedup divides by the ``ar`` row at the same temperature (NaN where the grid has none).
+    The speedup divides by the ``ar`` row of the same regime and temperature (NaN where the grid has none).
     """
     import pandas as pd
 
@@ -63,10 +73,12 @@ def summary_table(rows: list[dict]):
         raise ValueError(f"summary rows lack columns {missing}")
     plain = df[[not is_variant(r) for r in df.to_dict("records")]]
     for col, tps in (("speedup_vs_ar", "tokens_per_s"), ("speedup_vs_ar_measured", "tokens_per_s_measured")):
-        ar = plain[plain.scheme == "ar"].set_index("temperature")[tps]
-        df[col] = [r[tps] / ar[r["temperature"]] if r["temperature"] in ar.index and ar[r["temperature"]] else math.nan
-                   for r in df.to_dict("records")]  # fmt: skip
+        ar = plain[plain.scheme == "ar"].set_index(["regime", "temperature"])[tps]
+        df[col] = [r[tps] / ar[(r["regime"], r["temperature"])] if (r["regime"], r["temperature"]) in ar.index
+                   and ar[(r["regime"], r["temperature"])] else math.nan for r in df.to_dict("records")]  # fmt: skip
     # plain schemes in the registry's order, each variant right after its plain twin
     df["_rank"] = [_RANK.get(r["scheme"], len(_RANK)) + (0.5 if is_variant(r) else 0.0) for r in df.to_dict("records")]
-    df = df.sort_values(["temperature", "_rank", *PARAM_COLUMNS, "policy", "preemptive"])
+    order = {name: i for i, name in enumerate(dict.fromkeys(df.regime))}  # regimes as the config lists them
+    df["_regime"] = df.regime.map(order)
+    df = df.sort_values(["_regime", "temperature", "_rank", *PARAM_COLUMNS, "policy", "preemptive"])
     return df[list(SUMMARY_COLUMNS)].reset_index(drop=True)

@@ -45,6 +45,7 @@ from sqs.system.session import SessionInterrupted, run_session
 log = logging.getLogger(__name__)
 
 DECODE_SCHEMES = scheme_names()
+SCHEME_STATES = ("cell", "prompt")
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class DecodeConfig(SchemeSettings):
     temperature: float = 0.7
     max_new_tokens: int = 32
     budget_bits: int = 5000
-    max_draft_len: int = 2
+    max_draft_len: int | None = 2  # None: no cap, the budget B alone sets the draft length (the paper's rule)
     slm: str = DEFAULT_SLM
     llm: str = DEFAULT_LLM
     dtype: str = DEFAULT_DTYPE
@@ -67,6 +68,9 @@ class DecodeConfig(SchemeSettings):
     ells: tuple[int, ...] = ()  # the adaptive policy's resolutions (default: ell alone)
     preemptive: bool = False  # the edge drafts on while the cloud verifies (sqs.system.session.run_session)
     compute: ComputeProfile = MEASURED  # how compute is priced (sqs.system.compute); the wall clock is kept beside
+    # a stateful scheme (C-SQS's threshold) runs over every token of the run, prompts in sequence, as the
+    # paper's update (8) runs over all T tokens ("cell"); or restarts at each prompt ("prompt")
+    scheme_state: str = "cell"
 
     def __post_init__(self) -> None:
         scheme_spec(self.scheme)  # unknown names raise, naming the valid ones
@@ -76,6 +80,11 @@ class DecodeConfig(SchemeSettings):
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if self.policy not in ("static", "adaptive"):
             raise ValueError(f"unknown draft policy {self.policy!r}; valid: static, adaptive")
+        if self.scheme_state not in SCHEME_STATES:
+            raise ValueError(f"unknown scheme_state {self.scheme_state!r}; valid: {', '.join(SCHEME_STATES)}")
+        if self.max_draft_len is not None and not 1 <= self.max_draft_len <= wire.MAX_DRAFTS:
+            raise ValueError(f"max_draft_len must be None (no cap) or in [1, {wire.MAX_DRAFTS}], "
+                             f"got {self.max_draft_len}")  # fmt: skip
         spec = scheme_spec(self.scheme)
         if self.policy == "adaptive" and not spec.lattice:
             ok = ", ".join(n for n in scheme_names(aliases=False) if scheme_spec(n).lattice)
@@ -98,6 +107,14 @@ class DecodeConfig(SchemeSettings):
 
     def scheme_params(self) -> dict:
         return scheme_spec(self.scheme).params_of(self)
+
+    def run_scheme(self):
+        """The scheme object a whole run shares (a stateful scheme under ``scheme_state: cell``), else None:
+        each prompt then builds its own."""
+        spec = scheme_spec(self.scheme)
+        if spec.speculative and spec.stateful and self.scheme_state == "cell":
+            return spec.make(**self.scheme_params())
+        return None
 
 
 class ModelPair:
@@ -145,7 +162,7 @@ def run_autoregressive(
     measured_s *= link.cloud_time_scale
     cloud_s = measured_s if compute.measured else priced_s
     t = Tally(tokens=max_new_tokens, propagation_s=link.propagation_s, cloud_s=cloud_s,
-              downlink_s=max_new_tokens * 8 * wire.DOWNLINK_BYTES / link.downlink_bps,
+              downlink_s=link.downlink_s(max_new_tokens * wire.DOWNLINK_BYTES),
               downlink_bytes=max_new_tokens * wire.DOWNLINK_BYTES)  # fmt: skip
     for _ in range(max_new_tokens):  # one token a round: a batch without drafts
         t.add_batch(0, 0)
@@ -157,14 +174,15 @@ def run_autoregressive(
 
 
 def decode_prompt(
-    pair: ModelPair, cfg: DecodeConfig, text: str, index: int, include_batches: bool = False, policy=None
-) -> dict:
+    pair: ModelPair, cfg: DecodeConfig, text: str, index: int, include_batches: bool = False, policy=None,
+    scheme=None,
+) -> dict:  # fmt: skip
     """One prompt, one scheme: the continuation and its metrics (names as in the workflow's summary.csv).
 
     ``include_batches`` adds ``batches``: per-batch series (drafts, accepted, bits, latency, beta) that
-    the workflow logs to MLflow with ``step=``. ``policy`` is the edge's drafting policy; pass the
-    same object for every prompt of a run so an adaptive policy keeps what it learned (default: a
-    fresh ``cfg.make_policy()``).
+    the workflow logs to MLflow with ``step=``. ``policy`` is the edge's drafting policy and ``scheme``
+    the run's scheme object (``cfg.run_scheme()``); pass the same objects for every prompt of a run so an
+    adaptive policy keeps what it learned and C-SQS's threshold runs on (defaults: fresh ones).
     """
     policy = policy if policy is not None else cfg.make_policy()
     prompt = pair.encode(text)
@@ -178,7 +196,7 @@ def decode_prompt(
                                              cfg.compute)  # fmt: skip
         extra: dict = {"batches": []} if include_batches else {}
     else:
-        scheme = scheme_spec(cfg.scheme).make(**cfg.scheme_params())
+        scheme = scheme if scheme is not None else scheme_spec(cfg.scheme).make(**cfg.scheme_params())
         edge = Edge(pair.slm, scheme, cfg.temperature, cfg.budget_bits, cfg.max_draft_len, edge_rng, policy=policy)
         cloud = pair.make_cloud(cfg.temperature, (cfg.seed, index, 1), scheme.code)
         rates = RateProcess(cfg.channel, cfg.link.uplink_bps, np.random.default_rng([cfg.seed, index, 2]))

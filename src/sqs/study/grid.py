@@ -1,10 +1,16 @@
 """The study's grid: which cells the workflow decodes, and how one cell runs.
 
-A cell is a row of the workflow's ``Paramspace``: the scheme, the drafting policy (``static`` or
-``adaptive``), preemptive drafting on or off, the temperature, then one column per swept scheme
+A cell is a row of the workflow's ``Paramspace``: the regime, the scheme, the drafting policy (``static``
+or ``adaptive``), preemptive drafting on or off, the temperature, then one column per swept scheme
 parameter as :mod:`sqs.protocol.schemes.registry` declares them (``K`` of K-SQS, ``beta0``/``eta`` of C-SQS,
 ``top_p``). Columns a scheme does not use hold 0, so every cell has the same path pattern
-``scheme~<s>/policy~<p>/preemptive~<b>/temperature~<T>/K~<K>/beta0~<b>/eta~<e>/top_p~<p>``.
+``regime~<r>/scheme~<s>/policy~<p>/preemptive~<b>/temperature~<T>/K~<K>/beta0~<b>/eta~<e>/top_p~<p>``.
+
+**Regimes.** ``regimes`` names the settings a study is read in: each is the top-level ``decode``, ``link``,
+``compute`` and ``grid`` with its own overrides (:func:`regime_config`): ``decode`` keys override one by
+one (B, ell and alpha stay shared), while a regime's ``link``, ``compute`` or ``grid`` replaces the
+top-level one whole. The default config has ``paper`` (the draft length set by B alone, the paper's
+latency) and ``practical`` (a measured draft cap, a hardware profile, propagation and the downlink).
 
 The config lists each scheme's values under ``grid.<section>`` (``k_sqs``, ``c_sqs``, ``top_p``; each list
 named by its column); issue #7's adaptive policy and preemptive drafting run the schemes listed under
@@ -25,14 +31,17 @@ from sqs.models.backend import EMBEDDED_DRAFT, EMBEDDED_LLM, PAPER_LLM, PAPER_SL
 from sqs.models.embedded import EMBEDDED
 from sqs.protocol.schemes import SCHEMES, grid_columns, names
 from sqs.protocol.schemes import get as scheme_spec
+from sqs.protocol.schemes.registry import all_param_fields
 from sqs.system.compute import PROFILES, shape_of
 from sqs.system.latency import LinkConfig
+from sqs.system.latency import link_config as make_link
 from sqs.trace.sweep import is_preemptive, is_variant  # noqa: F401 (is_variant: the grid's name for it)
 
 log = logging.getLogger(__name__)
 
 PARAM_COLUMNS = grid_columns()  # K, beta0, eta, top_p: every swept scheme parameter
-CELL_COLUMNS = ("scheme", "policy", "preemptive", "temperature", *PARAM_COLUMNS)
+CELL_COLUMNS = ("regime", "scheme", "policy", "preemptive", "temperature", *PARAM_COLUMNS)
+REGIME_SECTIONS = ("decode", "link", "compute", "grid")  # what a regime may set; decode merges, the rest replace
 BASELINES = ("ar", "sd", "qs")
 POLICIES = ("static", "adaptive")
 KNOWN_VOCAB = {
@@ -112,9 +121,44 @@ def _check_names(config: dict) -> None:
                 raise ConfigError(f"{key} contains {name!r}: {why}; valid: {', '.join(ok[kind])}")
 
 
+def regime_names(config: dict) -> list[str]:
+    """The regimes a config studies, in its order (one, ``practical``, where it names none)."""
+    return list(config.get("regimes") or {"practical": {}})
+
+
+def regime_config(config: dict, name: str) -> dict:
+    """The config as regime ``name`` reads it: its ``decode`` keys over the top-level ones, its ``link``,
+    ``compute`` and ``grid`` (where given) instead of the top-level ones; every other section as it is."""
+    regimes = config.get("regimes") or {"practical": {}}
+    if name not in regimes:
+        raise ConfigError(f"regime {name!r} is not in the config's regimes ({', '.join(regimes)})")
+    over = regimes[name] or {}
+    unknown = set(over) - set(REGIME_SECTIONS)
+    if unknown:
+        raise ConfigError(f"regimes.{name} sets {sorted(unknown)}; a regime may set {', '.join(REGIME_SECTIONS)}")
+    out = {k: v for k, v in config.items() if k != "regimes"}
+    out["decode"] = {**config.get("decode", {}), **(over.get("decode") or {})}
+    for key in ("link", "compute", "grid"):
+        if key in over:
+            out[key] = over[key]
+    return out
+
+
 def check_config(config: dict) -> None:
-    """Cross-key checks the JSON schema cannot express; raises :class:`ConfigError`."""
+    """Cross-key checks the JSON schema cannot express, in every regime; raises :class:`ConfigError`."""
+    for name in regime_names(config):
+        try:
+            _check_regime(regime_config(config, name))
+        except ConfigError as exc:
+            raise ConfigError(f"regime {name}: {exc}") from None
+
+
+def _check_regime(config: dict) -> None:
     g, d = config["grid"], config["decode"]
+    try:
+        link_config(config)
+    except ValueError as exc:
+        raise ConfigError(f"link: {exc}") from None
     _check_names(config)
     profile = (config.get("compute") or {}).get("profile", "measured")
     if profile not in PROFILES:
@@ -163,13 +207,15 @@ def check_cell(scheme: str, k: int, v: int, ell: int, budget_bits: int, key: str
 
 
 def grid_cells(config: dict):
-    """The grid as a pandas DataFrame, one row per decoding job (the workflow's Paramspace)."""
+    """The grid as a pandas DataFrame, one row per decoding job (the workflow's Paramspace), every regime's."""
     import pandas as pd
 
     rows = []
-    for t in config["grid"]["temperatures"]:
-        for _, cell in _cells(config["grid"]):
-            rows.append({**cell, "temperature": float(t)})
+    for name in regime_names(config):
+        g = regime_config(config, name)["grid"]
+        for t in g["temperatures"]:
+            for _, cell in _cells(g):
+                rows.append({"regime": name, **cell, "temperature": float(t)})
     df = pd.DataFrame(rows, columns=list(CELL_COLUMNS)).drop_duplicates(ignore_index=True)
     types = {
         f.metadata["column"]: f.type for sp in SCHEMES.values() for f in sp.param_fields() if f.metadata.get("column")
@@ -180,7 +226,8 @@ def grid_cells(config: dict):
 
 
 def link_config(config: dict) -> LinkConfig:
-    return LinkConfig(**config["link"])
+    """A (regime's) config's link: a preset (``link: {preset: paper}``) and/or explicit fields."""
+    return make_link(config.get("link") or {})
 
 
 def channel_config(section: dict | None):
@@ -194,17 +241,18 @@ def channel_config(section: dict | None):
     return ChannelConfig(**section)
 
 
-def cell_config(config: dict, policy: str) -> dict:
-    """The part of the workflow config one decoding job reads (its Snakemake params).
+def cell_config(config: dict, regime: str, policy: str) -> dict:
+    """The part of the workflow config one decoding job reads (its Snakemake params), as its regime reads it.
 
-    Only these keys go to the job, so editing a figure option or another variant's list does not
-    rerun the cell; :func:`decode_config` reads nothing else.
+    Only these keys go to the job, so editing a figure option, another regime or another variant's list
+    does not rerun the cell; :func:`decode_config` reads nothing else.
     """
-    out = {k: config[k] for k in ("models", "decode", "link")}
-    out["compute"] = config.get("compute") or {"profile": "measured"}
-    out["channel"] = config.get("channel") or {}
+    rc = regime_config(config, regime)
+    out = {k: rc[k] for k in ("models", "decode", "link")}
+    out["compute"] = rc.get("compute") or {"profile": "measured"}
+    out["channel"] = rc.get("channel") or {}
     if policy == "adaptive":
-        out["adaptive"] = config["grid"]["adaptive"]
+        out["adaptive"] = rc["grid"]["adaptive"]
     return out
 
 
@@ -218,9 +266,14 @@ def compute_profile(config: dict, calibration: dict | None = None, loaded: tuple
     return make_profile(name, m["slm"], m["llm"], calibration, loaded)
 
 
+def profile_name(config: dict) -> str:
+    """A (regime's) config's compute profile name."""
+    return (config.get("compute") or {}).get("profile", "measured")
+
+
 def needs_calibration(config: dict) -> bool:
-    """Whether decoding needs this machine's calibration file (the ``calibrated`` profile)."""
-    return (config.get("compute") or {}).get("profile", "measured") == "calibrated"
+    """Whether some regime prices compute by this machine's calibration (the ``calibrated`` profile)."""
+    return any(profile_name(regime_config(config, r)) == "calibrated" for r in regime_names(config))
 
 
 def decode_config(cell: dict, config: dict, calibration: dict | None = None, loaded: tuple | None = None):
@@ -234,17 +287,26 @@ def decode_config(cell: dict, config: dict, calibration: dict | None = None, loa
     spec = scheme_spec(cell["scheme"])
     policy = str(cell.get("policy", "static"))
     adaptive = (config.get("adaptive") or {}) if policy == "adaptive" else {}
-    params = {}  # the scheme's parameters: swept ones from the cell, the rest from decode.<name>
-    for f in spec.param_fields():
+    params = {}  # the scheme's swept parameters from the cell; every unswept one decode.<name> sets (ell, alpha, ...)
+    own = {f.name for f in spec.param_fields()}
+    for f in all_param_fields():
         column = f.metadata.get("column")
-        value = cell[column] if column else d[f.name]
-        params[f.name] = max(int(value), 1) if f.type in (int, "int") else float(value)
+        if column and f.name in own:
+            value = cell[column]
+        elif not column and f.name in d:
+            value = d[f.name]
+        else:
+            continue
+        kind = {"int": int, "float": float, "str": str}.get(f.type, f.type) if isinstance(f.type, str) else f.type
+        params[f.name] = max(int(value), 1) if kind is int else str(value) if kind is str else float(value)
+    cap = d.get("max_draft_len")
     return DecodeConfig(
         scheme=str(cell["scheme"]),
         temperature=float(cell["temperature"]),
         max_new_tokens=int(d["max_new_tokens"]),
         budget_bits=int(d["budget_bits"]),
-        max_draft_len=int(d["max_draft_len"]),
+        max_draft_len=None if cap is None else int(cap),
+        scheme_state=str(d.get("scheme_state", "cell")),
         **params,
         slm=m["slm"],
         llm=m["llm"],
@@ -270,6 +332,37 @@ def run_cell(cell: dict, config: dict, prompts: list[str], progress: Callable | 
     cfg = decode_config(cell, config, calibration, loaded=(pair.slm.model, pair.llm.model))
     for ell in cfg.ells or (cfg.ell,):  # V known only now for hub ids
         check_cell(cfg.scheme, cfg.k, pair.vocab_size, ell, cfg.budget_bits)
-    policy = cfg.make_policy()  # one policy for the whole cell: an adaptive one learns across prompts
+    # one policy and one stateful scheme for the whole cell: an adaptive policy learns across prompts, and
+    # C-SQS's threshold runs over every token of the cell (unless decode.scheme_state is "prompt")
+    policy, scheme = cfg.make_policy(), cfg.run_scheme()
     items = progress(list(enumerate(prompts))) if progress else enumerate(prompts)
-    return [decode_prompt(pair, cfg, text, i, include_batches=True, policy=policy) for i, text in items]
+    return [decode_prompt(pair, cfg, text, i, include_batches=True, policy=policy, scheme=scheme)
+            for i, text in items]  # fmt: skip
+
+
+def trace_cell(config: dict, regime: str, cell: dict):
+    """The trace model's :class:`sqs.trace.sweep.SweepCell` of a cell (scheme, T and its swept columns) under
+    regime ``regime``'s batch rule, link and C-SQS settings (``config``: the whole config)."""
+    from sqs.trace.sweep import SWEEP_AXES, SweepCell
+
+    rc = regime_config(config, regime)
+    d = rc["decode"]
+    axes = {c: (int(cell.get(c) or 0) if c == "K" else float(cell.get(c) or 0.0)) for c in SWEEP_AXES}
+    cap = d.get("max_draft_len")
+    return SweepCell(str(cell["scheme"]), float(cell["temperature"]), **axes, alpha=float(d["alpha"]),
+                     ell=int(d["ell"]), budget_bits=int(d["budget_bits"]),
+                     max_draft_len=None if cap is None else int(cap), link=link_config(rc),
+                     accounting=str(d.get("accounting", "exact")), scheme_state=str(d.get("scheme_state", "cell")),
+                     regime=regime)  # fmt: skip
+
+
+def trace_grid(config: dict) -> dict:
+    """The settings the trace sweep predicts in every regime: the dense sweep's lists with the paper figures'
+    (``analysis.figures``) merged in, so every figure point is a sweep row."""
+    a = config["analysis"]
+    sweep, figs = a["sweep"], a["figures"]
+    merged = {}
+    for key in ("temperatures", "K", "beta0", "eta", "top_p"):
+        values = list(sweep.get(key) or []) + list(figs.get(key) or [])
+        merged[key] = sorted({round(float(v), 12) if key != "K" else int(v) for v in values})
+    return merged

@@ -162,7 +162,7 @@ class AdaptivePolicy:
 
     def batch_time(self, n_drafts: int, payload_bits: float, rate_bps: float) -> float:
         up = 8 * (wire.UPLINK_HEADER_BYTES + math.ceil(payload_bits / 8)) / rate_bps
-        down = 8 * wire.DOWNLINK_BYTES / self.link.downlink_bps
+        down = self.link.downlink_s(wire.DOWNLINK_BYTES)
         return n_drafts * (self.edge_s or 0.0) + up + self.link.propagation_s + self.cloud_s(n_drafts) + down
 
     def shift(self, ell: int, used: int) -> float:

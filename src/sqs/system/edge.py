@@ -40,9 +40,10 @@ class DraftBatch:
 class Edge:
     """Drafts up to ``max_draft_len`` tokens per batch while their payload fits ``budget_bits``.
 
-    Schemes whose ``bit_budget_applies`` is False (float32 SD) are limited by the draft cap alone.
-    A ``policy`` (:mod:`sqs.system.adaptive`) may set ell before each batch and stop drafting early; it sees
-    only the edge's own drafts, the rate in force and past verdicts.
+    ``max_draft_len`` None: no cap, the budget alone sets the draft length (the paper's rule; the wire
+    carries at most 65,535 drafts). Schemes whose ``bit_budget_applies`` is False (float32 SD) are limited
+    by the draft cap alone. A ``policy`` (:mod:`sqs.system.adaptive`) may set ell before each batch and stop
+    drafting early; it sees only the edge's own drafts, the rate in force and past verdicts.
     """
 
     def __init__(
@@ -51,7 +52,7 @@ class Edge:
         scheme: Scheme,
         temperature: float,
         budget_bits: int,
-        max_draft_len: int,
+        max_draft_len: int | None,
         rng: np.random.Generator,
         policy=None,
     ) -> None:
@@ -60,7 +61,7 @@ class Edge:
         self.scheme = scheme
         self.temperature = float(temperature)
         self.budget_bits = int(budget_bits)
-        self.max_draft_len = int(max_draft_len)
+        self.max_draft_len = wire.MAX_DRAFTS if max_draft_len is None else int(max_draft_len)
         self.rng = rng
         self.tokens: list[int] = []
         # preemptive drafting: a guess of the cloud's next token, and drafts made after it while the
@@ -79,9 +80,11 @@ class Edge:
         self.tokens = [int(t) for t in prompt]
         self.guess, self.pending = None, []
 
-    def draft(self, rate_bps: float | None = None) -> DraftBatch:
+    def draft(self, rate_bps: float | None = None, wanted: int | None = None) -> DraftBatch:
+        """One batch's drafts and its uplink message. ``wanted``: tokens the session still needs; a batch
+        yields its accepted drafts plus the cloud's token, so the edge drafts at most ``wanted - 1``."""
         t_plan = time.perf_counter()
-        cap = self.max_draft_len
+        cap = self.max_draft_len if wanted is None else min(self.max_draft_len, max(int(wanted) - 1, 0))
         if self.policy is not None:
             if rate_bps is None:
                 raise ValueError("a drafting policy needs the uplink rate in force (rate_bps)")
@@ -99,21 +102,22 @@ class Edge:
         forwards: list[tuple[int, int]] = []
         supports: list[int] = []
         for comp, token, q, conf in self.pending:  # pre-drafted while the last batch was verified
-            if not budget.admit(comp.bits):
+            if not budget.admit(comp.charge):
                 break
             drafts.append((comp, token))
             qs.append(q)
             context.append(token)
             confs.append(conf)
         self.pending = []
-        while not budget.full:
+        least = self.scheme.min_charge(self.model.vocab_size) if self.scheme.bit_budget_applies else 0
+        while budget.fits(least):  # no forward for a draft that could not fit at its cheapest
             t0 = time.perf_counter()
             q = softmax_temperature(self.model.next_logits(context), self.temperature)
             t1 = time.perf_counter()
             forwards.append(forward_of(self.model, 1, len(context) - 1))
             comp = self.scheme.compress(q)
             supports.append(comp.k)
-            fits = budget.admit(comp.bits)
+            fits = budget.admit(comp.charge)
             token = comp.sample(self.rng) if fits else -1
             model_s += t1 - t0
             if not fits:
@@ -157,7 +161,7 @@ class Edge:
         q = softmax_temperature(self.model.next_logits(context), self.temperature)
         shape = forward_of(self.model, 1, len(context) - 1)
         comp = self.scheme.compress(q)
-        used = sum(c.bits for c, _, _, _ in self.pending) + comp.bits
+        used = sum(c.charge for c, _, _, _ in self.pending) + comp.charge
         fits = len(self.pending) < self.max_draft_len and used <= self._bit_limit
         if fits:
             self.pending.append((comp, comp.sample(self.rng), q, confidence(comp)))

@@ -140,6 +140,35 @@ class Tally:
 
 RATE_COLUMNS = tuple(Tally().rates())
 
+# The rates a confidence interval is given for, each as the ratio of two tally fields summed over prompts
+# (what :meth:`Tally.rates` computes them as): tokens per second, latency per prompt, resampled per batch.
+CI_RATIOS = {"tokens_per_s": ("tokens", "latency_s"), "latency_s": ("latency_s", "prompts"),
+             "resampling_rate": ("resampled", "batches")}  # fmt: skip
+CI_COLUMNS = tuple(f"{m}_ci_{side}" for m in CI_RATIOS for side in ("low", "high"))
+
+
+def bootstrap_ci(tallies, rng, n_boot: int = 2000, level: float = 0.95) -> dict:
+    """Percentile bootstrap over prompts: resample the prompts with replacement, pool each resample's
+    tallies as :meth:`Tally.rates` pools them, and take the central ``level`` of each rate in
+    :data:`CI_RATIOS`. Prompts are the unit that varies (a cell's tokens within a prompt are not
+    independent), so this is the interval a claim about the prompt population needs."""
+    import numpy as np
+
+    ts = [t if isinstance(t, Tally) else Tally.from_dict(t) for t in tallies]
+    if not ts:
+        raise ValueError("no tallies to bootstrap")
+    n = len(ts)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
+    out = {}
+    for name, (num, den) in CI_RATIOS.items():
+        a = counts @ np.array([float(getattr(t, num)) for t in ts])
+        b = counts @ np.array([float(getattr(t, den)) for t in ts])
+        vals = np.divide(a, b, out=np.full(n_boot, np.nan), where=b > 0)
+        lo, hi = (np.nanquantile(vals, [(1 - level) / 2, (1 + level) / 2]) if np.isfinite(vals).any()
+                  else (math.nan, math.nan))  # fmt: skip
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = float(lo), float(hi)
+    return out
+
 
 def _bump(xs: list[int], i: int) -> None:
     while len(xs) <= i:

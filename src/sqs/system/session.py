@@ -115,6 +115,9 @@ def run_session(
 ) -> SessionResult:
     """Alternate draft -> verify -> feedback until ``max_new_tokens`` tokens are generated.
 
+    The edge never drafts past the tokens still wanted (a batch with k tokens to go carries at most k - 1
+    drafts), so the last batch does no work whose tokens would be cut off.
+
     ``compute`` prices each side's work (:mod:`sqs.system.compute`): every model call by its shape and
     every draft's protocol work by its support size, so the latency is a function of the trajectory;
     ``measured`` (the default) keeps the wall clock. The wall clock is recorded beside either way, and a
@@ -155,7 +158,7 @@ def run_session(
     while generated < max_new_tokens:
         rate = rates.next_rate() if rates is not None else link.uplink_bps
         batch_link = replace(link, uplink_bps=rate) if rate != link.uplink_bps else link
-        batch = edge.draft(rate)
+        batch = edge.draft(rate, wanted=max_new_tokens - generated)
         try:
             verdict = cloud.handle(batch.message)
         except CloudUnavailable as exc:

@@ -39,6 +39,11 @@ class Trace:
     segments: list[tuple[int, int]]
 
     @property
+    def contexts(self) -> list[int]:
+        """Tokens before each segment's first position (its prompt): where a sequence's model calls start."""
+        return [len(e.get("prompt_ids", [])) for e in self.index]
+
+    @property
     def mean_context(self) -> float:
         """Mean tokens before a cached position (its prompt and the reference before it): the context the
         trace sweep prices model calls at."""

@@ -1,28 +1,32 @@
 """Where edge–cloud speculative decoding pays: predicted speedup over the link and the hardware.
 
-From the logits cache (:mod:`sqs.trace.sweep`), each cell's batches have mean tokens, mean compute
-seconds under a compute profile and mean uplink bytes, none of which depend on the link (the budget
-rule counts bits, not seconds). Tokens per second at uplink rate R and propagation d is then
+From the logits cache (:mod:`sqs.trace.sweep`, :mod:`sqs.trace.sequence`), each cell's prompts have
+expected totals of tokens, batches, compute seconds under a compute profile and uplink bytes, none of
+which depend on the link (the budget rule counts bits, not seconds). Tokens per second at uplink rate
+R and propagation d is then
 
-    tokens / (compute + 8 bytes / R + d + 8 D / R_down)
+    tokens / (compute + 8 bytes / R + batches (d + 8 D / R_down))
 
-so a whole (R, d) map costs one trace pass per cell. Cloud-only AR streams its N tokens with one
-propagation: N / (N (t_cloud(1 token) + 8 D / R_down) + d). Per profile, temperature and (R, d) the
+so a whole (R, d) map costs one trace pass per cell. Cloud-only AR streams each prompt's N tokens with
+one propagation: N / (Σ t_cloud(1 token) + d + N 8 D / R_down). Per profile, temperature and (R, d) the
 table keeps each scheme's best setting, its speedup over AR and over dense QS at the same point.
 
 Validation: under a profile the latency of a live batch is a function of its trajectory, and a
 static policy's trajectory does not depend on the link, so a live cell's recorded batches give its
-tokens per second at any (R, d) exactly; :func:`validate` puts those beside the trace prediction.
+tokens per second at any (R, d) exactly; :func:`validate` puts those beside the trace prediction over
+the same prompts.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sqs.protocol import wire
 from sqs.protocol.schemes import SCHEMES
 from sqs.system.compute import ComputeProfile
-from sqs.trace.sweep import SWEEP_AXES, SweepCell, grid_cells, link_terms, position_stats
+from sqs.system.latency import LinkConfig
+from sqs.system.metrics import pooled
+from sqs.trace.sequence import ar_tallies, expected_tallies
+from sqs.trace.sweep import SWEEP_AXES, SweepCell, grid_cells, position_stats
 
 RATES_BPS = tuple(float(x) for x in np.geomspace(1e5, 1e8, 10))  # 0.1 .. 100 Mb/s
 PROPAGATION_S = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
@@ -34,35 +38,53 @@ def _setting(cell: SweepCell) -> str:
     return spec.cell_label({c: getattr(cell, c) for c in SWEEP_AXES})
 
 
+def link_terms(tallies) -> dict:
+    """What a sequence's time depends on besides the link: expected totals of tokens, batches, compute
+    seconds (both sides, as priced) and uplink and downlink bytes."""
+    t = pooled(tallies)
+    return {"tokens": t.tokens, "batches": t.batches, "prompts": t.prompts, "compute_s": t.edge_s + t.cloud_s,
+            "uplink_bytes": t.uplink_bytes, "downlink_bytes": t.downlink_bytes}  # fmt: skip
+
+
 def cell_terms(slm, llm, segments, cells: list[SweepCell], profiles: dict[str, ComputeProfile],
-               context: float) -> dict:  # fmt: skip
+               contexts=None) -> dict:  # fmt: skip
     """{(profile name, cell): link_terms} over one trace pass per cell."""
-    stats = position_stats(slm, llm, cells)
-    return {(name, c): link_terms(stats[c], segments, c, prof, context) for name, prof in profiles.items()
-            for c in cells}  # fmt: skip
+    stats = position_stats(slm, llm, cells, segments=segments)
+    v = slm.shape[1]
+    return {(name, c): link_terms(expected_tallies(stats[c], segments, c, prof, c.link, v, contexts))
+            for name, prof in profiles.items() for c in cells}  # fmt: skip
 
 
-def tokens_per_s(terms: dict, rate_bps: float, propagation_s: float, downlink_bps: float) -> float:
-    t = terms["compute_s"] + 8.0 * terms["uplink_bytes"] / rate_bps + propagation_s
-    return terms["tokens"] / (t + 8.0 * wire.DOWNLINK_BYTES / downlink_bps)
+def _downlink_s(nbytes: float, downlink_bps: float | None) -> float:
+    return LinkConfig(downlink_bps=downlink_bps).downlink_s(nbytes)
 
 
-def ar_tokens_per_s(profile: ComputeProfile, context: float, n_tokens: int, propagation_s: float,
-                    downlink_bps: float) -> float:  # fmt: skip
-    per = profile.cloud.forward_s(1, int(context)) + 8.0 * wire.DOWNLINK_BYTES / downlink_bps
-    return n_tokens / (n_tokens * per + propagation_s)
+def tokens_per_s(terms: dict, rate_bps: float, propagation_s: float, downlink_bps: float | None) -> float:
+    t = terms["compute_s"] + 8.0 * terms["uplink_bytes"] / rate_bps + terms["batches"] * propagation_s
+    return terms["tokens"] / (t + _downlink_s(terms["downlink_bytes"], downlink_bps))
 
 
-def regime_table(terms: dict, cells: list[SweepCell], profiles: dict[str, ComputeProfile], context: float,
-                 n_tokens: int, downlink_bps: float, rates=RATES_BPS, props=PROPAGATION_S) -> list[dict]:  # fmt: skip
-    """Per profile, T, R and d: each scheme's best setting, its tokens/s, speedup over AR and over QS."""
+def ar_terms(segments, profile: ComputeProfile, contexts=None) -> dict:
+    t = pooled(ar_tallies(segments, profile, LinkConfig(), contexts))
+    return {"tokens": t.tokens, "prompts": t.prompts, "cloud_s": t.cloud_s, "downlink_bytes": t.downlink_bytes}
+
+
+def ar_tokens_per_s(terms: dict, propagation_s: float, downlink_bps: float | None) -> float:
+    t = terms["cloud_s"] + terms["prompts"] * propagation_s
+    return terms["tokens"] / (t + _downlink_s(terms["downlink_bytes"], downlink_bps))
+
+
+def regime_table(terms: dict, cells: list[SweepCell], profiles: dict[str, ComputeProfile], ar: dict,
+                 downlink_bps: float | None, rates=RATES_BPS, props=PROPAGATION_S) -> list[dict]:  # fmt: skip
+    """Per profile, T, R and d: each scheme's best setting, its tokens/s, speedup over AR and over QS
+    (``ar``: :func:`ar_terms` per profile name)."""
     rows = []
     temps = sorted({c.temperature for c in cells})
-    for name, prof in profiles.items():
+    for name in profiles:
         for t in temps:
             mine = [c for c in cells if c.temperature == t]
             for d in props:
-                ar = ar_tokens_per_s(prof, context, n_tokens, d, downlink_bps)
+                base = ar_tokens_per_s(ar[name], d, downlink_bps)
                 for r in rates:
                     rate = {c: tokens_per_s(terms[(name, c)], r, d, downlink_bps) for c in mine}
                     qs = max((v for c, v in rate.items() if c.scheme == "qs"), default=float("nan"))
@@ -71,36 +93,35 @@ def regime_table(terms: dict, cells: list[SweepCell], profiles: dict[str, Comput
                         rows.append({
                             "profile": name, "temperature": t, "uplink_bps": r, "propagation_s": d,
                             "scheme": scheme, "setting": _setting(best), "tokens_per_s": rate[best],
-                            "ar_tokens_per_s": ar, "speedup_vs_ar": rate[best] / ar,
+                            "ar_tokens_per_s": base, "speedup_vs_ar": rate[best] / base,
                             "speedup_vs_qs": rate[best] / qs,
                         })  # fmt: skip
     return rows
 
 
-def live_tokens_per_s(records: list[dict], rate_bps: float, propagation_s: float, downlink_bps: float) -> float:
+def live_tokens_per_s(records: list[dict], rate_bps: float, propagation_s: float,
+                      downlink_bps: float | None) -> float:  # fmt: skip
     """A live cell's tokens/s at another link: its recorded batches' priced compute and bytes, re-linked."""
     tokens = sum(r["n_tokens"] for r in records)
     seconds = 0.0
     for rec in records:
         for b in rec["batches"]:
             seconds += b["compute_s"] + 8.0 * b["uplink_bytes"] / rate_bps + propagation_s
-            seconds += 8.0 * b["downlink_bytes"] / downlink_bps
+            seconds += _downlink_s(b["downlink_bytes"], downlink_bps)
     return tokens / seconds
 
 
-def validate(terms: dict, profile_name: str, live: list[tuple[SweepCell, list[dict]]], downlink_bps: float,
+def validate(live: list[tuple[SweepCell, list[dict], dict]], profile_name: str, downlink_bps: float | None,
              points=CHECK_POINTS) -> list[dict]:  # fmt: skip
-    """Trace predictions beside live cells (re-linked) at each check point, under the run's profile."""
+    """Trace predictions beside live cells (re-linked) at each check point, under the run's profile:
+    ``live`` holds (cell, its records, the trace's :func:`link_terms` over the same prompts)."""
     rows = []
-    for cell, records in live:
-        key = (profile_name, cell)
-        if key not in terms:
-            continue
+    for cell, records, terms in live:
         for r, d in points:
             rows.append({
                 "profile": profile_name, "temperature": cell.temperature, "scheme": cell.scheme,
-                "setting": _setting(cell), "uplink_bps": r, "propagation_s": d,
-                "pred_tokens_per_s": tokens_per_s(terms[key], r, d, downlink_bps),
+                "setting": _setting(cell), "uplink_bps": r, "propagation_s": d, "n_prompts": len(records),
+                "pred_tokens_per_s": tokens_per_s(terms, r, d, downlink_bps),
                 "live_tokens_per_s": live_tokens_per_s(records, r, d, downlink_bps),
             })  # fmt: skip
     return rows

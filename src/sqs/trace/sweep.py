@@ -3,38 +3,42 @@
 **The trace model.** The cache holds, for every position n of a reference continuation, the SLM's and
 the LLM's next-token logits. At temperature T this gives q_n and p_n. For each cell the compressed
 draft q̂_n is built exactly as the edge builds it (same support rule, Algorithm 2 with the same tie
-order), so r_n = TV(q̂_n, p_n) is the exact probability that a draft at n is rejected, and b_n its exact
-payload bits. A batch that starts at n drafts L_n tokens (the budget rule over b_n, b_{n+1}, ..., capped
-by the draft length), accepts draft j with probability Π_{i<j}(1 − r_{n+i}), and is resampled with
-probability 1 − Π_{i<L}(1 − r_{n+i}). Predictions average over every start n whose window lies in
-its prompt's trace. Assumptions, and where live decoding differs:
+order), so r_n = TV(q̂_n, p_n) is the exact probability that a draft at n is rejected, b_n its exact
+payload bits and c_n the bits the budget rule charges it (:func:`position_stats`). Each prompt's segment
+is then decoded in expectation as the session decodes it (:mod:`sqs.trace.sequence`: the budget's
+sequential rule, the draft cap, the tokens still wanted, acceptance from the r_n), giving one expected
+:class:`sqs.system.metrics.Tally` per prompt; a cell's rates pool them as live cells pool theirs, and
+its confidence intervals resample the prompts. Assumptions, and where live decoding differs:
 
 - the context is always the reference text: live decoding continues from *its own* accepted tokens
   and resampled token, so its positions are other contexts than the trace's (same distribution of
   contexts only if the reference was sampled from the LLM at the same temperature);
 - C-SQS's threshold runs along the trace with update (8) after every position, i.e. as if every draft
-  were accepted; live, rejected drafts' updates are rolled back (Algorithm 1);
+  were accepted; live, rejected drafts' updates are rolled back (Algorithm 1). It runs over the cell's
+  prompts in sequence, or restarts at each under ``scheme_state: prompt``, as live;
 - compute times come from a :class:`sqs.system.compute.ComputeProfile`, the same object live cells
   are priced with (a named device pair, this machine's calibration, or per-call prices fitted on the
-  live cells), at the trace's mean context length, not from measuring each cell.
+  live cells), at each position's own context length, not from measuring each cell.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import product
 
 import numpy as np
 
-from sqs.protocol import wire
 from sqs.protocol.lattice import _select
 from sqs.protocol.probs import softmax_temperature
 from sqs.protocol.schemes import SCHEMES
 from sqs.protocol.schemes import get as scheme_spec
-from sqs.system.compute import ComputeProfile, batch_seconds, batch_time_s, per_call
+from sqs.system.compute import ComputeProfile, per_call
 from sqs.system.latency import LinkConfig
+from sqs.system.metrics import bootstrap_ci, pooled
+from sqs.trace.sequence import ar_tallies, expected_tallies
 
 SWEEP_SCHEMES = tuple(n for n, sp in SCHEMES.items() if sp.trace is not None)
 # grid column -> the scheme parameter it sets (K -> k, beta0 -> beta, ...), over the sweepable schemes
@@ -51,9 +55,16 @@ class SweepCell:
     alpha: float = 0.0005
     ell: int = 100
     budget_bits: int = 5000
-    max_draft_len: int = 8
+    max_draft_len: int | None = 8  # None: no cap, the budget alone sets the draft length
     link: LinkConfig = field(default_factory=LinkConfig)
     top_p: float = 0.0
+    accounting: str = "exact"  # C-SQS: bits the budget rule charges (exact | paper)
+    scheme_state: str = "cell"  # C-SQS's threshold over the cell's prompts in sequence, or restarted per prompt
+    regime: str = ""  # which study regime prices it (a key of the profiles a sweep is given)
+
+    def selection(self) -> SweepCell:
+        """What :func:`position_stats` depends on: the support rule and its state, not the batch rule or prices."""
+        return replace(self, budget_bits=0, max_draft_len=None, link=LinkConfig(), regime="")
 
     def __post_init__(self) -> None:
         if self.scheme not in SWEEP_SCHEMES:
@@ -226,18 +237,24 @@ def _exact_row(ch: _Chunk, i: int, ids: np.ndarray, ell: int) -> tuple[float, in
     return float(tv[0]), int(nnz[0])
 
 
-def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[SweepCell], chunk: int = 64) -> dict:
-    """Per cell and position: rejection probability r, payload bits, dropped mass, support size.
+def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[SweepCell], chunk: int = 64,
+                   segments: list[tuple[int, int]] | None = None) -> dict:  # fmt: skip
+    """Per cell and position: rejection probability r, payload bits, the bits the budget charges, dropped
+    mass, support size, TV(q, p).
 
-    Cells may mix temperatures; C-SQS cells carry their threshold along the rows in order. Each chunk of
-    rows is argsorted once (by SLM logit) for every temperature and cell. Agrees with the live
-    ``compress`` path to float rounding of the support mass (tests/test_sweep.py).
+    Cells may mix temperatures; C-SQS cells carry their threshold along the rows in order, restarting at
+    each of ``segments``' starts under ``scheme_state: prompt``. Cells that differ only in their batch rule
+    or prices share one computation. Each chunk of rows is argsorted once (by SLM logit) for every
+    temperature and cell. Agrees with the live ``compress`` path to float rounding of the support mass
+    (tests/test_sweep.py).
     """
     n, v = slm_logits.shape
-    out = {c: {key: np.zeros(n) for key in ("r", "bits", "dropped", "k", "tv_qp")} for c in cells}
+    unique = list(dict.fromkeys(c.selection() for c in cells))
+    out = {c: {key: np.zeros(n) for key in ("r", "bits", "charge", "dropped", "k", "tv_qp")} for c in unique}
     by_t: dict[float, list[SweepCell]] = {}
-    for c in cells:
+    for c in unique:
         by_t.setdefault(c.temperature, []).append(c)
+    starts = np.array(sorted({lo for lo, _ in segments or []}), dtype=np.int64)
     state: dict = {}  # what a selector carries along the rows (C-SQS's threshold)
     for a in range(0, n, chunk):
         slm = np.asarray(slm_logits[a : a + chunk])
@@ -245,6 +262,7 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
         sl = slice(a, a + slm.shape[0])
         for t, group in by_t.items():
             ch = _Chunk(slm, np.asarray(llm_logits[a : a + chunk]), order, t)
+            ch.resets = starts[(starts >= a) & (starts < a + slm.shape[0])] - a  # prompt starts in this chunk
             for name in dict.fromkeys(c.scheme for c in group):
                 spec = scheme_spec(name)
                 mine = [c for c in group if c.scheme == name]
@@ -258,97 +276,74 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
                     o["r"][sl], o["k"][sl] = tv, k
                     o["dropped"][sl] = np.clip((ch.qtot - s) / ch.qtot, 0.0, None)
                     o["bits"][sl] = spec.layout.token_bits_array(v, k, c.ell, nnz)
-    return out
+                    o["charge"][sl] = spec.layout.charged_bits_array(v, k, c.ell, nnz, c.accounting)
+    return {c: out[c.selection()] for c in cells}
 
 
-def _batches(stats: dict, segments: list[tuple[int, int]], cell: SweepCell) -> dict:
-    """Every start's batch under the budget rule: drafts, expected accepts, payload, per-position arrays."""
-    m = cell.max_draft_len
-    distortion = stats["dropped"] + stats["k"] / (4.0 * cell.ell)
-    series = (stats["r"], stats["bits"], stats["tv_qp"], distortion, stats["k"])
-    win = np.lib.stride_tricks.sliding_window_view
-    parts = [tuple(win(x[lo:hi], m) for x in series) for lo, hi in segments if hi - lo >= m]
-    if not parts:
-        raise ValueError(f"no batch window of {m} positions fits the trace segments")
-    r, bits, tv_qp, dist, ks = (np.concatenate(x) for x in zip(*parts, strict=True))
-    cum = np.cumsum(bits, axis=1)
-    length = np.minimum((cum <= cell.budget_bits).sum(axis=1), m)  # the budget rule, capped
-    drafted = np.arange(m)[None, :] < length[:, None]
-    keep = np.cumprod(1.0 - r, axis=1)
-    last = np.maximum(length - 1, 0)
-    idx = np.arange(length.size)
-    return {
-        "r": r, "tv_qp": tv_qp, "dist": dist, "length": length, "drafted": drafted, "keep": keep,
-        "supports": np.where(drafted, ks, 0), "accepted": np.where(drafted, keep, 0.0).sum(axis=1),
-        "resampled": np.where(length > 0, 1.0 - keep[idx, last], 0.0),
-        "payload": np.where(length > 0, cum[idx, last], 0.0),
-    }  # fmt: skip
+def cell_row(cell: SweepCell, tallies: list, profile: ComputeProfile, rng: np.random.Generator,
+             n_boot: int = 2000) -> dict:  # fmt: skip
+    """One cell's table row: its settings, the rates pooled over its prompts' expected tallies, and their
+    bootstrap intervals over prompts (:func:`sqs.system.metrics.bootstrap_ci`)."""
+    rates = pooled(tallies).rates()
+    return {**cell_columns(cell), **rates, "ms_per_token": 1e3 / rates["tokens_per_s"],
+            **bootstrap_ci(tallies, rng, n_boot), **profile_columns(profile)}  # fmt: skip
 
 
-def link_terms(stats: dict, segments: list[tuple[int, int]], cell: SweepCell, profile: ComputeProfile,
-               context: float = 64.0) -> dict:  # fmt: skip
-    """What a batch's time depends on besides the link: mean tokens, compute seconds (as priced by
-    ``profile``) and uplink bytes; tokens/s at rate R and propagation d is then
-    tokens / (compute + 8 bytes / R + d + 8 D / R_down)."""
-    b = _batches(stats, segments, cell)
-    edge_s, protocol_s, cloud_s = batch_seconds(profile, cell.scheme, b["length"], context, b["supports"])
-    return {
-        "tokens": float(np.mean(b["accepted"] + 1.0)),
-        "compute_s": float(np.mean(edge_s + protocol_s + cloud_s)),
-        "uplink_bytes": float(np.mean(wire.UPLINK_HEADER_BYTES + np.ceil(b["payload"] / 8))),
-    }
+def cell_columns(cell: SweepCell) -> dict:
+    """A cell's identifying columns (its regime, scheme, T, swept parameters, batch rule and link)."""
+    link = cell.link
+    return {"regime": cell.regime, "scheme": cell.scheme, "temperature": cell.temperature,
+            **{c: getattr(cell, c) for c in SWEEP_AXES}, "alpha": cell.alpha, "ell": cell.ell,
+            "budget_bits": cell.budget_bits, "max_draft_len": cell.max_draft_len, "accounting": cell.accounting,
+            "scheme_state": cell.scheme_state, "uplink_bps": link.uplink_bps, "downlink_bps": link.downlink_bps,
+            "propagation_s": link.propagation_s}  # fmt: skip
 
 
-def batch_predictions(stats: dict, segments: list[tuple[int, int]], cell: SweepCell, profile: ComputeProfile,
-                      context: float = 64.0) -> dict:  # fmt: skip
-    """Expected per-batch behaviour averaged over every start position whose window fits its segment."""
-    b = _batches(stats, segments, cell)
-    r, tv_qp, dist, length, drafted = b["r"], b["tv_qp"], b["dist"], b["length"], b["drafted"]
-    accepted, resampled, payload = b["accepted"], b["resampled"], b["payload"]
-    time_s = batch_time_s(profile, cell.link, cell.scheme, length, context, payload, b["supports"])
-    tok = accepted + 1.0
-    disc = np.where(drafted, tv_qp, 0.0).sum(axis=1)  # Theorem 1 over the drafted positions, as live
-    bound = disc + np.where(drafted, dist, 0.0).sum(axis=1)
-    expect = np.where(drafted, r, 0.0).sum(axis=1)
-    return {
-        **{k: v for k, v in asdict(cell).items() if k != "link"},
-        "pred_resampling_rate": float(np.mean(resampled)),
-        "pred_mean_accept_len": float(np.mean(tok)),
-        "pred_mean_draft_len": float(np.mean(length)),
-        "pred_tokens_per_s": float(np.mean(tok) / np.mean(time_s)),
-        "pred_uplink_bits_per_batch": float(np.mean(payload)),
-        "pred_dropped_mass": float(np.mean(stats["dropped"])),
-        "pred_support_size": float(np.mean(stats["k"])),
-        "pred_expected_rejections": float(np.mean(expect)),
-        "pred_bound_theorem1": float(np.mean(bound)),
-        "pred_bound_discrepancy": float(np.mean(disc)),
-        "pred_bound_distortion": float(np.mean(bound) - np.mean(disc)),
-        "n_starts": int(length.size),
-    }
+_SHARED: dict = {}  # what forked sweep workers read: the logits (often memory-mapped), segments and prices
 
 
-_SHARED: dict = {}  # what forked sweep workers read: the logits (often memory-mapped) and the profile
+def _cell_rng(seed: int, cell: SweepCell) -> np.random.Generator:
+    """A cell's own bootstrap generator: the same draws whichever task or process computes the cell."""
+    return np.random.default_rng([seed, zlib.crc32(repr(cell).encode())])
+
+
+def _profile_of(profiles, cell: SweepCell) -> ComputeProfile:
+    return profiles[cell.regime] if isinstance(profiles, dict) else profiles
+
+
+def cell_tallies(stats: dict, cell: SweepCell, profiles, segments, vocab_size: int, contexts=None) -> list:
+    """The expected tallies of ``cell``'s prompts from its :func:`position_stats` arrays."""
+    return expected_tallies(stats, segments, cell, _profile_of(profiles, cell), cell.link, vocab_size, contexts)
 
 
 def _sweep_task(cells: list[SweepCell]) -> list[dict]:
     s = _SHARED
-    stats = position_stats(s["slm"], s["llm"], cells)
-    return [batch_predictions(stats[c], s["segments"], c, s["profile"], s["context"]) for c in cells]
+    stats = position_stats(s["slm"], s["llm"], cells, segments=s["segments"])
+    rows = []
+    for c in cells:
+        tallies = cell_tallies(stats[c], c, s["profiles"], s["segments"], s["slm"].shape[1], s["contexts"])
+        rows.append(cell_row(c, tallies, _profile_of(s["profiles"], c), _cell_rng(s["seed"], c), s["n_boot"]))
+    return rows
 
 
-def sweep(slm_logits, llm_logits, segments: list[tuple[int, int]], cells: list[SweepCell], profile: ComputeProfile,
-          progress=None, workers: int = 1, context: float = 64.0) -> list[dict]:  # fmt: skip
-    """Every cell's predictions, in the order of ``cells``.
+def sweep(slm_logits, llm_logits, segments: list[tuple[int, int]], cells: list[SweepCell], profiles,
+          progress=None, workers: int = 1, contexts: list[int] | None = None, n_boot: int = 2000,
+          seed: int = 0) -> list[dict]:  # fmt: skip
+    """Every cell's row (:func:`cell_row`), in the order of ``cells``.
 
-    Cells are split into tasks by temperature (a task's rows are argsorted once for all its
-    temperatures); ``workers`` > 1 runs tasks in forked processes, one per core.
+    ``profiles``: one :class:`ComputeProfile`, or one per regime name (``cell.regime``); ``contexts``: the
+    tokens before each segment (its prompt). Cells are split into tasks by temperature (a task's rows are
+    argsorted once for all its temperatures); ``workers`` > 1 runs tasks in forked processes, one per core.
+    Each cell's bootstrap has its own generator from ``seed`` and the cell, so rows do not depend on how
+    cells are split into tasks.
     """
     import multiprocessing as mp
 
     temps = sorted({c.temperature for c in cells})
     n_tasks = min(len(temps), max(1, 2 * workers if workers > 1 else 1))
     tasks = [[c for c in cells if c.temperature in set(temps[i::n_tasks])] for i in range(n_tasks)]
-    _SHARED.update(slm=slm_logits, llm=llm_logits, segments=segments, profile=profile, context=context)
+    _SHARED.update(slm=slm_logits, llm=llm_logits, segments=segments, profiles=profiles, contexts=contexts,
+                   n_boot=n_boot, seed=seed)  # fmt: skip
     try:
         if workers > 1 and n_tasks > 1 and "fork" in mp.get_all_start_methods():
             with mp.get_context("fork").Pool(min(workers, n_tasks)) as pool:
@@ -360,6 +355,32 @@ def sweep(slm_logits, llm_logits, segments: list[tuple[int, int]], cells: list[S
         _SHARED.clear()
     by_cell = {c: row for task, rows in zip(tasks, done, strict=True) for c, row in zip(task, rows, strict=True)}
     return [by_cell[c] for c in cells]
+
+
+def ar_rows(segments, regimes: dict, temperatures, contexts=None, n_boot: int = 2000, seed: int = 0) -> list[dict]:
+    """Cloud-only AR over the trace's sequences for each regime (``{name: (profile, link)}``) and T, priced as
+    live AR is (its latency does not depend on T under a profile)."""
+    rows = []
+    for name, (profile, link) in regimes.items():
+        tallies = ar_tallies(segments, profile, link, contexts)
+        rates = pooled(tallies).rates()
+        ci = bootstrap_ci(tallies, np.random.default_rng([seed, 1]), n_boot)
+        for t in temperatures:
+            cols = {"regime": name, "scheme": "ar", "temperature": float(t), **dict.fromkeys(SWEEP_AXES, 0),
+                    "uplink_bps": link.uplink_bps, "downlink_bps": link.downlink_bps,
+                    "propagation_s": link.propagation_s}  # fmt: skip
+            rows.append({**cols, **rates, "ms_per_token": 1e3 / rates["tokens_per_s"], **ci,
+                         **profile_columns(profile)})  # fmt: skip
+    return rows
+
+
+def with_speedups(rows: list[dict]) -> list[dict]:
+    """``speedup_vs_ar`` (and its interval's ends, each over AR's point value) per regime and temperature."""
+    ar = {(r["regime"], r["temperature"]): r["tokens_per_s"] for r in rows if r["scheme"] == "ar"}
+    for r in rows:
+        base = ar.get((r["regime"], r["temperature"]), math.nan)
+        r["speedup_vs_ar"] = r["tokens_per_s"] / base
+    return rows
 
 
 PAPER_TEMPERATURES = tuple(round(0.05 * i, 2) for i in range(21))
@@ -376,52 +397,31 @@ def paper_grid(
     return grid_cells(temperatures, {"K": ks, "beta0": betas, "eta": etas, "top_p": top_ps}, **common)
 
 
-def calibrate(slm, llm, segments, live_rows: list[dict], config: dict, profile: ComputeProfile | None = None,
-              context: float = 64.0) -> list[dict]:  # fmt: skip
-    """Predict every live-decoded plain cell of a trace-sweepable scheme; predicted beside measured.
+CALIBRATED = ("resampling_rate", "mean_accept_len", "mean_draft_len", "tokens_per_s", "latency_s",
+              "bound_theorem1", "expected_rejections", "uplink_bits_per_batch")  # fmt: skip
 
-    ``profile``: the run's own (its live cells were priced with it, so predicted and measured latency
-    are comparable); None fits per-call prices on the same live cells (calibrated, not independent). The
-    resampling rate and accept length use no live information at all.
+
+def calibrate(slm, llm, segments, live: list[tuple[SweepCell, dict, list[int]]], profiles, contexts=None,
+              n_boot: int = 2000, seed: int = 0) -> list[dict]:  # fmt: skip
+    """Live cells predicted from the trace over the same prompts: ``live`` holds (the cell, its live summary
+    row, the segments of its prompts). Predicted (``pred_``) beside measured, with the prediction's interval.
+
+    ``profiles``: per regime, the profile its live cells were priced with (so predicted and measured latency
+    are comparable). The resampling rate and accept length use no live information at all.
     """
-    live = plain_rows(live_rows)
-    d, link = config["decode"], LinkConfig(**config["link"])
-    cells = [
-        SweepCell(r["scheme"], float(r["temperature"]), int(r["K"]), float(r["beta0"]), float(r["eta"]),
-                  float(d["alpha"]), int(d["ell"]), int(d["budget_bits"]), int(d["max_draft_len"]), link,
-                  float(r.get("top_p", 0.0)))
-        for r in live
-    ]  # fmt: skip
-    profile = profile if profile is not None and not profile.measured else profile_from_summary(live)
-    preds = sweep(slm, llm, segments, cells, profile, context=context)
+    cells = [c for c, _, _ in live]
+    stats = position_stats(slm, llm, cells, segments=segments)
     rows = []
-    for m, p in zip(live, preds, strict=True):
-        measured = ("resampling_rate", "mean_accept_len", "tokens_per_s", "latency_s", "bound_theorem1",
-                    "expected_rejections", "uplink_bits_per_batch")  # fmt: skip
-        row = {k: p[k] for k in ("scheme", "temperature", *SWEEP_AXES)}
-        for k in measured:
-            row[k] = m[k]
-            row[f"pred_{k}"] = d["max_new_tokens"] / p["pred_tokens_per_s"] if k == "latency_s" else p[f"pred_{k}"]
-        rows.append({**row, **profile_columns(profile)})
-    return rows
-
-
-def dense_sweep(slm, llm, segments, live_rows: list[dict], config: dict, grid: dict, workers: int = 1,
-                progress=None, profile: ComputeProfile | None = None, context: float = 64.0) -> list[dict]:  # fmt: skip
-    """The workflow's dense sweep: ``grid`` (temperatures and each scheme's lists) over the trace, compute
-    profiled from the live cells. Adds ``pred_ms_per_token`` and ``pred_latency_s`` for ``max_new_tokens``."""
-    profile = profile if profile is not None and not profile.measured else profile_from_summary(live_rows)
-    d = config["decode"]
-    common = dict(alpha=float(d["alpha"]), ell=int(d["ell"]), budget_bits=int(d["budget_bits"]),
-                  max_draft_len=int(d["max_draft_len"]), link=LinkConfig(**config["link"]))  # fmt: skip
-    cells = paper_grid([float(t) for t in grid["temperatures"]], [int(k) for k in grid["K"]],
-                       [float(b) for b in grid["beta0"]], [float(e) for e in grid["eta"]],
-                       [float(p) for p in grid.get("top_p", [])], **common)  # fmt: skip
-    rows = sweep(slm, llm, segments, cells, profile, progress=progress, workers=workers, context=context)
-    for r in rows:
-        r["pred_ms_per_token"] = 1e3 / r["pred_tokens_per_s"]
-        r["pred_latency_s"] = d["max_new_tokens"] / r["pred_tokens_per_s"]
-        r.update(profile_columns(profile))
+    for cell, measured, idx in live:
+        segs = [segments[i] for i in idx]
+        ctx = [contexts[i] for i in idx] if contexts is not None else None
+        tallies = cell_tallies(stats[cell], cell, profiles, segs, slm.shape[1], ctx)
+        pred = cell_row(cell, tallies, _profile_of(profiles, cell), _cell_rng(seed, cell), n_boot)
+        row = {k: pred[k] for k in ("regime", "scheme", "temperature", *SWEEP_AXES, "max_draft_len", "n_prompts")}
+        for k in CALIBRATED:
+            row[k], row[f"pred_{k}"] = measured[k], pred[k]
+        row.update({f"pred_{k}": pred[k] for k in ("tokens_per_s_ci_low", "tokens_per_s_ci_high")})
+        rows.append({**row, **profile_columns(_profile_of(profiles, cell))})
     return rows
 
 

@@ -52,6 +52,12 @@ class Compressed:
     paper_bits: float  # the paper's formula (1) for the same token, for comparison
     beta: float | None = None  # C-SQS threshold that chose this support
     weights: np.ndarray | None = None  # float32 probabilities (float32 scheme only)
+    charged: int | None = None  # bits the budget rule charges, where a scheme's accounting is not the wire's
+
+    @property
+    def charge(self) -> int:
+        """Bits this draft takes from the batch's budget B: the wire's own unless the scheme counts as the paper."""
+        return self.bits if self.charged is None else self.charged
 
     @property
     def k(self) -> int:
@@ -127,6 +133,12 @@ class LatticeScheme(_Declared):
     def params(self) -> dict:
         return {"ell": self.ell}
 
+    accounting = "exact"  # how the budget rule counts a draft's bits (C-SQS may count as the paper does)
+
+    def min_charge(self, vocab_size: int) -> int:
+        """The fewest bits the budget rule can charge one draft: the edge stops before a forward that cannot fit."""
+        return self.spec.layout.min_token_bits(vocab_size, self.ell, self.fixed_k or 1, self.accounting)
+
     def select(self, q: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -139,6 +151,7 @@ class LatticeScheme(_Declared):
         counts = quantize(q[support], self.ell)
         v, k = q.size, support.size
         layout = self.spec.layout
+        nnz = int(np.count_nonzero(counts))
         return Compressed(
             vocab_size=v,
             support=support,
@@ -147,10 +160,11 @@ class LatticeScheme(_Declared):
             support_bits=layout.support_bits(v, k),
             size_bits=layout.size_bits(v),
             lattice_bits=layout.distribution_bits(v, k, self.ell),
-            token_bits=bits_for(int(np.count_nonzero(counts))),
+            token_bits=bits_for(nnz),
             dropped_mass=sparsify.dropped_mass(q, support),
             paper_bits=layout.paper_bits(v, k, self.ell),
             beta=beta,
+            charged=None if self.accounting == "exact" else layout.charged_bits(v, k, self.ell, nnz, self.accounting),
         )
 
 
@@ -175,18 +189,25 @@ class TopKScheme(LatticeScheme):
         return sparsify.top_k(q, self.k)
 
 
+ACCOUNTINGS = ("exact", "paper")
+
+
 class ConformalScheme(LatticeScheme):
-    def __init__(self, beta: float, ell: int, alpha: float = 0.0005, eta: float = 0.001) -> None:
+    def __init__(self, beta: float, ell: int, alpha: float = 0.0005, eta: float = 0.001,
+                 accounting: str = "exact") -> None:  # fmt: skip
         super().__init__(ell)
         for key, val in (("beta", beta), ("alpha", alpha), ("eta", eta)):
             if isinstance(val, bool) or not isinstance(val, int | float) or not math.isfinite(val):
                 raise ValueError(f"{key} must be a finite number, got {val!r}")
+        if accounting not in ACCOUNTINGS:
+            raise ValueError(f"accounting must be one of {', '.join(ACCOUNTINGS)}, got {accounting!r}")
         self.controller = ConformalThreshold(beta=float(beta), alpha=float(alpha), eta=float(eta))
         self.beta0 = float(beta)
+        self.accounting = accounting
 
     def params(self) -> dict:
         c = self.controller
-        return {"beta": self.beta0, "ell": self.ell, "alpha": c.alpha, "eta": c.eta}
+        return {"beta": self.beta0, "ell": self.ell, "alpha": c.alpha, "eta": c.eta, "accounting": self.accounting}
 
     def select(self, q: np.ndarray) -> np.ndarray:
         return sparsify.threshold(q, self.controller.beta)
@@ -227,6 +248,9 @@ class Float32Scheme(_Declared):
 
     def params(self) -> dict:
         return {}
+
+    def min_charge(self, vocab_size: int) -> int:
+        return 0  # no budget applies (the draft cap alone limits a batch)
 
     def compress(self, q: np.ndarray) -> Compressed:
         q = np.asarray(q, dtype=np.float64)

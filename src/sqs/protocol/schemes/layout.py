@@ -75,10 +75,30 @@ class Layout:
         token = np.frexp(n - 1.0)[1]  # bits_for(n) = (n - 1).bit_length()
         return side[inv.reshape(np.shape(k))] + token
 
-    def min_token_bits(self, v: int, ell: int, k: int = 1) -> int:
-        """The fewest payload bits one draft token can cost here (one nonzero count): the budget check."""
+    def min_token_bits(self, v: int, ell: int, k: int = 1, accounting: str = "exact") -> int:
+        """The fewest bits the budget rule can charge one draft token here (one nonzero count): the config
+        check, and the edge's test before it spends a forward on a draft that could not fit."""
         kk = v if not (self.names_subset or self.float32) else (k if self.fixed_k else 1)
+        if accounting == "paper":
+            return self.charged_bits(v, kk, ell, 1, accounting)
         return self.side_bits(v, kk, ell)
+
+    def charged_bits(self, v: int, k: int, ell: int, nnz: int, accounting: str = "exact") -> int:
+        """Bits the budget rule charges a draft: the wire's (``exact``), or for a layout that sends K with every
+        token the paper's count (``paper``): 2 ceil(log2 V) for the support and its size, as Sec. 3 prints
+        it, plus the lattice index and the token's position (docs/protocol.md)."""
+        if accounting == "exact" or not self.sends_size:
+            return self.token_bits(v, k, ell, nnz)
+        return 2 * size_bits(v) + self.distribution_bits(v, k, ell) + bits_for(nnz)
+
+    def charged_bits_array(self, v: int, k: np.ndarray, ell: int, nnz: np.ndarray, accounting: str = "exact"):
+        """:meth:`charged_bits` over arrays (the trace sweep's budget rule)."""
+        if accounting == "exact" or not self.sends_size:
+            return self.token_bits_array(v, k, ell, nnz)
+        uniq, inv = np.unique(np.asarray(k, dtype=np.int64), return_inverse=True)
+        lat = np.array([lattice_bits(int(kk), ell) for kk in uniq.tolist()], dtype=np.float64)
+        token = np.frexp(np.asarray(nnz, dtype=np.float64) - 1.0)[1]
+        return 2 * size_bits(v) + lat[inv.reshape(np.shape(k))] + token
 
     def paper_bits(self, v: int, k: int, ell: int) -> float:
         """The paper's formula (1) for the same token. For C-SQS the paper prints ceil(log2 V) twice,

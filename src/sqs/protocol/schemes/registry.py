@@ -16,11 +16,18 @@ from dataclasses import dataclass, field, fields
 
 from sqs.protocol.schemes import layout as L
 from sqs.protocol.schemes import trace
-from sqs.protocol.schemes.compress import ConformalScheme, DenseScheme, Float32Scheme, TopKScheme, TopPScheme
+from sqs.protocol.schemes.compress import (
+    ACCOUNTINGS,
+    ConformalScheme,
+    DenseScheme,
+    Float32Scheme,
+    TopKScheme,
+    TopPScheme,
+)
 
 
-def _p(default, help: str, column: str | None = None):
-    return field(default=default, metadata={"help": help, "column": column})
+def _p(default, help: str, column: str | None = None, choices: tuple | None = None):
+    return field(default=default, metadata={"help": help, "column": column, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,12 @@ class ConformalParams(DenseParams):
     beta: float = _p(0.001, "initial C-SQS threshold", column="beta0")
     alpha: float = _p(0.0005, "C-SQS target dropped mass")
     eta: float = _p(0.001, "C-SQS learning rate (0 = fixed threshold)", column="eta")
+    accounting: str = _p(
+        "exact",
+        "C-SQS bits the budget rule charges a draft: exact (the wire's) or paper "
+        "(2 ceil(log2 V) + lattice index + token, as Sec. 3 counts)",
+        choices=ACCOUNTINGS,
+    )
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,13 @@ class _Threshold:
         beta = np.array([state.setdefault(("beta", c), c.beta0) for c in cells])
         eta = np.array([c.eta for c in cells])
         alpha = np.array([c.alpha for c in cells])
+        beta0 = np.array([c.beta0 for c in cells])
+        per_prompt = np.array([getattr(c, "scheme_state", "cell") == "prompt" for c in cells])
+        resets = {int(x) for x in getattr(ch, "resets", ())}  # rows where a prompt starts (per-prompt restarts)
         kk = np.empty((ch.rows, len(cells)), dtype=np.int64)
         for i in range(ch.rows):
+            if i in resets:
+                beta = np.where(per_prompt, beta0, beta)
             k_i = np.maximum(np.searchsorted(ch.neg[i], -beta, side="right"), 1)
             kk[i] = k_i
             dropped = np.maximum((ch.qtot[i] - ch.cum[i, k_i - 1]) / ch.qtot[i], 0.0)
