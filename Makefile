@@ -26,8 +26,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 # The main job on the embedded default: the workflow (grid, figures, MLflow), then its summary table.
 run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores 2
-	$(BIN)/sqs table results/tables/summary.csv --columns scheme policy preemptive temperature K beta0 eta top_p \
-		tokens_per_s speedup_vs_ar speedup_vs_ar_measured accept_rate_pos1 mean_accept_len uplink_bits_per_token
+	$(BIN)/sqs table results/tables/summary.csv --columns regime scheme policy preemptive temperature K beta0 eta \
+		top_p mean_draft_len tokens_per_s tokens_per_s_ci_low tokens_per_s_ci_high speedup_vs_ar accept_rate_pos1 \
+		uplink_bits_per_token
+	$(BIN)/sqs table results/tables/verdicts.csv --columns regime temperature comparison a b latency_s_winner \
+		resampling_rate_winner
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks workflow/scripts

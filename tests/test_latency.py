@@ -40,3 +40,19 @@ def test_session_latency_adds_up_and_uses_whole_messages():
     assert s["latency_propagation_s"] == pytest.approx(0.01 * s["n_batches"])
     assert s["tokens_per_s"] == pytest.approx(30 / s["latency_s"])
     assert 0 < s["protocol_share_of_edge"] <= 1
+
+
+def test_the_paper_link_charges_neither_propagation_nor_the_downlink():
+    from sqs.system.latency import LINK_PRESETS, link_config
+
+    paper = link_config({"preset": "paper"})
+    assert paper == LINK_PRESETS["paper"] == link_config("paper")
+    assert (paper.uplink_bps, paper.downlink_bps, paper.propagation_s) == (2e6, None, 0.0)
+    lat = batch_latency(paper, edge_model_s=1.0, edge_protocol_s=0.0, uplink_bytes=250, cloud_s=2.0, downlink_bytes=10)
+    assert (lat.uplink_s, lat.propagation_s, lat.downlink_s) == (pytest.approx(1e-3), 0.0, 0.0)
+    assert lat.total_s == pytest.approx(1.0 + 1e-3 + 2.0)  # SLM compute + uplink bits / rate + cloud verification
+    assert link_config({"preset": "paper", "uplink_bps": 1e6}).uplink_bps == 1e6  # a key overrides the preset
+    with pytest.raises(ValueError, match="unknown link preset 'fast'; valid: paper"):
+        link_config({"preset": "fast"})
+    with pytest.raises(ValueError, match=r"unknown link keys \['rate'\]"):
+        link_config({"rate": 1})

@@ -60,3 +60,23 @@ def test_position_one_acceptance_estimates_one_minus_tv_at_any_draft_length():
         out[cap] = rates
     assert out[8]["draft_accept_rate"] < out[1]["draft_accept_rate"] - 0.1
     assert out[1]["accept_rate_pos1"] == pytest.approx(out[1]["draft_accept_rate"])
+
+
+def test_bootstrap_intervals_resample_prompts_and_pool_them_as_the_rates_do():
+    from sqs.system.metrics import bootstrap_ci
+
+    def prompt(tokens, latency, batches, resampled):
+        t = Tally(tokens=tokens, batches=batches, resampled=resampled)
+        t.add_prompt(latency)
+        return t
+
+    same = [prompt(24, 2.0, 10, 5) for _ in range(8)]
+    ci = bootstrap_ci(same, np.random.default_rng(0), 500)
+    assert ci["tokens_per_s_ci_low"] == ci["tokens_per_s_ci_high"] == pytest.approx(12.0)  # no spread, no width
+    spread = [prompt(24, lat, 10, r) for lat, r in zip((1.0, 2.0, 3.0, 4.0) * 4, (2, 4, 6, 8) * 4, strict=True)]
+    ci = bootstrap_ci(spread, np.random.default_rng(0), 2000)
+    rates = pooled(spread).rates()
+    for m in ("tokens_per_s", "latency_s", "resampling_rate"):
+        assert ci[f"{m}_ci_low"] < rates[m] < ci[f"{m}_ci_high"]
+    assert 1.0 < ci["latency_s_ci_low"] and ci["latency_s_ci_high"] < 4.0  # within the prompts' own range
+    assert ci == bootstrap_ci(spread, np.random.default_rng(0), 2000)  # the generator passed in decides the draws

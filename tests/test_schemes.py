@@ -44,6 +44,18 @@ def test_c_sqs_bits_and_paper_figure(q):
     assert c.paper_bits == pytest.approx(20 + math.log2(math.comb(99 + c.k, c.k - 1)))
     assert c.beta == 0.01
     assert s.controller.beta == pytest.approx(0.01 - 0.01 * (c.dropped_mass - 0.01))
+    assert c.charge == c.bits  # the exact accounting: the budget charges the wire's bits
+
+
+def test_c_sqs_paper_accounting_charges_the_papers_count_and_sends_the_same_bits(q):
+    exact = sqs.make_scheme("c-sqs", beta=0.01, ell=100).compress(q)
+    paper = sqs.make_scheme("c-sqs", beta=0.01, ell=100, accounting="paper").compress(q)
+    nnz = int(np.count_nonzero(paper.counts))
+    assert paper.bits == exact.bits and (paper.support == exact.support).all()  # the wire is the same
+    assert paper.charge == 2 * 10 + lattice_cost(paper.k, 100) + math.ceil(math.log2(nnz)) < paper.bits
+    assert sqs.make_scheme("c-sqs", beta=0.01, ell=100, accounting="paper").min_charge(1000) == 20
+    with pytest.raises(ValueError, match="accounting must be one of exact, paper, got 'rough'"):
+        sqs.make_scheme("c-sqs", beta=0.01, ell=100, accounting="rough")
 
 
 def test_q_hat_is_counts_over_ell(q):

@@ -186,3 +186,18 @@ def test_sweep_cli_writes_one_row_per_cell(tmp_path):
     assert all(1.0 <= float(r["mean_accept_len"]) <= 5.0 for r in rows)
     assert all(float(r["tokens_per_s_ci_low"]) <= float(r["tokens_per_s"]) <= float(r["tokens_per_s_ci_high"])
                for r in rows)  # fmt: skip
+
+
+def test_a_threshold_that_commits_no_update_stays_where_it_started():
+    """C-SQS commits update (8) only for accepted drafts: a zero weight at every row freezes beta (eta acts as 0)."""
+    rng = np.random.default_rng(5)
+    slm = rng.normal(scale=2.0, size=(30, 200))
+    llm = slm + rng.normal(size=slm.shape)
+    moving = SweepCell("c-sqs", 1.0, beta0=0.01, eta=0.5, alpha=0.05, ell=20)
+    still = SweepCell("c-sqs", 1.0, beta0=0.01, eta=0.0, alpha=0.05, ell=20)
+    free = position_stats(slm, llm, [moving, still])
+    frozen = position_stats(slm, llm, [moving], weights={moving: np.zeros(30)})
+    assert (frozen[moving]["k"] == free[still]["k"]).all() and not (free[moving]["k"] == free[still]["k"]).all()
+    half = position_stats(slm, llm, [moving], weights={moving: np.full(30, 0.5)})
+    slow = position_stats(slm, llm, [SweepCell("c-sqs", 1.0, beta0=0.01, eta=0.25, alpha=0.05, ell=20)])
+    assert (half[moving]["k"] == next(iter(slow.values()))["k"]).all()  # weight 1/2 is half the learning rate

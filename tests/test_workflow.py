@@ -60,7 +60,7 @@ def test_dry_run(configfiles):
     assert out.returncode == 0, out.stdout + out.stderr
     cells = _cells(out)
     assert {c.split("/")[0] for c in cells} == {"regime~paper", "regime~practical"}
-    assert _jobs(out)["decode_cell"] == len(cells) == 47  # 8 paper + 39 practical cells
+    assert _jobs(out)["decode_cell"] == len(cells) == 26  # 8 paper + 18 practical cells
 
 
 def test_default_run_is_the_config_file_and_a_configfile_replaces_it():

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A single-node SLURM cluster on loopback, for `make test-cluster`: up | down | status | check.
 #
-#   up     install slurm-wlm + munge if missing (apt-get), write a minimal slurm.conf, start munged,
+#   up     install slurmctld, slurmd, slurm-client + munge if missing (apt-get), write a minimal slurm.conf, start munged,
 #          slurmctld and slurmd, wait until the node is idle. Idempotent: running daemons are reused.
 #   down   stop the daemons this script started and remove its config and state.
 #   check  exit 0 if this machine can host the cluster (root, and slurmctld present or apt-get usable),
@@ -28,10 +28,12 @@ check() {
 
 install() {
     if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then return; fi
-    say "installing slurm-wlm and munge with apt-get"
+    # the controller, the node daemon, the client commands and munge; no recommended plugins (the slurm-wlm
+    # metapackage pulls 42 packages with HDF5, ROCm, IPMI and -dev plugins this cluster never loads)
+    say "installing slurmctld, slurmd, slurm-client and munge with apt-get"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null || say "apt-get update failed; trying the install anyway"
-    apt-get install -y -qq slurm-wlm munge >/dev/null
+    apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null
 }
 
 write_conf() {

@@ -73,6 +73,9 @@ rule cache_stats:
         "results/logs/cache_stats.log",
     conda:
         "../../envs/sqs.yaml"
+    threads: 1
+    resources:
+        timed_cpus=timed_cpus,  # a core of its own: calibrate_compute times itself meanwhile
     script:
         "../scripts/cache_stats.py"
 

@@ -45,6 +45,9 @@ rule policy_headroom:
         "results/logs/policy_headroom.log",
     conda:
         "../../envs/sqs.yaml"
+    threads: 1
+    resources:
+        timed_cpus=timed_cpus,
     script:
         "../scripts/policy_headroom.py"
 
@@ -65,6 +68,9 @@ rule theorem2:
         "results/logs/theorem2.log",
     conda:
         "../../envs/sqs.yaml"
+    threads: 1
+    resources:
+        timed_cpus=timed_cpus,  # a core of its own: calibrate_compute times itself meanwhile
     script:
         "../scripts/theorem2.py"
 

@@ -29,8 +29,8 @@ from sqs.trace.sweep import (
     SWEEP_SCHEMES,
     ar_rows,
     calibrate,
+    cell_predictions,
     grid_cells,
-    position_stats,
     profile_from_summary,
     sweep,
     theorem2_table,
@@ -174,7 +174,9 @@ def regimes_files(cache_dir, runs_dir, config: dict, out_csv, validation_csv, fi
         records = read_jsonl(metrics.with_name("records.jsonl"))
         segs = [tr.segments[i] for i in _live_segments(tr, len(records))]
         ctx = [tr.contexts[i] for i in _live_segments(tr, len(records))]
-        stats = stats or position_stats(tr.slm, tr.llm, cells, segments=tr.segments)
+        if stats is None:  # every map cell solved once (the C-SQS threshold over all prompts, as live)
+            solved = cell_predictions(tr.slm, tr.llm, cells, profiles[run_profile], tr.segments, tr.contexts)
+            stats = {c: st for c, (st, _) in solved.items()}
         tallies = expected_tallies(stats[mine], segs, mine, profiles[run_profile], mine.link, tr.slm.shape[1], ctx)
         live.append((mine, records, link_terms(tallies)))
     write_table(rows, out_csv)

@@ -77,29 +77,36 @@ def load_logits(cache_dir: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     )
 
 
-def support_size(probs: np.ndarray, mass: float) -> np.ndarray:
-    """Per row, the fewest tokens whose probabilities sum to at least ``mass``."""
-    s = -np.sort(-probs, axis=-1)
+def support_size(probs: np.ndarray, mass: float, order: np.ndarray | None = None) -> np.ndarray:
+    """Per row, the fewest tokens whose probabilities sum to at least ``mass``; ``order``: each row's token ids
+    by descending probability when known (a temperature keeps the logits' order), else sorted here."""
+    s = -np.sort(-probs, axis=-1) if order is None else np.take_along_axis(probs, order, axis=-1)
     c = np.cumsum(s, axis=-1)
     return np.minimum((c < mass * c[:, -1:]).sum(axis=-1) + 1, probs.shape[-1])
 
 
 def cache_statistics(trace: Trace, temperatures: list[float], alpha: float, chunk: int = 64) -> list[dict]:
-    """Per temperature and model: how many tokens hold 1 - alpha of the mass, and the pair's E[1 - TV]."""
+    """Per temperature and model: how many tokens hold 1 - alpha of the mass, and the pair's E[1 - TV].
+
+    Each chunk of rows is argsorted once per model for every temperature (T > 0 keeps the logits' order;
+    at T = 0 the distribution is one-hot, one token)."""
     slm, llm, meta = trace.slm, trace.llm, trace.meta
+    temps = list(temperatures)
+    sizes: dict[tuple, list[np.ndarray]] = {(m, t): [] for t in temps for m in ("slm", "llm")}
+    accept: dict[float, list[np.ndarray]] = {t: [] for t in temps}
+    for a in range(0, slm.shape[0], chunk):
+        logits = {"slm": np.asarray(slm[a : a + chunk]), "llm": np.asarray(llm[a : a + chunk])}
+        order = {m: np.argsort(-x, axis=1) for m, x in logits.items()}
+        for t in temps:
+            probs = {m: softmax_temperature(x, t) for m, x in logits.items()}
+            for m, p in probs.items():
+                sizes[(m, t)].append(support_size(p, 1.0 - alpha, order[m]) if t > 0 else np.ones(len(p), int))
+            accept[t].append(1.0 - tv_distance(probs["slm"], probs["llm"]))
     rows = []
-    for t in temperatures:
-        sizes: dict[str, list[np.ndarray]] = {"slm": [], "llm": []}
-        accept = []
-        for a in range(0, slm.shape[0], chunk):
-            q = softmax_temperature(np.asarray(slm[a : a + chunk]), t)
-            p = softmax_temperature(np.asarray(llm[a : a + chunk]), t)
-            sizes["slm"].append(support_size(q, 1.0 - alpha))
-            sizes["llm"].append(support_size(p, 1.0 - alpha))
-            accept.append(1.0 - tv_distance(q, p))
-        acc = np.concatenate(accept)
-        for model, parts in sizes.items():
-            k = np.concatenate(parts)
+    for t in temps:
+        acc = np.concatenate(accept[t]) if accept[t] else np.zeros(0)
+        for model in ("slm", "llm"):
+            k = np.concatenate(sizes[(model, t)]) if sizes[(model, t)] else np.zeros(0, int)
             rows.append(
                 {
                     "temperature": t,
@@ -107,11 +114,11 @@ def cache_statistics(trace: Trace, temperatures: list[float], alpha: float, chun
                     "model_id": meta[model],
                     "alpha": alpha,
                     "n_positions": int(k.size),
-                    "support_mean": float(k.mean()),
-                    "support_median": float(np.median(k)),
-                    "support_p10": float(np.percentile(k, 10)),
-                    "support_p90": float(np.percentile(k, 90)),
-                    "accept_prob_mean": float(acc.mean()),
+                    "support_mean": float(k.mean()) if k.size else float("nan"),
+                    "support_median": float(np.median(k)) if k.size else float("nan"),
+                    "support_p10": float(np.percentile(k, 10)) if k.size else float("nan"),
+                    "support_p90": float(np.percentile(k, 90)) if k.size else float("nan"),
+                    "accept_prob_mean": float(acc.mean()) if acc.size else float("nan"),
                 }
             )
     return rows

@@ -26,7 +26,7 @@ from sqs.system.compute import ComputeProfile
 from sqs.system.latency import LinkConfig
 from sqs.system.metrics import pooled
 from sqs.trace.sequence import ar_tallies, expected_tallies
-from sqs.trace.sweep import SWEEP_AXES, SweepCell, grid_cells, position_stats
+from sqs.trace.sweep import SWEEP_AXES, SweepCell, cell_predictions, grid_cells
 
 RATES_BPS = tuple(float(x) for x in np.geomspace(1e5, 1e8, 10))  # 0.1 .. 100 Mb/s
 PROPAGATION_S = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
@@ -48,8 +48,9 @@ def link_terms(tallies) -> dict:
 
 def cell_terms(slm, llm, segments, cells: list[SweepCell], profiles: dict[str, ComputeProfile],
                contexts=None) -> dict:  # fmt: skip
-    """{(profile name, cell): link_terms} over one trace pass per cell."""
-    stats = position_stats(slm, llm, cells, segments=segments)
+    """{(profile name, cell): link_terms} over one trace solution per cell (acceptance does not depend on prices)."""
+    first = next(iter(profiles.values()))
+    stats = {c: st for c, (st, _) in cell_predictions(slm, llm, cells, first, segments, contexts).items()}
     v = slm.shape[1]
     return {(name, c): link_terms(expected_tallies(stats[c], segments, c, prof, c.link, v, contexts))
             for name, prof in profiles.items() for c in cells}  # fmt: skip

@@ -46,13 +46,17 @@ def _padded(stats: dict, segments: list[tuple[int, int]], width: int) -> dict:
 
 
 def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile: ComputeProfile,
-                     link: LinkConfig, vocab_size: int, contexts: list[int] | None = None) -> list[Tally]:  # fmt: skip
+                     link: LinkConfig, vocab_size: int, contexts: list[int] | None = None,
+                     accepted_at: bool = False):  # fmt: skip
     """One expected Tally per segment (prompt) for ``cell`` (a :class:`sqs.trace.sweep.SweepCell`).
 
     ``stats``: :func:`position_stats`' arrays for the cell (``r``, ``bits``, ``charge``, ``dropped``, ``k``,
     ``tv_qp``); ``contexts``: the tokens before each segment's first position (its prompt), which with the
     position prices every model call as live cells are priced; ``link`` prices the messages. No wall clock
     is modelled: ``tokens_per_s_measured`` of these tallies is NaN.
+
+    ``accepted_at``: also return, per trace row, the probability that the token there is an accepted draft
+    (the positions at which C-SQS commits its threshold update, Algorithm 1), as ``(tallies, array)``.
     """
     if not segments:
         raise ValueError("the trace has no segments")
@@ -115,6 +119,14 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
     distortion = np.where(drafted, win(x["dropped"]) + ks / (4.0 * cell.ell), 0.0).sum(axis=2)
     rejections = np.where(drafted, r, 0.0).sum(axis=2)
 
+    if accepted_at:  # P(the token at position n is an accepted draft): batches from j accept draft i w.p. keep_{i+1}
+        committed = np.zeros((n_seg, n_max + w + 1))
+        for i in range(w + 1):
+            committed[:, i : i + n_max] += pi * np.where(drafted[:, :, i], keep[:, :, i + 1], 0.0)
+        rows = np.zeros(max(hi for _, hi in segments))
+        for s, (lo, hi) in enumerate(segments):
+            rows[lo:hi] = committed[s, : hi - lo]
+
     tallies = []
     for s in range(n_seg):
         w_s = pi[s]
@@ -142,7 +154,7 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
         t.uplink_bps_sum = t.batches * link.uplink_bps
         t.add_prompt(t.edge_s + t.uplink_s + t.propagation_s + t.cloud_s + t.downlink_s)
         tallies.append(t)
-    return tallies
+    return (tallies, rows) if accepted_at else tallies
 
 
 def ar_tallies(segments: list[tuple[int, int]], profile: ComputeProfile, link: LinkConfig,

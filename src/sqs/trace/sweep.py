@@ -27,6 +27,7 @@ import math
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from itertools import product
 
 import numpy as np
@@ -179,12 +180,17 @@ class _Chunk:
                     order[i] = np.argsort(-self.q[i], kind="stable")
                     self.qsorted[i] = self.q[i, order[i]]
         self.order = order
-        self.neg = -self.qsorted  # ascending, for searchsorted
         self.cum = np.cumsum(self.qsorted, axis=1)
         self.qtot = self.q.sum(axis=1)
         self.ptot = self.p.sum(axis=1)
-        self.tv_qp = 0.5 * np.abs(self.q - self.p).sum(axis=1)
+        diff = np.subtract(self.q, self.p)
+        self.tv_qp = 0.5 * np.abs(diff, out=diff).sum(axis=1)
         self.rows, self.v = self.q.shape
+
+    @cached_property
+    def neg(self) -> np.ndarray:
+        """−qsorted, ascending, for searchsorted (the threshold's selector alone needs it)."""
+        return -self.qsorted
 
 
 def _window_stats(ch: _Chunk, k: np.ndarray, s: np.ndarray, ell: int) -> tuple[np.ndarray, ...]:
@@ -238,18 +244,21 @@ def _exact_row(ch: _Chunk, i: int, ids: np.ndarray, ell: int) -> tuple[float, in
 
 
 def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[SweepCell], chunk: int = 64,
-                   segments: list[tuple[int, int]] | None = None) -> dict:  # fmt: skip
+                   segments: list[tuple[int, int]] | None = None, weights: dict | None = None) -> dict:  # fmt: skip
     """Per cell and position: rejection probability r, payload bits, the bits the budget charges, dropped
     mass, support size, TV(q, p).
 
     Cells may mix temperatures; C-SQS cells carry their threshold along the rows in order, restarting at
-    each of ``segments``' starts under ``scheme_state: prompt``. Cells that differ only in their batch rule
-    or prices share one computation. Each chunk of rows is argsorted once (by SLM logit) for every
-    temperature and cell. Agrees with the live ``compress`` path to float rounding of the support mass
-    (tests/test_sweep.py).
+    each of ``segments``' starts under ``scheme_state: prompt``, and commit update (8) at each row in full
+    or by ``weights[cell]`` (per row; :func:`cell_predictions`). Cells that differ only in their batch rule
+    or prices share one computation (unless weighted). Each chunk of rows is argsorted once (by SLM logit)
+    for every temperature and cell. Agrees with the live ``compress`` path to float rounding of the support
+    mass (tests/test_sweep.py).
     """
     n, v = slm_logits.shape
-    unique = list(dict.fromkeys(c.selection() for c in cells))
+    weights = weights or {}
+    key = {c: (c if c in weights else c.selection()) for c in cells}
+    unique = list(dict.fromkeys(key.values()))
     out = {c: {key: np.zeros(n) for key in ("r", "bits", "charge", "dropped", "k", "tv_qp")} for c in unique}
     by_t: dict[float, list[SweepCell]] = {}
     for c in unique:
@@ -263,6 +272,7 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
         for t, group in by_t.items():
             ch = _Chunk(slm, np.asarray(llm_logits[a : a + chunk]), order, t)
             ch.resets = starts[(starts >= a) & (starts < a + slm.shape[0])] - a  # prompt starts in this chunk
+            ch.weights = {c: np.asarray(w)[sl] for c, w in weights.items() if c.temperature == t}
             for name in dict.fromkeys(c.scheme for c in group):
                 spec = scheme_spec(name)
                 mine = [c for c in group if c.scheme == name]
@@ -277,7 +287,7 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
                     o["dropped"][sl] = np.clip((ch.qtot - s) / ch.qtot, 0.0, None)
                     o["bits"][sl] = spec.layout.token_bits_array(v, k, c.ell, nnz)
                     o["charge"][sl] = spec.layout.charged_bits_array(v, k, c.ell, nnz, c.accounting)
-    return {c: out[c.selection()] for c in cells}
+    return {c: out[key[c]] for c in cells}
 
 
 def cell_row(cell: SweepCell, tallies: list, profile: ComputeProfile, rng: np.random.Generator,
@@ -316,14 +326,34 @@ def cell_tallies(stats: dict, cell: SweepCell, profiles, segments, vocab_size: i
     return expected_tallies(stats, segments, cell, _profile_of(profiles, cell), cell.link, vocab_size, contexts)
 
 
+COMMIT_PASSES = 2  # fixed-point passes of C-SQS's committed updates (sqs.trace.sweep.cell_predictions)
+
+
+def cell_predictions(slm, llm, cells: list[SweepCell], profiles, segments, contexts=None, passes: int = COMMIT_PASSES):
+    """Every cell's per-position stats and its prompts' expected tallies, {cell: (stats, tallies)}.
+
+    C-SQS commits update (8) only for accepted drafts (Algorithm 1), and which drafts are accepted depends on
+    the supports the threshold picks. A cell with eta > 0 is therefore solved as a fixed point: its threshold
+    first commits at every position, then at each position by the probability that the token there is an
+    accepted draft under the previous pass's batches, ``passes`` times. A threshold that grows a support
+    the budget cannot carry then stalls there, as live (no draft, so no committed update)."""
+    v = slm.shape[1]
+    stats = position_stats(slm, llm, cells, segments=segments)
+    moving = [c for c in cells if scheme_spec(c.scheme).stateful and c.eta > 0]
+    weights: dict = {}
+    for _ in range(passes if moving else 0):
+        for c in moving:
+            _, weights[c] = expected_tallies(stats[c], segments, c, _profile_of(profiles, c), c.link, v, contexts,
+                                             accepted_at=True)  # fmt: skip
+        stats.update(position_stats(slm, llm, moving, segments=segments, weights=weights))
+    return {c: (stats[c], cell_tallies(stats[c], c, profiles, segments, v, contexts)) for c in cells}
+
+
 def _sweep_task(cells: list[SweepCell]) -> list[dict]:
     s = _SHARED
-    stats = position_stats(s["slm"], s["llm"], cells, segments=s["segments"])
-    rows = []
-    for c in cells:
-        tallies = cell_tallies(stats[c], c, s["profiles"], s["segments"], s["slm"].shape[1], s["contexts"])
-        rows.append(cell_row(c, tallies, _profile_of(s["profiles"], c), _cell_rng(s["seed"], c), s["n_boot"]))
-    return rows
+    pred = cell_predictions(s["slm"], s["llm"], cells, s["profiles"], s["segments"], s["contexts"])
+    return [cell_row(c, pred[c][1], _profile_of(s["profiles"], c), _cell_rng(s["seed"], c), s["n_boot"])
+            for c in cells]  # fmt: skip
 
 
 def sweep(slm_logits, llm_logits, segments: list[tuple[int, int]], cells: list[SweepCell], profiles,
@@ -410,12 +440,12 @@ def calibrate(slm, llm, segments, live: list[tuple[SweepCell, dict, list[int]]],
     are comparable). The resampling rate and accept length use no live information at all.
     """
     cells = [c for c, _, _ in live]
-    stats = position_stats(slm, llm, cells, segments=segments)
+    solved = cell_predictions(slm, llm, cells, profiles, segments, contexts)  # every prompt, as the threshold runs
     rows = []
     for cell, measured, idx in live:
         segs = [segments[i] for i in idx]
         ctx = [contexts[i] for i in idx] if contexts is not None else None
-        tallies = cell_tallies(stats[cell], cell, profiles, segs, slm.shape[1], ctx)
+        tallies = cell_tallies(solved[cell][0], cell, profiles, segs, slm.shape[1], ctx)
         pred = cell_row(cell, tallies, _profile_of(profiles, cell), _cell_rng(seed, cell), n_boot)
         row = {k: pred[k] for k in ("regime", "scheme", "temperature", *SWEEP_AXES, "max_draft_len", "n_prompts")}
         for k in CALIBRATED:

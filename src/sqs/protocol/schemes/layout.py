@@ -18,18 +18,18 @@ from sqs.protocol.enumerative import bits_for, subset_count
 from sqs.protocol.lattice import index_bits, num_points
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 16)
 def subset_bits(vocab_size: int, k: int) -> int:
     """Exact cost of naming a k-subset of the vocabulary: ceil(log2 C(V, k))."""
     return bits_for(subset_count(vocab_size, k))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 16)
 def lattice_bits(k: int, ell: int) -> int:
     return index_bits(k, ell)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 16)
 def log2_points(k: int, ell: int) -> float:
     return math.log2(num_points(k, ell))
 
@@ -114,7 +114,7 @@ class Layout:
         return support + log2_points(k, ell)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1 << 17)
 def _side_bits(layout: Layout, v: int, k: int, ell: int) -> int:
     return layout.side_bits(v, k, ell)
 

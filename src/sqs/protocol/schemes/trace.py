@@ -72,6 +72,10 @@ class _Threshold:
         beta0 = np.array([c.beta0 for c in cells])
         per_prompt = np.array([getattr(c, "scheme_state", "cell") == "prompt" for c in cells])
         resets = {int(x) for x in getattr(ch, "resets", ())}  # rows where a prompt starts (per-prompt restarts)
+        # how much of update (8) each row commits: 1 as if every draft were accepted, or the probability that the
+        # token there is an accepted draft (the committed updates of Algorithm 1; sqs.trace.sweep iterates it)
+        weights = getattr(ch, "weights", {})
+        w = np.stack([weights.get(c, np.ones(ch.rows)) for c in cells], axis=1) if weights else np.ones((ch.rows, 1))
         kk = np.empty((ch.rows, len(cells)), dtype=np.int64)
         for i in range(ch.rows):
             if i in resets:
@@ -79,7 +83,7 @@ class _Threshold:
             k_i = np.maximum(np.searchsorted(ch.neg[i], -beta, side="right"), 1)
             kk[i] = k_i
             dropped = np.maximum((ch.qtot[i] - ch.cum[i, k_i - 1]) / ch.qtot[i], 0.0)
-            beta = beta - eta * (dropped - alpha)
+            beta = beta - eta * w[i] * (dropped - alpha)
         for j, c in enumerate(cells):
             state[("beta", c)] = float(beta[j])
         return {c: _top(ch, kk[:, j]) for j, c in enumerate(cells)}
@@ -104,10 +108,9 @@ class _TopP:
         }
 
     def unsafe(self, ch, cell, k):
-        # any tie among the first k + 1 may reorder the prefix sums (or the boundary) against the live rule
-        w = int(min(ch.v, k.max() + 1))
-        ties = ch.qsorted[:, 1:w] == ch.qsorted[:, : w - 1]
-        return (ties & (np.arange(1, w)[None, :] <= k[:, None])).any(axis=1)
+        # the size is the same in any order of tied values (equal values give equal prefix sums, and the
+        # probabilities follow the logits' order); only a tie across the boundary can put other ids in it
+        return _boundary_tie(ch, k)
 
     def exact_ids(self, ch, i, cell, k):
         return sparsify.top_p(ch.q[i], cell.top_p)
