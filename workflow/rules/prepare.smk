@@ -101,7 +101,7 @@ rule calibrate_compute:
         "../../envs/sqs.yaml"
     threads: config["resources"]["decode_threads"]  # as a decoding job runs: the calibrated profile is that job
     resources:
-        timed_cpus=timed_cpus,
+        timed_cpus=CPUS,  # every core: nothing else runs while it times the models
         mem_mb=config["resources"]["mem_mb"],
         runtime=30,
         gpu=config["resources"]["gpu"],
