@@ -17,10 +17,11 @@ from sqs.study.grid import is_variant
 from workflow_helpers import ROOT, TINY, run_config
 
 CLUSTER = ROOT / "tests/cluster/slurm_cluster.sh"
-# The profile as users run it, plus what this cluster needs: no accounts, squeue polling, quick first poll.
+# The profile as users run it, plus what this cluster needs: no accounts, squeue polling, a first poll after a
+# second (the plugin then waits 10 s longer each round nothing finished).
 SLURM_ARGS = (
     "--profile", str(ROOT / "profiles/slurm"), "--slurm-no-account", "--slurm-status-command", "squeue",
-    "--slurm-init-seconds-before-status-checks", "5", "--jobs", "4", "--latency-wait", "5",
+    "--slurm-init-seconds-before-status-checks", "1", "--jobs", "4", "--latency-wait", "5",
 )  # fmt: skip
 # Two of the tiny config's plain practical cells at one temperature (cloud-only AR and C-SQS), each its own SLURM
 # job, to the summary table: what the local run (tests/conftest.py) must reproduce cell for cell. The rest of the

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from workflow_helpers import N_CELLS, ROOT, mlflow_server, snake
+from workflow_helpers import N_CELLS, ROOT, TINY_CELLS, TINY_PAPER_CELLS, mlflow_server, snake
 
 SHOTS = ROOT / "test-artifacts"
 
@@ -76,9 +76,10 @@ def test_mlflow_ui_shows_the_cells_and_the_parent_runs_figures(tiny_run, browser
         browser.save_screenshot(str(SHOTS / "mlflow_runs.png"))
         children = [n for n in names if not n.startswith("sqs-tiny @")]
         assert len(children) == N_CELLS
-        for t in ("T=0.5", "T=1"):  # every cell named by its scheme, setting and temperature
+        for t in ("T=0.5 (practical)", "T=1 (practical)"):  # every cell named by scheme, setting, T and regime
             assert {n.split(" ")[0] for n in children if n.endswith(t)} == {"ar", "qs", "k-sqs", "c-sqs", "top-p"}
-        assert "k-sqs K=4 T=0.5" in children and "c-sqs β₁=0.01 η=0.001 T=1" in children
+        assert {n.split(" ")[0] for n in children if n.endswith("T=1 (paper)")} == {"ar", "qs", "k-sqs", "c-sqs"}
+        assert "k-sqs K=4 T=0.5 (practical)" in children and "c-sqs β₁=0.01 η=0.001 T=1 (paper)" in children
         # the documented comparison of one temperature (docs/workflow.md): a search filter in the URL
         browser.get(f"{base}/#/experiments/{eid}/runs?workflowType=machine_learning"
                     "&searchFilter=params.temperature%20%3D%20%271.0%27")  # fmt: skip
@@ -88,13 +89,14 @@ def test_mlflow_ui_shows_the_cells_and_the_parent_runs_figures(tiny_run, browser
             parent.find_element(By.XPATH, "./ancestor::div[@role='gridcell'][1]").find_element(
                 By.TAG_NAME, "button"
             ).click()
+        at_one = len(TINY_CELLS) + len(TINY_PAPER_CELLS)  # the practical cells at T = 1 and every paper cell
         one_t = _wait(lambda: (n := [a.text for a in browser.find_elements(By.CSS_SELECTOR, selector)])
-                      and len(n) == N_CELLS // 2 + 1 and n)  # fmt: skip
+                      and len(n) == at_one + 1 and n)  # fmt: skip
         browser.save_screenshot(str(SHOTS / "mlflow_one_temperature.png"))
-        assert all(n.endswith("T=1") for n in one_t if not n.startswith("sqs-tiny @"))
+        assert all(" T=1 (" in n for n in one_t if not n.startswith("sqs-tiny @"))
         # a figure logged on the parent run, loaded and decoded by the browser in the run's artifact view
         pid = parent.get_attribute("href").rstrip("/").rsplit("/", 1)[-1]
-        browser.get(f"{base}/#/experiments/{eid}/runs/{pid}/artifacts/figures/fig_baselines.png")
+        browser.get(f"{base}/#/experiments/{eid}/runs/{pid}/artifacts/figures/practical/fig_baselines.png")
         widths = _wait(lambda: [w for w in browser.execute_script(LOADED) if w > 1000])
         browser.save_screenshot(str(SHOTS / "mlflow_parent_figure.png"))
         assert widths

@@ -48,6 +48,7 @@ rule mlflow_log:
         metrics=cell_outputs("metrics.json"),
         records=cell_outputs("records.jsonl"),
         figures=MLFLOW_FIGURES,
+        tables=["results/tables/sweep_dense.csv", "results/tables/verdicts.csv"],
     output:
         "results/mlflow/runs.json",
     params:

@@ -1,8 +1,8 @@
-# Issue #7's live drafting studies (target `policies`, not part of `all`).
+# The live drafting studies (target `policies`, not part of `all`).
 
 
 rule policy_study:
-    """Issue #7 studies, live: adaptive vs static (L, ell) over the channel; preemptive drafting on and off."""
+    """The drafting studies, live: adaptive vs static (L, ell) over the channel; preemptive drafting on and off."""
     input:
         prompts="results/prompts/prompts.jsonl",
         models="results/models/models.json",

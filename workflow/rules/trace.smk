@@ -29,7 +29,7 @@ rule trace_calibration:
 
 
 rule policy_headroom:
-    """How much any draft-length rule could gain over the best static one, from the cache (issue #7)."""
+    """How much any draft-length rule could gain over the best static one, from the cache."""
     input:
         summary="results/tables/summary.csv",
         meta=f"{CACHE_DIR}/meta.json",

@@ -16,6 +16,7 @@ ids = log_study(
     config=dict(sm.params.config),
     summary_csv=Path(sm.input.summary),
     cells=cells,
+    tables=[Path(t) for t in sm.input.tables],
     figures=[Path(f) for f in sm.input.figures],
     repo=Path(sm.scriptdir).parents[1],
 )

@@ -1,4 +1,4 @@
-"""Thin wrapper: one drafting study of issue #7 (sqs.steps.study.run_study_files): table and figure."""
+"""Thin wrapper: one live drafting study (sqs.steps.study.run_study_files): table and figure."""
 
 import logging
 from pathlib import Path

@@ -54,8 +54,8 @@ def regime_note(rows: pd.DataFrame, regime: str | None = None) -> str:
     cap = r.get("max_draft_len")
     cap = "B alone sets L" if cap is None or cap != cap or cap == "" else f"at most {int(float(cap))} drafts"
     parts = [f"{regime or r.get('regime', '')} regime: B = {int(r['budget_bits'])}, {cap}"]
-    if "accounting" in r and r["accounting"] == "paper":
-        parts.append("C-SQS bits counted as the paper")
+    if "accounting" in r and isinstance(r["accounting"], str):
+        parts.append("C-SQS bits as the paper counts them" if r["accounting"] == "paper" else "C-SQS bits exact")
     if "uplink_bps" in r:
         down = r.get("downlink_bps")
         down = "no downlink" if down is None or down != down or down == "" else f"{float(down) / 1e6:g} Mb/s down"
@@ -297,7 +297,7 @@ def fig_baselines(df, stem, note: str = "") -> None:
 
 
 def fig_variants(df, stem) -> None:
-    """Issue #7's grid variants (dashed) against their plain twins (solid): tokens/s and draft length vs T."""
+    """The grid's drafting variants (dashed) against their plain twins (solid): tokens/s and draft length vs T."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     rows = df.to_dict("records")
     var = df[[is_variant(r) for r in rows]]
@@ -344,7 +344,7 @@ def fig_policy_headroom(df, stem, target: float = 0.05) -> None:
         sub = df[df.rule == rule].set_index("temperature")
         x = np.arange(len(temps)) + (i - (len(rules) - 1) / 2) * width
         ax.bar(x, [100 * sub.gain_vs_best_static.get(t, np.nan) for t in temps], width, label=label, color=color)
-    ax.axhline(100 * target, color="red", ls="--", lw=1, label=f"issue #7 target ({100 * target:g} %)")
+    ax.axhline(100 * target, color="red", ls="--", lw=1, label=f"the target ({100 * target:g} %)")
     ax.axhline(0, color="black", lw=0.8)
     best = df[df.rule.str.startswith("static")].loc[lambda d: d.gain_vs_best_static == 0]
     ax.set_xticks(np.arange(len(temps)))

@@ -132,10 +132,12 @@ def log_study(
     config: dict,
     summary_csv: Path,
     cells: list[tuple[dict, Path]],
+    tables: list[Path] = (),
     figures: list[Path],
     repo: Path,
 ) -> dict:
-    """Log the study; ``cells`` pairs each summary row with its per-prompt records file. Returns run ids."""
+    """Log the study; ``cells`` pairs each summary row with its per-prompt records file; ``tables`` go beside
+    summary.csv on the parent run (the sweep, the verdicts). Returns run ids."""
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
@@ -155,7 +157,8 @@ def log_study(
     commit = git_commit(repo)
     cell_keys = [content_hash(config_hash, row, path.read_bytes()) for row, path in cells]
     figure_bytes = [f.read_bytes() for f in figures]
-    invocation = content_hash(config_hash, summary_csv.read_bytes(), cell_keys, *figure_bytes)
+    invocation = content_hash(config_hash, summary_csv.read_bytes(), cell_keys, *figure_bytes,
+                              *(t.read_bytes() for t in tables))  # fmt: skip
     common = {"sqs.config_hash": config_hash, "sqs.git_commit": commit}
 
     parent = _find(client, exp_id, "sqs.invocation_key", invocation)
@@ -228,12 +231,15 @@ def log_study(
         _retry(client.set_terminated, rid)
         children[key] = rid
         added += 1
-    _retry(client.log_artifact, pid, str(summary_csv), "tables")
-    for f in figures:
-        _retry(client.log_artifact, pid, str(f), "figures")
+    for t in (summary_csv, *tables):
+        _retry(client.log_artifact, pid, str(t), "tables")
+    for f in figures:  # under figures/, in the folder they have below results/figures (a regime's, or none)
+        parts = f.parent.parts
+        where = "/".join(("figures", *parts[parts.index("figures") + 1 :])) if "figures" in parts else "figures"
+        _retry(client.log_artifact, pid, str(f), where)
         pdf = f.with_suffix(".pdf")
         if pdf.is_file():
-            _retry(client.log_artifact, pid, str(pdf), "figures")
+            _retry(client.log_artifact, pid, str(pdf), where)
     _retry(client.set_terminated, pid)
     log.info("logged %d new runs (parent %s, experiment %s)", added, pid, experiment)
     return {"experiment_id": exp_id, "parent_run_id": pid, "children": children, "added": added}

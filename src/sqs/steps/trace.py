@@ -15,10 +15,12 @@ from sqs.study.grid import (
     compute_profile,
     is_variant,
     link_config,
+    profile_name,
     regime_config,
     regime_names,
     trace_cell,
     trace_grid,
+    trace_settings,
 )
 from sqs.system.compute import make_profile
 from sqs.trace.headroom import HEADROOM_COLUMNS, policy_headroom
@@ -94,10 +96,7 @@ def dense_sweep_files(cache_dir, summary_csv, config: dict, out_csv, fig_dir, wo
     n_boot = int(config["analysis"]["figures"]["n_boot"])
     cells = []
     for name in regime_names(config):
-        proto = trace_cell(config, name, {"scheme": "qs", "temperature": 0.0})
-        common = {k: getattr(proto, k) for k in ("alpha", "ell", "budget_bits", "max_draft_len", "link",
-                                                 "accounting", "scheme_state", "regime")}  # fmt: skip
-        cells += grid_cells(grid["temperatures"], grid, **common)
+        cells += grid_cells(grid["temperatures"], grid, **trace_settings(regime_config(config, name), name))
     rows = sweep(tr.slm, tr.llm, tr.segments, cells, profiles, progress=progress, workers=workers,
                  contexts=tr.contexts, n_boot=n_boot, seed=int(config["decode"]["seed"]))  # fmt: skip
     links = {n: (profiles[n], link_config(regime_config(config, n))) for n in profiles}
@@ -144,22 +143,17 @@ def regimes_files(cache_dir, runs_dir, config: dict, out_csv, validation_csv, fi
                   calibration_path=None) -> list[dict]:  # fmt: skip
     """``regimes``: the (uplink, propagation) map per profile and temperature under the top-level config's batch
     rule, and the live cells of the regime that runs it beside it (over their own prompts)."""
-    r, d, m = config["analysis"]["regimes"], config["decode"], config["models"]
+    r, m = config["analysis"]["regimes"], config["models"]
     cal = _calibration(calibration_path)
     profiles = {n: make_profile(n, m["slm"], m["llm"], cal) for n in r["profiles"]}
     link = link_config(config)
-    cap = d.get("max_draft_len")
-    common = dict(alpha=float(d["alpha"]), ell=int(d["ell"]), budget_bits=int(d["budget_bits"]),
-                  max_draft_len=None if cap is None else int(cap), link=link,
-                  accounting=str(d.get("accounting", "exact")),
-                  scheme_state=str(d.get("scheme_state", "cell")))  # fmt: skip
     settings = {c: r.get(c, []) for c in ("K", "beta0", "eta", "top_p")}
-    cells = regime_cells([float(t) for t in r["temperatures"]], settings, **common)
+    cells = regime_cells([float(t) for t in r["temperatures"]], settings, **trace_settings(config))
     tr = load_trace(cache_dir)
     terms = cell_terms(tr.slm, tr.llm, tr.segments, cells, profiles, tr.contexts)
     ar = {n: ar_terms(tr.segments, p, tr.contexts) for n, p in profiles.items()}
     rows = regime_table(terms, cells, profiles, ar, link.downlink_bps)
-    run_profile = (config.get("compute") or {}).get("profile", "measured")
+    run_profile = profile_name(config)
     live = []  # live plain cells of a regime that reads the top-level config as it is, at a setting the map holds
     top = {k: v for k, v in config.items() if k != "regimes"}
     base = [n for n in regime_names(config) if regime_config(config, n) == top]

@@ -13,7 +13,7 @@ top-level one whole. The default config has ``paper`` (the draft length set by B
 latency) and ``practical`` (a measured draft cap, a hardware profile, propagation and the downlink).
 
 The config lists each scheme's values under ``grid.<section>`` (``k_sqs``, ``c_sqs``, ``top_p``; each list
-named by its column); issue #7's adaptive policy and preemptive drafting run the schemes listed under
+named by its column); the adaptive policy and preemptive drafting run the schemes listed under
 ``grid.adaptive`` and ``grid.preemptive`` with every other setting as their plain twin's, so
 ``summary.csv`` and MLflow hold them beside the plain cells.
 
@@ -160,7 +160,7 @@ def _check_regime(config: dict) -> None:
     except ValueError as exc:
         raise ConfigError(f"link: {exc}") from None
     _check_names(config)
-    profile = (config.get("compute") or {}).get("profile", "measured")
+    profile = profile_name(config)
     if profile not in PROFILES:
         raise ConfigError(f"compute.profile={profile!r} is not a profile; valid: {', '.join(PROFILES)}")
     if profile not in ("measured", "calibrated"):
@@ -262,8 +262,7 @@ def compute_profile(config: dict, calibration: dict | None = None, loaded: tuple
     from sqs.system.compute import make_profile
 
     m = config["models"]
-    name = (config.get("compute") or {}).get("profile", "measured")
-    return make_profile(name, m["slm"], m["llm"], calibration, loaded)
+    return make_profile(profile_name(config), m["slm"], m["llm"], calibration, loaded)
 
 
 def profile_name(config: dict) -> str:
@@ -340,20 +339,25 @@ def run_cell(cell: dict, config: dict, prompts: list[str], progress: Callable | 
             for i, text in items]  # fmt: skip
 
 
+def trace_settings(view: dict, regime: str = "") -> dict:
+    """What a trace cell takes from a config view (a regime's, or the top level): its batch rule, link and
+    C-SQS settings, as :class:`sqs.trace.sweep.SweepCell` keywords."""
+    d = view["decode"]
+    cap = d.get("max_draft_len")
+    return dict(alpha=float(d["alpha"]), ell=int(d["ell"]), budget_bits=int(d["budget_bits"]),
+                max_draft_len=None if cap is None else int(cap), link=link_config(view),
+                accounting=str(d.get("accounting", "exact")), scheme_state=str(d.get("scheme_state", "cell")),
+                regime=regime)  # fmt: skip
+
+
 def trace_cell(config: dict, regime: str, cell: dict):
     """The trace model's :class:`sqs.trace.sweep.SweepCell` of a cell (scheme, T and its swept columns) under
     regime ``regime``'s batch rule, link and C-SQS settings (``config``: the whole config)."""
     from sqs.trace.sweep import SWEEP_AXES, SweepCell
 
-    rc = regime_config(config, regime)
-    d = rc["decode"]
     axes = {c: (int(cell.get(c) or 0) if c == "K" else float(cell.get(c) or 0.0)) for c in SWEEP_AXES}
-    cap = d.get("max_draft_len")
-    return SweepCell(str(cell["scheme"]), float(cell["temperature"]), **axes, alpha=float(d["alpha"]),
-                     ell=int(d["ell"]), budget_bits=int(d["budget_bits"]),
-                     max_draft_len=None if cap is None else int(cap), link=link_config(rc),
-                     accounting=str(d.get("accounting", "exact")), scheme_state=str(d.get("scheme_state", "cell")),
-                     regime=regime)  # fmt: skip
+    return SweepCell(str(cell["scheme"]), float(cell["temperature"]), **axes,
+                     **trace_settings(regime_config(config, regime), regime))  # fmt: skip
 
 
 def trace_grid(config: dict) -> dict:

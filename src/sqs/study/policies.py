@@ -1,4 +1,4 @@
-"""The drafting studies of issue #7, by live decoding: adaptive versus static (L, ell) under a
+"""The drafting studies, by live decoding: adaptive versus static (L, ell) under a
 time-varying uplink, and preemptive drafting versus none.
 
 Every static (L, ell) pair of a grid and the adaptive policy decode the same prompts with the same

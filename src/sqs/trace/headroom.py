@@ -1,6 +1,6 @@
 """How much any per-batch draft-length rule could gain over the best static draft length, from the trace.
 
-Issue #7 asks an adaptive policy to beat the best static (L, ell) by 5 %. Whether that is possible at
+An adaptive drafting policy is asked to beat the best static (L, ell) by 5 %. Whether that is possible at
 all depends on how well the acceptance of the *next* draft can be predicted before it is made. This
 module answers it from the logits cache, with no live decoding.
 

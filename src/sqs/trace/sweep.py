@@ -99,7 +99,7 @@ def is_preemptive(cell: dict) -> bool:
 
 
 def is_variant(cell: dict) -> bool:
-    """An issue #7 cell or row: the adaptive policy or preemptive drafting (the trace models neither)."""
+    """A variant cell or row: the adaptive policy or preemptive drafting (the trace models neither)."""
     return cell.get("policy", "static") != "static" or is_preemptive(cell)
 
 
@@ -422,7 +422,7 @@ PAPER_ETA = (0.0, 1e-4, 1e-3, 1e-2)
 def paper_grid(
     temperatures=PAPER_TEMPERATURES, ks=PAPER_K, betas=PAPER_BETA, etas=PAPER_ETA, top_ps=(), **common
 ) -> list[SweepCell]:
-    """The dense sweep grid (issue #6): dense QS, K-SQS over ``ks``, C-SQS over ``betas`` x ``etas``
+    """The dense sweep grid: dense QS, K-SQS over ``ks``, C-SQS over ``betas`` x ``etas``
     (and top-p over ``top_ps``), per T."""
     return grid_cells(temperatures, {"K": ks, "beta0": betas, "eta": etas, "top_p": top_ps}, **common)
 
