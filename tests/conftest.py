@@ -31,6 +31,7 @@ TOY_SCHEMES = [  # every speculative scheme at toy-vocabulary settings: the sess
     ("k-sqs", {"k": 3, "ell": 6}),
     ("c-sqs", {"beta": 0.1, "ell": 6, "alpha": 0.05, "eta": 0.05}),
     ("top-p", {"top_p": 0.8, "ell": 6}),
+    ("min-p", {"min_p": 0.3, "ell": 6}),
     ("sd", {}),
 ]
 

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sqs.outputs.catalog import FIGURES, MEASURED_FIGURES, REGIME_FIGURES
 from sqs.outputs.figures import draw_all
 from sqs.protocol.schemes import make_scheme
 from sqs.study.aggregate import SUMMARY_COLUMNS, cell_metrics, summary_table
@@ -51,12 +50,13 @@ def config(**grid):
 
 def test_grid_cells_cover_the_grid_once():
     df = grid_cells(config())
-    assert list(df.columns) == ["regime", "scheme", "policy", "preemptive", "temperature", "K", "beta0", "eta", "top_p"]
+    assert list(df.columns) == ["regime", "scheme", "setting", "policy", "preemptive", "temperature"]
     assert set(df.regime) == {"practical"}  # a config that names no regime reads its sections as they are
     assert len(df) == 2 * (3 + 2 + 2)
     assert not df.duplicated().any()
-    assert set(df[df.scheme == "k-sqs"].K) == {4, 16}
-    assert (df[df.scheme != "k-sqs"].K == 0).all()
+    assert set(df[df.scheme == "k-sqs"].setting) == {"K=4", "K=16"}  # only its own parameters name a cell
+    assert set(df[df.scheme == "c-sqs"].setting) == {"beta0=0.01,eta=0.0", "beta0=0.01,eta=0.001"}
+    assert (df[df.scheme.isin(["ar", "sd", "qs"])].setting == "default").all()
 
 
 def test_variant_cells_sit_beside_their_plain_twins():
@@ -69,7 +69,7 @@ def test_variant_cells_sit_beside_their_plain_twins():
     df = grid_cells(cfg)
     assert len(df) == 2 * (3 + 2 + 2 + 2) and not df.duplicated().any()
     pre = df[df.preemptive]
-    assert list(pre.scheme) == ["k-sqs", "k-sqs"] and list(pre.K) == [16, 16]
+    assert list(pre.scheme) == ["k-sqs", "k-sqs"] and list(pre.setting) == ["K=16", "K=16"]
     assert list(df[df.policy == "adaptive"].scheme) == ["qs", "qs"]
     check_config(cfg)
     # through the same slice of the config the workflow hands each job
@@ -79,7 +79,7 @@ def test_variant_cells_sit_beside_their_plain_twins():
     assert ad.channel.kind == "gilbert-elliott" and ad.channel.rates_bps == (1e6, 3e6)
     p = decode_config(pre.iloc[0].to_dict(), cell_config(cfg, "practical", "static"))
     assert (p.scheme, p.k, p.policy, p.preemptive) == ("k-sqs", 16, "static", True)
-    plain_row = df[(df.scheme == "k-sqs") & (df.K == 16) & ~df.preemptive].iloc[0].to_dict()
+    plain_row = df[(df.scheme == "k-sqs") & (df.setting == "K=16") & ~df.preemptive].iloc[0].to_dict()
     plain = decode_config(plain_row, cell_config(cfg, "practical", "static"))
     assert (plain.policy, plain.preemptive) == ("static", False)
     assert is_variant(adaptive) and is_variant(pre.iloc[0].to_dict()) and not is_variant(plain_row)
@@ -117,7 +117,10 @@ def test_a_regime_overrides_decode_keys_and_replaces_link_compute_and_grid():
     d = decode_config(cell, cell_config(cfg, "paper", "static"), calibration=cal)
     assert (d.max_draft_len, d.accounting, d.link.downlink_bps, d.link.propagation_s) == (None, "paper", None, 0.0)
     tc = trace_cell(cfg, "paper", cell)
-    assert (tc.regime, tc.max_draft_len, tc.K, tc.accounting, tc.link.uplink_bps) == ("paper", None, 16, "paper", 2e6)
+    assert (tc.regime, tc.max_draft_len, tc.param("k"), tc.link.uplink_bps) == ("paper", None, 16, 2e6)
+    conformal = trace_cell(cfg, "paper", {"scheme": "c-sqs", "temperature": 1.0, "setting": "beta0=0.01,eta=0.001"})
+    assert (conformal.param("beta"), conformal.param("accounting")) == (0.01, "paper")
+    assert "accounting" not in dict(tc.params)  # another scheme's parameter is not part of a cell
     practical = decode_config(df[df.regime == "practical"].iloc[0].to_dict(), cell_config(cfg, "practical", "static"))
     assert (practical.max_draft_len, practical.link.uplink_bps, practical.link.downlink_bps) == (4, 1e6, 10e6)
     check_config(cfg)
@@ -138,7 +141,7 @@ def test_the_trace_grid_holds_every_figure_setting():
                                     "eta": [0.001]}}}  # fmt: skip
     g = trace_grid(cfg)
     assert g == {"temperatures": [0.0, 0.5, 0.7], "K": [1, 4, 8], "beta0": [0.01, 0.1], "eta": [0.0, 0.001],
-                 "top_p": [0.9]}  # fmt: skip
+                 "top_p": [0.9], "min_p": []}  # fmt: skip
 
 
 def test_vocab_size_of_known_and_unknown_models():
@@ -276,8 +279,63 @@ def test_every_figure_is_drawn(tmp_path):
                               "compute": "calibrated"})  # fmt: skip
     settings = {"temperatures": [0.0, 0.5, 1.0], "K": [2, 8], "beta0": [0.001, 0.01], "eta": [0.0, 0.001]}
     paths = draw_all(summary, stats, pd.DataFrame(sweep), tmp_path, ["paper", "practical"], settings)
-    want = [f"{r}/{n}" for r in ("paper", "practical") for n in (*REGIME_FIGURES, *(f"measured/{m}" for m in
-                                                                                   MEASURED_FIGURES))]  # fmt: skip
-    assert sorted(str(p.relative_to(tmp_path).with_suffix("")) for p in paths) == sorted(want + list(FIGURES))
+    per_regime = ["fig2_latency_resampling_vs_temperature", "fig4_latency_vs_K_and_beta", "fig5_csqs_adaptivity",
+                  "fig6_ksqs_vs_csqs", "fig_baselines", "fig_bound_vs_measured", "measured/fig_baselines"]
+    want = [f"{r}/{n}" for r in ("paper", "practical") for n in per_regime]
+    want += ["fig_variants", "fig_support_size_vs_temperature"]  # once, from every regime's cells
+    assert sorted(str(p.relative_to(tmp_path).with_suffix("")) for p in paths) == sorted(want)
     for p in paths:
         assert p.stat().st_size > 5000 and p.with_suffix(".pdf").is_file()
+
+
+def test_the_schema_has_a_section_for_every_swept_scheme_parameter():
+    """The config lists each scheme's values by the registry's column names, in the live grid, the dense
+    sweep and the regimes map; a scheme added to the registry without them fails here."""
+    from pathlib import Path
+
+    import yaml
+
+    from sqs.protocol.schemes import SCHEMES
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+    props = schema["properties"]
+    analysis = props["analysis"]["properties"]
+    for spec in SCHEMES.values():
+        for column in spec.columns():
+            assert column in props["grid"]["properties"][spec.grid_section]["properties"], (spec.name, column)
+            if spec.trace is not None:
+                for section in ("sweep", "regimes"):
+                    assert column in analysis[section]["properties"], (spec.name, section, column)
+        for name in spec.columns().values():  # the toy simulation takes each swept parameter by name
+            assert name in props["simulation"]["properties"], (spec.name, name)
+
+
+def test_the_schema_defaults_are_the_dataclasses_defaults():
+    """One config surface: what `snakemake` fills in and what the library assumes are the same values."""
+    from dataclasses import MISSING, fields
+    from pathlib import Path
+
+    import yaml
+
+    from sqs.study.decode import DecodeConfig
+    from sqs.study.simulate import SimulationConfig
+    from sqs.system.channel import ChannelConfig
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+    props = schema["properties"]
+    pairs = [("decode", DecodeConfig), ("simulation", SimulationConfig)]
+    checked = 0
+    for section, cls in pairs:
+        defaults = {k: v["default"] for k, v in props[section]["properties"].items() if "default" in v}
+        for f in fields(cls):
+            if f.name in defaults and f.default is not MISSING:
+                want = f.default if not isinstance(f.default, tuple) else list(f.default)
+                assert defaults[f.name] == want, (section, f.name, defaults[f.name], want)
+                checked += 1
+    channel = schema["$defs"]["channel"]["properties"]
+    for f in fields(ChannelConfig):
+        if f.name in channel and "default" in channel[f.name] and f.default is not MISSING:
+            want = list(f.default) if isinstance(f.default, tuple) else f.default
+            assert channel[f.name]["default"] == want, ("channel", f.name)
+            checked += 1
+    assert checked >= 15

@@ -9,11 +9,12 @@ from transformers import GPTNeoConfig, GPTNeoForCausalLM, LlamaConfig, LlamaForC
 from sqs.models.backend import (
     EMBEDDED_LLM,
     CausalLM,
+    HFTokenizer,
     HubUnreachableError,
     VocabularyMismatchError,
     load_model,
-    shared_vocab_size,
 )
+from sqs.models.interface import Loaded, load, shared_vocab_size
 
 
 def tiny_llama(vocab=64):
@@ -94,11 +95,25 @@ def test_shared_vocab_requires_identical_tokenizers():
     a = word_tokenizer(["<unk>", "the", "cat", "sat"])
     b = word_tokenizer(["<unk>", "the", "cat", "sat"])
     c = word_tokenizer(["<unk>", "the", "dog", "sat"])
-    assert shared_vocab_size(a, b, 8, 4) == 4
+    side = lambda tok, rows: Loaded(CausalLM(tiny_llama(vocab=rows)), HFTokenizer(tok))  # noqa: E731
+    assert shared_vocab_size(side(a, 8), side(b, 4)) == 4
     with pytest.raises(VocabularyMismatchError, match="tokenizers differ"):
-        shared_vocab_size(a, c, 4, 4)
+        shared_vocab_size(side(a, 4), side(c, 4))
     with pytest.raises(VocabularyMismatchError, match="smaller"):
-        shared_vocab_size(a, b, 3, 4)
+        shared_vocab_size(side(a, 3), side(b, 4))
+
+
+def test_backends_are_chosen_by_the_id_prefix():
+    toy_edge, toy_cloud = load("toy:8:3", side="edge"), load("toy:8:3", side="cloud")
+    assert toy_edge.model.vocab_size == len(toy_edge.tokenizer) == 8
+    assert not (toy_edge.model.table == toy_cloud.model.table).all()  # the pair's SLM and LLM
+    assert toy_edge.tokenizer.encode("0 3 1") == [0, 3, 1] and toy_edge.tokenizer.decode([2, 5]) == "2 5"
+    with pytest.raises(ValueError, match=r"give token ids in \[0, 8\)"):
+        toy_edge.tokenizer.encode("9")
+    with pytest.raises(ValueError, match="side must be edge or cloud"):
+        load("toy:8", side="server")
+    with pytest.raises(ValueError, match="toy model id must be"):
+        load("toy:eight")
 
 
 def test_hub_model_offline_fails_fast_naming_the_default(monkeypatch, tmp_path):

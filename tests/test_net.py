@@ -350,8 +350,8 @@ def test_a_server_at_its_session_limit_answers_busy(tmp_path):
 
 
 def test_a_long_verification_does_not_stall_another_sessions_io(tmp_path):
-    """One session's long forward (an 800-token prompt on SmolLM2) runs on the worker thread while
-    another session opens: the event loop answers the second at once."""
+    """One session's long forward (a 2,000-token prompt on SmolLM2) runs on the worker thread while
+    another session opens: the event loop answers the second at once, before the first's verdict."""
     from sqs.protocol.schemes import make_scheme
 
     model = "embedded:smollm2-135m-instruct"
@@ -364,7 +364,7 @@ def test_a_long_verification_does_not_stall_another_sessions_io(tmp_path):
     with sqs_server(tmp_path / "token", "--dtype", "float32", model=model) as (_, port):
         token = token_of(tmp_path / "token")
         busy = RawClient(port, timeout=120)
-        busy.open(token, hello(range(100, 900)))
+        busy.open(token, hello(range(100, 2100)))
         comp = make_scheme("dense", ell=100).compress(np.full(v, 1.0 / v))
         uplink = wire.encode_uplink(0, v, 100, 0, [(comp, int(np.flatnonzero(comp.counts)[0]))])
         t0 = time.monotonic()
@@ -376,7 +376,8 @@ def test_a_long_verification_does_not_stall_another_sessions_io(tmp_path):
         opened = time.monotonic() - t1
         kind, _ = busy.answer()
         forward = time.monotonic() - t0
-        assert kind == FrameType.VERDICT and forward > 1.0, forward
+        # the second session was open before the first's verdict came (a machine-independent ordering)
+        assert kind == FrameType.VERDICT and (t1 - t0) + opened < forward, (t1 - t0, opened, forward)
         print(f"forward {forward:.2f} s, second session opened in {opened * 1e3:.0f} ms")
         assert opened < 0.25 * forward, (opened, forward)
         other.close()

@@ -9,7 +9,6 @@ import pytest
 from tests.conftest import chi_square_pvalue
 
 from net_helpers import sqs_server, tiny_hf_pair, token_of
-from sqs.models.backend import score_many
 from sqs.net.identity import load_side
 from sqs.net.study import Session, run_remote
 from sqs.protocol.probs import softmax_temperature
@@ -31,7 +30,7 @@ def test_one_batched_forward_scores_like_one_forward_per_session(hf_pair):
     for _ in range(6):  # sessions of different lengths, caches that must be cropped, rejected drafts
         drafts = [list(rng.integers(0, 8, size=int(rng.integers(0, 4)))) for _ in range(4)]
         want = [lm.score_logits(c, d) for lm, c, d in zip(alone, contexts, drafts, strict=True)]
-        got = score_many(batched, contexts, drafts)
+        got = llm.weights.score_many(batched, contexts, drafts)
         for w, g in zip(want, got, strict=True):
             np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)  # float32, other kernels
         for i, d in enumerate(drafts):

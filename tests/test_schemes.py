@@ -95,11 +95,28 @@ def test_subset_bits_cached_formula():
         ("c-sqs", {"beta": 0.1, "ell": 10, "alpha": 1.5}, "alpha"),
         ("c-sqs", {"beta": 0.1, "ell": 10, "eta": -1.0}, "eta"),
         ("top-p", {"top_p": 0.0, "ell": 10}, "top_p"),
+        ("min-p", {"min_p": 0.0, "ell": 10}, r"min_p must be a number in \(0, 1\], got 0.0"),
+        ("min-p", {"min_p": 1.5, "ell": 10}, "min_p"),
+        ("min-p", {"min_p": 0.1}, "needs parameters"),
     ],
 )
 def test_make_scheme_errors_name_the_problem(name, params, match):
     with pytest.raises(ValueError, match=match):
         sqs.make_scheme(name, **params)
+
+
+def test_every_scheme_is_in_every_per_scheme_test():
+    """A scheme added to the registry is chi-square tested, round-tripped through the wire and run through
+    Edge and Cloud without anyone remembering to list it."""
+    from tests.conftest import TOY_SCHEMES
+    from tests.test_verify import SCHEMES as VERIFIED
+    from tests.test_wire import SCHEMES as WIRED
+
+    from sqs.protocol.schemes import SCHEMES, get
+
+    speculative = {n for n, s in SCHEMES.items() if s.speculative}
+    for listed in (TOY_SCHEMES, VERIFIED, WIRED):
+        assert {get(n).name for n, _ in listed} == speculative
 
 
 def test_top_k_larger_than_vocab_is_an_error():

@@ -40,6 +40,14 @@ def test_top_p_smallest_nucleus():
     np.testing.assert_array_equal(sparsify.top_p(q, 1.0), [0, 1, 2, 3])
 
 
+def test_min_p_keeps_every_token_within_the_ratio_of_the_top():
+    q = np.array([0.1, 0.4, 0.1, 0.2, 0.2])
+    np.testing.assert_array_equal(sparsify.min_p(q, 0.5), [1, 3, 4])  # ties at the boundary all kept
+    np.testing.assert_array_equal(sparsify.min_p(q, 0.25), [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(sparsify.min_p(q, 1.0), [1])  # never empty
+    np.testing.assert_array_equal(sparsify.min_p(np.eye(5)[2], 0.01), [2])
+
+
 def test_dropped_mass():
     q = np.array([0.1, 0.5, 0.15, 0.25])
     assert sparsify.dropped_mass(q, np.array([1, 3])) == pytest.approx(0.25)

@@ -40,6 +40,7 @@ def test_per_position_rejection_equals_the_live_compress_path(temperature):
         SweepCell("k-sqs", temperature, K=8, ell=50),
         SweepCell("c-sqs", temperature, beta0=0.01, eta=0.5, alpha=0.05, ell=50),
         SweepCell("top-p", temperature, top_p=0.9, ell=50),
+        SweepCell("min-p", temperature, min_p=0.05, ell=50),
     ]
     stats = position_stats(slm, llm, cells, chunk=7)
     schemes = [
@@ -47,6 +48,7 @@ def test_per_position_rejection_equals_the_live_compress_path(temperature):
         make_scheme("k-sqs", k=8, ell=50),
         make_scheme("c-sqs", beta=0.01, eta=0.5, alpha=0.05, ell=50),
         make_scheme("top-p", top_p=0.9, ell=50),
+        make_scheme("min-p", min_p=0.05, ell=50),
     ]
     for cell, scheme in zip(cells, schemes, strict=True):
         for i in range(n):  # C-SQS: compress() applies update (8) after every position, as the trace does
@@ -76,6 +78,8 @@ def test_windowed_quantizer_agrees_with_the_live_path_on_broad_supports(temperat
         SweepCell("c-sqs", temperature, beta0=0.9, eta=0.0, alpha=0.05, ell=ell),
         SweepCell("top-p", temperature, top_p=0.95, ell=ell),
         SweepCell("top-p", temperature, top_p=0.3, ell=ell),
+        SweepCell("min-p", temperature, min_p=0.5, ell=ell),
+        SweepCell("min-p", temperature, min_p=0.01, ell=ell),
     ]
     stats = position_stats(slm, llm, cells, chunk=5)
     schemes = [
@@ -86,6 +90,8 @@ def test_windowed_quantizer_agrees_with_the_live_path_on_broad_supports(temperat
         make_scheme("c-sqs", beta=0.9, eta=0.0, alpha=0.05, ell=ell),
         make_scheme("top-p", top_p=0.95, ell=ell),
         make_scheme("top-p", top_p=0.3, ell=ell),
+        make_scheme("min-p", min_p=0.5, ell=ell),
+        make_scheme("min-p", min_p=0.01, ell=ell),
     ]
     for cell, scheme in zip(cells, schemes, strict=True):
         for i in range(n):

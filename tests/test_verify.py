@@ -2,20 +2,17 @@
 
 import numpy as np
 import pytest
-from tests.conftest import chi_square_pvalue
+from tests.conftest import TOY_SCHEMES, chi_square_pvalue
 
 import sqs
 from sqs.protocol.verify import residual
 
 TRIALS = 200_000
 
-SCHEMES = [
-    ("dense", {"ell": 7}),
-    ("k-sqs", {"k": 3, "ell": 5}),
-    ("c-sqs", {"beta": 0.15, "ell": 6, "alpha": 0.1, "eta": 0.05}),
-    ("top-p", {"top_p": 0.7, "ell": 4}),
-    ("sd", {}),
-]
+# every scheme (conftest's list follows the registry), at settings that keep q_hat away from q at V = 6
+COARSER = {"dense": {"ell": 7}, "k-sqs": {"ell": 5}, "c-sqs": {"beta": 0.15, "alpha": 0.1},
+           "top-p": {"top_p": 0.7, "ell": 4}, "min-p": {"min_p": 0.4, "ell": 5}}  # fmt: skip
+SCHEMES = [(name, {**params, **COARSER.get(name, {})}) for name, params in TOY_SCHEMES]
 
 V = 6
 CASES = {

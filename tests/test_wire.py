@@ -5,18 +5,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import TOY_SCHEMES
 
 import sqs
 from sqs import wire
 from sqs.protocol.enumerative import bits_for
 
-SCHEMES = [
-    ("dense", {"ell": 30}),
-    ("k-sqs", {"k": 4, "ell": 30}),
-    ("c-sqs", {"beta": 0.05, "ell": 30, "alpha": 0.05, "eta": 0.1}),
-    ("top-p", {"top_p": 0.9, "ell": 30}),
-    ("sd", {}),
-]
+# every scheme (conftest's list follows the registry) on a finer lattice: longer lattice indices
+SCHEMES = [(name, {**params, "ell": 30} if "ell" in params else params) for name, params in TOY_SCHEMES]
 
 
 def make_batch(name, params, v, n, seed):

@@ -9,6 +9,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from sqs.models.backend import DTYPES
 from sqs.steps.io import write_table
 from sqs.study.simulate import SimulationConfig, simulate
 
@@ -68,6 +69,18 @@ def scheme_options(p: argparse.ArgumentParser, defaults) -> None:
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
                        choices=f.metadata.get("choices"),
                        help=f"{f.metadata['help']} (default: %(default)s)")  # fmt: skip
+
+
+def sweep_options(p: argparse.ArgumentParser) -> None:
+    """One list option per swept scheme parameter of the registry (``--k``, ``--beta``, ``--eta``, ``--top-p``,
+    ...), its default values declared there; a scheme one of whose lists is empty is left out."""
+    from sqs.protocol.schemes.registry import all_param_fields
+
+    for f in all_param_fields():
+        if f.metadata.get("column"):
+            kind = int if f.type in (int, "int") else float
+            p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, nargs="*", default=list(f.metadata["sweep"]),
+                           help=f"{f.metadata['help']}: values swept (default: %(default)s)")  # fmt: skip
 
 
 def _table(args: argparse.Namespace) -> int:
@@ -391,7 +404,7 @@ def decode_options(dd: argparse.ArgumentParser, llm_help: str = LLM_HELP) -> Non
     dd.add_argument("--llm", default=dc.llm, help=llm_help)
     dd.add_argument(
         "--dtype",
-        choices=["float32", "bfloat16", "float16"],
+        choices=DTYPES,
         default=dc.dtype,
         help="model weights; probabilities are always float64",
     )
@@ -467,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     from sqs.study.decode import DecodeConfig
 
     se.add_argument("--llm", default=DecodeConfig().llm, help="cloud model id, or toy:V:seed:closeness")
-    se.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=DecodeConfig().dtype)
+    se.add_argument("--dtype", choices=DTYPES, default=DecodeConfig().dtype)
     se.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
     se.add_argument("--token-file", default=DEFAULT_TOKEN_FILE, help="the shared secret (default: %(default)s)")
     server_options(se)
@@ -511,10 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rule, the cap, acceptance) and its rates with 95 %% intervals over prompts.",
         [0.2, 0.6, 1.0], 100, "cap on drafts per batch",
     )  # fmt: skip
-    sw.add_argument("--k", type=int, nargs="*", default=[4, 16, 64], help="K-SQS support sizes")
-    sw.add_argument("--beta", type=float, nargs="*", default=[0.001, 0.01], help="C-SQS initial thresholds")
-    sw.add_argument("--eta", type=float, nargs="+", default=[0.0, 0.001], help="C-SQS learning rates")
-    sw.add_argument("--top-p", type=float, nargs="*", default=[], help="top-p masses (none by default)")
+    sweep_options(sw)
     sw.add_argument("--no-qs", dest="qs", action="store_false", help="leave out the dense QS cell")
     sw.add_argument("--alpha", type=float, default=0.0005, help="C-SQS target dropped mass")
     sw.add_argument("--accounting", choices=["exact", "paper"], default="exact",

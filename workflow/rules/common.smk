@@ -4,7 +4,8 @@ import os
 
 from snakemake.utils import Paramspace, validate
 
-from sqs.outputs.catalog import COMPUTE_FIGURES, FIGURES, HEATMAP, MEASURED_FIGURES, REGIME_FIGURES, TRACE_FIGURES
+import sqs.outputs.figures  # noqa: F401  (its @figure declarations fill the figure registry read below)
+from sqs.outputs.catalog import FIGURE_DIR, drawn_by, figure_paths
 from sqs.study.grid import (
     ConfigError,
     cell_config,
@@ -72,9 +73,18 @@ def tracking_uri():
     return config["mlflow"]["tracking_uri"] or "sqlite:///results/mlflow/mlflow.db"
 
 
-def regime_figures(names, ext="png", sub=""):
-    """Each regime's copy of each figure in ``names``: results/figures/<regime>/<sub><name>.<ext>."""
-    return [f"results/figures/{r}/{sub}{f}.{ext}" for r in REGIMES for f in names]
+def figure_outputs(rule, ext="png"):
+    """The files a rule draws, as the figure registry declares them (PNGs a person reads are report items);
+    the one path alone where it draws one."""
+    out, figures = [], drawn_by(rule)
+    for f in figures:
+        for r in [None] if f.scope == "once" else REGIMES:
+            path = f"{f.stem(FIGURE_DIR, r)}.{ext}"
+            if ext == "png" and f.scope != "measured":
+                where = "Figures" if r is None else f"Figures, {r} regime"
+                path = report(path, category=where, caption=f"../report/{f.name}.rst")
+            out.append(path)
+    return out[0] if len(out) == 1 and figures[0].scope == "once" else out
 
 
 # Decoding jobs time themselves, so in a local run no two compute jobs may share a core, whatever --cores
@@ -93,17 +103,15 @@ def timed_cpus(wildcards, threads):
 
 # The studies beside the paper's figures (analysis.extra): where it pays, and the draft-length headroom.
 EXTRA = {
-    "regimes": ["results/tables/regimes.csv", "results/figures/fig_regimes.png"],
-    "policy_headroom": ["results/tables/policy_headroom.csv", "results/figures/fig_policy_headroom.png"],
+    "regimes": ["results/tables/regimes.csv", *figure_paths(["regimes"], REGIMES)],
+    "policy_headroom": ["results/tables/policy_headroom.csv", *figure_paths(["policy_headroom"], REGIMES)],
 }
 NEEDS_CALIBRATION = needs_calibration(config) or "regimes" in config["analysis"]["extra"]
 
 # The default run's targets (what `snakemake` builds), listed once; the Snakefile's first target reads them.
 ALL_TARGETS = [
     "results/tables/summary.csv",
-    *(p for ext in ("png", "pdf") for p in regime_figures([*REGIME_FIGURES, HEATMAP], ext)),
-    *regime_figures(MEASURED_FIGURES, sub="measured/"),
-    *(f"results/figures/{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")),
+    *figure_paths(["figures", "sweep_dense"], REGIMES, ("png", "pdf")),
     *(["results/tables/compute_calibration.csv"] if NEEDS_CALIBRATION else []),
     "results/mlflow/runs.json",
     "results/tables/trace_calibration.csv",
@@ -114,10 +122,7 @@ ALL_TARGETS = [
 ]
 # Every figure the MLflow parent run carries (the PNGs; their PDFs beside them are logged too).
 MLFLOW_FIGURES = [
-    *regime_figures([*REGIME_FIGURES, HEATMAP]),
-    *(f"results/figures/{f}.png" for f in FIGURES),
-    "results/figures/fig_trace_calibration.png",
-    "results/figures/fig_theorem2.png",
+    *figure_paths(["figures", "sweep_dense", "trace_calibration", "theorem2"], REGIMES),
     *(p for name in config["analysis"]["extra"] for p in EXTRA[name] if p.endswith(".png")),
-    *([f"results/figures/{f}.png" for f in COMPUTE_FIGURES] if NEEDS_CALIBRATION else []),
+    *(figure_paths(["calibrate_compute"], REGIMES) if NEEDS_CALIBRATION else []),
 ]

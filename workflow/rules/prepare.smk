@@ -89,9 +89,8 @@ rule calibrate_compute:
     output:
         json=COMPUTE_CALIBRATION,
         table="results/tables/compute_calibration.csv",
-        png=report("results/figures/fig_compute_calibration.png", category="Figures",
-                   caption="../report/fig_compute_calibration.rst"),
-        pdf="results/figures/fig_compute_calibration.pdf",
+        png=figure_outputs("calibrate_compute"),
+        pdf=figure_outputs("calibrate_compute", "pdf"),
     params:
         models=config["models"],
         decode=config["decode"],

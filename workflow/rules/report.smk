@@ -24,12 +24,8 @@ rule figures:
         trace="results/tables/trace_calibration.csv",
         sweep="results/tables/sweep_dense.csv",
     output:
-        png=[report(f"results/figures/{r}/{f}.png", category=f"Figures, {r} regime", caption=f"../report/{f}.rst")
-             for r in REGIMES for f in REGIME_FIGURES],
-        pdf=regime_figures(REGIME_FIGURES, "pdf"),
-        measured=regime_figures(MEASURED_FIGURES, sub="measured/"),
-        once=[report(f"results/figures/{f}.png", category="Figures", caption=f"../report/{f}.rst") for f in FIGURES],
-        once_pdf=[f"results/figures/{f}.pdf" for f in FIGURES],
+        png=figure_outputs("figures"),
+        pdf=figure_outputs("figures", "pdf"),
     params:
         regimes=REGIMES,
         figures=config["analysis"]["figures"],

@@ -10,9 +10,8 @@ rule trace_calibration:
         compute=CALIBRATION,
     output:
         table="results/tables/trace_calibration.csv",
-        png=report("results/figures/fig_trace_calibration.png", category="Figures",
-                   caption="../report/fig_trace_calibration.rst"),
-        pdf="results/figures/fig_trace_calibration.pdf",
+        png=figure_outputs("trace_calibration"),
+        pdf=figure_outputs("trace_calibration", "pdf"),
     params:
         config={k: config[k] for k in ("models", "decode", "link", "compute", "regimes", "analysis")},
     log:
@@ -36,9 +35,8 @@ rule policy_headroom:
         compute=CALIBRATION,
     output:
         table="results/tables/policy_headroom.csv",
-        png=report("results/figures/fig_policy_headroom.png", category="Figures",
-                   caption="../report/fig_policy_headroom.rst"),
-        pdf="results/figures/fig_policy_headroom.pdf",
+        png=figure_outputs("policy_headroom"),
+        pdf=figure_outputs("policy_headroom", "pdf"),
     params:
         config={k: config[k] for k in ("models", "decode", "link", "analysis", "compute")},
     log:
@@ -58,8 +56,8 @@ rule theorem2:
         meta=f"{CACHE_DIR}/meta.json",
     output:
         table="results/tables/theorem2.csv",
-        png=report("results/figures/fig_theorem2.png", category="Figures", caption="../report/fig_theorem2.rst"),
-        pdf="results/figures/fig_theorem2.pdf",
+        png=figure_outputs("theorem2"),
+        pdf=figure_outputs("theorem2", "pdf"),
     params:
         theorem2=config["analysis"]["theorem2"],
         alpha=config["decode"]["alpha"],
@@ -86,9 +84,8 @@ rule sweep_dense:
     output:
         table="results/tables/sweep_dense.csv",
         best="results/tables/sweep_best_per_temperature.csv",
-        png=[report(f"results/figures/{r}/{HEATMAP}.png", category=f"Figures, {r} regime",
-                    caption=f"../report/{HEATMAP}.rst") for r in REGIMES],
-        pdf=regime_figures([HEATMAP], "pdf"),
+        png=figure_outputs("sweep_dense"),
+        pdf=figure_outputs("sweep_dense", "pdf"),
     params:
         config={k: config[k] for k in ("models", "decode", "link", "compute", "regimes", "analysis")},
     log:
@@ -131,8 +128,8 @@ rule regimes:
     output:
         table="results/tables/regimes.csv",
         validation="results/tables/regimes_validation.csv",
-        png=report("results/figures/fig_regimes.png", category="Figures", caption="../report/fig_regimes.rst"),
-        pdf="results/figures/fig_regimes.pdf",
+        png=figure_outputs("regimes"),
+        pdf=figure_outputs("regimes", "pdf"),
     params:
         config={k: config[k] for k in ("models", "decode", "link", "analysis", "compute", "regimes")},
     log:

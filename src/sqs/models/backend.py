@@ -1,4 +1,4 @@
-"""Language-model backends: Hugging Face causal LMs behind the two calls the edge and cloud need.
+"""The transformers backend: Hugging Face causal LMs behind :class:`sqs.models.interface.LanguageModel`.
 
 ``CausalLM.next_logits(context)`` and ``CausalLM.score_logits(context, continuation)`` keep one KV cache
 and the logits of every cached position. A call first finds the longest prefix it shares with what is
@@ -16,9 +16,11 @@ the hub or a local HF cache.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,7 @@ from sqs.models.embedded import (
     single_gguf_path,
 )
 from sqs.models.hfcompat import cache_kwarg
+from sqs.models.interface import Loaded, ModelInfo, VocabularyMismatchError, register_backend
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +48,11 @@ DEFAULT_LLM = QWEN_CODER_15B.id
 DEFAULT_DTYPE = "bfloat16"
 PAPER_SLM = "EleutherAI/gpt-neo-125m"
 PAPER_LLM = "EleutherAI/gpt-neo-1.3B"
-_DTYPES = ("float32", "bfloat16", "float16")
+# float64 runs slower but rounds alike on every CPU to ~1e-15, where float32 forwards differ in their last
+# bits between CPU kinds (enough, rarely, to flip a draft or a verdict): the recorded-table test uses it
+DTYPES = ("float32", "bfloat16", "float16", "float64")
 
-# re-exported: they lived here before sqs.models.embedded
-__all__ = ["HEAD_TOKENS_FILE", "cache_root", "checkpoint_dir"]
+__all__ = ["HEAD_TOKENS_FILE", "VocabularyMismatchError", "cache_root", "checkpoint_dir"]
 
 
 ABSENT_LOGIT = -1.0e4  # the logit of a token outside a subset head: probability exactly 0 after softmax
@@ -56,10 +60,6 @@ ABSENT_LOGIT = -1.0e4  # the logit of a token outside a subset head: probability
 
 class HubUnreachableError(RuntimeError):
     """A hub model was asked for and neither the hub nor a local copy can provide it."""
-
-
-class VocabularyMismatchError(ValueError):
-    """The SLM and LLM do not share a tokenizer, so their distributions cannot be compared."""
 
 
 def embedded_gguf_path() -> Path:
@@ -206,8 +206,8 @@ def load_model(model_id: str, dtype: str = "float32", device: str = "auto"):
         model, tok = load_model(base, dtype=dtype, device=device)
         return truncate_layers(model, int(n)), tok
 
-    if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     torch_dtype = getattr(torch, dtype)
     device = _resolve_device(device)
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -229,25 +229,6 @@ def load_model(model_id: str, dtype: str = "float32", device: str = "auto"):
     return model.to(device), tok
 
 
-def shared_vocab_size(slm_tokenizer, llm_tokenizer, slm_out: int, llm_out: int) -> int:
-    """The vocabulary both models' distributions are compared over.
-
-    The tokenizers must be identical. Output layers may be padded past the tokenizer (GPT-Neo has
-    50257 tokens and 50257 rows; other models round up); the padding rows are dropped.
-    """
-    if slm_tokenizer.get_vocab() != llm_tokenizer.get_vocab():
-        raise VocabularyMismatchError(
-            "the SLM and LLM tokenizers differ: speculative decoding needs one shared vocabulary "
-            f"(SLM has {len(slm_tokenizer)} tokens, LLM has {len(llm_tokenizer)})"
-        )
-    v = len(llm_tokenizer)
-    if slm_out < v or llm_out < v:
-        raise VocabularyMismatchError(
-            f"output layers ({slm_out} SLM rows, {llm_out} LLM rows) are smaller than the {v}-token vocabulary"
-        )
-    return v
-
-
 def _crop(cache, keep: int) -> None:
     """Keep the first ``keep`` positions of a KV cache.
 
@@ -259,8 +240,39 @@ def _crop(cache, keep: int) -> None:
         cache.crop(-drop)
 
 
+def _rows(logits) -> np.ndarray:
+    """Logits kept per cached position: float32, or float64 from a float64 model (nothing rounded away)."""
+    import torch
+
+    return logits.to(torch.float64 if logits.dtype == torch.float64 else torch.float32).cpu().numpy()
+
+
+class HFTokenizer:
+    """A Hugging Face tokenizer as :class:`sqs.models.interface.Tokenizer`."""
+
+    def __init__(self, tokenizer) -> None:
+        self._tok = tokenizer
+
+    def __len__(self) -> int:
+        return len(self._tok)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        vocab = sorted(self._tok.get_vocab().items(), key=lambda kv: kv[1])
+        return hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode()).hexdigest()
+
+    def encode(self, text: str, special: bool = True) -> list[int]:
+        return list(self._tok(text, add_special_tokens=special).input_ids)
+
+    def decode(self, tokens: Sequence[int]) -> str:
+        return self._tok.decode(list(tokens))
+
+
 class CausalLM:
     """A causal LM with a croppable KV cache, exposing next-token logits over ``vocab_size`` tokens."""
+
+    keeps_cache = True
+    batchable = True
 
     def __init__(self, model, vocab_size: int | None = None) -> None:
         import torch
@@ -274,13 +286,26 @@ class CausalLM:
         self._torch = torch
         self._cache_kw = cache_kwarg(model)
         self._ids: list[int] = []
-        self._logits: list[np.ndarray] = []  # logits after each cached position, float32 rows
+        self._logits: list[np.ndarray] = []  # logits after each cached position (float32 rows; float64 models: float64)
         self._cache = None
         self.forward_tokens = 0  # tokens actually run through the model (cache misses)
         self.last_forward: tuple[int, int] | None = None  # the last call's (new tokens, cached tokens); None: a hit
 
     def reset(self) -> None:
         self._ids, self._logits, self._cache = [], [], None
+
+    def session(self, vocab_size: int | None = None) -> CausalLM:
+        return CausalLM(self.model, vocab_size or self.vocab_size)
+
+    def describe(self) -> ModelInfo:
+        return ModelInfo(parameter_count(self.model), str(self.device), self.model.config.to_dict())
+
+    def score_many(self, sessions: Sequence[CausalLM], contexts: Sequence[Sequence[int]],
+                   continuations: Sequence[Sequence[int]]) -> list[np.ndarray]:  # fmt: skip
+        """:func:`score_many` of sessions over these weights."""
+        if any(s.model is not self.model for s in sessions):
+            raise ValueError("score_many batches sessions of one model's weights")
+        return score_many(sessions, contexts, continuations)
 
     def _ensure(self, tokens: Sequence[int]) -> None:
         tokens = [int(t) for t in tokens]
@@ -309,7 +334,7 @@ class CausalLM:
             ids = self._torch.tensor([new], device=self.device)
             out = self.model(input_ids=ids, **{self._cache_kw: self._cache}, use_cache=True)
         self._cache = out.get(self._cache_kw, self._cache)  # the same object, filled in place
-        rows = out.logits[0, :, : self.vocab_size].float().cpu().numpy()
+        rows = _rows(out.logits[0, :, : self.vocab_size])
         self._ids.extend(new)
         self._logits.extend(rows)
         self.forward_tokens += len(new)
@@ -394,7 +419,7 @@ def score_many(lms: Sequence[CausalLM], contexts: Sequence[Sequence[int]],
             res = model(input_ids=ids, attention_mask=mask, position_ids=positions, **{kw: cache_from(stacked)},
                         use_cache=True)  # fmt: skip
         big = cache_tensors(res.get(kw) if kw in res else res.past_key_values)
-        logits = res.logits[:, :, : lms[rows[0]].vocab_size].float().cpu().numpy()
+        logits = _rows(res.logits[:, :, : lms[rows[0]].vocab_size])
         for r, (i, past) in enumerate(zip(rows, pasts, strict=True)):
             lm = lms[i]
             lm._cache = cache_from([(k[r : r + 1, :, longest - past :], v[r : r + 1, :, longest - past :])
@@ -406,3 +431,12 @@ def score_many(lms: Sequence[CausalLM], contexts: Sequence[Sequence[int]],
             start = len(contexts[i]) - 1
             out[i] = np.stack(lm._logits[start : len(fulls[i])]).astype(np.float64)
     return [out[i] for i in range(len(lms))]
+
+
+def _load(model_id: str, dtype: str, device: str, side: str) -> Loaded:
+    model, tok = load_model(model_id, dtype=dtype, device=device)
+    return Loaded(CausalLM(model), HFTokenizer(tok))
+
+
+register_backend("", _load)  # local directories and hub ids
+register_backend("embedded:", _load)

@@ -155,6 +155,7 @@ class RemotePair:
         parse_address(address)
         self.side, self.address, self.token = slm, address, token
         self.slm = slm.session_model()
+        self.llm = None  # across the network: the cloud-only baseline has nothing to run here
         self.tokenizer = slm.tokenizer
         self.vocab_size = slm.vocab_size
         self.slm_id, self.llm_id = slm.name, cloud_model

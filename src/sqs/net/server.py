@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sqs.models.backend import CausalLM, score_many
 from sqs.net import frames as fr
 from sqs.net.frames import ErrorCode, FrameError, FrameType
 from sqs.net.identity import LoadedModel
@@ -90,7 +89,7 @@ class Verifier:
 
     Uplinks queue here; each round takes the oldest and, with ``batch``, every other one already waiting
     (up to ``max_batch``), decodes them, scores them in one forward where the model allows it
-    (:func:`sqs.models.backend.score_many`), and answers each. Nothing waits for a batch to fill: a lone
+    (the model's ``score_many``), and answers each. Nothing waits for a batch to fill: a lone
     uplink is verified at once.
     """
 
@@ -138,13 +137,13 @@ class Verifier:
                 ready.append((i, cloud.prepare(body), t0))
             except Exception as exc:
                 out[i] = exc
-        batchable = [r for r in ready if isinstance(items[r[0]][0].model, CausalLM)]
+        batchable = [r for r in ready if items[r[0]][0].model.batchable]
         logits = {}
         if len(batchable) > 1:
             try:
                 clouds = [items[i][0] for i, _, _ in batchable]
-                scored = score_many([c.model for c in clouds], [c.tokens for c in clouds],
-                                    [m.tokens for _, m, _ in batchable])  # fmt: skip
+                scored = clouds[0].model.score_many([c.model for c in clouds], [c.tokens for c in clouds],
+                                                    [m.tokens for _, m, _ in batchable])  # fmt: skip
                 logits = {i: x for (i, _, _), x in zip(batchable, scored, strict=True)}
                 self.stats.forwards += 1
                 self.stats.batched_rows += len(batchable)

@@ -20,7 +20,7 @@ from sqs.net.client import RemoteCloud
 from sqs.net.frames import HEAD, MAC_BYTES
 from sqs.net.identity import LoadedModel
 from sqs.protocol import wire
-from sqs.protocol.schemes import make_scheme
+from sqs.protocol.schemes import SCHEMES, make_scheme
 from sqs.system.edge import Edge
 from sqs.system.latency import LinkConfig
 from sqs.system.session import SessionResult, run_session
@@ -156,13 +156,8 @@ def load_study(side: LoadedModel, address: str, token: bytes, cloud_model: str, 
     return rows
 
 
-SCHEME_PARAMS = {  # the settings the network study decodes with (the paper's ell; K and beta of the default grid)
-    "qs": {"ell": 100},
-    "k-sqs": {"k": 16, "ell": 100},
-    "c-sqs": {"beta": 0.001, "ell": 100, "alpha": 0.0005, "eta": 0.001},
-    "top-p": {"top_p": 0.9, "ell": 100},
-    "sd": {},
-}
+# the settings the network study decodes each scheme with: its registry defaults (the paper's ell, K = 16, ...)
+SCHEME_PARAMS = {name: spec.defaults() for name, spec in SCHEMES.items() if spec.speculative}
 
 
 def _interface_counters(name: str) -> Callable[[], dict]:

@@ -1,23 +1,75 @@
-"""The names of the figures the workflow draws, in one light module (no plotting library imported), so
-the Snakefile can list its targets at parse time."""
+"""The figure registry: each figure is declared where it is drawn (``@figure`` in :mod:`sqs.outputs.figures`)
+with the rule that draws it, where it goes and what it reads; the rules' outputs, the default targets and
+the figures MLflow carries are generated from here (``workflow/rules/common.smk`` imports
+:mod:`sqs.outputs.figures`, whose declarations fill :data:`REGISTRY`, then reads it).
 
-# per regime, in results/figures/<regime>/: the paper's figures from the trace model over every cached prompt
-# (95 % intervals over prompts) with the regime's live cells beside them, and the live cells' own figures
-# (rule figures; the heat map: rule sweep_dense)
-REGIME_FIGURES = (
-    "fig2_latency_resampling_vs_temperature",
-    "fig4_latency_vs_K_and_beta",
-    "fig5_csqs_adaptivity",
-    "fig6_ksqs_vs_csqs",
-    "fig_baselines",
-    "fig_bound_vs_measured",
-)
-HEATMAP = "fig_sweep_heatmap"  # per regime too, by rule sweep_dense
-# per regime, in results/figures/<regime>/measured/: the live cells again, timed by this machine's wall clock
-MEASURED_FIGURES = ("fig_baselines",)
-# once, in results/figures/: every regime's variant cells, and the logits cache's statistics (rule figures)
-FIGURES = ("fig_variants", "fig_support_size_vs_temperature")
-# one each by the trace rules (trace.smk)
-TRACE_FIGURES = ("fig_trace_calibration", "fig_theorem2", "fig_policy_headroom", "fig_regimes")
-# the compute calibration (rule calibrate_compute)
-COMPUTE_FIGURES = ("fig_compute_calibration",)
+Where a figure goes (``scope``): ``regime``, one per regime in ``results/figures/<regime>/``; ``measured``,
+one per regime in ``results/figures/<regime>/measured/`` (the live cells on this machine's wall clock);
+``once``, ``results/figures/``. ``inputs`` names what it is drawn from: for rule ``figures`` the frames
+:func:`sqs.outputs.figures.draw_all` hands it (``points``: the trace model at the figure settings; ``live``:
+the regime's plain live cells; ``wall``: the same on the wall clock; ``trace``: the trace calibration;
+``summary``: every live cell; ``stats``: the cache's statistics), for the other rules their tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+SCOPES = ("regime", "measured", "once")
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    rule: str  # the workflow rule that draws it ("" for figures drawn outside the workflow: make bench-network)
+    scope: str
+    inputs: tuple[str, ...]
+    note: str  # rule figures: whose pricing the corner note states ("points", "live", "wall"); "" for none
+    draw: Callable
+
+    def stem(self, out_dir: Path, regime: str | None = None) -> Path:
+        """Where it is drawn under ``out_dir`` (``results/figures`` in the workflow), without a suffix."""
+        if self.scope == "once":
+            return Path(out_dir) / self.name
+        if regime is None:
+            raise ValueError(f"figure {self.name} is drawn per regime: name the regime")
+        return Path(out_dir) / regime / ("measured" if self.scope == "measured" else "") / self.name
+
+    def paths(self, regimes=(), ext: str = "png") -> list[str]:
+        """Its files in the workflow, one per regime where it is per regime."""
+        stems = [self.stem(FIGURE_DIR)] if self.scope == "once" else [self.stem(FIGURE_DIR, r) for r in regimes]
+        return [f"{s}.{ext}" for s in stems]
+
+
+FIGURE_DIR = Path("results/figures")
+REGISTRY: list[Figure] = []
+
+
+def figure(rule: str, scope: str = "once", inputs: tuple[str, ...] = (), note: str = "") -> Callable:
+    """Register the decorated ``fig_*`` function as the figure of its name."""
+    if scope not in SCOPES:
+        raise ValueError(f"figure scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+
+    def register(fn: Callable) -> Callable:
+        name = fn.__name__
+        if any(f.name == name and f.scope == scope for f in REGISTRY):
+            raise ValueError(f"figure {name!r} is registered twice in scope {scope!r}")
+        REGISTRY.append(Figure(name, rule, scope, tuple(inputs), note, fn))
+        return fn
+
+    return register
+
+
+def drawn_by(rule: str) -> list[Figure]:
+    """The figures one rule draws, in declaration order (import :mod:`sqs.outputs.figures` first: its
+    declarations fill the registry)."""
+    if not REGISTRY:
+        raise RuntimeError("the figure registry is empty: import sqs.outputs.figures before reading it")
+    return [f for f in REGISTRY if f.rule == rule]
+
+
+def figure_paths(rules, regimes, exts=("png",)) -> list[str]:
+    """Every file the figures of ``rules`` write, per regime where they are per regime."""
+    return [p for rule in rules for f in drawn_by(rule) for ext in exts for p in f.paths(regimes, ext)]

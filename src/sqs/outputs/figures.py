@@ -19,13 +19,13 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from sqs.outputs.catalog import FIGURES, MEASURED_FIGURES, REGIME_FIGURES
+from sqs.outputs.catalog import REGISTRY, drawn_by, figure
 from sqs.protocol.schemes import SCHEMES
 from sqs.study.grid import PARAM_COLUMNS, is_variant
 
 # every scheme's colour, marker and label, as sqs.protocol.schemes.registry declares them
 STYLE = {name: {**spec.style, "label": spec.label} for name, spec in SCHEMES.items()}
-__all__ = ["FIGURES", "REGIME_FIGURES", "draw_all"]
+__all__ = ["REGISTRY", "draw", "draw_all"]
 TRACE_SCHEMES = [name for name, spec in SCHEMES.items() if spec.trace is not None]
 
 
@@ -151,6 +151,7 @@ LAT = "latency per sequence (s)"
 RES = "resampling rate (resampled / batch)"
 
 
+@figure("figures", "regime", ("points", "live"), note="points")
 def fig2_latency_resampling_vs_temperature(pts, live, stem, note: str = "") -> None:
     """K-SQS at its best K and C-SQS at its best β₁ per T (η the adaptive one), the paper's Fig. 2 reading."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -186,6 +187,7 @@ def _settings(live: pd.DataFrame) -> str:
     return f"{', '.join(labs)}; {int(live.n_prompts.max())} prompts"
 
 
+@figure("figures", "regime", ("points", "live"), note="points")
 def fig4_latency_vs_K_and_beta(pts, live, stem, note: str = "") -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     cmap = plt.get_cmap("viridis")
@@ -220,6 +222,7 @@ def fig4_latency_vs_K_and_beta(pts, live, stem, note: str = "") -> None:
     _save(fig, stem, note=note)
 
 
+@figure("figures", "regime", ("points", "live"), note="points")
 def fig5_csqs_adaptivity(pts, live, stem, note: str = "") -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     c = pts[pts.scheme == "c-sqs"]
@@ -245,6 +248,7 @@ def fig5_csqs_adaptivity(pts, live, stem, note: str = "") -> None:
     _save(fig, stem, note=note)
 
 
+@figure("figures", "regime", ("points", "live"), note="points")
 def fig6_ksqs_vs_csqs(pts, live, stem, note: str = "") -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     eta = max(pts[pts.scheme == "c-sqs"].eta, default=0.0)
@@ -272,6 +276,8 @@ def fig6_ksqs_vs_csqs(pts, live, stem, note: str = "") -> None:
     _save(fig, stem, note=note)
 
 
+@figure("figures", "regime", ("live",), note="live")
+@figure("figures", "measured", ("wall",), note="wall")
 def fig_baselines(df, stem, note: str = "") -> None:
     """Every live scheme at its middle setting: latency (95 % band over prompts) and speedup over AR."""
     f = focus(df)
@@ -296,6 +302,7 @@ def fig_baselines(df, stem, note: str = "") -> None:
     _save(fig, stem, note=note)
 
 
+@figure("figures", "once", ("summary",))
 def fig_variants(df, stem) -> None:
     """The grid's drafting variants (dashed) against their plain twins (solid): tokens/s and draft length vs T."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -328,6 +335,7 @@ def fig_variants(df, stem) -> None:
     _save(fig, stem)
 
 
+@figure("policy_headroom", inputs=("policy_headroom.csv",))
 def fig_policy_headroom(df, stem, target: float = 0.05) -> None:
     """Gain over the best static draft length of oracle and causal draft-length rules, per temperature."""
     rules = [
@@ -356,7 +364,8 @@ def fig_policy_headroom(df, stem, target: float = 0.05) -> None:
     _save(fig, stem)
 
 
-def fig_bound_vs_measured(df, stem, trace=None, note: str = "") -> None:
+@figure("figures", "regime", ("live", "trace"), note="live")
+def fig_bound_vs_measured(df, trace, stem, note: str = "") -> None:
     """Live cells (filled) and, when ``trace`` (the calibration table) is given, their trace predictions (hollow)."""
     spec = df[df.scheme != "ar"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -401,6 +410,7 @@ def fig_bound_vs_measured(df, stem, trace=None, note: str = "") -> None:
     _save(fig, stem, note=note)
 
 
+@figure("figures", "once", ("stats",))
 def fig_support_size_vs_temperature(stats, stem) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for model, color in (("slm", "tab:blue"), ("llm", "tab:red")):
@@ -429,38 +439,48 @@ def fig_support_size_vs_temperature(stats, stem) -> None:
 
 
 def draw_all(summary, stats, sweep, out_dir: Path, regimes: list[str], settings: dict, trace=None) -> list[Path]:
-    """Every figure of the ``figures`` rule; returns the PNG paths.
+    """Every figure of the ``figures`` rule (as registered); returns the PNG paths.
 
-    Per regime into ``out_dir/<regime>/``: the paper's figures from ``sweep`` (the trace model's rows at the
-    figure ``settings``, analysis.figures) with the regime's plain live cells beside them, the live cells'
-    baselines and Theorem 1 (``trace``: the calibration table), and in ``measured/`` the baselines again on
-    this machine's wall clock. Once into ``out_dir``: every regime's variant cells, the cache's statistics."""
+    Per regime: the paper's figures from ``sweep`` (the trace model's rows at the figure ``settings``,
+    analysis.figures) with the regime's plain live cells beside them, the live cells' baselines and Theorem 1
+    (``trace``: the calibration table), and in ``measured/`` the baselines again on this machine's wall clock.
+    Once: every regime's variant cells, the cache's statistics."""
     out_dir = Path(out_dir)
     paths = []
     for regime in regimes:
         live = summary[summary.regime == regime]
         plain = live[[not is_variant(r) for r in live.to_dict("records")]]
         sw = sweep[sweep.regime == regime]
-        pts = paper_points(sw, settings)
-        d = out_dir / regime
-        note = regime_note(sw if len(sw) else plain, regime)
-        for name in REGIME_FIGURES[:4]:  # the paper's: the trace with intervals, the live cells beside
-            globals()[name](pts, plain, d / name, note)
-        fig_baselines(plain, d / "fig_baselines", note=regime_note(plain, regime))
-        tr = trace[trace.regime == regime] if trace is not None and "regime" in trace else trace
-        fig_bound_vs_measured(plain, d / "fig_bound_vs_measured", tr, note=regime_note(plain, regime))
         wall = plain.assign(latency_s=plain.latency_measured_s, tokens_per_s=plain.tokens_per_s_measured,
                             speedup_vs_ar=plain.speedup_vs_ar_measured).drop(columns=["latency_s_ci_low",
                                                                                       "latency_s_ci_high"])  # fmt: skip
-        for name in MEASURED_FIGURES:
-            fig_baselines(wall, d / "measured" / name, note=f"{regime} regime's live cells; latency: this "
-                          "machine's wall clock")  # fmt: skip
-        paths += [d / f"{n}.png" for n in REGIME_FIGURES] + [d / "measured" / f"{n}.png" for n in MEASURED_FIGURES]
-    fig_variants(summary, out_dir / "fig_variants")
-    fig_support_size_vs_temperature(stats, out_dir / "fig_support_size_vs_temperature")
-    return paths + [out_dir / f"{n}.png" for n in FIGURES]
+        tr = trace[trace.regime == regime] if trace is not None and "regime" in trace else trace
+        data = {"points": paper_points(sw, settings), "live": plain, "wall": wall, "trace": tr}
+        notes = {"points": regime_note(sw if len(sw) else plain, regime), "live": regime_note(plain, regime),
+                 "wall": f"{regime} regime's live cells; latency: this machine's wall clock"}  # fmt: skip
+        for f in drawn_by("figures"):
+            if f.scope != "once":
+                stem = f.stem(out_dir, regime)
+                f.draw(*(data[i] for i in f.inputs), stem, note=notes[f.note])
+                paths.append(stem.with_suffix(".png"))
+    data = {"summary": summary, "stats": stats}
+    for f in drawn_by("figures"):
+        if f.scope == "once":
+            f.draw(*(data[i] for i in f.inputs), f.stem(out_dir))
+            paths.append(f.stem(out_dir).with_suffix(".png"))
+    return paths
 
 
+def draw(name: str, out_dir, *tables, regime: str | None = None, **options) -> Path:
+    """One registered figure of another rule (a trace rule, the calibration, a study) from its tables, at its
+    place under ``out_dir``; returns its PNG path."""
+    (f,) = [f for f in REGISTRY if f.name == name and f.scope != "measured"]
+    stem = f.stem(Path(out_dir), regime)
+    f.draw(*tables, stem, **options)
+    return stem.with_suffix(".png")
+
+
+@figure("trace_calibration", inputs=("trace_calibration.csv",))
 def fig_trace_calibration(cal, stem) -> None:
     """Trace-model predictions against live measurements, one point per speculative grid cell."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
@@ -493,6 +513,7 @@ def fig_trace_calibration(cal, stem) -> None:
     _save(fig, stem)
 
 
+@figure("theorem2", inputs=("theorem2.csv",))
 def fig_theorem2(tab, stem, alpha: float) -> None:
     """Running average of C-SQS's dropped mass along the trace against Theorem 2's bound, per η."""
     fig, ax = plt.subplots(figsize=(9, 5))
@@ -537,10 +558,12 @@ def _setting(r) -> str:
     return spec.cell_label(r._asdict() if hasattr(r, "_asdict") else dict(r)).replace(r.scheme, spec.label, 1)
 
 
-def fig_sweep_heatmap(sw, stem, regime: str = "") -> None:
+@figure("sweep_dense", "regime", ("sweep_dense.csv",))
+def fig_sweep_heatmap(sw, stem) -> None:
     """Predicted latency over (T, K) for K-SQS and over (T, β₁) for C-SQS per η; best setting per T marked."""
     from matplotlib.colors import LogNorm
 
+    regime = ", ".join(map(str, sw.regime.unique())) if "regime" in sw else ""
     etas = sorted(sw[sw.scheme == "c-sqs"].eta.unique())
     panels = [("k-sqs", None)] + [("c-sqs", e) for e in etas]
     panels += [(n, None) for n in TRACE_SCHEMES if n not in ("qs", "k-sqs", "c-sqs") and (sw.scheme == n).any()]
@@ -594,6 +617,7 @@ def fig_sweep_heatmap(sw, stem, regime: str = "") -> None:
     _save(fig, stem, constrained=True, note=regime_note(sw, regime))
 
 
+@figure("policy_study", inputs=("adaptive_vs_static.csv",))
 def fig_adaptive_vs_static(tab, stem) -> None:
     """Tokens/s of every static (L, ell) pair and of the adaptive policy, per temperature (live)."""
     temps = sorted(tab.temperature.unique())
@@ -616,6 +640,7 @@ def fig_adaptive_vs_static(tab, stem) -> None:
     _save(fig, stem)
 
 
+@figure("policy_study", inputs=("preemptive.csv",))
 def fig_preemptive(tab, stem) -> None:
     """Latency with and without preemptive drafting across T, and the share of pre-drafts kept."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -640,6 +665,7 @@ def fig_preemptive(tab, stem) -> None:
     _save(fig, stem)
 
 
+@figure("calibrate_compute", inputs=("compute_calibration.csv",))
 def fig_compute_calibration(cal, stem) -> None:
     """This machine's model calls, measured (points) against the fitted profile (lines), and the protocol."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
@@ -674,6 +700,7 @@ def fig_compute_calibration(cal, stem) -> None:
     _save(fig, stem)
 
 
+@figure("regimes", inputs=("regimes.csv",))
 def fig_regimes(tab, stem) -> None:
     """Best sparse scheme's predicted speedup over cloud-only AR and over dense QS across uplink rate and
     propagation, per compute profile and temperature; the letter in a cell names the winner."""
@@ -683,7 +710,7 @@ def fig_regimes(tab, stem) -> None:
     profiles, temps = list(dict.fromkeys(sparse.profile)), sorted(sparse.temperature.unique())
     fig, axes = plt.subplots(len(profiles), 2 * len(temps), figsize=(5.0 * 2 * len(temps), 3.6 * len(profiles)),
                              squeeze=False, layout="constrained")  # fmt: skip
-    letter = {"k-sqs": "K", "c-sqs": "C", "top-p": "P"}
+    letter = {name: spec.letter for name, spec in SCHEMES.items()}
     norm = LogNorm(vmin=0.1, vmax=10.0)
     im = None
     for i, prof in enumerate(profiles):
@@ -710,10 +737,12 @@ def fig_regimes(tab, stem) -> None:
                 ax.set_ylabel("propagation (ms)")
                 ax.set_title(f"{prof}\nT = {t:g}, speedup {what}", fontsize=9)
     fig.colorbar(im, ax=axes.ravel().tolist(), label="speedup of the best sparse scheme (log)", shrink=0.6)
-    fig.suptitle("Where it pays (trace prediction): K = K-SQS, C = C-SQS, P = top-p wins; black line: speedup 1")
+    won = ", ".join(f"{SCHEMES[n].letter} = {SCHEMES[n].label}" for n in dict.fromkeys(sparse.scheme))
+    fig.suptitle(f"Where it pays (trace prediction), the winner: {won}; black line: speedup 1")
     _save(fig, stem, constrained=True, dpi=110)
 
 
+@figure("", inputs=("net_link_batches.csv", "net_link.csv"))
 def fig_net_link(batches, summary, stem) -> None:
     """Per batch on a real shaped link: the latency model's price against the measured round trip."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
@@ -745,6 +774,7 @@ def fig_net_link(batches, summary, stem) -> None:
     _save(fig, stem)
 
 
+@figure("", inputs=("net_load.csv",))
 def fig_net_load(load, stem, scheme: str, batched=None) -> None:
     """Concurrent edge sessions against one server: throughput and each session's latency per token
     (``batched``: the same with batched verification, dashed)."""

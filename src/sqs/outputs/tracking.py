@@ -31,8 +31,8 @@ from sqs.study.grid import PARAM_COLUMNS, is_preemptive, link_config
 log = logging.getLogger(__name__)
 
 PARAM_KEYS = (
-    "regime", "scheme", "temperature", *PARAM_COLUMNS, "alpha", "ell", "budget_bits", "max_draft_len", "policy",
-    "preemptive", "slm", "llm",
+    "regime", "scheme", "setting", "temperature", *PARAM_COLUMNS, "alpha", "ell", "budget_bits", "max_draft_len",
+    "policy", "preemptive", "slm", "llm",
 )  # fmt: skip
 BATCH_SERIES = {
     "drafts": "batch_drafts",

@@ -1,8 +1,13 @@
-"""The batch-length rule: L = max{L : sum_{n<=L} b_n <= B}, applied token by token, plus a cap."""
+"""The batch-length rule: L = max{L : sum_{n<=L} b_n <= B}, applied token by token, plus a cap.
+
+:class:`BitBudget` is the live edge's; :func:`batch_lengths` the same rule over windows of known costs
+(the trace model, the headroom)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass
@@ -45,3 +50,15 @@ def batch_length(bits_per_token, budget_bits: int, max_draft_len: int) -> int:
         if not b.admit(int(bits)):
             break
     return b.num_drafts
+
+
+def batch_lengths(charges: np.ndarray, budget_bits: int, cap) -> tuple[np.ndarray, np.ndarray]:
+    """The rule over windows: ``charges`` (..., W) the bits each next draft would be charged, ``cap`` (...,)
+    the most drafts allowed. Returns each window's draft count and the bits those drafts use."""
+    charges = np.asarray(charges, dtype=np.float64)
+    cum = np.cumsum(charges, axis=-1)
+    allowed = np.arange(charges.shape[-1]) < np.asarray(cap)[..., None]
+    length = ((cum <= budget_bits) & allowed).cumprod(axis=-1).sum(axis=-1)
+    zero = np.zeros((*cum.shape[:-1], 1))
+    used = np.take_along_axis(np.concatenate([zero, cum], axis=-1), length[..., None], axis=-1)[..., 0]
+    return length, used

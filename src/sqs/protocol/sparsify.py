@@ -57,6 +57,12 @@ def top_p(q: np.ndarray, p: float) -> np.ndarray:
     return np.sort(order[: min(n, q.size)]).astype(np.int64)
 
 
+def min_p(q: np.ndarray, min_p: float) -> np.ndarray:
+    """Tokens at least ``min_p`` times as probable as the most probable one (min-p); never empty."""
+    q = _check_probs(q)
+    return np.flatnonzero(q >= min_p * q.max()).astype(np.int64)
+
+
 def dropped_mass(q: np.ndarray, support: np.ndarray) -> float:
     """alpha_n: the SLM mass outside the support (eq. 4 before the expectation; Lemma 1's TV)."""
     q = np.asarray(q, dtype=np.float64)

@@ -34,7 +34,7 @@ def build_logits_cache(pair, records: list[dict], n_positions: int, seed: int, o
     for i, rec in enumerate(items):
         prompt = prompts[i]
         if rec.get("reference"):
-            cont = pair.tokenizer(" " + rec["reference"].strip(), add_special_tokens=False).input_ids[:n_positions]
+            cont = pair.tokenizer.encode(" " + rec["reference"].strip(), special=False)[:n_positions]
             source = "reference"
         else:
             cont, source = sampled[i], "llm"
@@ -68,14 +68,12 @@ def sample_continuations(llm, prompts: list[list[int]], n: int, rngs: list, batc
     prompts a forward: a step of 32 rows costs a CPU about what a few single-row steps do, so 64 openers
     sample in about a minute instead of five. A batched forward rounds differently from a single one, so
     the text differs from sequential sampling's; it is a sample of the same law."""
-    from sqs.models.backend import CausalLM, score_many
-
     out = []
     for a in range(0, len(prompts), batch):
         seqs = [list(map(int, p)) for p in prompts[a : a + batch]]
-        sessions = [CausalLM(llm.model, llm.vocab_size) for _ in seqs]  # one KV cache each, shared weights
+        sessions = [llm.session() for _ in seqs]  # one cache each, shared weights
         for _ in range(n):
-            logits = score_many(sessions, [s[:-1] for s in seqs], [[s[-1]] for s in seqs])
+            logits = llm.score_many(sessions, [s[:-1] for s in seqs], [[s[-1]] for s in seqs])
             for s, lg, rng in zip(seqs, logits, rngs[a : a + batch], strict=True):
                 s.append(sample_probs(softmax_temperature(lg[-1], 1.0), rng))
         out += [s[len(p) :] for s, p in zip(seqs, prompts[a : a + batch], strict=True)]

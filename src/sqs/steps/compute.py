@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -102,5 +101,5 @@ def calibrate_compute_files(models: dict, cache_dir, decode: dict, out_json, out
                  for r in pts]  # fmt: skip
     rows += [{"kind": "protocol", **r} for r in proto]
     write_table(rows, out_csv)
-    figures.fig_compute_calibration(pd.read_csv(out_csv), Path(fig_dir) / "fig_compute_calibration")
+    figures.draw("fig_compute_calibration", fig_dir, pd.read_csv(out_csv))
     return cal

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqs.models.backend import EMBEDDED_DRAFT, parameter_count
+from sqs.models.backend import EMBEDDED_DRAFT
 from sqs.models.distill import DistillConfig, config_key, ensure_distilled_draft
 from sqs.models.embedded import EMBEDDED, SMOLLM2
 from sqs.study.decode import ModelPair
@@ -36,9 +36,9 @@ def prepare_models(models: dict, out_json: Path) -> dict:
         "slm": models["slm"],
         "llm": models["llm"],
         "vocab_size": pair.vocab_size,
-        "slm_parameters": parameter_count(pair.slm.model),
-        "llm_parameters": parameter_count(pair.llm.model),
-        "device": str(pair.llm.device),
+        "slm_parameters": pair.slm_info.parameters,
+        "llm_parameters": pair.llm_info.parameters,
+        "device": pair.llm_info.device,
     }
     if models["slm"] == EMBEDDED_DRAFT:
         report = json.loads((ensure_distilled_draft() / "distill_report.json").read_text())

@@ -27,16 +27,16 @@ def run_study_files(kind: str, config: dict, prompts_path, out_csv, fig_dir, cal
     cal = json.loads(Path(calibration_path).read_text()) if calibration_path else None
     m = config["models"]
     pair = ModelPair(m["slm"], m["llm"], m["dtype"], m["device"])
-    base = replace(decode_config(cell, config, cal, loaded=(pair.slm.model, pair.llm.model)),
+    base = replace(decode_config(cell, config, cal, configs=pair.configs()),
                    max_new_tokens=int(s["max_new_tokens"]), channel=channel_config(s["channel"]))  # fmt: skip
     bar = lambda xs: tqdm(xs, desc=f"{kind} study", unit="run")  # noqa: E731
     if kind == "adaptive":
         rows = compare_policies(pair, texts, base, list(s["temperatures"]), list(s["draft_lens"]), list(s["ells"]), bar)
         write_table(rows, out_csv, STUDY_COLUMNS)
-        figures.fig_adaptive_vs_static(pd.read_csv(out_csv), Path(fig_dir) / "fig_adaptive_vs_static")
+        figures.draw("fig_adaptive_vs_static", fig_dir, pd.read_csv(out_csv))
     else:
         base = replace(base, max_draft_len=int(s["preemptive_draft_len"]))
         rows = compare_preemptive(pair, texts, base, list(s["preemptive_temperatures"]), bar)
         write_table(rows, out_csv, PREEMPT_COLUMNS)
-        figures.fig_preemptive(pd.read_csv(out_csv), Path(fig_dir) / "fig_preemptive")
+        figures.draw("fig_preemptive", fig_dir, pd.read_csv(out_csv))
     return rows

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from sqs.outputs import figures
-from sqs.outputs.catalog import HEATMAP
+from sqs.protocol.schemes import grid_columns
 from sqs.steps.io import read_jsonl, write_table
 from sqs.study.grid import (
     compute_profile,
@@ -82,7 +82,7 @@ def calibration_files(cache_dir, summary_csv, config: dict, out_csv, fig_dir, ca
     rows = calibrate(tr.slm, tr.llm, tr.segments, live, profiles, tr.contexts,
                      n_boot=int(config["analysis"]["figures"]["n_boot"]))  # fmt: skip
     write_table(rows, out_csv)
-    figures.fig_trace_calibration(pd.read_csv(out_csv), Path(fig_dir) / "fig_trace_calibration")
+    figures.draw("fig_trace_calibration", fig_dir, pd.read_csv(out_csv))
     return rows
 
 
@@ -107,7 +107,7 @@ def dense_sweep_files(cache_dir, summary_csv, config: dict, out_csv, fig_dir, wo
     write_table(figures.best_per_temperature(spec).to_dict("records"),
                 Path(out_csv).with_name("sweep_best_per_temperature.csv"))  # fmt: skip
     for name in regime_names(config):
-        figures.fig_sweep_heatmap(spec[spec.regime == name], Path(fig_dir) / name / HEATMAP, regime=name)
+        figures.draw("fig_sweep_heatmap", fig_dir, spec[spec.regime == name], regime=name)
     return rows
 
 
@@ -117,11 +117,11 @@ def theorem2_files(cache_dir, temperature: float, beta0: float, alpha: float, et
     tr = load_trace(cache_dir)
     rows = theorem2_table(tr.slm, tr.llm, temperature, beta0, alpha, etas, ell)
     write_table(rows, out_csv)
-    figures.fig_theorem2(pd.read_csv(out_csv), Path(fig_dir) / "fig_theorem2", alpha)
+    figures.draw("fig_theorem2", fig_dir, pd.read_csv(out_csv), alpha=alpha)
     return rows
 
 
-def headroom_files(cache_dir, summary_csv, config: dict, out_csv, fig_stem=None, calibration_path=None) -> list[dict]:
+def headroom_files(cache_dir, summary_csv, config: dict, out_csv, fig_dir=None, calibration_path=None) -> list[dict]:
     """``policy_headroom``: the cache and the top-level config's compute profile in, table (and fig) out."""
     s = config["analysis"]["policies"]
     tr = load_trace(cache_dir)
@@ -134,8 +134,8 @@ def headroom_files(cache_dir, summary_csv, config: dict, out_csv, fig_stem=None,
         context=tr.mean_context,
     )  # fmt: skip
     write_table(rows, out_csv, HEADROOM_COLUMNS)
-    if fig_stem is not None:
-        figures.fig_policy_headroom(pd.read_csv(out_csv), fig_stem)
+    if fig_dir is not None:
+        figures.draw("fig_policy_headroom", fig_dir, pd.read_csv(out_csv))
     return rows
 
 
@@ -147,7 +147,7 @@ def regimes_files(cache_dir, runs_dir, config: dict, out_csv, validation_csv, fi
     cal = _calibration(calibration_path)
     profiles = {n: make_profile(n, m["slm"], m["llm"], cal) for n in r["profiles"]}
     link = link_config(config)
-    settings = {c: r.get(c, []) for c in ("K", "beta0", "eta", "top_p")}
+    settings = {c: r.get(c, []) for c in grid_columns()}
     cells = regime_cells([float(t) for t in r["temperatures"]], settings, **trace_settings(config))
     tr = load_trace(cache_dir)
     terms = cell_terms(tr.slm, tr.llm, tr.segments, cells, profiles, tr.contexts)
@@ -175,17 +175,10 @@ def regimes_files(cache_dir, runs_dir, config: dict, out_csv, validation_csv, fi
         live.append((mine, records, link_terms(tallies)))
     write_table(rows, out_csv)
     write_table(validate(live, run_profile, link.downlink_bps), validation_csv)
-    figures.fig_regimes(pd.read_csv(out_csv), Path(fig_dir) / "fig_regimes")
+    figures.draw("fig_regimes", fig_dir, pd.read_csv(out_csv))
     return rows
 
 
 def _same_setting(a, b) -> bool:
     """The same scheme, T and swept settings (the regime and prices aside)."""
-    return (a.scheme, a.temperature, a.K, a.beta0, a.eta, a.top_p) == (
-        b.scheme,
-        b.temperature,
-        b.K,
-        b.beta0,
-        b.eta,
-        b.top_p,
-    )
+    return (a.scheme, a.temperature, a.columns()) == (b.scheme, b.temperature, b.columns())

@@ -16,13 +16,13 @@ import numpy as np
 
 from sqs.protocol.schemes import SCHEMES
 from sqs.protocol.schemes import get as scheme_spec
-from sqs.study.grid import CELL_COLUMNS, PARAM_COLUMNS, is_preemptive, is_variant
+from sqs.study.grid import CELL_COLUMNS, PARAM_COLUMNS, cell_values, is_preemptive, is_variant
 from sqs.system.metrics import CI_COLUMNS, RATE_COLUMNS, bootstrap_ci, pooled
 
 SETTING_COLUMNS = ("alpha", "ell", "budget_bits", "max_draft_len")
 SUMMARY_COLUMNS = (
-    *CELL_COLUMNS, *SETTING_COLUMNS, *RATE_COLUMNS, *CI_COLUMNS, "speedup_vs_ar", "speedup_vs_ar_measured",
-    "compute", "slm", "llm",
+    *CELL_COLUMNS, *PARAM_COLUMNS, *SETTING_COLUMNS, *RATE_COLUMNS, *CI_COLUMNS, "speedup_vs_ar",
+    "speedup_vs_ar_measured", "compute", "slm", "llm",
 )  # fmt: skip
 N_BOOT = 2000  # bootstrap resamples of a live cell's prompts
 _RANK = {name: i for i, name in enumerate(SCHEMES)}  # the registry's order: ar, sd, qs, k-sqs, c-sqs, top-p
@@ -36,15 +36,19 @@ def cell_metrics(records: list[dict], cell: dict, config: dict) -> dict:
     spec = scheme_spec(str(cell["scheme"]))
     tallies = [r["tally"] for r in records]
     rates = pooled(tallies).rates()
-    key = "/".join(f"{c}~{cell.get(c)}" for c in CELL_COLUMNS)  # the cell's own bootstrap draws
-    ci = bootstrap_ci(tallies, np.random.default_rng([int(d["seed"]), zlib.crc32(key.encode())]), N_BOOT)
+    values = cell_values(cell)
     row = {
         "regime": str(cell.get("regime", "practical")),
-        "scheme": cell["scheme"],
+        "scheme": spec.name,
+        "setting": spec.setting(values),
         "policy": str(cell.get("policy", "static")),
         "preemptive": is_preemptive(cell),
         "temperature": float(cell["temperature"]),
-        **{c: (int(cell.get(c, 0)) if c == "K" else float(cell.get(c, 0.0))) for c in PARAM_COLUMNS},
+    }
+    key = "/".join(f"{c}~{row[c]}" for c in CELL_COLUMNS)  # the cell's own bootstrap draws
+    ci = bootstrap_ci(tallies, np.random.default_rng([int(d["seed"]), zlib.crc32(key.encode())]), N_BOOT)
+    row |= {
+        **values,
         "alpha": float(d["alpha"]) if "alpha" in {f.name for f in spec.param_fields()} else 0.0,
         "ell": round(rates["mean_ell"]),
         "budget_bits": int(d["budget_bits"]),

@@ -5,9 +5,9 @@ Schemes: ``ar`` (cloud-only autoregressive, the baseline speedups are measured a
 Every prompt generates exactly ``max_new_tokens`` tokens (no early stop at end-of-text), so schemes are
 compared on equal lengths.
 
-Cloud-only AR is charged the cloud's measured compute per token, the downlink message of each token,
-and one propagation delay for the whole stream (the cloud never waits for the edge): the most
-favourable reading for the baseline, so a speedup over it is not inflated.
+Cloud-only AR is charged the cloud's compute per token, the downlink message of each token, and one
+propagation delay for the whole stream (the cloud never waits for the edge; :meth:`Pricer.ar_stream`):
+the most favourable reading for the baseline, so a speedup over it is not inflated.
 """
 
 from __future__ import annotations
@@ -18,16 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sqs.models.backend import (
-    DEFAULT_DTYPE,
-    DEFAULT_LLM,
-    DEFAULT_SLM,
-    CausalLM,
-    load_model,
-    output_rows,
-    parameter_count,
-    shared_vocab_size,
-)
+from sqs.models.backend import DEFAULT_DTYPE, DEFAULT_LLM, DEFAULT_SLM
+from sqs.models.interface import LanguageModel, encode_prompt, load, shared_vocab_size
 from sqs.protocol import wire
 from sqs.protocol.probs import sample_probs, softmax_temperature
 from sqs.protocol.schemes import get as scheme_spec
@@ -40,6 +32,7 @@ from sqs.system.compute import MEASURED, ComputeProfile, forward_of
 from sqs.system.edge import Edge
 from sqs.system.latency import LinkConfig
 from sqs.system.metrics import Tally
+from sqs.system.pricing import Pricer
 from sqs.system.session import SessionInterrupted, run_session
 
 log = logging.getLogger(__name__)
@@ -54,7 +47,7 @@ class DecodeConfig(SchemeSettings):
 
     scheme: str = "c-sqs"
     temperature: float = 0.7
-    max_new_tokens: int = 32
+    max_new_tokens: int = 24
     budget_bits: int = 5000
     max_draft_len: int | None = 2  # None: no cap, the budget B alone sets the draft length (the paper's rule)
     slm: str = DEFAULT_SLM
@@ -86,6 +79,8 @@ class DecodeConfig(SchemeSettings):
             raise ValueError(f"max_draft_len must be None (no cap) or in [1, {wire.MAX_DRAFTS}], "
                              f"got {self.max_draft_len}")  # fmt: skip
         spec = scheme_spec(self.scheme)
+        if self.policy == "adaptive" and self.max_draft_len is None:
+            raise ValueError("the adaptive policy chooses a draft length up to max_draft_len: give it a cap, not None")
         if self.policy == "adaptive" and not spec.lattice:
             ok = ", ".join(n for n in scheme_names(aliases=False) if scheme_spec(n).lattice)
             raise ValueError(f"the adaptive policy needs a lattice scheme ({ok}), not {self.scheme!r}")
@@ -118,24 +113,28 @@ class DecodeConfig(SchemeSettings):
 
 
 class ModelPair:
-    """The edge SLM and the cloud LLM over their shared vocabulary, each behind its own KV cache."""
+    """The edge SLM and the cloud LLM over their shared vocabulary, each behind its own cache; any backend
+    (:func:`sqs.models.interface.load`)."""
 
     def __init__(self, slm_id: str, llm_id: str, dtype: str = DEFAULT_DTYPE, device: str = "auto") -> None:
         t0 = time.perf_counter()
-        llm, self.tokenizer = load_model(llm_id, dtype=dtype, device=device)
-        slm, slm_tok = load_model(slm_id, dtype=dtype, device=device)
-        self.vocab_size = shared_vocab_size(slm_tok, self.tokenizer, output_rows(slm), output_rows(llm))
-        self.slm = CausalLM(slm, self.vocab_size)
-        self.llm = CausalLM(llm, self.vocab_size)
+        llm = load(llm_id, dtype, device, side="cloud")
+        slm = load(slm_id, dtype, device, side="edge")
+        self.vocab_size = shared_vocab_size(slm, llm)
+        self.tokenizer = llm.tokenizer
+        self.slm: LanguageModel = slm.model.session(self.vocab_size)
+        self.llm: LanguageModel = llm.model.session(self.vocab_size)
         self.slm_id, self.llm_id = slm_id, llm_id
-        self.compute_ratio = parameter_count(slm) / parameter_count(llm)
+        self.slm_info, self.llm_info = slm.model.describe(), llm.model.describe()
+        self.compute_ratio = self.slm_info.parameters / self.llm_info.parameters
         log.info("loaded %s -> %s in %.1f s (V=%d)", slm_id, llm_id, time.perf_counter() - t0, self.vocab_size)
 
+    def configs(self) -> tuple[dict | None, dict | None]:
+        """Both models' architectures (for the shapes a named compute profile prices)."""
+        return self.slm_info.config, self.llm_info.config
+
     def encode(self, text: str) -> list[int]:
-        ids = self.tokenizer(text).input_ids
-        if not ids:
-            raise ValueError(f"prompt {text!r} has no tokens")
-        return list(ids)
+        return encode_prompt(self.tokenizer, text)
 
     def decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens)
@@ -146,28 +145,26 @@ class ModelPair:
 
 
 def run_autoregressive(
-    llm: CausalLM, prompt: list[int], max_new_tokens: int, temperature: float, rng, link: LinkConfig,
+    llm: LanguageModel, prompt: list[int], max_new_tokens: int, temperature: float, rng, link: LinkConfig,
     compute: ComputeProfile = MEASURED,
 ) -> tuple[list[int], dict]:  # fmt: skip
+    """Cloud-only AR: the LLM samples every token; priced as one stream (:meth:`Pricer.ar_stream`)."""
     tokens = list(prompt)
-    measured_s = priced_s = 0.0
+    measured_s, forwards = 0.0, []
     for _ in range(max_new_tokens):
         t0 = time.perf_counter()
         p = softmax_temperature(llm.next_logits(tokens), temperature)
         measured_s += time.perf_counter() - t0
-        if not compute.measured:
-            priced_s += compute.cloud.forward_s(*forward_of(llm, 1, len(tokens) - 1))
+        forwards.append(forward_of(llm, 1, len(tokens) - 1))
         tokens.append(sample_probs(p, rng))
-    # the whole stream as one account: no edge or uplink work, one propagation delay
-    measured_s *= link.cloud_time_scale
-    cloud_s = measured_s if compute.measured else priced_s
-    t = Tally(tokens=max_new_tokens, propagation_s=link.propagation_s, cloud_s=cloud_s,
-              downlink_s=link.downlink_s(max_new_tokens * wire.DOWNLINK_BYTES),
-              downlink_bytes=max_new_tokens * wire.DOWNLINK_BYTES)  # fmt: skip
+    clock = Pricer(MEASURED, link).ar_stream(forwards, cloud_measured_s=measured_s)
+    priced = clock if compute.measured else Pricer(compute, link).ar_stream(forwards)
+    t = Tally(tokens=max_new_tokens, propagation_s=priced.propagation_s, cloud_s=priced.cloud_s,
+              downlink_s=priced.downlink_s, downlink_bytes=max_new_tokens * wire.DOWNLINK_BYTES)  # fmt: skip
     for _ in range(max_new_tokens):  # one token a round: a batch without drafts
         t.add_batch(0, 0)
-    t.add_prompt(t.propagation_s + t.cloud_s + t.downlink_s)
-    t.measured_latency_s = t.propagation_s + measured_s + t.downlink_s
+    t.add_prompt(priced.total_s)
+    t.measured_latency_s = clock.total_s
     summary = {**t.rates(), "rejections": 0, "uplink_bytes": 0, "downlink_bytes": t.downlink_bytes,
                "predrafted": 0, "tally": t.to_dict()}  # fmt: skip
     return tokens[len(prompt) :], summary
@@ -189,7 +186,7 @@ def decode_prompt(
     edge_rng = np.random.default_rng([cfg.seed, index])
     failure = None
     if not scheme_spec(cfg.scheme).speculative:
-        if not hasattr(pair, "llm"):
+        if pair.llm is None:
             raise ValueError(f"scheme {cfg.scheme!r} is cloud-only: it has no edge to run against a remote cloud")
         cloud_rng = np.random.default_rng([cfg.seed, index, 1])
         tokens, summary = run_autoregressive(pair.llm, prompt, cfg.max_new_tokens, cfg.temperature, cloud_rng, cfg.link,

@@ -1,10 +1,11 @@
 """The study's grid: which cells the workflow decodes, and how one cell runs.
 
-A cell is a row of the workflow's ``Paramspace``: the regime, the scheme, the drafting policy (``static``
-or ``adaptive``), preemptive drafting on or off, the temperature, then one column per swept scheme
-parameter as :mod:`sqs.protocol.schemes.registry` declares them (``K`` of K-SQS, ``beta0``/``eta`` of C-SQS,
-``top_p``). Columns a scheme does not use hold 0, so every cell has the same path pattern
-``regime~<r>/scheme~<s>/policy~<p>/preemptive~<b>/temperature~<T>/K~<K>/beta0~<b>/eta~<e>/top_p~<p>``.
+A cell is a row of the workflow's ``Paramspace``: the regime, the scheme, its ``setting`` (the values of the
+parameters it is swept over, as the registry writes them: ``K=16``, ``beta0=0.01,eta=0.001``, ``default``
+for a scheme without any), the drafting policy (``static`` or ``adaptive``), preemptive drafting on or off
+and the temperature: ``regime~<r>/scheme~<s>/setting~<v>/policy~<p>/preemptive~<b>/temperature~<T>``. A
+parameter added to one scheme renames no other scheme's cells. Tables and MLflow also carry one column per
+swept parameter of every scheme (:func:`cell_values`; 0 where the scheme has no such parameter).
 
 **Regimes.** ``regimes`` names the settings a study is read in: each is the top-level ``decode``, ``link``,
 ``compute`` and ``grid`` with its own overrides (:func:`regime_config`): ``decode`` keys override one by
@@ -31,7 +32,7 @@ from sqs.models.backend import EMBEDDED_DRAFT, EMBEDDED_LLM, PAPER_LLM, PAPER_SL
 from sqs.models.embedded import EMBEDDED
 from sqs.protocol.schemes import SCHEMES, grid_columns, names
 from sqs.protocol.schemes import get as scheme_spec
-from sqs.protocol.schemes.registry import all_param_fields
+from sqs.protocol.schemes.registry import all_param_fields, column_type
 from sqs.system.compute import PROFILES, shape_of
 from sqs.system.latency import LinkConfig
 from sqs.system.latency import link_config as make_link
@@ -39,8 +40,8 @@ from sqs.trace.sweep import is_preemptive, is_variant  # noqa: F401 (is_variant:
 
 log = logging.getLogger(__name__)
 
-PARAM_COLUMNS = grid_columns()  # K, beta0, eta, top_p: every swept scheme parameter
-CELL_COLUMNS = ("regime", "scheme", "policy", "preemptive", "temperature", *PARAM_COLUMNS)
+PARAM_COLUMNS = grid_columns()  # K, beta0, eta, top_p, ...: every swept scheme parameter
+CELL_COLUMNS = ("regime", "scheme", "setting", "policy", "preemptive", "temperature")  # a cell's path
 REGIME_SECTIONS = ("decode", "link", "compute", "grid")  # what a regime may set; decode merges, the rest replace
 BASELINES = ("ar", "sd", "qs")
 POLICIES = ("static", "adaptive")
@@ -74,27 +75,38 @@ def min_token_bits(scheme: str, v: int, ell: int, k: int = 1) -> int:
     return spec.layout.min_token_bits(v, ell, k)
 
 
+def cell_values(cell: dict) -> dict:
+    """Every swept column's value in a cell (its scheme's from ``setting`` where the cell has one, else from
+    its columns; 0 for the other schemes' columns), typed as the registry declares them."""
+    spec = scheme_spec(str(cell["scheme"]))
+    own = spec.parse_setting(str(cell["setting"])) if "setting" in cell else {c: cell[c] for c in spec.columns()}
+    return {c: column_type(c)(own.get(c, 0)) for c in PARAM_COLUMNS}
+
+
+def _cell(scheme: str, setting: dict, policy: str = "static", preemptive: bool = False) -> dict:
+    spec = scheme_spec(scheme)
+    values = {c: setting.get(c, 0) for c in spec.columns()}
+    return {"scheme": scheme, "setting": spec.setting(values), "policy": policy, "preemptive": preemptive,
+            **cell_values({"scheme": scheme, **values})}  # fmt: skip
+
+
 def _cells(g: dict):
     """(key, cell) of every decoding job at temperature 0 (the caller sets T); ``key`` names the config list."""
-    zero = dict.fromkeys(PARAM_COLUMNS, 0)
-    base = {"policy": "static", "preemptive": False}
     for s in g["baselines"]:
-        yield "grid.baselines", {"scheme": s, **base, **zero}
+        yield "grid.baselines", _cell(s, {})
     for name, spec in SCHEMES.items():
         block, cols = g.get(spec.grid_section or "") or {}, list(spec.columns())
         if not spec.grid_section or not cols or not all(block.get(c) for c in cols):
             continue
         for values in product(*(block[c] for c in cols)):
-            setting = dict(zip(cols, values, strict=True))
-            yield f"grid.{spec.grid_section}.{cols[0]}", {"scheme": name, **base, **zero, **setting}
+            yield f"grid.{spec.grid_section}.{cols[0]}", _cell(name, dict(zip(cols, values, strict=True)))
     for variant in ("adaptive", "preemptive"):
         block = g.get(variant) or {}
         for s in block.get("schemes", []):
             cols = [c for c in scheme_spec(s).columns() if block.get(c)]
             for values in product(*(block[c] for c in cols)):
-                setting = dict(zip(cols, values, strict=True))
-                cell = {"scheme": s, "policy": "adaptive" if variant == "adaptive" else "static",
-                        "preemptive": variant == "preemptive", **zero, **setting}  # fmt: skip
+                policy = "adaptive" if variant == "adaptive" else "static"
+                cell = _cell(s, dict(zip(cols, values, strict=True)), policy, variant == "preemptive")
                 yield f"grid.{variant}.{cols[0] if cols else 'schemes'}", cell
 
 
@@ -159,6 +171,9 @@ def _check_regime(config: dict) -> None:
         link_config(config)
     except ValueError as exc:
         raise ConfigError(f"link: {exc}") from None
+    if (g.get("adaptive") or {}).get("schemes") and d.get("max_draft_len") is None:
+        raise ConfigError("grid.adaptive.schemes needs decode.max_draft_len (the adaptive policy chooses a draft "
+                          "length up to it); it is null (no cap)")  # fmt: skip
     _check_names(config)
     profile = profile_name(config)
     if profile not in PROFILES:
@@ -216,13 +231,7 @@ def grid_cells(config: dict):
         for t in g["temperatures"]:
             for _, cell in _cells(g):
                 rows.append({"regime": name, **cell, "temperature": float(t)})
-    df = pd.DataFrame(rows, columns=list(CELL_COLUMNS)).drop_duplicates(ignore_index=True)
-    types = {
-        f.metadata["column"]: f.type for sp in SCHEMES.values() for f in sp.param_fields() if f.metadata.get("column")
-    }
-    for c in PARAM_COLUMNS:  # integer parameters stay integers in the path (K~4, not K~4.0)
-        df[c] = df[c].astype(int if types[c] in (int, "int") else float)
-    return df
+    return pd.DataFrame(rows, columns=list(CELL_COLUMNS)).drop_duplicates(ignore_index=True)
 
 
 def link_config(config: dict) -> LinkConfig:
@@ -256,13 +265,13 @@ def cell_config(config: dict, regime: str, policy: str) -> dict:
     return out
 
 
-def compute_profile(config: dict, calibration: dict | None = None, loaded: tuple | None = None):
+def compute_profile(config: dict, calibration: dict | None = None, configs: tuple | None = None):
     """The run's :class:`sqs.system.compute.ComputeProfile` (``calibration``: rule calibrate_compute's JSON;
-    ``loaded``: the pair's models, for shapes of ids not known by name)."""
+    ``configs``: the pair's architectures, for shapes of ids not known by name)."""
     from sqs.system.compute import make_profile
 
     m = config["models"]
-    return make_profile(profile_name(config), m["slm"], m["llm"], calibration, loaded)
+    return make_profile(profile_name(config), m["slm"], m["llm"], calibration, configs)
 
 
 def profile_name(config: dict) -> str:
@@ -275,7 +284,7 @@ def needs_calibration(config: dict) -> bool:
     return any(profile_name(regime_config(config, r)) == "calibrated" for r in regime_names(config))
 
 
-def decode_config(cell: dict, config: dict, calibration: dict | None = None, loaded: tuple | None = None):
+def decode_config(cell: dict, config: dict, calibration: dict | None = None, configs: tuple | None = None):
     """The :class:`sqs.study.decode.DecodeConfig` of one cell (scheme ``qs`` is the dense lattice).
 
     ``config`` is :func:`cell_config`'s slice (the full config works too for plain schemes).
@@ -286,12 +295,13 @@ def decode_config(cell: dict, config: dict, calibration: dict | None = None, loa
     spec = scheme_spec(cell["scheme"])
     policy = str(cell.get("policy", "static"))
     adaptive = (config.get("adaptive") or {}) if policy == "adaptive" else {}
+    values = cell_values(cell)
     params = {}  # the scheme's swept parameters from the cell; every unswept one decode.<name> sets (ell, alpha, ...)
     own = {f.name for f in spec.param_fields()}
     for f in all_param_fields():
         column = f.metadata.get("column")
         if column and f.name in own:
-            value = cell[column]
+            value = values[column]
         elif not column and f.name in d:
             value = d[f.name]
         else:
@@ -317,7 +327,7 @@ def decode_config(cell: dict, config: dict, calibration: dict | None = None, loa
         policy=policy,
         ells=tuple(int(e) for e in adaptive.get("ells", ())),
         preemptive=is_preemptive(cell),
-        compute=compute_profile(config, calibration, loaded),
+        compute=compute_profile(config, calibration, configs),
     )
 
 
@@ -328,7 +338,7 @@ def run_cell(cell: dict, config: dict, prompts: list[str], progress: Callable | 
 
     m = config["models"]
     pair = ModelPair(m["slm"], m["llm"], m["dtype"], m["device"])
-    cfg = decode_config(cell, config, calibration, loaded=(pair.slm.model, pair.llm.model))
+    cfg = decode_config(cell, config, calibration, configs=pair.configs())
     for ell in cfg.ells or (cfg.ell,):  # V known only now for hub ids
         check_cell(cfg.scheme, cfg.k, pair.vocab_size, ell, cfg.budget_bits)
     # one policy and one stateful scheme for the whole cell: an adaptive policy learns across prompts, and
@@ -353,10 +363,11 @@ def trace_settings(view: dict, regime: str = "") -> dict:
 def trace_cell(config: dict, regime: str, cell: dict):
     """The trace model's :class:`sqs.trace.sweep.SweepCell` of a cell (scheme, T and its swept columns) under
     regime ``regime``'s batch rule, link and C-SQS settings (``config``: the whole config)."""
-    from sqs.trace.sweep import SWEEP_AXES, SweepCell
+    from sqs.trace.sweep import SweepCell
 
-    axes = {c: (int(cell.get(c) or 0) if c == "K" else float(cell.get(c) or 0.0)) for c in SWEEP_AXES}
-    return SweepCell(str(cell["scheme"]), float(cell["temperature"]), **axes,
+    spec = scheme_spec(str(cell["scheme"]))
+    values = {c: v for c, v in cell_values(cell).items() if c in spec.columns()}
+    return SweepCell(spec.name, float(cell["temperature"]), **values,
                      **trace_settings(regime_config(config, regime), regime))  # fmt: skip
 
 
@@ -366,7 +377,8 @@ def trace_grid(config: dict) -> dict:
     a = config["analysis"]
     sweep, figs = a["sweep"], a["figures"]
     merged = {}
-    for key in ("temperatures", "K", "beta0", "eta", "top_p"):
+    for key in ("temperatures", *PARAM_COLUMNS):
         values = list(sweep.get(key) or []) + list(figs.get(key) or [])
-        merged[key] = sorted({round(float(v), 12) if key != "K" else int(v) for v in values})
+        whole = key != "temperatures" and column_type(key) is int
+        merged[key] = sorted({int(v) if whole else round(float(v), 12) for v in values})
     return merged

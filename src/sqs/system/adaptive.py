@@ -161,9 +161,10 @@ class AdaptivePolicy:
         return float(c0 + c1 * (n_drafts + 1))
 
     def batch_time(self, n_drafts: int, payload_bits: float, rate_bps: float) -> float:
-        up = 8 * (wire.UPLINK_HEADER_BYTES + math.ceil(payload_bits / 8)) / rate_bps
-        down = self.link.downlink_s(wire.DOWNLINK_BYTES)
-        return n_drafts * (self.edge_s or 0.0) + up + self.link.propagation_s + self.cloud_s(n_drafts) + down
+        """The learned compute of a batch of ``n_drafts`` and its messages on the link (the one link price)."""
+        up = wire.UPLINK_HEADER_BYTES + math.ceil(payload_bits / 8)
+        messages = self.link.messages_s(up, wire.DOWNLINK_BYTES, uplink_bps=rate_bps)
+        return n_drafts * (self.edge_s or 0.0) + self.cloud_s(n_drafts) + messages
 
     def shift(self, ell: int, used: int) -> float:
         """How acceptance changes from resolution ``used`` to ``ell``: D_used - D_ell (Theorem 1)."""

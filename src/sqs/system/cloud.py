@@ -74,7 +74,7 @@ class Cloud:
 
     def finish(self, msg: wire.UplinkMessage, logits: np.ndarray, spent_s: float = 0.0) -> Verdict:
         """Verify the drafts against the LLM's ``logits`` over them (one call, maybe batched with other
-        sessions': :func:`sqs.models.backend.score_many`) and answer; ``spent_s``: the work so far."""
+        sessions': the model's ``score_many``) and answer; ``spent_s``: the work so far."""
         t0 = time.perf_counter()
         drafts = msg.tokens
         q_hat = msg.q_hat()

@@ -26,13 +26,10 @@ of its token trajectory alone, so the same seed gives the same latency columns o
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from sqs.protocol import wire
-from sqs.system.latency import batch_latency
 
 
 @dataclass(frozen=True)
@@ -85,15 +82,16 @@ def shape_from_config(name: str, cfg: dict) -> ModelShape:
     return ModelShape(name, float(embed + layers * per_layer), layers, hidden, kv, head_dim, vocab)
 
 
-def shape_of(model_id: str, model=None) -> ModelShape:
-    """The shape of a model id: a known one (embedded id, the paper's hub ids), the loaded ``model``'s
-    config, or a local directory's ``config.json``; ``@exit=N`` keeps N of its layers."""
+def shape_of(model_id: str, config: dict | None = None) -> ModelShape:
+    """The shape of a model id: a known one (embedded id, the paper's hub ids), the loaded model's
+    ``config`` (:class:`sqs.models.interface.ModelInfo`), or a local directory's ``config.json``; ``@exit=N``
+    keeps N of its layers."""
     base, _, exit_ = model_id.partition("@exit=")
     key = base.removeprefix("embedded:").rsplit("/", 1)[-1].lower().removesuffix("-draft")
     if key in SHAPES:
         s = SHAPES[key]
-    elif model is not None:
-        return shape_from_config(model_id, model.config.to_dict())  # already cut to its layers
+    elif config is not None:
+        return shape_from_config(model_id, config)  # already cut to its layers
     elif (Path(base) / "config.json").is_file():
         s = shape_from_config(base, json.loads((Path(base) / "config.json").read_text()))
     else:
@@ -154,8 +152,8 @@ DEVICES = {
     "a100-80gb": _datacenter("NVIDIA A100 80GB SXM", 2.039e12, 312e12,
                              "NVIDIA A100 datasheet: 2,039 GB/s HBM2e, 312 dense BF16 TFLOPS"),
 }  # fmt: skip
-# named edge/cloud pairs: <edge>+<cloud>
-PAIRS = ("orin-nano-super+h100-sxm", "orin-nano-super+a100-80gb", "orin-nano+h100-sxm")
+# named edge/cloud pairs: <edge>+<cloud>, any two of the devices
+PAIRS = tuple(f"{edge}+{cloud}" for edge in DEVICES for cloud in DEVICES)
 PROFILES = ("measured", "calibrated", *PAIRS)
 
 
@@ -208,9 +206,15 @@ class Side:
     label: str = ""
 
     def protocol_s(self, scheme: str, k: int) -> float:
-        """One draft's protocol seconds under ``scheme`` with support size ``k`` (0 if never calibrated)."""
+        """One draft's protocol seconds under ``scheme`` with support size ``k``. A side without any protocol
+        prices (per-call prices fitted on live cells) charges none; one with prices refuses a scheme it lacks."""
         table = dict(self.protocols)
-        return table[scheme](k) if scheme in table else 0.0
+        if scheme in table:
+            return table[scheme](k)
+        if not table:
+            return 0.0
+        raise ValueError(f"no protocol price for scheme {scheme!r} on {self.label or 'this side'} (priced: "
+                         f"{', '.join(table)}); re-measure the protocol prices (rule calibrate_compute)")  # fmt: skip
 
     def forward_s(self, n_new: int, context: int) -> float:
         if n_new <= 0:
@@ -248,52 +252,11 @@ def per_call(edge_s_per_draft: float, cloud_s_per_batch: float, cloud_s_per_toke
     )
 
 
-def priced_link(profile: ComputeProfile, link):
-    """The link a latency account uses: under a profile, which models each device itself, the measured
-    time's speed factors (``edge_time_scale``, ``cloud_time_scale``) do not apply."""
-    return link if profile.measured else replace(link, edge_time_scale=1.0, cloud_time_scale=1.0)
-
-
-def batch_time_s(profile: ComputeProfile, link, scheme: str, n_drafts: np.ndarray, context: float,
-                 payload_bits: np.ndarray, supports: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
-    """Seconds of batches of ``n_drafts`` drafts carrying ``payload_bits``: compute priced as
-    :func:`batch_seconds`, the link as a live batch's (whole messages, headers included)."""
-    edge_s, protocol_s, cloud_s = batch_seconds(profile, scheme, n_drafts, context, supports)
-    return batch_latency(
-        priced_link(profile, link),
-        edge_model_s=edge_s,
-        edge_protocol_s=protocol_s,
-        uplink_bytes=wire.UPLINK_HEADER_BYTES + np.ceil(payload_bits / 8),
-        cloud_s=cloud_s,
-        downlink_bytes=wire.DOWNLINK_BYTES,
-    ).total_s
-
-
-def batch_seconds(profile: ComputeProfile, scheme: str, n_drafts: np.ndarray, context: float,
-                  supports: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(edge model, edge protocol, cloud) seconds of batches of ``n_drafts`` drafts after ``context``
-    tokens, priced as a live session prices them; ``supports`` (batches x positions, 0 past the draft)
-    the drafts' support sizes for the protocol."""
-    n = np.asarray(n_drafts)
-    top = int(n.max()) + 1 if n.size else 1
-    verify = np.array([profile.cloud.forward_s(k + 1, int(context)) for k in range(top)])
-    edge = n * profile.edge.forward_s(1, int(context))
-    cloud = verify[n]
-    protocol = np.zeros(n.shape)
-    if supports is not None and (profile.edge.protocols or profile.cloud.protocols):
-        ks = np.asarray(supports)
-        for k in np.unique(ks[ks > 0]):
-            here = (ks == k).sum(axis=-1)
-            protocol = protocol + here * profile.edge.protocol_s(scheme, int(k))
-            cloud = cloud + here * profile.cloud.protocol_s(scheme, int(k))
-    return edge, protocol, cloud
-
-
 def forward_of(model, n_new: int, cached: int) -> tuple[int, int]:
     """The shape of the call ``model`` just made, (new tokens, cached tokens): its ``last_forward`` when it
-    keeps a KV cache (:class:`sqs.models.backend.CausalLM`; no new token for a cache hit), else the shape
-    a cache would have run, (``n_new``, ``cached``)."""
-    if hasattr(model, "last_forward"):
+    keeps a cache (``keeps_cache``; no new token for a cache hit), else the shape a cache would have run,
+    (``n_new``, ``cached``)."""
+    if model.keeps_cache:
         return model.last_forward or (0, n_new + cached)
     return n_new, cached
 
@@ -306,10 +269,10 @@ def _protocols(table: dict, scale: float, a_scale: float = 1.0) -> tuple:
 
 
 def make_profile(name: str, slm_id: str, llm_id: str, calibration: dict | None = None,
-                 loaded: tuple | None = None) -> ComputeProfile:  # fmt: skip
+                 configs: tuple | None = None) -> ComputeProfile:  # fmt: skip
     """The profile ``name`` (one of :data:`PROFILES`) for this pair; ``calibration`` is the
-    ``calibrate_compute`` rule's JSON (needed by ``calibrated`` only); ``loaded``: the (SLM, LLM)
-    transformers models, whose configs give the shapes of ids not known here."""
+    ``calibrate_compute`` rule's JSON (needed by ``calibrated`` only); ``configs``: the (SLM, LLM)
+    architectures as their backends describe them, for the shapes of ids not known here."""
     if name == "measured":
         return MEASURED
     if name not in PROFILES:
@@ -324,7 +287,7 @@ def make_profile(name: str, slm_id: str, llm_id: str, calibration: dict | None =
         )
     edge_name, cloud_name = name.split("+")
     ed, cd = DEVICES[edge_name], DEVICES[cloud_name]
-    slm, llm = (shape_of(i, m) for i, m in zip((slm_id, llm_id), loaded or (None, None), strict=True))
+    slm, llm = (shape_of(i, c) for i, c in zip((slm_id, llm_id), configs or (None, None), strict=True))
     prices = json.loads(PROTOCOL_PRICES.read_text())
     v = llm.vocab / prices["vocab_size"]  # the per-draft constant is O(V): softmax, selection, sampling
     return ComputeProfile(

@@ -1,10 +1,10 @@
-"""Latency account of one batch: measured compute plus modelled link time.
+"""The link, and the latency account of one batch (priced by :class:`sqs.system.pricing.Pricer`).
 
     latency = edge compute + uplink bits / R_up + propagation + cloud compute + downlink bits / R_down
 
-Compute times are measured wall clock on the machine running the code, multiplied by a speed factor
-per side (``edge_time_scale = 4`` models an edge device four times slower than this machine). Link
-bits are whole messages, headers included. Every component is kept in the result.
+Compute is priced by the run's compute profile, or is the wall clock times a speed factor per side
+(``edge_time_scale = 4`` models an edge device four times slower than this machine). Link bits are whole
+messages, headers included. Every component is kept in the result.
 
 The paper's account (SLM compute + uplink bits / rate + cloud verification) charges neither propagation
 nor the downlink: that is the preset ``paper`` (:data:`LINK_PRESETS`), a ``downlink_bps`` of None.
@@ -38,6 +38,11 @@ class LinkConfig:
     def downlink_s(self, nbytes):
         """Seconds ``nbytes`` take on the downlink; 0 where the downlink is not charged."""
         return 0.0 * nbytes if self.downlink_bps is None else 8 * nbytes / self.downlink_bps
+
+    def messages_s(self, uplink_bytes, downlink_bytes, batches=1.0, uplink_bps: float | None = None):
+        """What ``batches`` batches' messages cost here: the uplink bytes, a propagation each, the downlink
+        bytes (arrays work too)."""
+        return self.uplink_s(uplink_bytes, uplink_bps) + batches * self.propagation_s + self.downlink_s(downlink_bytes)
 
 
 # The paper's latency: SLM compute + uplink bits / rate + cloud verification (Sec. 4), no propagation and no
@@ -81,22 +86,3 @@ class BatchLatency:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "total_s": self.total_s}
-
-
-def batch_latency(
-    link: LinkConfig,
-    edge_model_s: float,
-    edge_protocol_s: float,
-    uplink_bytes: int,
-    cloud_s: float,
-    downlink_bytes: int,
-) -> BatchLatency:
-    edge_s = (edge_model_s + edge_protocol_s) * link.edge_time_scale
-    return BatchLatency(
-        edge_s=edge_s,
-        protocol_s=edge_protocol_s * link.edge_time_scale,
-        uplink_s=link.uplink_s(uplink_bytes),
-        propagation_s=link.propagation_s,
-        cloud_s=cloud_s * link.cloud_time_scale,
-        downlink_s=link.downlink_s(downlink_bytes),
-    )

@@ -12,10 +12,11 @@ from dataclasses import asdict, dataclass, field, replace
 from sqs.protocol.bounds import theorem1_terms
 from sqs.system.channel import RateProcess
 from sqs.system.cloud import Cloud
-from sqs.system.compute import MEASURED, ComputeProfile, priced_link
+from sqs.system.compute import MEASURED, ComputeProfile
 from sqs.system.edge import Edge
-from sqs.system.latency import BatchLatency, LinkConfig, batch_latency
+from sqs.system.latency import BatchLatency, LinkConfig
 from sqs.system.metrics import LATENCY_PARTS, Tally
+from sqs.system.pricing import Pricer
 
 
 class CloudUnavailable(ConnectionError):
@@ -138,15 +139,8 @@ def run_session(
     """
     link = link or LinkConfig()
     compute = compute or MEASURED
-    priced = priced_link(compute, link)
-    if preemptive and (edge.policy is not None or edge.scheme.stateful):
-        raise ValueError(
-            "preemptive drafting needs no drafting policy and a stateless scheme (not one like c-sqs, whose "
-            f"threshold checkpoint spans one batch); got policy={edge.policy is not None}, scheme={edge.scheme.name}"
-        )
-    remote = cloud.remote
-    if remote and (preemptive or not compute.measured):
-        raise ValueError("a remote cloud is timed by the clock: no preemptive drafting and no compute profile")
+    _check_session(edge, cloud, preemptive, compute)
+    pricer, clock_pricer = Pricer(compute, link), Pricer(MEASURED, link)  # the run's prices, and the wall clock's
     batches: list[BatchRecord] = []
     edge.start(prompt)
     try:
@@ -157,83 +151,107 @@ def run_session(
     clock = edge_busy = 0.0  # the last verdict's arrival; when the edge finishes its current draft
     while generated < max_new_tokens:
         rate = rates.next_rate() if rates is not None else link.uplink_bps
-        batch_link = replace(link, uplink_bps=rate) if rate != link.uplink_bps else link
         batch = edge.draft(rate, wanted=max_new_tokens - generated)
         try:
             verdict = cloud.handle(batch.message)
         except CloudUnavailable as exc:
             done = edge.tokens[len(prompt) :][:max_new_tokens]
             raise SessionInterrupted(len(batches), str(exc), SessionResult(list(prompt), done, batches)) from exc
-        up, down = len(batch.message), len(verdict.message)
-        measured = batch_latency(batch_link, batch.model_s, batch.protocol_s, up, verdict.compute_s, down)
-        predicted = None
-        if verdict.round_trip_s is not None:  # a real link: the clock, and the model's price beside it
-            predicted = measured
-            measured = BatchLatency(edge_s=batch.model_s + batch.protocol_s, protocol_s=batch.protocol_s, uplink_s=0.0,
-                                    propagation_s=0.0, cloud_s=verdict.server_s, downlink_s=0.0,
-                                    network_s=max(verdict.round_trip_s - verdict.server_s, 0.0))  # fmt: skip
-        if compute.measured:
-            latency = measured
-        else:
-            batch.model_s = sum(compute.edge.forward_s(n, c) for n, c in batch.forwards)
-            scheme = edge.scheme.name
-            batch.protocol_s = sum(compute.edge.protocol_s(scheme, k) for k in batch.supports)
-            cloud_s = compute.cloud.forward_s(*verdict.forward)
-            cloud_s += sum(compute.cloud.protocol_s(scheme, k) for k in verdict.supports)
-            at = replace(priced, uplink_bps=rate)
-            latency = batch_latency(at, batch.model_s, batch.protocol_s, up, cloud_s, down)
+        latency, measured, predicted = _price(edge, batch, verdict, rate, pricer, clock_pricer)
         round_trip = latency.total_s - latency.edge_s
         sent = max(clock, edge_busy) + latency.edge_s
         arrival = sent + round_trip
-        cursor, made = sent, 0
-        while preemptive and cursor < arrival:  # the edge drafts on while it waits for the verdict
-            seconds, fits, shape, k = edge.predraft(batch)
-            if compute.measured:
-                cursor += seconds * link.edge_time_scale
-            else:
-                cursor += compute.edge.forward_s(*shape) + (compute.edge.protocol_s(edge.scheme.name, k) if k else 0.0)
-            made += 1
-            if not fits:
-                break
-        edge_busy = cursor
-        if preemptive:  # the critical path: waiting for an in-flight draft delays the send
+        made = 0
+        if preemptive:  # the edge drafts on while it waits; waiting for an in-flight draft delays the send
+            edge_busy, made = _predraft(edge, batch, sent, arrival, pricer)
             latency = replace(latency, edge_s=sent - clock)
         clock = arrival
         n_acc, _ = edge.receive(verdict.message, batch, round_trip)
-        if verdict.p is not None:
-            terms = [
-                theorem1_terms(batch.q[n], comp.q_hat, verdict.p[n], comp.support, comp.ell)
-                for n, comp in enumerate(batch.compressed)
-            ]
-            discrepancy = sum(t.tv_slm_llm for t in terms)
-            distortion = sum(t.dropped_mass + t.lattice_term for t in terms)
-        else:  # the edge never sees p
-            discrepancy = distortion = float("nan")
-        batches.append(
-            BatchRecord(
-                num_drafts=len(batch.tokens),
-                num_accepted=n_acc,
-                payload_bits=batch.payload_bits,
-                uplink_bytes=len(batch.message),
-                downlink_bytes=len(verdict.message),
-                support_sizes=[c.k for c in batch.compressed],
-                dropped_mass=[c.dropped_mass for c in batch.compressed],
-                betas=[c.beta for c in batch.compressed],
-                rejection_prob=verdict.rejection_prob.tolist(),
-                bound_theorem1=discrepancy + distortion,
-                bound_discrepancy=discrepancy,
-                bound_distortion=distortion,
-                latency=latency,
-                measured=measured,
-                uplink_bps=rate,
-                ell=batch.ell,
-                predrafted=made,
-                predrafts_kept=len(edge.pending),
-                predicted=predicted,
-            )
-        )
+        batches.append(_record(batch, verdict, n_acc, latency, measured, predicted, rate, made, len(edge.pending)))
         generated += n_acc + 1
-    if not remote and edge.tokens != cloud.tokens:  # pragma: no cover - would be a protocol bug
+    if not cloud.remote and edge.tokens != cloud.tokens:  # pragma: no cover - would be a protocol bug
         raise AssertionError("edge and cloud disagree on the accepted text")
     tokens = edge.tokens[len(prompt) :][:max_new_tokens]
     return SessionResult(list(prompt), tokens, batches)
+
+
+def _check_session(edge: Edge, cloud, preemptive: bool, compute: ComputeProfile) -> None:
+    if preemptive and (edge.policy is not None or edge.scheme.stateful):
+        raise ValueError(
+            "preemptive drafting needs no drafting policy and a stateless scheme (not one like c-sqs, whose "
+            f"threshold checkpoint spans one batch); got policy={edge.policy is not None}, scheme={edge.scheme.name}"
+        )
+    if cloud.remote and (preemptive or not compute.measured):
+        raise ValueError("a remote cloud is timed by the clock: no preemptive drafting and no compute profile")
+
+
+def _price(edge: Edge, batch, verdict, rate: float, pricer: Pricer, clock: Pricer):
+    """(the batch's latency in the run's account, its wall-clock account, the model's price of a remote batch).
+
+    Under a profile every call is priced by its shape, and the batch's own edge times become those prices, so a
+    drafting policy learns from what the latency uses. Across a real link the wall clock is the edge's clock
+    (the round trip less the server's own time) and the latency model's price of the same batch is kept beside.
+    """
+    up, down = len(batch.message), len(verdict.message)
+    measured = clock.batch(batch.model_s, batch.protocol_s, up, verdict.compute_s, down, rate)
+    predicted = None
+    if verdict.round_trip_s is not None:
+        predicted = measured
+        measured = BatchLatency(edge_s=batch.model_s + batch.protocol_s, protocol_s=batch.protocol_s, uplink_s=0.0,
+                                propagation_s=0.0, cloud_s=verdict.server_s, downlink_s=0.0,
+                                network_s=max(verdict.round_trip_s - verdict.server_s, 0.0))  # fmt: skip
+    if pricer.measured:
+        return measured, measured, predicted
+    latency = pricer.priced_batch(edge.scheme.name, batch.forwards, batch.supports, verdict.forward, verdict.supports,
+                                  up, down, rate)  # fmt: skip
+    batch.model_s, batch.protocol_s = latency.edge_s - latency.protocol_s, latency.protocol_s
+    return latency, measured, predicted
+
+
+def _predraft(edge: Edge, batch, sent: float, arrival: float, pricer: Pricer) -> tuple[float, int]:
+    """Preemptive drafting from the send to the verdict's arrival: (when the edge is free again, steps made). A
+    step still running when the verdict arrives finishes first."""
+    cursor, made = sent, 0
+    while cursor < arrival:
+        seconds, fits, shape, k = edge.predraft(batch)
+        if pricer.measured:
+            cursor += seconds * pricer.link.edge_time_scale
+        else:
+            cursor += pricer.edge_forward_s(*shape) + (pricer.edge_protocol_s(edge.scheme.name, k) if k else 0.0)
+        made += 1
+        if not fits:
+            break
+    return cursor, made
+
+
+def _record(batch, verdict, n_acc: int, latency: BatchLatency, measured: BatchLatency, predicted, rate: float,
+            made: int, kept: int) -> BatchRecord:  # fmt: skip
+    """One batch's record, Theorem 1's terms included where the cloud's p is known (NaN across a network)."""
+    if verdict.p is not None:
+        terms = [theorem1_terms(batch.q[n], comp.q_hat, verdict.p[n], comp.support, comp.ell)
+                 for n, comp in enumerate(batch.compressed)]  # fmt: skip
+        discrepancy = sum(t.tv_slm_llm for t in terms)
+        distortion = sum(t.dropped_mass + t.lattice_term for t in terms)
+    else:  # the edge never sees p
+        discrepancy = distortion = float("nan")
+    return BatchRecord(
+        num_drafts=len(batch.tokens),
+        num_accepted=n_acc,
+        payload_bits=batch.payload_bits,
+        uplink_bytes=len(batch.message),
+        downlink_bytes=len(verdict.message),
+        support_sizes=[c.k for c in batch.compressed],
+        dropped_mass=[c.dropped_mass for c in batch.compressed],
+        betas=[c.beta for c in batch.compressed],
+        rejection_prob=verdict.rejection_prob.tolist(),
+        bound_theorem1=discrepancy + distortion,
+        bound_discrepancy=discrepancy,
+        bound_distortion=distortion,
+        latency=latency,
+        measured=measured,
+        uplink_bps=rate,
+        ell=batch.ell,
+        predrafted=made,
+        predrafts_kept=kept,
+        predicted=predicted,
+    )

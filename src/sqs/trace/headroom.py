@@ -7,7 +7,7 @@ module answers it from the logits cache, with no live decoding.
 Per cached position n at temperature T (dense QS at resolution ell, exact: ``sweep.position_stats``):
 r_n = TV(q̂_n, p_n) is the draft's rejection probability, b_n its payload bits and c_n = max q_n the
 SLM's confidence. A batch that starts at n with L drafts yields 1 + sum_{j<=L} prod_{i<j}(1 - r_{n+i})
-tokens in expectation, in the time of the trace model (``sweep.batch_predictions``: edge seconds per
+tokens in expectation, in the time of the trace model (:class:`sqs.system.pricing.Pricer`: edge seconds per
 draft, uplink bits / rate, propagation, cloud seconds per batch and per verified token, downlink).
 L = 0 is a batch without drafts: the cloud samples one token from p, a round trip per token.
 
@@ -31,8 +31,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sqs.system.compute import ComputeProfile, batch_time_s
+from sqs.protocol import wire
+from sqs.protocol.budget import batch_lengths
+from sqs.system.compute import ComputeProfile
 from sqs.system.latency import LinkConfig
+from sqs.system.pricing import Pricer
 from sqs.trace.sweep import SweepCell, position_stats
 
 HEADROOM_COLUMNS = ("temperature", "rule", "tokens_per_s", "drafting_share", "threshold", "gain_vs_best_static")
@@ -70,6 +73,7 @@ def policy_headroom(
         raise ValueError("the trace needs a segment of at least 2 positions (a batch start and its predecessor)")
     max_len = min(max_len, longest - 1)  # a short trace compares shorter static lengths
     rows = []
+    pricer = Pricer(profile, link)
     win = np.lib.stride_tricks.sliding_window_view
     for t in temperatures:
         cell = SweepCell("qs", float(t), ell=ell, budget_bits=budget_bits, max_draft_len=max_len, link=link)
@@ -80,14 +84,18 @@ def policy_headroom(
             raise ValueError(f"no window of {max_len + 1} positions fits the trace segments")
         starts = np.concatenate([np.arange(lo + 1, hi - max_len + 1) for lo, hi in parts])
         ok = np.concatenate([win(1.0 - stats["r"][lo:hi], max_len)[1:] for lo, hi in parts])  # (starts, L)
-        cum_bits = np.cumsum(np.concatenate([win(stats["bits"][lo:hi], max_len)[1:] for lo, hi in parts]), axis=1)
-        cap = np.minimum((cum_bits <= budget_bits).sum(axis=1), max_len)  # the budget rule, per start
+        bits = np.concatenate([win(stats["bits"][lo:hi], max_len)[1:] for lo, hi in parts])
+        cum_bits = np.cumsum(bits, axis=1)
+        cap, _ = batch_lengths(bits, budget_bits, np.full(starts.size, max_len))  # the budget rule, per start
         # tokens[:, L] and time[:, L] of a batch of L drafts from each start (L beyond the budget: capped)
         alive = np.concatenate([np.ones((starts.size, 1)), np.cumprod(ok, axis=1)], axis=1)
         length = np.minimum(np.arange(max_len + 1)[None, :], cap[:, None])
         tokens = np.take_along_axis(np.cumsum(alive, axis=1), length, axis=1)
         payload = np.where(length > 0, np.take_along_axis(cum_bits, np.maximum(length - 1, 0), axis=1), 0.0)
-        time_s = batch_time_s(profile, link, "qs", length, context, payload)
+        edge = length * pricer.edge_forward_s(1, int(context))  # protocol work aside, as the rules compare
+        cloud = pricer.table(lambda n: pricer.cloud_forward_s(n, int(context)), length + 1)
+        up = wire.UPLINK_HEADER_BYTES + np.ceil(payload / 8)
+        time_s = pricer.batch(edge, 0.0, up, cloud, wire.DOWNLINK_BYTES).total_s
         static = {n: float(tokens[:, n].sum() / time_s[:, n].sum()) for n in range(max_len + 1)}
         best_static = max(static.values())
         for n, rate in static.items():

@@ -3,7 +3,7 @@
 From the logits cache (:mod:`sqs.trace.sweep`, :mod:`sqs.trace.sequence`), each cell's prompts have
 expected totals of tokens, batches, compute seconds under a compute profile and uplink bytes, none of
 which depend on the link (the budget rule counts bits, not seconds). Tokens per second at uplink rate
-R and propagation d is then
+R and propagation d is then (:meth:`sqs.system.latency.LinkConfig.messages_s`)
 
     tokens / (compute + 8 bytes / R + batches (d + 8 D / R_down))
 
@@ -26,7 +26,7 @@ from sqs.system.compute import ComputeProfile
 from sqs.system.latency import LinkConfig
 from sqs.system.metrics import pooled
 from sqs.trace.sequence import ar_tallies, expected_tallies
-from sqs.trace.sweep import SWEEP_AXES, SweepCell, cell_predictions, grid_cells
+from sqs.trace.sweep import SweepCell, cell_predictions, grid_cells
 
 RATES_BPS = tuple(float(x) for x in np.geomspace(1e5, 1e8, 10))  # 0.1 .. 100 Mb/s
 PROPAGATION_S = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
@@ -34,8 +34,7 @@ CHECK_POINTS = ((0.5e6, 0.1), (2e6, 0.02), (20e6, 0.0))  # (R, d) where live cel
 
 
 def _setting(cell: SweepCell) -> str:
-    spec = SCHEMES[cell.scheme]
-    return spec.cell_label({c: getattr(cell, c) for c in SWEEP_AXES})
+    return SCHEMES[cell.scheme].cell_label(cell.columns())
 
 
 def link_terms(tallies) -> dict:
@@ -56,13 +55,14 @@ def cell_terms(slm, llm, segments, cells: list[SweepCell], profiles: dict[str, C
             for name, prof in profiles.items() for c in cells}  # fmt: skip
 
 
-def _downlink_s(nbytes: float, downlink_bps: float | None) -> float:
-    return LinkConfig(downlink_bps=downlink_bps).downlink_s(nbytes)
+def _link(rate_bps: float | None, propagation_s: float, downlink_bps: float | None) -> LinkConfig:
+    return LinkConfig(uplink_bps=rate_bps or 1.0, propagation_s=propagation_s, downlink_bps=downlink_bps)
 
 
 def tokens_per_s(terms: dict, rate_bps: float, propagation_s: float, downlink_bps: float | None) -> float:
-    t = terms["compute_s"] + 8.0 * terms["uplink_bytes"] / rate_bps + terms["batches"] * propagation_s
-    return terms["tokens"] / (t + _downlink_s(terms["downlink_bytes"], downlink_bps))
+    link = _link(rate_bps, propagation_s, downlink_bps)
+    return terms["tokens"] / (terms["compute_s"] + link.messages_s(terms["uplink_bytes"], terms["downlink_bytes"],
+                                                                   terms["batches"]))  # fmt: skip
 
 
 def ar_terms(segments, profile: ComputeProfile, contexts=None) -> dict:
@@ -71,8 +71,9 @@ def ar_terms(segments, profile: ComputeProfile, contexts=None) -> dict:
 
 
 def ar_tokens_per_s(terms: dict, propagation_s: float, downlink_bps: float | None) -> float:
-    t = terms["cloud_s"] + terms["prompts"] * propagation_s
-    return terms["tokens"] / (t + _downlink_s(terms["downlink_bytes"], downlink_bps))
+    """AR streams each prompt with one propagation and sends nothing up."""
+    link = _link(None, propagation_s, downlink_bps)
+    return terms["tokens"] / (terms["cloud_s"] + link.messages_s(0, terms["downlink_bytes"], terms["prompts"]))
 
 
 def regime_table(terms: dict, cells: list[SweepCell], profiles: dict[str, ComputeProfile], ar: dict,
@@ -104,11 +105,9 @@ def live_tokens_per_s(records: list[dict], rate_bps: float, propagation_s: float
                       downlink_bps: float | None) -> float:  # fmt: skip
     """A live cell's tokens/s at another link: its recorded batches' priced compute and bytes, re-linked."""
     tokens = sum(r["n_tokens"] for r in records)
-    seconds = 0.0
-    for rec in records:
-        for b in rec["batches"]:
-            seconds += b["compute_s"] + 8.0 * b["uplink_bytes"] / rate_bps + propagation_s
-            seconds += _downlink_s(b["downlink_bytes"], downlink_bps)
+    link = _link(rate_bps, propagation_s, downlink_bps)
+    seconds = sum(b["compute_s"] + link.messages_s(b["uplink_bytes"], b["downlink_bytes"])
+                  for rec in records for b in rec["batches"])  # fmt: skip
     return tokens / seconds
 
 

@@ -27,10 +27,12 @@ from __future__ import annotations
 import numpy as np
 
 from sqs.protocol import wire
+from sqs.protocol.budget import batch_lengths
 from sqs.protocol.schemes import get as scheme_spec
 from sqs.system.compute import ComputeProfile
 from sqs.system.latency import LinkConfig
 from sqs.system.metrics import Tally
+from sqs.system.pricing import Pricer
 
 
 def _padded(stats: dict, segments: list[tuple[int, int]], width: int) -> dict:
@@ -76,12 +78,8 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
 
     # the batch at j: drafts by the budget's sequential rule, the cap and the tokens still wanted
     room = np.clip(np.minimum(cap, lens[:, None] - 1 - j[None, :]), 0, None)  # (S, N)
-    cum = np.cumsum(charge, axis=2)
-    fit = (cum <= cell.budget_bits) & (np.arange(w + 1)[None, None, :] < room[..., None])
-    length = fit.cumprod(axis=2).sum(axis=2)  # leading drafts that fit
-    least = spec.layout.min_token_bits(vocab_size, cell.ell, max(int(cell.K), 1), cell.accounting) if spec.budget else 0
-    used = np.take_along_axis(np.concatenate([np.zeros((n_seg, n_max, 1)), cum], axis=2), length[..., None],
-                              axis=2)[..., 0]  # fmt: skip
+    length, used = batch_lengths(charge, cell.budget_bits, room)
+    least = spec.make(**dict(cell.params)).min_charge(vocab_size) if spec.budget else 0  # as the live edge asks
     wasted = (length < room) & (used + least <= cell.budget_bits) if spec.budget else np.zeros_like(room, bool)
     steps = length + wasted  # SLM forwards and compresses of the batch
     drafted = np.arange(w + 1)[None, None, :] < length[..., None]
@@ -101,13 +99,14 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
     pi = pi[:, :n_max] * (j[None, :] < lens[:, None])
 
     # each batch's prices (compute by shape, as live cells are priced; the link by whole messages)
+    pricer = Pricer(profile, link)
     pos_ctx = ctx0[:, None] + j[None, :]  # tokens before position j
     steps_ctx = pos_ctx[..., None] + np.arange(w + 1)[None, None, :]
-    edge_step = _priced(lambda c: profile.edge.forward_s(1, int(c)), steps_ctx)
+    edge_step = pricer.table(lambda c: pricer.edge_forward_s(1, c), steps_ctx)
     edge_model = np.where(stepped, edge_step, 0.0).sum(axis=2)
-    verify = _priced2(lambda n, c: profile.cloud.forward_s(int(n), int(c)), length + 1, pos_ctx)
-    proto_e = _priced(lambda k: profile.edge.protocol_s(cell.scheme, int(k)), ks)
-    proto_c = _priced(lambda k: profile.cloud.protocol_s(cell.scheme, int(k)), ks)
+    verify = pricer.table(pricer.cloud_forward_s, length + 1, pos_ctx)
+    proto_e = pricer.table(lambda k: pricer.edge_protocol_s(cell.scheme, k), ks)
+    proto_c = pricer.table(lambda k: pricer.cloud_protocol_s(cell.scheme, k), ks)
     edge_proto = np.where(stepped, proto_e, 0.0).sum(axis=2)
     cloud_s = verify + np.where(drafted, proto_c, 0.0).sum(axis=2)
     payload = np.where(drafted, bits, 0.0).sum(axis=2)
@@ -145,7 +144,7 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
         t.edge_s, t.protocol_s, t.cloud_s = e(edge_model + edge_proto), e(edge_proto), e(cloud_s)
         t.uplink_s = float(w_s @ link.uplink_s(up_bytes[s]))
         t.propagation_s = t.batches * link.propagation_s
-        t.downlink_s = t.batches * link.downlink_s(wire.DOWNLINK_BYTES)
+        t.downlink_s = float(link.downlink_s(t.downlink_bytes))
         t.reached = [float(w_s @ np.where(i < length[s], keep[s, :, i], 0.0)) for i in range(int(length[s].max()))]
         t.accepted_at = [float(w_s @ np.where(i < length[s], keep[s, :, i + 1], 0.0))
                          for i in range(int(length[s].max()))]  # fmt: skip
@@ -159,30 +158,16 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
 
 def ar_tallies(segments: list[tuple[int, int]], profile: ComputeProfile, link: LinkConfig,
                contexts: list[int] | None = None) -> list[Tally]:  # fmt: skip
-    """Cloud-only AR over the same sequences, priced as :func:`sqs.study.decode.run_autoregressive` prices a
-    live one: one forward a token, one downlink message a token, one propagation for the stream."""
-    out = []
+    """Cloud-only AR over the same sequences, priced as a live one is (:meth:`Pricer.ar_stream`): one forward a
+    token, one downlink message a token, one propagation for the stream."""
+    pricer, out = Pricer(profile, link), []
     for s, (lo, hi) in enumerate(segments):
         n, c0 = hi - lo, int(contexts[s]) if contexts is not None else 64
-        t = Tally(tokens=n, cloud_s=sum(profile.cloud.forward_s(1, c0 + i) for i in range(n)),
-                  propagation_s=link.propagation_s, downlink_s=link.downlink_s(n * wire.DOWNLINK_BYTES),
+        acc = pricer.ar_stream([(1, c0 + i) for i in range(n)])
+        t = Tally(tokens=n, cloud_s=acc.cloud_s, propagation_s=acc.propagation_s, downlink_s=acc.downlink_s,
                   downlink_bytes=n * wire.DOWNLINK_BYTES)  # fmt: skip
         for _ in range(n):
             t.add_batch(0, 0)
-        t.add_prompt(t.cloud_s + t.propagation_s + t.downlink_s)
+        t.add_prompt(acc.total_s)
         out.append(t)
     return out
-
-
-def _priced(fn, values: np.ndarray) -> np.ndarray:
-    """``fn`` over an integer array, evaluated once per distinct value."""
-    uniq, inv = np.unique(np.asarray(values, dtype=np.int64), return_inverse=True)
-    return np.array([fn(u) for u in uniq.tolist()], dtype=np.float64)[inv.reshape(np.shape(values))]
-
-
-def _priced2(fn, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``fn(a, b)`` over two integer arrays of one shape, once per distinct pair."""
-    pairs = np.stack([np.asarray(a, np.int64).ravel(), np.asarray(b, np.int64).ravel()], axis=1)
-    uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
-    vals = np.array([fn(x, y) for x, y in uniq.tolist()], dtype=np.float64)
-    return vals[inv.ravel()].reshape(np.shape(a))

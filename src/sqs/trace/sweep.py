@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import product
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from sqs.protocol.lattice import _select
 from sqs.protocol.probs import softmax_temperature
-from sqs.protocol.schemes import SCHEMES
+from sqs.protocol.schemes import SCHEMES, grid_columns
 from sqs.protocol.schemes import get as scheme_spec
 from sqs.system.compute import ComputeProfile, per_call
 from sqs.system.latency import LinkConfig
@@ -46,34 +46,72 @@ SWEEP_SCHEMES = tuple(n for n, sp in SCHEMES.items() if sp.trace is not None)
 SWEEP_AXES = {c: n for name in SWEEP_SCHEMES for c, n in SCHEMES[name].columns().items()}
 
 
-@dataclass(frozen=True)
+BATCH_FIELDS = ("budget_bits", "max_draft_len", "link", "scheme_state", "regime")
+_ANY_PARAM = {f.name for sp in SCHEMES.values() for f in sp.param_fields()} | set(grid_columns())
+
+
+@dataclass(frozen=True, init=False)
 class SweepCell:
+    """One trace cell: a scheme with its parameters (``params``, by registry name) at a temperature, the batch
+    rule (B, the cap), the link, C-SQS's state scope and the regime that prices it.
+
+    Built as ``SweepCell("k-sqs", 1.0, K=16, ell=100, budget_bits=5000, ...)``: a keyword is a swept column of
+    the scheme (K, beta0, ...), a parameter name (k, ell, alpha, ...) or a batch field; another scheme's
+    parameter is ignored (so one set of shared settings builds every scheme's cells), anything else raises.
+    """
+
     scheme: str
     temperature: float
-    K: int = 0
-    beta0: float = 0.0
-    eta: float = 0.0
-    alpha: float = 0.0005
-    ell: int = 100
-    budget_bits: int = 5000
-    max_draft_len: int | None = 8  # None: no cap, the budget alone sets the draft length
-    link: LinkConfig = field(default_factory=LinkConfig)
-    top_p: float = 0.0
-    accounting: str = "exact"  # C-SQS: bits the budget rule charges (exact | paper)
-    scheme_state: str = "cell"  # C-SQS's threshold over the cell's prompts in sequence, or restarted per prompt
-    regime: str = ""  # which study regime prices it (a key of the profiles a sweep is given)
+    params: tuple
+    budget_bits: int
+    max_draft_len: int | None  # None: no cap, the budget alone sets the draft length
+    link: LinkConfig
+    scheme_state: str  # C-SQS's threshold over the cell's prompts in sequence ("cell"), or restarted ("prompt")
+    regime: str  # which study regime prices it (a key of the profiles a sweep is given)
+
+    def __init__(self, scheme: str, temperature: float, *, params=None, budget_bits: int = 5000,
+                 max_draft_len: int | None = 8, link: LinkConfig | None = None, scheme_state: str = "cell",
+                 regime: str = "", **values) -> None:  # fmt: skip
+        spec = scheme_spec(scheme)
+        if spec.name not in SWEEP_SCHEMES:
+            raise ValueError(f"sweep scheme must be one of {', '.join(SWEEP_SCHEMES)}, got {scheme!r}")
+        unknown = set(values) - _ANY_PARAM
+        if unknown:
+            raise TypeError(f"SweepCell got unknown settings {sorted(unknown)}")
+        if params is None:
+            names = {f.name for f in spec.param_fields()}
+            by_column = {c: v for c, v in values.items() if c in spec.columns()}
+            by_name = {n: v for n, v in values.items() if n in names}
+            params = spec.params_from(by_column, by_name)
+        params = dict(params)
+        spec.make(**params)  # the runtime scheme checks every value (K >= 1, 0 < top_p <= 1, ...)
+        for name, value in (("scheme", spec.name), ("temperature", float(temperature)),
+                            ("params", tuple(sorted(params.items()))), ("budget_bits", int(budget_bits)),
+                            ("max_draft_len", max_draft_len), ("link", link or LinkConfig()),
+                            ("scheme_state", scheme_state), ("regime", regime)):  # fmt: skip
+            object.__setattr__(self, name, value)
+
+    def param(self, name: str):
+        """A parameter by its registry name (``k``, ``beta``, ``ell``, ...)."""
+        return dict(self.params)[name]
+
+    @property
+    def ell(self) -> int:
+        return int(self.param("ell"))
+
+    def columns(self) -> dict:
+        """Every registry column with this cell's value (0 where its scheme has no such parameter)."""
+        own = {c: self.param(n) for c, n in scheme_spec(self.scheme).columns().items()}
+        return {c: own.get(c, 0) for c in grid_columns()}
+
+    def moves(self) -> bool:
+        """Whether the scheme's state moves along the sequence at these parameters (C-SQS with eta > 0)."""
+        spec = scheme_spec(self.scheme)
+        return bool(spec.stateful and spec.moves and spec.moves(dict(self.params)))
 
     def selection(self) -> SweepCell:
         """What :func:`position_stats` depends on: the support rule and its state, not the batch rule or prices."""
         return replace(self, budget_bits=0, max_draft_len=None, link=LinkConfig(), regime="")
-
-    def __post_init__(self) -> None:
-        if self.scheme not in SWEEP_SCHEMES:
-            raise ValueError(f"sweep scheme must be one of {', '.join(SWEEP_SCHEMES)}, got {self.scheme!r}")
-        if self.scheme == "k-sqs" and self.K < 1:
-            raise ValueError(f"k-sqs needs K >= 1, got {self.K}")
-        if self.scheme == "top-p" and not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top-p needs top_p in (0, 1], got {self.top_p}")
 
 
 def grid_cells(temperatures, axes: dict, with_dense: bool = True, **common) -> list[SweepCell]:
@@ -286,7 +324,8 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
                     o["r"][sl], o["k"][sl] = tv, k
                     o["dropped"][sl] = np.clip((ch.qtot - s) / ch.qtot, 0.0, None)
                     o["bits"][sl] = spec.layout.token_bits_array(v, k, c.ell, nnz)
-                    o["charge"][sl] = spec.layout.charged_bits_array(v, k, c.ell, nnz, c.accounting)
+                    o["charge"][sl] = spec.layout.charged_bits_array(v, k, c.ell, nnz,
+                                                                     dict(c.params).get("accounting", "exact"))
     return {c: out[key[c]] for c in cells}
 
 
@@ -300,12 +339,15 @@ def cell_row(cell: SweepCell, tallies: list, profile: ComputeProfile, rng: np.ra
 
 
 def cell_columns(cell: SweepCell) -> dict:
-    """A cell's identifying columns (its regime, scheme, T, swept parameters, batch rule and link)."""
-    link = cell.link
+    """A cell's identifying columns: its regime, scheme, T, setting and every registry column, its other
+    parameters by name (ell, alpha, ...), the batch rule and the link."""
+    spec, link = scheme_spec(cell.scheme), cell.link
+    cols = cell.columns()
+    swept = set(spec.columns().values())
     return {"regime": cell.regime, "scheme": cell.scheme, "temperature": cell.temperature,
-            **{c: getattr(cell, c) for c in SWEEP_AXES}, "alpha": cell.alpha, "ell": cell.ell,
-            "budget_bits": cell.budget_bits, "max_draft_len": cell.max_draft_len, "accounting": cell.accounting,
-            "scheme_state": cell.scheme_state, "uplink_bps": link.uplink_bps, "downlink_bps": link.downlink_bps,
+            "setting": spec.setting(cols), **cols, **{n: v for n, v in cell.params if n not in swept},
+            "budget_bits": cell.budget_bits, "max_draft_len": cell.max_draft_len, "scheme_state": cell.scheme_state,
+            "uplink_bps": link.uplink_bps, "downlink_bps": link.downlink_bps,
             "propagation_s": link.propagation_s}  # fmt: skip
 
 
@@ -339,7 +381,7 @@ def cell_predictions(slm, llm, cells: list[SweepCell], profiles, segments, conte
     the budget cannot carry then stalls there, as live (no draft, so no committed update)."""
     v = slm.shape[1]
     stats = position_stats(slm, llm, cells, segments=segments)
-    moving = [c for c in cells if scheme_spec(c.scheme).stateful and c.eta > 0]
+    moving = [c for c in cells if c.moves()]
     weights: dict = {}
     for _ in range(passes if moving else 0):
         for c in moving:
@@ -396,9 +438,9 @@ def ar_rows(segments, regimes: dict, temperatures, contexts=None, n_boot: int = 
         rates = pooled(tallies).rates()
         ci = bootstrap_ci(tallies, np.random.default_rng([seed, 1]), n_boot)
         for t in temperatures:
-            cols = {"regime": name, "scheme": "ar", "temperature": float(t), **dict.fromkeys(SWEEP_AXES, 0),
-                    "uplink_bps": link.uplink_bps, "downlink_bps": link.downlink_bps,
-                    "propagation_s": link.propagation_s}  # fmt: skip
+            cols = {"regime": name, "scheme": "ar", "temperature": float(t), "setting": "default",
+                    **dict.fromkeys(grid_columns(), 0), "uplink_bps": link.uplink_bps,
+                    "downlink_bps": link.downlink_bps, "propagation_s": link.propagation_s}  # fmt: skip
             rows.append({**cols, **rates, "ms_per_token": 1e3 / rates["tokens_per_s"], **ci,
                          **profile_columns(profile)})  # fmt: skip
     return rows
@@ -447,7 +489,8 @@ def calibrate(slm, llm, segments, live: list[tuple[SweepCell, dict, list[int]]],
         ctx = [contexts[i] for i in idx] if contexts is not None else None
         tallies = cell_tallies(solved[cell][0], cell, profiles, segs, slm.shape[1], ctx)
         pred = cell_row(cell, tallies, _profile_of(profiles, cell), _cell_rng(seed, cell), n_boot)
-        row = {k: pred[k] for k in ("regime", "scheme", "temperature", *SWEEP_AXES, "max_draft_len", "n_prompts")}
+        row = {k: pred[k] for k in ("regime", "scheme", "temperature", "setting", *grid_columns(), "max_draft_len",
+                                    "n_prompts")}  # fmt: skip
         for k in CALIBRATED:
             row[k], row[f"pred_{k}"] = measured[k], pred[k]
         row.update({f"pred_{k}": pred[k] for k in ("tokens_per_s_ci_low", "tokens_per_s_ci_high")})
@@ -468,15 +511,16 @@ def theorem2_table(slm_logits, llm_logits, temperature: float, beta0: float, alp
     stats = position_stats(slm_logits, llm_logits, cells)
     rows = []
     for c in cells:
+        eta = c.param("eta")
         running = np.cumsum(stats[c]["dropped"]) / np.arange(1, len(stats[c]["dropped"]) + 1)
         for n, avg in enumerate(running, start=1):
             rows.append(
                 {
-                    "eta": c.eta,
+                    "eta": eta,
                     "tokens": n,
                     "running_dropped_mass": float(avg),
-                    "bound_paper": theorem2_bound_paper(beta0, c.eta, alpha, n) if c.eta > 0 else math.inf,
-                    "bound_tight": theorem2_bound_tight(beta0, c.eta, alpha, n) if c.eta > 0 else math.inf,
+                    "bound_paper": theorem2_bound_paper(beta0, eta, alpha, n) if eta > 0 else math.inf,
+                    "bound_tight": theorem2_bound_tight(beta0, eta, alpha, n) if eta > 0 else math.inf,
                     "support_size": float(stats[c]["k"][n - 1]),
                 }
             )

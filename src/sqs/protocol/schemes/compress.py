@@ -240,6 +240,25 @@ class TopPScheme(LatticeScheme):
         return sparsify.top_p(q, self.top_p)
 
 
+class SelectorScheme(LatticeScheme):
+    """A stateless support rule and Algorithm 2: the runtime a new sparsifier needs when the lattice path fits
+    it. Its registry entry names the live rule (``spec.select(q, **parameters)``) and the parameter dataclass
+    that validates the values; each entry gets a subclass of its own (``shared``)."""
+
+    shared = True
+
+    def __init__(self, ell: int, **params) -> None:
+        super().__init__(ell)
+        self.spec.params(ell=self.ell, **params)  # the entry's dataclass checks every value
+        self.rule_params = dict(params)
+
+    def params(self) -> dict:
+        return {**self.rule_params, "ell": self.ell}
+
+    def select(self, q: np.ndarray) -> np.ndarray:
+        return self.spec.select(q, **self.rule_params)
+
+
 class Float32Scheme(_Declared):
     """Plain speculative decoding: the full distribution as float32, 32 V bits a token."""
 

@@ -12,8 +12,9 @@ column) a parameter is swept under, ``metadata["help"]`` is the CLI's help text.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
+from sqs.protocol import sparsify
 from sqs.protocol.schemes import layout as L
 from sqs.protocol.schemes import trace
 from sqs.protocol.schemes.compress import (
@@ -21,13 +22,17 @@ from sqs.protocol.schemes.compress import (
     ConformalScheme,
     DenseScheme,
     Float32Scheme,
+    SelectorScheme,
     TopKScheme,
     TopPScheme,
 )
 
 
-def _p(default, help: str, column: str | None = None, choices: tuple | None = None):
-    return field(default=default, metadata={"help": help, "column": column, "choices": choices})
+def _p(default, help: str, column: str | None = None, choices: tuple | None = None, sweep: tuple = ()):
+    """A scheme parameter: its default and help; ``column``: the grid column it is swept under (with ``sweep``,
+    the values ``sqs sweep`` tries by default); ``choices``: the values it takes."""
+    meta = {"help": help, "column": column, "choices": choices, "sweep": sweep}
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -44,14 +49,14 @@ class DenseParams:
 
 @dataclass(frozen=True)
 class TopKParams(DenseParams):
-    k: int = _p(16, "support size K of K-SQS", column="K")
+    k: int = _p(16, "support size K of K-SQS", column="K", sweep=(4, 16, 64))
 
 
 @dataclass(frozen=True)
 class ConformalParams(DenseParams):
-    beta: float = _p(0.001, "initial C-SQS threshold", column="beta0")
+    beta: float = _p(0.001, "initial C-SQS threshold", column="beta0", sweep=(0.001, 0.01))
     alpha: float = _p(0.0005, "C-SQS target dropped mass")
-    eta: float = _p(0.001, "C-SQS learning rate (0 = fixed threshold)", column="eta")
+    eta: float = _p(0.001, "C-SQS learning rate (0 = fixed threshold)", column="eta", sweep=(0.0, 0.001))
     accounting: str = _p(
         "exact",
         "C-SQS bits the budget rule charges a draft: exact (the wire's) or paper "
@@ -60,9 +65,25 @@ class ConformalParams(DenseParams):
     )
 
 
+def _check_fraction(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value <= 1.0:
+        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
+
+
 @dataclass(frozen=True)
 class TopPParams(DenseParams):
     top_p: float = _p(0.9, "mass the top-p support keeps", column="top_p")
+
+    def __post_init__(self) -> None:
+        _check_fraction("top_p", self.top_p)
+
+
+@dataclass(frozen=True)
+class MinPParams(DenseParams):
+    min_p: float = _p(0.05, "min-p: keep the tokens with q >= min_p x max q", column="min_p")
+
+    def __post_init__(self) -> None:
+        _check_fraction("min_p", self.min_p)
 
 
 @dataclass(frozen=True)
@@ -82,6 +103,9 @@ class SchemeSpec:
     trace: trace.TraceSelector | None = None  # the sweep's vectorized support rule over cached logits
     grid_section: str | None = None  # config grid.<section>: one list per swept parameter
     in_paper: bool = True
+    select: Callable | None = None  # the live support rule of a SelectorScheme: select(q, **its parameters)
+    letter: str = "?"  # one letter where a figure names the winner of a cell
+    moves: Callable[[dict], bool] | None = None  # whether its state moves along a sequence at these parameters
 
     @property
     def speculative(self) -> bool:
@@ -121,6 +145,37 @@ class SchemeSpec:
         parts = [self.name] + [f"{greek.get(c, c)}={float(cell[c]):g}" for c in self.columns()]
         return " ".join(parts)
 
+    def defaults(self) -> dict:
+        """Every parameter at its declared default."""
+        return {f.name: f.default for f in self.param_fields()}
+
+    def setting(self, values: dict) -> str:
+        """The swept columns of a cell as its identity in a path: ``K=16``, ``beta0=0.01,eta=0.001``;
+        ``default`` for a scheme without any. Another scheme's columns never appear in it; floats are written
+        exactly (``repr``), so a setting reads back to the same values."""
+        return ",".join(f"{c}={column_type(c)(values[c])!r}" for c in self.columns()) or "default"
+
+    def parse_setting(self, text: str) -> dict:
+        """:meth:`setting` back to column values (ints stay ints); unknown or missing columns raise."""
+        cols = self.columns()
+        if text == "default" and not cols:
+            return {}
+        pairs = dict(item.split("=", 1) for item in text.split(",")) if text else {}
+        if set(pairs) != set(cols):
+            raise ValueError(f"setting {text!r} of {self.name}: expected the columns {', '.join(cols) or 'none'}")
+        return {c: column_type(c)(float(v)) for c, v in pairs.items()}
+
+    def params_from(self, values: dict, shared: dict | None = None) -> dict:
+        """This scheme's parameters: its swept ones from ``values`` (by column), every other one from ``shared``
+        (by name: decode.ell, decode.alpha, ...) or its default; types as declared."""
+        out = {}
+        for f in self.param_fields():
+            column = f.metadata.get("column")
+            value = values[column] if column and column in values else (shared or {}).get(f.name, f.default)
+            kind = {"int": int, "float": float, "str": str}.get(f.type, f.type) if isinstance(f.type, str) else f.type
+            out[f.name] = int(value) if kind is int else str(value) if kind is str else float(value)
+        return out
+
 
 SCHEMES: dict[str, SchemeSpec] = {}
 _ALIASES: dict[str, str] = {}
@@ -128,7 +183,10 @@ _BY_CODE: dict[int, SchemeSpec] = {}
 
 
 def register(spec: SchemeSpec) -> SchemeSpec:
-    """Add one scheme; its runtime class reads its declaration from ``spec``."""
+    """Add one scheme; its runtime class reads its declaration from ``spec`` (a class several schemes share,
+    :class:`SelectorScheme`, gets a subclass of its own)."""
+    if spec.build is not None and getattr(spec.build, "shared", False):
+        spec = replace(spec, build=type(f"{spec.build.__name__}[{spec.name}]", (spec.build,), {}))
     for n in (spec.name, *spec.aliases):
         if n in _ALIASES:
             raise ValueError(f"scheme name {n!r} is taken by {_ALIASES[n]!r}")
@@ -176,6 +234,14 @@ def all_param_fields():
     return list(seen.values())
 
 
+def column_type(column: str) -> type:
+    """``int`` or ``float``: how a swept column's values are written and read (``K=16``, not ``K=16.0``)."""
+    kinds = {f.metadata.get("column"): f.type for s in SCHEMES.values() for f in s.param_fields()}
+    if column not in kinds:
+        raise ValueError(f"no scheme sweeps a column {column!r}; swept columns: {', '.join(grid_columns())}")
+    return int if kinds[column] in (int, "int") else float
+
+
 def grid_columns() -> tuple[str, ...]:
     """Every swept parameter's grid column, in declaration order: the cell columns after scheme and T."""
     out: list[str] = []
@@ -203,18 +269,22 @@ def make_scheme(name: str, **params):
     return spec.make(**params)
 
 
-register(SchemeSpec("ar", "AR (cloud only)", dict(color="black", marker="s")))
+register(SchemeSpec("ar", "AR (cloud only)", dict(color="black", marker="s"), letter="A"))
 register(SchemeSpec("sd", "SD (float32)", dict(color="tab:gray", marker="D"), build=Float32Scheme, code=4,
-                    layout=L.FLOAT32, budget=False))  # fmt: skip
+                    layout=L.FLOAT32, budget=False, letter="S"))  # fmt: skip
 register(SchemeSpec("qs", "QS (dense lattice)", dict(color="tab:purple", marker="^"), DenseParams, DenseScheme,
-                    code=0, layout=L.DENSE, aliases=("dense",), trace=trace.DENSE))  # fmt: skip
+                    code=0, layout=L.DENSE, aliases=("dense",), trace=trace.DENSE, letter="Q"))  # fmt: skip
 register(SchemeSpec("k-sqs", "K-SQS", dict(color="tab:blue", marker="o"), TopKParams, TopKScheme, code=1,
-                    layout=L.FIXED_K, trace=trace.TOP_K, grid_section="k_sqs"))  # fmt: skip
+                    layout=L.FIXED_K, trace=trace.TOP_K, grid_section="k_sqs", letter="K"))  # fmt: skip
 register(SchemeSpec("c-sqs", "C-SQS", dict(color="tab:orange", marker="v"), ConformalParams, ConformalScheme,
-                    code=2, layout=L.VARIABLE_K, stateful=True, trace=trace.THRESHOLD,
-                    grid_section="c_sqs"))  # fmt: skip
+                    code=2, layout=L.VARIABLE_K, stateful=True, trace=trace.THRESHOLD, grid_section="c_sqs",
+                    letter="C", moves=lambda p: p["eta"] > 0))  # fmt: skip
 register(SchemeSpec("top-p", "top-p SQS", dict(color="tab:green", marker="P"), TopPParams, TopPScheme, code=3,
-                    layout=L.VARIABLE_K, trace=trace.TOP_P, grid_section="top_p", in_paper=False))  # fmt: skip
+                    layout=L.VARIABLE_K, trace=trace.TOP_P, grid_section="top_p", in_paper=False,
+                    letter="P"))  # fmt: skip
+register(SchemeSpec("min-p", "min-p SQS", dict(color="tab:brown", marker="X"), MinPParams, SelectorScheme, code=5,
+                    layout=L.VARIABLE_K, trace=trace.MIN_P, grid_section="min_p", in_paper=False,
+                    select=sparsify.min_p, letter="M"))  # fmt: skip
 
 
 SchemeSettings = _settings_class()

@@ -1,11 +1,12 @@
 """Each scheme's support rule over a chunk of cached logits, vectorized: the trace sweep's selectors.
 
-A selector sees a chunk of trace rows at one temperature (:class:`sqs.trace.sweep` builds it): ``q`` and
-``p`` (rows x V), ``qsorted`` (q in descending order of SLM logit), its prefix sums ``cum``, ``neg`` =
-−qsorted, ``qtot``, ``rows`` and ``v``. Every support of a lattice scheme is a top set of q, so a
-selector returns its size and kept mass per row (``sizes``); rows where ties could make the live selector pick other
-tokens than the first k of that order are flagged (``unsafe``) and priced on the exact path with the
-live selector's own ids (``exact_ids``).
+A selector reads a cell's parameters by their registry names (``cell.param("k")``). It sees a chunk of
+trace rows at one temperature (:class:`sqs.trace.sweep` builds it): ``q`` and ``p`` (rows x V), ``qsorted``
+(q in descending order of SLM logit), its prefix sums ``cum``, ``neg`` = −qsorted, ``qtot``, ``rows`` and
+``v``. Every support of a lattice scheme is a top set of q, so a selector returns its size and kept mass
+per row (``sizes``); rows where ties could make the live selector pick other tokens than the first k of
+that order are flagged (``unsafe``) and priced on the exact path with the live selector's own ids
+(``exact_ids``).
 """
 
 from __future__ import annotations
@@ -53,23 +54,23 @@ class _Dense:
 
 class _TopK:
     def sizes(self, ch, cells, state):
-        return {c: _top(ch, np.full(ch.rows, min(c.K, ch.v))) for c in cells}
+        return {c: _top(ch, np.full(ch.rows, min(c.param("k"), ch.v))) for c in cells}
 
     def unsafe(self, ch, cell, k):
-        return _boundary_tie(ch, k) if cell.K < ch.v else np.zeros(ch.rows, dtype=bool)
+        return _boundary_tie(ch, k) if cell.param("k") < ch.v else np.zeros(ch.rows, dtype=bool)
 
     def exact_ids(self, ch, i, cell, k):
-        return sparsify.top_k(ch.q[i], min(cell.K, ch.v))
+        return sparsify.top_k(ch.q[i], min(cell.param("k"), ch.v))
 
 
 class _Threshold:
     """C-SQS: q >= β with update (8) after every position, carried along the rows in order (``state``)."""
 
     def sizes(self, ch, cells, state):
-        beta = np.array([state.setdefault(("beta", c), c.beta0) for c in cells])
-        eta = np.array([c.eta for c in cells])
-        alpha = np.array([c.alpha for c in cells])
-        beta0 = np.array([c.beta0 for c in cells])
+        beta = np.array([state.setdefault(("beta", c), c.param("beta")) for c in cells])
+        eta = np.array([c.param("eta") for c in cells])
+        alpha = np.array([c.param("alpha") for c in cells])
+        beta0 = np.array([c.param("beta") for c in cells])
         per_prompt = np.array([getattr(c, "scheme_state", "cell") == "prompt" for c in cells])
         resets = {int(x) for x in getattr(ch, "resets", ())}  # rows where a prompt starts (per-prompt restarts)
         # how much of update (8) each row commits: 1 as if every draft were accepted, or the probability that the
@@ -103,7 +104,7 @@ class _TopP:
 
     def sizes(self, ch, cells, state):
         return {
-            c: _top(ch, np.minimum((ch.cum < c.top_p * ch.cum[:, -1:]).sum(axis=1) + 1, ch.v).astype(np.int64))
+            c: _top(ch, np.minimum((ch.cum < c.param("top_p") * ch.cum[:, -1:]).sum(axis=1) + 1, ch.v).astype(np.int64))
             for c in cells
         }
 
@@ -113,7 +114,20 @@ class _TopP:
         return _boundary_tie(ch, k)
 
     def exact_ids(self, ch, i, cell, k):
-        return sparsify.top_p(ch.q[i], cell.top_p)
+        return sparsify.top_p(ch.q[i], cell.param("top_p"))
 
 
-DENSE, TOP_K, THRESHOLD, TOP_P = _Dense(), _TopK(), _Threshold(), _TopP()
+class _MinP:
+    """Tokens with q >= min_p x max q: a set rule, so every tie at the boundary is in it, as live."""
+
+    def sizes(self, ch, cells, state):
+        return {c: _top(ch, (ch.qsorted >= c.param("min_p") * ch.qsorted[:, :1]).sum(axis=1)) for c in cells}
+
+    def unsafe(self, ch, cell, k):
+        return np.zeros(ch.rows, dtype=bool)
+
+    def exact_ids(self, ch, i, cell, k):
+        return sparsify.min_p(ch.q[i], cell.param("min_p"))
+
+
+DENSE, TOP_K, THRESHOLD, TOP_P, MIN_P = _Dense(), _TopK(), _Threshold(), _TopP(), _MinP()
