@@ -135,3 +135,25 @@ def test_sample_counts_is_exact(rng):
     obs = np.bincount(draws, minlength=5)
     assert obs[0] == 0 and obs[2] == 0
     assert chi_square_pvalue(obs, counts / 10) > 1e-4
+
+
+def test_large_vectors_are_quantized_on_their_top_entries_bit_for_bit():
+    """Above 12 ell entries quantize works on the top 3 ell only; it must equal Algorithm 2 on the whole vector."""
+    from sqs.protocol.lattice import _counts
+
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        v, ell = int(rng.integers(300, 20000)), int(rng.choice([1, 7, 100, 255]))
+        kind = trial % 4
+        if kind == 0:  # language-model-like: a few large entries, a long tail
+            q = rng.dirichlet(np.full(v, 0.05))
+        elif kind == 1:  # flat: every count comes from the correction
+            q = np.full(v, 1.0 / v)
+        elif kind == 2:  # ties around the 3 ell-th value
+            q = rng.random(v)
+            q[rng.choice(v, v // 3, replace=False)] = np.sort(q)[-min(3 * ell, v)]
+        else:  # a few entries at exactly one half of a unit
+            q = rng.random(v) * 1e-3
+            q[: min(2 * ell, v)] = 0.5 / ell
+        full = _counts(ell * (q / q.sum()), ell)
+        np.testing.assert_array_equal(lattice.quantize(q, ell), full)

@@ -52,3 +52,17 @@ def test_dropped_mass():
     q = np.array([0.1, 0.5, 0.15, 0.25])
     assert sparsify.dropped_mass(q, np.array([1, 3])) == pytest.approx(0.25)
     assert sparsify.dropped_mass(q, np.arange(4)) == 0.0
+
+
+def test_top_p_sorts_only_the_top_and_matches_a_full_sort():
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        v = int(rng.integers(2, 5000))
+        q = rng.dirichlet(np.full(v, [0.01, 0.3, 5.0][trial % 3]))
+        if trial % 4 == 0:
+            q = np.round(q, 3) + 1e-9  # ties
+        for p in (0.1, 0.5, 0.9, 0.99, 1.0):
+            order = np.lexsort((np.arange(v), -q))
+            cum = np.cumsum(q[order])
+            n = min(int(np.searchsorted(cum, p * q.sum(), side="left")) + 1, v)
+            np.testing.assert_array_equal(sparsify.top_p(q, p), np.sort(order[:n]))

@@ -52,12 +52,12 @@ def composition_rank(counts: Sequence[int] | np.ndarray) -> int:
         raise ValueError(f"counts must be a non-empty 1-D vector, got shape {arr.shape}")
     if arr.dtype.kind not in "iu":
         raise ValueError(f"counts must be integers, got dtype {arr.dtype}")
-    if (arr < 0).any():
+    if arr.min() < 0:
         raise ValueError("counts must be non-negative")
     size = arr.size
     remaining = int(arr.sum())
     rank = _mpz(0)
-    for i in np.flatnonzero(arr).tolist():
+    for i in np.flatnonzero(arr != 0).tolist():
         k = size - i - 1
         if k == 0:
             break

@@ -44,12 +44,28 @@ def quantize(probs: np.ndarray, ell: int) -> np.ndarray:
     q = np.asarray(probs, dtype=np.float64)
     if q.ndim != 1 or q.size == 0:
         raise ValueError(f"probs must be a non-empty 1-D vector, got shape {q.shape}")
-    if not np.isfinite(q).all() or (q < 0).any():
-        raise ValueError("probs must be finite and non-negative")
     total = q.sum()
+    if not np.isfinite(total) or q.min() < 0:  # an inf or a NaN anywhere makes the sum one
+        raise ValueError("probs must be finite and non-negative")
     if not total > 0:
         raise ValueError("probs must have positive mass")
-    x = ell * (q / total)  # normalize first, then scale: the order the reference computation uses
+    top = 3 * ell
+    if q.size > 4 * top:  # only the top 3 ell can hold a count (see _top_counts): the rest is left at 0
+        idx = np.flatnonzero(q >= np.partition(q, q.size - top)[q.size - top])
+        b = np.zeros(q.size, dtype=np.int64)
+        b[idx] = _counts(ell * (q[idx] / total), ell)
+        return b
+    return _counts(ell * (q / total), ell)  # normalize first, then scale: the reference computation's order
+
+
+def _counts(x: np.ndarray, ell: int) -> np.ndarray:
+    """Steps 6-15 of Algorithm 2 on the scaled values ``x``.
+
+    On the top 3 ell entries of a larger vector this gives the full vector's counts there, bit for bit:
+    every entry with x >= 1/2 is among them (at most 2 ell of those sum to <= ell); every entry left out
+    has b = 0 and zeta = -x above the zeta of each of the >= ell top entries rounded to 0, so it is never
+    among the |d| <= ell raised when the counts fall short; when they overshoot, only entries with
+    zeta > 0 (all inside) are lowered. ``b.sum()`` is an integer sum, the same over either set."""
     b = np.floor(x + 0.5).astype(np.int64)
     d = int(b.sum()) - ell
     if d != 0:
@@ -88,4 +104,5 @@ def index_bits(k: int, ell: int) -> int:
 def sample_counts(counts: np.ndarray, ell: int, rng: np.random.Generator) -> int:
     """Position ``i`` with probability exactly ``counts[i] / ell``: one uniform integer, no floats."""
     u = int(rng.integers(ell))
-    return int(np.searchsorted(np.cumsum(counts), u, side="right"))
+    nz = np.flatnonzero(counts != 0)  # the u-th unit's entry among the non-zero counts (a bool mask: 6x faster)
+    return int(nz[np.searchsorted(np.cumsum(counts[nz]), u, side="right")])

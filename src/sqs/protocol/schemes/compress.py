@@ -148,7 +148,7 @@ class LatticeScheme(_Declared):
         return self._package(q, support)
 
     def _package(self, q: np.ndarray, support: np.ndarray, beta: float | None = None) -> Compressed:
-        counts = quantize(q[support], self.ell)
+        counts = quantize(q if support.size == q.size else q[support], self.ell)  # dense: no O(V) gather
         v, k = q.size, support.size
         layout = self.spec.layout
         nnz = int(np.count_nonzero(counts))

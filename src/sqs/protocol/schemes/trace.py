@@ -104,7 +104,7 @@ class _TopP:
 
     def sizes(self, ch, cells, state):
         return {
-            c: _top(ch, np.minimum((ch.cum < c.param("top_p") * ch.cum[:, -1:]).sum(axis=1) + 1, ch.v).astype(np.int64))
+            c: _top(ch, np.minimum((ch.cum < c.param("top_p") * ch.qtot[:, None]).sum(axis=1) + 1, ch.v))
             for c in cells
         }
 
