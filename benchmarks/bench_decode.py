@@ -17,6 +17,7 @@ import argparse
 import statistics
 import sys
 
+from sqs.models.interface import SLM_BACKENDS, with_backend
 from sqs.study.decode import DecodeConfig, ModelPair, decode_prompt
 from sqs.study.prompts import openers
 
@@ -40,10 +41,12 @@ def main(argv: list[str] | None = None) -> int:
                     "12 prompts leave a standard error of ~0.03)")  # fmt: skip
     ap.add_argument("--accept-tokens", type=int, default=32, help="new tokens per prompt there")
     ap.add_argument("--max-draft-len", type=int, default=DecodeConfig().max_draft_len, help="cap on drafts")
+    ap.add_argument("--slm-backend", choices=list(SLM_BACKENDS), default="transformers",
+                    help="the edge's runtime (llama.cpp: the 0.5B GGUF as shipped)")  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     base = DecodeConfig()
-    pair = ModelPair(base.slm, base.llm, base.dtype, device="cpu")
+    pair = ModelPair(with_backend(base.slm, args.slm_backend), base.llm, base.dtype, device="cpu")
     print(f"edge {pair.slm_id} -> cloud {pair.llm_id} ({base.dtype}); V = {pair.vocab_size}; "
           f"draft/LLM parameters {pair.compute_ratio:.2f}; max draft length {args.max_draft_len}")  # fmt: skip
     failures = []

@@ -123,13 +123,15 @@ def _prompts(args: argparse.Namespace) -> list[str]:
 
 
 def _decode_config(args: argparse.Namespace):
+    from sqs.models.interface import with_backend
     from sqs.study.decode import DecodeConfig
     from sqs.system.channel import ChannelConfig
     from sqs.system.compute import load_profile
 
-    names = [f.name for f in fields(DecodeConfig) if f.name not in ("link", "channel", "ells", "compute")]
+    names = [f.name for f in fields(DecodeConfig) if f.name not in ("link", "channel", "ells", "compute", "slm")]
     compute = load_profile(args.compute or "measured", args.slm, args.llm, args.calibration)
-    return DecodeConfig(**{n: getattr(args, n) for n in names}, link=link_from(args),
+    return DecodeConfig(**{n: getattr(args, n) for n in names}, slm=with_backend(args.slm, args.slm_backend),
+                        link=link_from(args),
                         channel=ChannelConfig(args.channel, trace_csv=args.rate_trace), ells=tuple(args.ells),
                         compute=compute)  # fmt: skip
 
@@ -398,6 +400,8 @@ def decode_options(dd: argparse.ArgumentParser, llm_help: str = LLM_HELP) -> Non
     dd.add_argument("--scheme-state", choices=["cell", "prompt"], default=dc.scheme_state,
                     help="C-SQS's threshold runs on across the prompts (cell) or restarts at each")  # fmt: skip
     scheme_options(dd, dc)
+    dd.add_argument("--slm-backend", choices=["transformers", "llama.cpp"], default="transformers",
+                    help="the edge's runtime: transformers at --dtype, or llama.cpp on the embedded GGUF as shipped")
     dd.add_argument(
         "--slm", default=dc.slm, help="edge model id: embedded id, local dir or hub id; @exit=N keeps N layers"
     )

@@ -4,4 +4,4 @@ cache per side, loaders with an offline error, the default pair), the offline wh
 release differences (``hfcompat``), the SmolLM2 pair's distilled draft (``distill``) and exact toy Markov
 pairs (``toy``). Importing the package registers its backends."""
 
-from sqs.models import backend, toy  # noqa: F401  (each registers its backend)
+from sqs.models import backend, llamacpp, toy  # noqa: F401  (each registers its backend)

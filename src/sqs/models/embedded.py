@@ -258,6 +258,22 @@ def ensure_checkpoint(model_id: str, cache: Path | None = None) -> Path:
     return target
 
 
+def ensure_gguf(model_id: str, cache: Path | None = None) -> Path:
+    """The embedded model's GGUF file as shipped (for llama.cpp): a single package's own file, or the chunk
+    packages assembled and hash-checked once to ``$SQS_CACHE_DIR/<cache_dir>.gguf``."""
+    model = lookup(model_id)
+    if isinstance(model.source, SinglePackage):
+        return single_gguf_path(model.source)
+    target = (cache or cache_root()) / f"{model.cache_dir}.gguf"
+    if target.is_file() and target.stat().st_size == model.size:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    assemble(model, model.source.part_paths(), tmp)  # removes tmp on any failure
+    tmp.replace(target)
+    return target
+
+
 def _convert(gguf: Path, out: Path) -> None:
     """GGUF -> safetensors. ``save_pretrained`` refuses a GGUF-loaded model, so the config is cleaned of
     the GGUF quantization record and the dequantized state dict is saved under a rebuilt model."""

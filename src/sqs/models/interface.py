@@ -89,6 +89,17 @@ def register_backend(prefix: str, loader: Loader) -> None:
     BACKENDS[prefix] = loader
 
 
+SLM_BACKENDS = {"transformers": "", "llama.cpp": "llama.cpp:"}  # the edge's runtimes, as id prefixes
+
+
+def with_backend(model_id: str, backend: str) -> str:
+    """``model_id`` run by ``backend`` (``transformers`` or ``llama.cpp``): the id its loader is registered for."""
+    if backend not in SLM_BACKENDS:
+        raise ValueError(f"model backend must be one of {', '.join(SLM_BACKENDS)}, got {backend!r}")
+    prefix = SLM_BACKENDS[backend]
+    return model_id if not prefix or model_id.startswith(prefix) else prefix + model_id
+
+
 def load(model_id: str, dtype: str = "float32", device: str = "auto", side: str = "cloud") -> Loaded:
     """A model and its tokenizer; ``side`` (``edge`` or ``cloud``) picks a toy pair's member."""
     if side not in ("edge", "cloud"):

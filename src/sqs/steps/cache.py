@@ -83,7 +83,7 @@ def sample_continuations(llm, prompts: list[list[int]], n: int, rngs: list, batc
 def build_cache_files(prompts_path: Path, models: dict, cache: dict, out_dir: Path) -> dict:
     """The workflow's cache step: the prompts file and the model section in, the cache directory out."""
     records = read_jsonl(prompts_path)
-    pair = ModelPair(models["slm"], models["llm"], models["dtype"], models["device"])
+    pair = ModelPair.of(models)
     return build_logits_cache(
         pair,
         records,

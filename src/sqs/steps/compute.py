@@ -79,7 +79,7 @@ def time_protocol(slm_logits: np.ndarray, temperature: float, ell: int, rng: np.
 def calibrate_compute_files(models: dict, cache_dir, decode: dict, out_json, out_csv, fig_dir) -> dict:
     """Both models' forwards and every scheme's protocol, timed here; the fit as JSON, the points as CSV."""
     rng = np.random.default_rng(0)
-    pair = ModelPair(models["slm"], models["llm"], models["dtype"], models["device"])
+    pair = ModelPair.of(models)
     sides = {"slm": time_forwards(pair.slm, pair.vocab_size, rng), "llm": time_forwards(pair.llm, pair.vocab_size, rng)}
     trace = load_trace(cache_dir)
     proto = time_protocol(trace.slm, 1.0, int(decode["ell"]), rng)

@@ -31,7 +31,7 @@ def prepare_models(models: dict, out_json: Path) -> dict:
 
     Decoding jobs depend on this file, so the draft is built by one job, never by many in parallel.
     """
-    pair = ModelPair(models["slm"], models["llm"], models["dtype"], models["device"])
+    pair = ModelPair.of(models)
     info = {
         "slm": models["slm"],
         "llm": models["llm"],

@@ -26,7 +26,7 @@ def run_study_files(kind: str, config: dict, prompts_path, out_csv, fig_dir, cal
     cell = {"scheme": scheme, "temperature": 0.0, "K": int(s["K"]), "beta0": 0.0, "eta": 0.0, "top_p": 0.0}
     cal = json.loads(Path(calibration_path).read_text()) if calibration_path else None
     m = config["models"]
-    pair = ModelPair(m["slm"], m["llm"], m["dtype"], m["device"])
+    pair = ModelPair.of(m)
     base = replace(decode_config(cell, config, cal, configs=pair.configs()),
                    max_new_tokens=int(s["max_new_tokens"]), channel=channel_config(s["channel"]))  # fmt: skip
     bar = lambda xs: tqdm(xs, desc=f"{kind} study", unit="run")  # noqa: E731

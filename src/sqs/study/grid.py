@@ -30,6 +30,7 @@ from itertools import product
 
 from sqs.models.backend import EMBEDDED_DRAFT, EMBEDDED_LLM, PAPER_LLM, PAPER_SLM
 from sqs.models.embedded import EMBEDDED
+from sqs.models.interface import with_backend
 from sqs.protocol.schemes import SCHEMES, grid_columns, names
 from sqs.protocol.schemes import get as scheme_spec
 from sqs.protocol.schemes.registry import all_param_fields, column_type
@@ -166,7 +167,10 @@ def check_config(config: dict) -> None:
 
 
 def _check_regime(config: dict) -> None:
-    g, d = config["grid"], config["decode"]
+    g, d, m = config["grid"], config["decode"], config["models"]
+    if m.get("slm_backend") == "llama.cpp" and (not m["slm"].startswith("embedded:") or "@exit=" in m["slm"]):
+        raise ConfigError(f"models.slm_backend=llama.cpp runs an embedded model's GGUF as shipped; models.slm="
+                          f"{m['slm']!r} is not one (valid: {', '.join(EMBEDDED)})")  # fmt: skip
     try:
         link_config(config)
     except ValueError as exc:
@@ -317,7 +321,7 @@ def decode_config(cell: dict, config: dict, calibration: dict | None = None, con
         max_draft_len=None if cap is None else int(cap),
         scheme_state=str(d.get("scheme_state", "cell")),
         **params,
-        slm=m["slm"],
+        slm=with_backend(m["slm"], m.get("slm_backend", "transformers")),
         llm=m["llm"],
         dtype=m["dtype"],
         device=m["device"],
@@ -337,7 +341,7 @@ def run_cell(cell: dict, config: dict, prompts: list[str], progress: Callable | 
     from sqs.study.decode import ModelPair, decode_prompt
 
     m = config["models"]
-    pair = ModelPair(m["slm"], m["llm"], m["dtype"], m["device"])
+    pair = ModelPair.of(m)
     cfg = decode_config(cell, config, calibration, configs=pair.configs())
     for ell in cfg.ells or (cfg.ell,):  # V known only now for hub ids
         check_cell(cfg.scheme, cfg.k, pair.vocab_size, ell, cfg.budget_bits)

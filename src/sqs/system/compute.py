@@ -86,7 +86,7 @@ def shape_of(model_id: str, config: dict | None = None) -> ModelShape:
     """The shape of a model id: a known one (embedded id, the paper's hub ids), the loaded model's
     ``config`` (:class:`sqs.models.interface.ModelInfo`), or a local directory's ``config.json``; ``@exit=N``
     keeps N of its layers."""
-    base, _, exit_ = model_id.partition("@exit=")
+    base, _, exit_ = model_id.removeprefix("llama.cpp:").partition("@exit=")  # a runtime does not change a shape
     key = base.removeprefix("embedded:").rsplit("/", 1)[-1].lower().removesuffix("-draft")
     if key in SHAPES:
         s = SHAPES[key]

@@ -1,0 +1,97 @@
+"""The llama.cpp edge: SmolLM2's GGUF as shipped against its transformers cloud (the fast pair's LLM).
+
+Its KV cache rolled back to a shared prefix gives the logits a fresh context gives; greedy speculation with
+it equals greedy cloud-only AR; the first token through Edge and Cloud follows the LLM's law (chi-square);
+`sqs decode --slm-backend llama.cpp` decodes what `sqs edge --slm-backend llama.cpp` decodes against
+`sqs serve`."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.conftest import chi_square_pvalue
+
+pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make installs it)")
+
+from net_helpers import sqs_server
+from sqs.models.backend import EMBEDDED_LLM
+from sqs.models.interface import load, with_backend
+from sqs.protocol.probs import softmax_temperature
+from sqs.study.decode import DecodeConfig, ModelPair, decode_prompt
+
+SLM = with_backend(EMBEDDED_LLM, "llama.cpp")
+BIN = Path(sys.executable).parent
+PROMPT = "The city council voted on Tuesday to approve"
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return ModelPair(SLM, EMBEDDED_LLM, dtype="float32", device="cpu")
+
+
+def test_the_rolled_back_cache_gives_a_fresh_contexts_logits():
+    """The same calls (the prompt in one forward, then one token) on a context that drafted three tokens and
+    rolled them back, and on a fresh one: the same logits, bit for bit (llama.cpp's kernels depend on a
+    forward's width, so the widths are kept alike)."""
+    loaded = load(SLM, side="edge")
+    lm, fresh = loaded.model.session(), load(SLM, side="edge").model.session()  # two llama.cpp contexts
+    ids = loaded.tokenizer.encode(PROMPT)
+    lm.next_logits(ids)
+    lm.next_logits([*ids, 11, 12, 13])  # a draft that will be rejected
+    assert lm.last_forward == (3, len(ids))
+    got = lm.next_logits([*ids, 99])  # rolled back to the prompt, one new token
+    assert lm.last_forward == (1, len(ids))
+    fresh.next_logits(ids)
+    np.testing.assert_array_equal(got, fresh.next_logits([*ids, 99]))
+    hit = lm.next_logits(ids)  # a prefix already evaluated: no forward
+    assert lm.last_forward is None and hit.dtype == np.float64 and hit.shape == (lm.vocab_size,)
+
+
+def test_greedy_speculation_with_the_llama_cpp_edge_equals_greedy_ar(pair):
+    base = DecodeConfig(temperature=0.0, max_new_tokens=12, max_draft_len=4, slm=SLM, llm=EMBEDDED_LLM,
+                        dtype="float32", device="cpu")  # fmt: skip
+    ar = decode_prompt(pair, DecodeConfig(**{**vars(base), "scheme": "ar"}), PROMPT, 0)
+    for scheme in ("k-sqs", "c-sqs", "qs"):
+        sd = decode_prompt(pair, DecodeConfig(**{**vars(base), "scheme": scheme}), PROMPT, 0)
+        assert sd["tokens"] == ar["tokens"], scheme
+        assert sd["draft_accept_rate"] > 0.3  # the quantized GGUF drafts for its own float32 cloud
+
+
+@pytest.mark.slow
+def test_the_first_token_follows_the_llm_with_the_llama_cpp_edge(pair):
+    """2,000 sessions of two tokens at T = 1 through Edge and Cloud (the edge drafts the first, the cloud accepts
+    or resamples it); the first token's law is the LLM's p."""
+    from sqs.protocol.schemes import make_scheme
+    from sqs.system.cloud import Cloud
+    from sqs.system.edge import Edge
+    from sqs.system.session import run_session
+
+    prompt = pair.encode(PROMPT)
+    p = softmax_temperature(pair.llm.next_logits(prompt), 1.0)
+    counts, drafted = np.zeros(pair.vocab_size), 0
+    for i in range(2000):
+        edge = Edge(pair.slm, make_scheme("k-sqs", k=8, ell=20), 1.0, 10**6, 2, np.random.default_rng([i, 0]))
+        cloud = Cloud(pair.llm, 1.0, np.random.default_rng([i, 1]))
+        result = run_session(edge, cloud, prompt, 2)
+        drafted += result.batches[0].num_drafts
+        counts[result.tokens[0]] += 1
+    assert drafted >= 2000  # every session drafted its first token
+    assert counts[p == 0].sum() == 0
+    assert chi_square_pvalue(counts, p) > 1e-4
+
+
+def test_sqs_edge_against_sqs_serve_decodes_what_sqs_decode_does(tmp_path):
+    common = ["--slm-backend", "llama.cpp", "--slm", EMBEDDED_LLM, "--llm", EMBEDDED_LLM, "--dtype", "float32",
+              "--scheme", "k-sqs", "--k", "8", "--temperature", "1.0", "--max-new-tokens", "8", "--prompt", PROMPT,
+              "--seed", "3"]  # fmt: skip
+    local = subprocess.run([str(BIN / "sqs"), "decode", *common], capture_output=True, text=True, timeout=600)
+    assert local.returncode == 0, local.stderr[-3000:]
+    with sqs_server(tmp_path / "token", "--dtype", "float32", model=EMBEDDED_LLM) as (_, port):
+        edge = [str(BIN / "sqs"), "edge", "--cloud", f"127.0.0.1:{port}", "--token-file", str(tmp_path / "token")]
+        remote = subprocess.run([*edge, *common], capture_output=True, text=True, timeout=600)
+    assert remote.returncode == 0, remote.stderr[-3000:]
+    tokens = [json.loads(line)["tokens"] for line in (local.stdout, remote.stdout)]
+    assert tokens[0] == tokens[1] and len(tokens[0]) == 8
