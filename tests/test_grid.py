@@ -55,7 +55,7 @@ def test_grid_cells_cover_the_grid_once():
     assert len(df) == 2 * (3 + 2 + 2)
     assert not df.duplicated().any()
     assert set(df[df.scheme == "k-sqs"].setting) == {"K=4", "K=16"}  # only its own parameters name a cell
-    assert set(df[df.scheme == "c-sqs"].setting) == {"beta0=0.01,eta=0.0", "beta0=0.01,eta=0.001"}
+    assert set(df[df.scheme == "c-sqs"].setting) == {"beta0=0.01+eta=0.0", "beta0=0.01+eta=0.001"}
     assert (df[df.scheme.isin(["ar", "sd", "qs"])].setting == "default").all()
 
 
@@ -118,7 +118,7 @@ def test_a_regime_overrides_decode_keys_and_replaces_link_compute_and_grid():
     assert (d.max_draft_len, d.accounting, d.link.downlink_bps, d.link.propagation_s) == (None, "paper", None, 0.0)
     tc = trace_cell(cfg, "paper", cell)
     assert (tc.regime, tc.max_draft_len, tc.param("k"), tc.link.uplink_bps) == ("paper", None, 16, 2e6)
-    conformal = trace_cell(cfg, "paper", {"scheme": "c-sqs", "temperature": 1.0, "setting": "beta0=0.01,eta=0.001"})
+    conformal = trace_cell(cfg, "paper", {"scheme": "c-sqs", "temperature": 1.0, "setting": "beta0=0.01+eta=0.001"})
     assert (conformal.param("beta"), conformal.param("accounting")) == (0.01, "paper")
     assert "accounting" not in dict(tc.params)  # another scheme's parameter is not part of a cell
     practical = decode_config(df[df.regime == "practical"].iloc[0].to_dict(), cell_config(cfg, "practical", "static"))

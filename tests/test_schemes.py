@@ -122,3 +122,14 @@ def test_every_scheme_is_in_every_per_scheme_test():
 def test_top_k_larger_than_vocab_is_an_error():
     with pytest.raises(ValueError, match=r"k must be an integer in \[1, V=5\]"):
         sqs.make_scheme("k-sqs", k=6, ell=10).compress(np.ones(5) / 5)
+
+
+def test_a_cells_setting_reads_back_and_holds_no_comma():
+    """A setting names a cell's path and a cluster job's wildcard, which Snakemake passes as a comma list."""
+    from sqs.protocol.schemes import SCHEMES
+
+    for spec in SCHEMES.values():
+        values = {c: f.default for f in spec.param_fields() for c in [f.metadata.get("column")] if c}
+        text = spec.setting(values)
+        assert "," not in text and spec.parse_setting(text) == values, (spec.name, text)
+    assert SCHEMES["c-sqs"].setting({"beta0": 1e-05, "eta": 0.001}) == "beta0=1e-05+eta=0.001"

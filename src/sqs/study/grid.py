@@ -1,7 +1,7 @@
 """The study's grid: which cells the workflow decodes, and how one cell runs.
 
 A cell is a row of the workflow's ``Paramspace``: the regime, the scheme, its ``setting`` (the values of the
-parameters it is swept over, as the registry writes them: ``K=16``, ``beta0=0.01,eta=0.001``, ``default``
+parameters it is swept over, as the registry writes them: ``K=16``, ``beta0=0.01+eta=0.001``, ``default``
 for a scheme without any), the drafting policy (``static`` or ``adaptive``), preemptive drafting on or off
 and the temperature: ``regime~<r>/scheme~<s>/setting~<v>/policy~<p>/preemptive~<b>/temperature~<T>``. A
 parameter added to one scheme renames no other scheme's cells. Tables and MLflow also carry one column per

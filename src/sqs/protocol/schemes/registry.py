@@ -86,6 +86,10 @@ class MinPParams(DenseParams):
         _check_fraction("min_p", self.min_p)
 
 
+# between a setting's parameters: not "," (Snakemake's cluster jobs name their wildcards as a comma list)
+SETTING_SEP = "+"
+
+
 @dataclass(frozen=True)
 class SchemeSpec:
     """One scheme, as everything else in sqs sees it."""
@@ -150,17 +154,17 @@ class SchemeSpec:
         return {f.name: f.default for f in self.param_fields()}
 
     def setting(self, values: dict) -> str:
-        """The swept columns of a cell as its identity in a path: ``K=16``, ``beta0=0.01,eta=0.001``;
+        """The swept columns of a cell as its identity in a path: ``K=16``, ``beta0=0.01+eta=0.001``;
         ``default`` for a scheme without any. Another scheme's columns never appear in it; floats are written
         exactly (``repr``), so a setting reads back to the same values."""
-        return ",".join(f"{c}={column_type(c)(values[c])!r}" for c in self.columns()) or "default"
+        return SETTING_SEP.join(f"{c}={column_type(c)(values[c])!r}" for c in self.columns()) or "default"
 
     def parse_setting(self, text: str) -> dict:
         """:meth:`setting` back to column values (ints stay ints); unknown or missing columns raise."""
         cols = self.columns()
         if text == "default" and not cols:
             return {}
-        pairs = dict(item.split("=", 1) for item in text.split(",")) if text else {}
+        pairs = dict(item.split("=", 1) for item in text.split(SETTING_SEP)) if text else {}
         if set(pairs) != set(cols):
             raise ValueError(f"setting {text!r} of {self.name}: expected the columns {', '.join(cols) or 'none'}")
         return {c: column_type(c)(float(v)) for c, v in pairs.items()}
