@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_protocol.py
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_peer.py
 
 # The default pair as two processes over a shaped link, and 1-8 sessions on loopback (needs root; docs/network.md).
 bench-network: $(STAMP)
