@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import chi_square_pvalue
 
 from net_helpers import NETLINK, ROOT, sqs_server
-from sqs.net.identity import toy_pair
+from sqs.models.toy import toy_pair
 from sqs.net.launch import announced
 from sqs.protocol.probs import softmax_temperature
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqs.models.interface import LanguageModel, Tokenizer, encode_prompt, load
-from sqs.models.toy import TOY_PREFIX, parse_toy, toy_pair  # noqa: F401 (the network's names for them)
 
 
 @dataclass

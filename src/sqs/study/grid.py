@@ -33,7 +33,7 @@ from sqs.models.embedded import EMBEDDED
 from sqs.models.interface import with_backend
 from sqs.protocol.schemes import SCHEMES, grid_columns, names
 from sqs.protocol.schemes import get as scheme_spec
-from sqs.protocol.schemes.registry import all_param_fields, column_type
+from sqs.protocol.schemes.registry import all_param_fields, cast, column_type
 from sqs.system.compute import PROFILES, shape_of
 from sqs.system.latency import LinkConfig
 from sqs.system.latency import link_config as make_link
@@ -310,8 +310,8 @@ def decode_config(cell: dict, config: dict, calibration: dict | None = None, con
             value = d[f.name]
         else:
             continue
-        kind = {"int": int, "float": float, "str": str}.get(f.type, f.type) if isinstance(f.type, str) else f.type
-        params[f.name] = max(int(value), 1) if kind is int else str(value) if kind is str else float(value)
+        value = cast(f, value)
+        params[f.name] = max(value, 1) if isinstance(value, int) else value
     cap = d.get("max_draft_len")
     return DecodeConfig(
         scheme=str(cell["scheme"]),

@@ -28,6 +28,12 @@ from sqs.protocol.schemes.compress import (
 )
 
 
+def cast(f, value):
+    """``value`` as parameter field ``f`` declares it (int, float or str; annotations may be strings)."""
+    kind = {"int": int, "float": float, "str": str}.get(f.type, f.type) if isinstance(f.type, str) else f.type
+    return int(value) if kind is int else str(value) if kind is str else float(value)
+
+
 def _p(default, help: str, column: str | None = None, choices: tuple | None = None, sweep: tuple = ()):
     """A scheme parameter: its default and help; ``column``: the grid column it is swept under (with ``sweep``,
     the values ``sqs sweep`` tries by default); ``choices``: the values it takes."""
@@ -176,8 +182,7 @@ class SchemeSpec:
         for f in self.param_fields():
             column = f.metadata.get("column")
             value = values[column] if column and column in values else (shared or {}).get(f.name, f.default)
-            kind = {"int": int, "float": float, "str": str}.get(f.type, f.type) if isinstance(f.type, str) else f.type
-            out[f.name] = int(value) if kind is int else str(value) if kind is str else float(value)
+            out[f.name] = cast(f, value)
         return out
 
 
@@ -240,10 +245,10 @@ def all_param_fields():
 
 def column_type(column: str) -> type:
     """``int`` or ``float``: how a swept column's values are written and read (``K=16``, not ``K=16.0``)."""
-    kinds = {f.metadata.get("column"): f.type for s in SCHEMES.values() for f in s.param_fields()}
-    if column not in kinds:
+    fields_ = {f.metadata.get("column"): f for s in SCHEMES.values() for f in s.param_fields()}
+    if column not in fields_:
         raise ValueError(f"no scheme sweeps a column {column!r}; swept columns: {', '.join(grid_columns())}")
-    return int if kinds[column] in (int, "int") else float
+    return int if isinstance(cast(fields_[column], 0), int) else float
 
 
 def grid_columns() -> tuple[str, ...]:
