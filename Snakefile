@@ -43,8 +43,7 @@ rule all:
 rule policies:
     """The live drafting studies: adaptive vs static (L, ell), and preemptive drafting."""
     input:
-        "results/tables/adaptive_vs_static.csv",
-        "results/tables/preemptive.csv",
+        STUDY_TABLES,
         "results/tables/policy_headroom.csv",
 
 

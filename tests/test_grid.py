@@ -339,3 +339,15 @@ def test_the_schema_defaults_are_the_dataclasses_defaults():
             assert channel[f.name]["default"] == want, ("channel", f.name)
             checked += 1
     assert checked >= 15
+
+
+def test_every_registered_study_figure_has_a_study_that_writes_its_table():
+    import sqs.outputs.figures  # noqa: F401  (fills the registry)
+    from sqs.outputs.catalog import study_figures
+    from sqs.steps.study import STUDIES, run_study_files
+
+    figs = study_figures("policy_study")
+    assert set(figs) == set(STUDIES) == {"adaptive_vs_static", "preemptive"}
+    assert all(f.name == f"fig_{s}" for s, f in figs.items())  # the rule's output pattern (common.smk checks it)
+    with pytest.raises(ValueError, match=r"unknown study 'adaptive'; valid: adaptive_vs_static, preemptive"):
+        run_study_files("adaptive", {}, None, None, None)

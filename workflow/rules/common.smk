@@ -5,7 +5,7 @@ import os
 from snakemake.utils import Paramspace, validate
 
 import sqs.outputs.figures  # noqa: F401  (its @figure declarations fill the figure registry read below)
-from sqs.outputs.catalog import FIGURE_DIR, drawn_by, figure_paths
+from sqs.outputs.catalog import FIGURE_DIR, drawn_by, figure_paths, study_figures
 from sqs.study.grid import (
     ConfigError,
     cell_config,
@@ -99,6 +99,15 @@ if workflow.local_exec and "timed_cpus" not in workflow.global_resources:
 def timed_cpus(wildcards, threads):
     """A compute rule's claim on this machine's cores: its threads, never more than the machine has."""
     return min(int(threads), CPUS)
+
+
+# The live drafting studies (rule policy_study, target `policies`): one run per registered figure, named by the
+# table it reads; its figure is that table's name after `fig_` (checked here, so the rule's pattern holds).
+STUDIES = study_figures("policy_study")
+for _study, _fig in STUDIES.items():
+    if _fig.name != f"fig_{_study}":
+        raise WorkflowError(f"figure {_fig.name} of rule policy_study must be named fig_{_study} (its table)")
+STUDY_TABLES = [f"results/tables/{s}.csv" for s in STUDIES]
 
 
 # The studies beside the paper's figures (analysis.extra): where it pays, and the draft-length headroom.

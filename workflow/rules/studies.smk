@@ -12,7 +12,7 @@ rule policy_study:
         png=report("results/figures/fig_{study}.png", category="Figures", caption="../report/fig_{study}.rst"),
         pdf="results/figures/fig_{study}.pdf",
     wildcard_constraints:
-        study="adaptive_vs_static|preemptive",
+        study="|".join(STUDIES),
     params:
         config={k: config[k] for k in ("models", "decode", "link", "analysis", "compute")},
     log:

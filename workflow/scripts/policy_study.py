@@ -7,7 +7,6 @@ from sqs.steps.study import run_study_files
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
-kind = {"adaptive_vs_static": "adaptive", "preemptive": "preemptive"}[sm.wildcards.study]
-rows = run_study_files(kind, dict(sm.params.config), sm.input.prompts, sm.output.table, Path(sm.output.png).parent,
-                       sm.input.compute or None)  # fmt: skip
-logging.info("%s study: %d runs", kind, len(rows))
+rows = run_study_files(sm.wildcards.study, dict(sm.params.config), sm.input.prompts, sm.output.table,
+                       Path(sm.output.png).parent, sm.input.compute or None)  # fmt: skip
+logging.info("%s study: %d runs", sm.wildcards.study, len(rows))

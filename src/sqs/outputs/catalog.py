@@ -73,3 +73,14 @@ def drawn_by(rule: str) -> list[Figure]:
 def figure_paths(rules, regimes, exts=("png",)) -> list[str]:
     """Every file the figures of ``rules`` write, per regime where they are per regime."""
     return [p for rule in rules for f in drawn_by(rule) for ext in exts for p in f.paths(regimes, ext)]
+
+
+def study_figures(rule: str) -> dict:
+    """A rule that draws one figure per run from one table (``policy_study``): the table's name (its
+    wildcard, without ``.csv``) -> that figure, as the declarations say."""
+    out = {}
+    for f in drawn_by(rule):
+        if len(f.inputs) != 1 or not f.inputs[0].endswith(".csv") or f.scope != "once":
+            raise ValueError(f"figure {f.name} of rule {rule} must read one table (.csv) and be drawn once")
+        out[f.inputs[0].removesuffix(".csv")] = f
+    return out
