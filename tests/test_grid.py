@@ -348,6 +348,6 @@ def test_every_registered_study_figure_has_a_study_that_writes_its_table():
 
     figs = study_figures("policy_study")
     assert set(figs) == set(STUDIES) == {"adaptive_vs_static", "preemptive"}
-    assert all(f.name == f"fig_{s}" for s, f in figs.items())  # the rule's output pattern (common.smk checks it)
+    assert all(f.name == f"fig_{s}" for s, f in figs.items())  # the rule's output pattern (study_figures checks it)
     with pytest.raises(ValueError, match=r"unknown study 'adaptive'; valid: adaptive_vs_static, preemptive"):
         run_study_files("adaptive", {}, None, None, None)

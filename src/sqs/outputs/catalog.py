@@ -77,10 +77,13 @@ def figure_paths(rules, regimes, exts=("png",)) -> list[str]:
 
 def study_figures(rule: str) -> dict:
     """A rule that draws one figure per run from one table (``policy_study``): the table's name (its
-    wildcard, without ``.csv``) -> that figure, as the declarations say."""
+    wildcard, without ``.csv``) -> that figure (named ``fig_<table>``), as the declarations say."""
     out = {}
     for f in drawn_by(rule):
         if len(f.inputs) != 1 or not f.inputs[0].endswith(".csv") or f.scope != "once":
             raise ValueError(f"figure {f.name} of rule {rule} must read one table (.csv) and be drawn once")
-        out[f.inputs[0].removesuffix(".csv")] = f
+        table = f.inputs[0].removesuffix(".csv")
+        if f.name != f"fig_{table}":  # the rule's output pattern, results/figures/fig_{study}
+            raise ValueError(f"figure {f.name} of rule {rule} must be named fig_{table}, after its table")
+        out[table] = f
     return out
