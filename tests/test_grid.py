@@ -341,13 +341,20 @@ def test_the_schema_defaults_are_the_dataclasses_defaults():
     assert checked >= 15
 
 
-def test_every_registered_study_figure_has_a_study_that_writes_its_table():
+def test_every_registered_study_figure_has_a_study_that_writes_its_table(monkeypatch):
     import sqs.outputs.figures  # noqa: F401  (fills the registry)
+    from sqs.outputs import catalog
     from sqs.outputs.catalog import study_figures
     from sqs.steps.study import STUDIES, run_study_files
 
     figs = study_figures("policy_study")
     assert set(figs) == set(STUDIES) == {"adaptive_vs_static", "preemptive"}
-    assert all(f.name == f"fig_{s}" for s, f in figs.items())  # the rule's output pattern (study_figures checks it)
+    assert [f.name for f in figs.values()] == ["fig_adaptive_vs_static", "fig_preemptive"]
+    # a study figure not named after its table would break the rule's output pattern (fig_{study}): refused
+    misnamed = catalog.Figure("fig_other", "policy_study", "once", ("preemptive.csv",), "", lambda *a: None)
+    monkeypatch.setattr(catalog, "REGISTRY", [*catalog.REGISTRY, misnamed])
+    with pytest.raises(ValueError, match=r"figure fig_other of rule policy_study must be named fig_preemptive"):
+        study_figures("policy_study")
+    monkeypatch.undo()
     with pytest.raises(ValueError, match=r"unknown study 'adaptive'; valid: adaptive_vs_static, preemptive"):
         run_study_files("adaptive", {}, None, None, None)
