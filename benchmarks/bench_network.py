@@ -9,6 +9,9 @@
 2. Load on loopback: 1, 2, 4 and 8 concurrent C-SQS sessions against one server, without and with batched
    verification (`--batch-verify`); throughput, per-session latency, and each session's tokens against the
    same session alone.
+3. Many edges, one cloud (sqs.system.capacity): 1, 2, 4, 8 and 16 edge processes (llama.cpp, one thread each)
+   against one batched server, on loopback and over the shaped link; the clock's system throughput and
+   per-token latency beside the capacity model's, with the error per N (net_capacity.csv, fig_net_capacity).
 
 Tables and figures in results/network/ (net_link.csv, net_link_batches.csv, fig_net_link, net_load.csv,
 fig_net_load; batched/net_load.csv). Needs root; says why and exits 3 otherwise.
@@ -40,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load-tokens", type=int, default=16)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--out-dir", default=str(ROOT / "results/network"))
+    ap.add_argument("--edges", nargs="+", default=["1", "2", "4", "8", "16"], help="capacity: edge processes")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["link", "load", "capacity"], help="parts not to run")
     args = ap.parse_args(argv)
     check = subprocess.run([str(NETLINK), "check"], capture_output=True, text=True)
     if check.returncode != 0:
@@ -53,33 +58,50 @@ def main(argv: list[str] | None = None) -> int:
     common = ["--token-file", str(token), "--slm", args.slm, "--llm", args.llm, "--temperature", str(args.temperature)]
     serve = [str(BIN / "sqs"), "serve", "--llm", args.llm, "--token-file", str(token)]
     t0 = time.perf_counter()
-    subprocess.run([str(NETLINK), "up"], check=True)
-    try:
-        with ExitStack() as stack:
-            stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *serve, "--port", "7433"],
-                                          out / "serve_link.log", "the cloud server"))  # fmt: skip
-            stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", sys.executable, "-m", "sqs.net.delay",
-                                           "--listen", "10.99.0.1:7434", "--to", "127.0.0.1:7433", "--one-way-ms",
-                                           "10"], out / "relay.log", "the delay relay"))  # fmt: skip
-            subprocess.run(["ip", "netns", "exec", "sqs-edge", *study, "link", "--cloud", "10.99.0.1:7434", *common,
-                            "--schemes", "qs", "k-sqs", "c-sqs", "--prompts", *texts[: args.prompts],
-                            "--max-new-tokens", str(args.tokens), "--interface", "veth-edge", "--out-dir", str(out)],
-                           check=True)  # fmt: skip
-    finally:
-        subprocess.run([str(NETLINK), "down"], check=False)
-    print(f"link study done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    for extra, where in (([], out), (["--batch-verify"], out / "batched")):
-        with announced([*serve, "--port", "0", *extra], out / f"serve_load{'_batched' if extra else ''}.log",
-                       "the loopback server") as (_, info):  # fmt: skip
-            subprocess.run([*study, "load", "--cloud", info["listening"], *common, "--schemes", "c-sqs",
-                            "--prompts", *texts[:8], "--max-new-tokens", str(args.load_tokens), "--sessions", "1",
-                            "2", "4", "8", "--out-dir", str(where)], check=True)  # fmt: skip
-    import pandas as pd
+    capacity = [*study, "capacity", *common, "--slm", f"llama.cpp:{args.slm}", "--schemes", "c-sqs", "--prompts",
+                *texts[:4], "--max-new-tokens", str(args.load_tokens), "--edges", *args.edges]  # fmt: skip
+    relay = [sys.executable, "-m", "sqs.net.delay", "--one-way-ms", "10"]
+    if {"link", "capacity"} - set(args.skip):
+        subprocess.run([str(NETLINK), "up"], check=True)
+        try:
+            with ExitStack() as stack:
+                if "link" not in args.skip:
+                    stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *serve, "--port", "7433"],
+                                                  out / "serve_link.log", "the cloud server"))  # fmt: skip
+                    stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *relay, "--listen",
+                                                   "10.99.0.1:7434", "--to", "127.0.0.1:7433"], out / "relay.log",
+                                                  "the delay relay"))  # fmt: skip
+                    subprocess.run(["ip", "netns", "exec", "sqs-edge", *study, "link", "--cloud", "10.99.0.1:7434",
+                                    *common, "--schemes", "qs", "k-sqs", "c-sqs", "--prompts", *texts[: args.prompts],
+                                    "--max-new-tokens", str(args.tokens), "--interface", "veth-edge", "--out-dir",
+                                    str(out)], check=True)  # fmt: skip
+                    print(f"link study done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+                if "capacity" not in args.skip:  # the edges share the shaped link's 2 Mb/s uplink
+                    stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *serve, "--port", "7435",
+                                                   "--batch-verify", "--max-batch", "16"],
+                                                  out / "serve_capacity_link.log", "the batched server"))  # fmt: skip
+                    stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *relay, "--listen",
+                                                   "10.99.0.1:7436", "--to", "127.0.0.1:7435"],
+                                                  out / "relay_capacity.log", "the delay relay"))  # fmt: skip
+                    shaped = ["--cloud", "10.99.0.1:7436", "--propagation-s", "0.02", "--out-dir", str(out / "shaped")]
+                    subprocess.run(["ip", "netns", "exec", "sqs-edge", *capacity, *shaped], check=True)
+        finally:
+            subprocess.run([str(NETLINK), "down"], check=False)
+    if "load" not in args.skip:
+        for extra, where in (([], out), (["--batch-verify"], out / "batched")):
+            with announced([*serve, "--port", "0", *extra], out / f"serve_load{'_batched' if extra else ''}.log",
+                           "the loopback server") as (_, info):  # fmt: skip
+                subprocess.run([*study, "load", "--cloud", info["listening"], *common, "--schemes", "c-sqs",
+                                "--prompts", *texts[:8], "--max-new-tokens", str(args.load_tokens), "--sessions",
+                                "1", "2", "4", "8", "--out-dir", str(where)], check=True)  # fmt: skip
+        import pandas as pd
 
-    from sqs.outputs.figures import fig_net_load
+        from sqs.outputs.figures import fig_net_load
 
-    fig_net_load(pd.read_csv(out / "net_load.csv"), out / "fig_net_load", "c-sqs",
-                 pd.read_csv(out / "batched/net_load.csv"))  # fmt: skip
+        fig_net_load(pd.read_csv(out / "net_load.csv"), out / "fig_net_load", "c-sqs",
+                     pd.read_csv(out / "batched/net_load.csv"))  # fmt: skip
+    if "capacity" not in args.skip:  # loopback: the study starts its own batched server
+        subprocess.run([*capacity, "--propagation-s", "0", "--out-dir", str(out)], check=True)
     print(f"bench_network: done in {time.perf_counter() - t0:.0f} s; tables and figures in {out}", file=sys.stderr)
     return 0
 

@@ -7,7 +7,7 @@ from tests.conftest import chi_square_pvalue
 import sqs
 from sqs.models.toy import random_pair
 from sqs.system.adaptive import AdaptivePolicy, StaticPolicy, make_policy, resolution_profile
-from sqs.system.channel import ChannelConfig, RateProcess, read_rate_trace
+from sqs.system.channel import ChannelConfig, RateProcess, read_rates
 from sqs.system.cloud import Cloud
 from sqs.system.edge import Edge
 from sqs.system.latency import LinkConfig
@@ -29,27 +29,27 @@ def test_gilbert_elliott_switches_with_the_given_probabilities():
     assert fixed.next_rate() == 3e6
 
 
-def test_rate_trace_replays_cyclically_and_rejects_bad_files(tmp_path):
+def test_recorded_rates_replay_cyclically_and_rejects_bad_files(tmp_path):
     good = tmp_path / "rates.csv"
     good.write_text("batch,uplink_bps\n0,1e6\n1,4e6\n")
-    proc = RateProcess(ChannelConfig("trace", trace_csv=str(good)), 9e9, np.random.default_rng(0))
+    proc = RateProcess(ChannelConfig("replay", rates_csv=str(good)), 9e9, np.random.default_rng(0))
     assert [proc.next_rate() for _ in range(5)] == [1e6, 4e6, 1e6, 4e6, 1e6]
     bad = tmp_path / "bad.csv"
     bad.write_text("rate\n1e6\n")
     with pytest.raises(ValueError, match="needs 'uplink_bps'"):
-        read_rate_trace(bad)
+        read_rates(bad)
     bad.write_text("uplink_bps\nfast\n")
     with pytest.raises(ValueError, match="line 2: uplink_bps='fast'"):
-        read_rate_trace(bad)
+        read_rates(bad)
     bad.write_text("uplink_bps\n0\n")
     with pytest.raises(ValueError, match="must be > 0"):
-        read_rate_trace(bad)
+        read_rates(bad)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        read_rate_trace(tmp_path / "missing.csv")
+        read_rates(tmp_path / "missing.csv")
     with pytest.raises(ValueError, match="channel kind must be one of"):
         ChannelConfig("markov")
-    with pytest.raises(ValueError, match="needs trace_csv"):
-        ChannelConfig("trace")
+    with pytest.raises(ValueError, match="needs rates_csv"):
+        ChannelConfig("replay")
 
 
 def _taught_policy(a_confident: float, a_unsure: float) -> AdaptivePolicy:

@@ -10,21 +10,21 @@ import pytest
 from sqs.outputs.figures import draw_all
 from sqs.protocol.schemes import make_scheme
 from sqs.study.aggregate import SUMMARY_COLUMNS, cell_metrics, summary_table
+from sqs.study.config import ConfigError, FigureSettings, StudyConfig, regime_config, section
 from sqs.study.grid import (
-    ConfigError,
     cell_config,
+    cell_view,
     check_config,
     decode_config,
     grid_cells,
     is_variant,
     min_token_bits,
-    regime_config,
     trace_cell,
     trace_grid,
     vocab_size,
 )
 from sqs.system.metrics import LATENCY_PARTS, Tally
-from sqs.trace.logitcache import cache_statistics, load_trace, support_size
+from sqs.trace.logitcache import cache_statistics, load_cache, support_size
 
 
 def config(**grid):
@@ -48,8 +48,17 @@ def config(**grid):
     }
 
 
+def study(raw: dict) -> StudyConfig:
+    return StudyConfig.from_dict(raw)
+
+
+def job_view(cfg: dict, regime: str, policy: str) -> StudyConfig:
+    """What a decoding job reads: its slice of the config, as the workflow hands it, parsed."""
+    return cell_view(cell_config(cfg, regime, policy), regime)
+
+
 def test_grid_cells_cover_the_grid_once():
-    df = grid_cells(config())
+    df = grid_cells(study(config()))
     assert list(df.columns) == ["regime", "scheme", "setting", "policy", "preemptive", "temperature"]
     assert set(df.regime) == {"practical"}  # a config that names no regime reads its sections as they are
     assert len(df) == 2 * (3 + 2 + 2)
@@ -66,31 +75,31 @@ def test_variant_cells_sit_beside_their_plain_twins():
     cfg["channel"] = {"kind": "gilbert-elliott", "rates_bps": [1e6, 3e6]}
     cfg["models"].update(dtype="float32", device="cpu")
     cfg["link"] = {}
-    df = grid_cells(cfg)
+    df = grid_cells(study(cfg))
     assert len(df) == 2 * (3 + 2 + 2 + 2) and not df.duplicated().any()
     pre = df[df.preemptive]
     assert list(pre.scheme) == ["k-sqs", "k-sqs"] and list(pre.setting) == ["K=16", "K=16"]
     assert list(df[df.policy == "adaptive"].scheme) == ["qs", "qs"]
-    check_config(cfg)
+    check_config(study(cfg))
     # through the same slice of the config the workflow hands each job
     adaptive = df[df.policy == "adaptive"].iloc[0].to_dict()
-    ad = decode_config(adaptive, cell_config(cfg, "practical", "adaptive"))
+    ad = decode_config(adaptive, job_view(cfg, "practical", "adaptive"))
     assert (ad.scheme, ad.policy, ad.ells, ad.preemptive) == ("qs", "adaptive", (50, 200), False)
     assert ad.channel.kind == "gilbert-elliott" and ad.channel.rates_bps == (1e6, 3e6)
-    p = decode_config(pre.iloc[0].to_dict(), cell_config(cfg, "practical", "static"))
+    p = decode_config(pre.iloc[0].to_dict(), job_view(cfg, "practical", "static"))
     assert (p.scheme, p.k, p.policy, p.preemptive) == ("k-sqs", 16, "static", True)
     plain_row = df[(df.scheme == "k-sqs") & (df.setting == "K=16") & ~df.preemptive].iloc[0].to_dict()
-    plain = decode_config(plain_row, cell_config(cfg, "practical", "static"))
+    plain = decode_config(plain_row, job_view(cfg, "practical", "static"))
     assert (plain.policy, plain.preemptive) == ("static", False)
     assert is_variant(adaptive) and is_variant(pre.iloc[0].to_dict()) and not is_variant(plain_row)
     with pytest.raises(ConfigError, match=r"grid\.adaptive\.schemes contains 'c-sqs'.*valid: qs, k-sqs, top-p"):
-        check_config(config(adaptive={"schemes": ["c-sqs"], "ells": [50]}))
+        check_config(study(config(adaptive={"schemes": ["c-sqs"], "ells": [50]})))
     with pytest.raises(ConfigError, match=r"grid\.baselines contains 'turbo'"):
-        check_config(config(baselines=["ar", "turbo"]))
+        check_config(study(config(baselines=["ar", "turbo"])))
     with pytest.raises(ConfigError, match=r"grid\.preemptive\.K contains 70000"):
-        check_config(config(preemptive={"schemes": ["k-sqs"], "K": [70000]}))
+        check_config(study(config(preemptive={"schemes": ["k-sqs"], "K": [70000]})))
     with pytest.raises(ConfigError, match="too small"):  # every adaptive ell must fit the budget
-        check_config(config(adaptive={"schemes": ["qs"], "K": [16], "ells": [100, 3000]}))
+        check_config(study(config(adaptive={"schemes": ["qs"], "K": [16], "ells": [100, 3000]})))
 
 
 def test_a_regime_overrides_decode_keys_and_replaces_link_compute_and_grid():
@@ -101,58 +110,60 @@ def test_a_regime_overrides_decode_keys_and_replaces_link_compute_and_grid():
     cfg["regimes"] = {
         "paper": {"decode": {"max_draft_len": None, "accounting": "paper"}, "link": {"preset": "paper"},
                   "compute": {"profile": "calibrated"},
-                  "grid": {"temperatures": [1.0], "baselines": ["qs"], "k_sqs": {"K": [16]}}},
+                  "grid": {"temperatures": [1.0], "baselines": ["qs"], "k_sqs": {"K": [16]}, "c_sqs": {"beta0": []}}},
         "practical": {},
     }  # fmt: skip
     paper = regime_config(cfg, "paper")
     assert paper["decode"]["max_draft_len"] is None and paper["decode"]["budget_bits"] == 5000  # B stays shared
     assert paper["link"] == {"preset": "paper"} and paper["compute"]["profile"] == "calibrated"
     assert regime_config(cfg, "practical")["link"] == cfg["link"]
-    df = grid_cells(cfg)
-    assert list(df[df.regime == "paper"].scheme) == ["qs", "k-sqs"]  # its own grid, nothing inherited
+    df = grid_cells(study(cfg))
+    # its own grid, nothing inherited (a key it leaves out takes the schema's default, as the workflow fills it)
+    assert list(df[df.regime == "paper"].scheme) == ["qs", "k-sqs"]
     assert len(df[df.regime == "practical"]) == 2 * (3 + 2 + 2)
     cell = df[(df.regime == "paper") & (df.scheme == "k-sqs")].iloc[0].to_dict()
     fit = {"a": 0.01, "b": 0.001, "d": 0.0, "e": 0.0}
     cal = {"slm_forward": fit, "llm_forward": fit, "edge_protocol": {}, "cloud_protocol": {}}
-    d = decode_config(cell, cell_config(cfg, "paper", "static"), calibration=cal)
+    d = decode_config(cell, job_view(cfg, "paper", "static"), calibration=cal)
     assert (d.max_draft_len, d.accounting, d.link.downlink_bps, d.link.propagation_s) == (None, "paper", None, 0.0)
-    tc = trace_cell(cfg, "paper", cell)
+    tc = trace_cell(study(cfg), "paper", cell)
     assert (tc.regime, tc.max_draft_len, tc.param("k"), tc.link.uplink_bps) == ("paper", None, 16, 2e6)
-    conformal = trace_cell(cfg, "paper", {"scheme": "c-sqs", "temperature": 1.0, "setting": "beta0=0.01+eta=0.001"})
+    cs = {"scheme": "c-sqs", "temperature": 1.0, "setting": "beta0=0.01+eta=0.001"}
+    conformal = trace_cell(study(cfg), "paper", cs)
     assert (conformal.param("beta"), conformal.param("accounting")) == (0.01, "paper")
     assert "accounting" not in dict(tc.params)  # another scheme's parameter is not part of a cell
-    practical = decode_config(df[df.regime == "practical"].iloc[0].to_dict(), cell_config(cfg, "practical", "static"))
+    practical = decode_config(df[df.regime == "practical"].iloc[0].to_dict(), job_view(cfg, "practical", "static"))
     assert (practical.max_draft_len, practical.link.uplink_bps, practical.link.downlink_bps) == (4, 1e6, 10e6)
-    check_config(cfg)
+    check_config(study(cfg))
     cfg["regimes"]["paper"]["grid"]["k_sqs"] = {"K": [60000]}
     with pytest.raises(ConfigError, match=r"regime paper: grid.k_sqs.K contains 60000"):
-        check_config(cfg)
+        check_config(study(cfg))
     cfg["regimes"]["paper"] = {"models": {}}
     with pytest.raises(ConfigError, match=r"regimes.paper sets \['models'\]"):
-        check_config(cfg)
+        check_config(study(cfg))
     with pytest.raises(ConfigError, match="not in the config's regimes"):
         regime_config(cfg, "nope")
 
 
 def test_the_trace_grid_holds_every_figure_setting():
     cfg = {"analysis": {"sweep": {"temperatures": [0.0, 0.5], "K": [1, 4], "beta0": [0.01], "eta": [0.0],
-                                  "top_p": [0.9]},
+                                  "top_p": [0.9], "min_p": []},
                         "figures": {"temperatures": [0.5, 0.7], "K": [4, 8], "beta0": [0.1],
                                     "eta": [0.001]}}}  # fmt: skip
-    g = trace_grid(cfg)
+    g = trace_grid(study(cfg))
     assert g == {"temperatures": [0.0, 0.5, 0.7], "K": [1, 4, 8], "beta0": [0.01, 0.1], "eta": [0.0, 0.001],
                  "top_p": [0.9], "min_p": []}  # fmt: skip
 
 
 def test_vocab_size_of_known_and_unknown_models():
-    assert vocab_size(config()) == 49152
+    assert vocab_size(study(config()).models) == 49152
     cfg = config()
     cfg["models"] = {"slm": "EleutherAI/gpt-neo-125m", "llm": "EleutherAI/gpt-neo-1.3B"}
-    assert vocab_size(cfg) == 50257
+    assert vocab_size(study(cfg).models) == 50257
     cfg["models"] = {"slm": "some/model", "llm": "EleutherAI/gpt-neo-1.3B"}
-    assert vocab_size(cfg) is None
+    assert vocab_size(study(cfg).models) is None
     cfg["models"]["vocab_size"] = 1000
-    assert vocab_size(cfg) == 1000
+    assert vocab_size(study(cfg).models) == 1000
 
 
 @pytest.mark.parametrize("scheme,k", [("k-sqs", 1), ("k-sqs", 16), ("qs", 0), ("c-sqs", 0)])
@@ -167,15 +178,15 @@ def test_min_token_bits_is_reached_by_a_one_hot_draft(scheme, k):
 
 
 def test_check_config_rejects_k_above_v_and_small_budgets():
-    check_config(config())
+    check_config(study(config()))
     with pytest.raises(ConfigError, match=r"grid.k_sqs.K contains 60000.*V = 49152"):
-        check_config(config(k_sqs={"K": [60000]}))
+        check_config(study(config(k_sqs={"K": [60000]})))
     bad = config()
     bad["decode"]["budget_bits"] = 500
     with pytest.raises(ConfigError, match=r"decode.budget_bits=500.*qs"):
-        check_config(bad)
+        check_config(study(bad))
     with pytest.raises(ConfigError, match="empty"):
-        check_config(config(baselines=[], k_sqs={"K": []}, c_sqs={"beta0": [], "eta": [0.0]}))
+        check_config(study(config(baselines=[], k_sqs={"K": []}, c_sqs={"beta0": [], "eta": [0.0]})))
 
 
 def record(n_tokens, n_batches, drafted, accepted, rejections, latency, bits, **kw):
@@ -192,7 +203,7 @@ def record(n_tokens, n_batches, drafted, accepted, rejections, latency, bits, **
 def test_cell_metrics_pool_counts_before_dividing():
     cell = {"scheme": "k-sqs", "temperature": 1.0, "K": 4, "beta0": 0.0, "eta": 0.0}
     recs = [record(10, 2, 8, 8, 0, 1.0, 400), record(10, 8, 16, 2, 6, 3.0, 1600)]
-    row = cell_metrics(recs, cell, config())
+    row = cell_metrics(recs, cell, study(config()).view("practical"))
     assert row["resampling_rate"] == pytest.approx(6 / 10)
     assert row["mean_accept_len"] == pytest.approx((10 + 10) / 10)
     assert row["draft_accept_rate"] == pytest.approx(10 / 24)
@@ -238,7 +249,7 @@ def test_cache_statistics_from_a_written_cache(tmp_path):
     np.save(tmp_path / "llm_logits.npy", llm)
     (tmp_path / "index.json").write_text("[]")
     (tmp_path / "meta.json").write_text(json.dumps({"slm": "a", "llm": "b"}))
-    rows = cache_statistics(load_trace(tmp_path), [0.0, 1.0], alpha=0.01, chunk=5)
+    rows = cache_statistics(load_cache(tmp_path), [0.0, 1.0], alpha=0.01, chunk=5)
     assert len(rows) == 4
     greedy = [r for r in rows if r["temperature"] == 0.0]
     assert all(r["support_median"] == 1 and r["accept_prob_mean"] == pytest.approx(1.0) for r in greedy)
@@ -249,7 +260,7 @@ def test_every_figure_is_drawn(tmp_path):
     rng = np.random.default_rng(2)
     cfg = config()
     cfg["regimes"] = {"paper": {"decode": {"max_draft_len": None}}, "practical": {}}
-    for cell in grid_cells(cfg).to_dict("records"):
+    for cell in grid_cells(study(cfg)).to_dict("records"):
         rows.append(
             {c: float(rng.random()) for c in SUMMARY_COLUMNS}
             | cell
@@ -278,7 +289,8 @@ def test_every_figure_is_drawn(tmp_path):
                               "uplink_bps": 2e6, "downlink_bps": None, "propagation_s": 0.0,
                               "compute": "calibrated"})  # fmt: skip
     settings = {"temperatures": [0.0, 0.5, 1.0], "K": [2, 8], "beta0": [0.001, 0.01], "eta": [0.0, 0.001]}
-    paths = draw_all(summary, stats, pd.DataFrame(sweep), tmp_path, ["paper", "practical"], settings)
+    figs = section(FigureSettings, settings)
+    paths = draw_all(summary, stats, pd.DataFrame(sweep), tmp_path, ["paper", "practical"], figs)
     per_regime = ["fig2_latency_resampling_vs_temperature", "fig4_latency_vs_K_and_beta", "fig5_csqs_adaptivity",
                   "fig6_ksqs_vs_csqs", "fig_baselines", "fig_bound_vs_measured", "measured/fig_baselines"]
     want = [f"{r}/{n}" for r in ("paper", "practical") for n in per_regime]
@@ -303,42 +315,11 @@ def test_the_schema_has_a_section_for_every_swept_scheme_parameter():
     for spec in SCHEMES.values():
         for column in spec.columns():
             assert column in props["grid"]["properties"][spec.grid_section]["properties"], (spec.name, column)
-            if spec.trace is not None:
+            if spec.vectorized is not None:
                 for section in ("sweep", "regimes"):
                     assert column in analysis[section]["properties"], (spec.name, section, column)
         for name in spec.columns().values():  # the toy simulation takes each swept parameter by name
             assert name in props["simulation"]["properties"], (spec.name, name)
-
-
-def test_the_schema_defaults_are_the_dataclasses_defaults():
-    """One config surface: what `snakemake` fills in and what the library assumes are the same values."""
-    from dataclasses import MISSING, fields
-    from pathlib import Path
-
-    import yaml
-
-    from sqs.study.decode import DecodeConfig
-    from sqs.study.simulate import SimulationConfig
-    from sqs.system.channel import ChannelConfig
-
-    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text())
-    props = schema["properties"]
-    pairs = [("decode", DecodeConfig), ("simulation", SimulationConfig)]
-    checked = 0
-    for section, cls in pairs:
-        defaults = {k: v["default"] for k, v in props[section]["properties"].items() if "default" in v}
-        for f in fields(cls):
-            if f.name in defaults and f.default is not MISSING:
-                want = f.default if not isinstance(f.default, tuple) else list(f.default)
-                assert defaults[f.name] == want, (section, f.name, defaults[f.name], want)
-                checked += 1
-    channel = schema["$defs"]["channel"]["properties"]
-    for f in fields(ChannelConfig):
-        if f.name in channel and "default" in channel[f.name] and f.default is not MISSING:
-            want = list(f.default) if isinstance(f.default, tuple) else f.default
-            assert channel[f.name]["default"] == want, ("channel", f.name)
-            checked += 1
-    assert checked >= 15
 
 
 def test_every_registered_study_figure_has_a_study_that_writes_its_table(monkeypatch):

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from sqs.study.config import FigureSettings, section
 from sqs.study.verdicts import OVERLAP, decide, verdicts
 
 
@@ -29,7 +30,7 @@ def test_each_scheme_at_its_best_setting_and_adaptivity_per_beta():
         row("c-sqs", 0.2, 2.55, 2.3, 2.7, beta0=0.1, eta=0.0),
     ]
     settings = {"temperatures": [0.2], "K": [4, 16], "beta0": [0.01, 0.1], "eta": [0.0, 0.001]}
-    out = verdicts(pd.DataFrame(rows), settings)
+    out = verdicts(pd.DataFrame(rows), section(FigureSettings, settings))
     cross = [r for r in out if r["comparison"].startswith("K-SQS")]
     assert len(cross) == 1 and (cross[0]["a"], cross[0]["b"]) == ("K-SQS K=4", "C-SQS β₁=0.1 η=0.001")
     assert cross[0]["latency_s_winner"] == "K-SQS K=4"

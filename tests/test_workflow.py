@@ -226,8 +226,20 @@ def test_tiny_run_prices_compute_by_a_profile_and_maps_where_it_pays(tiny_run):
     assert len({(r["uplink_bps"], r["propagation_s"]) for r in check}) >= 3
     err = [abs(float(r["pred_tokens_per_s"]) / float(r["live_tokens_per_s"]) - 1) for r in check]
     assert sum(err) / len(err) < 0.25, err  # the trace model against live trajectories re-linked
-    for name in ("fig_regimes", "fig_compute_calibration", "practical/measured/fig_baselines"):
+    for name in ("fig_regimes", "fig_capacity", "fig_compute_calibration", "practical/measured/fig_baselines"):
         assert (work / f"results/figures/{name}.png").stat().st_size > 1000
+    # one cloud, many edges: every profile, each scheme at its best and both readings of AR, N = 1 .. 256
+    with (work / "results/tables/capacity.csv").open() as f:
+        cap = list(csv.DictReader(f))
+    assert {r["scheme"] for r in cap} == {"qs", "k-sqs", "c-sqs", "top-p", "min-p", "ar-streamed", "ar-per-token"}
+    assert {r["profile"] for r in cap} == {r["profile"] for r in regimes}
+    assert sorted({int(r["edges"]) for r in cap}) == [2**i for i in range(9)]
+    for r in cap:
+        within = float(r["latency_per_token_s"]) <= float(r["objective_s"])
+        assert within == (int(r["edges"]) <= int(r["capacity"])), r  # capacity: the most edges within it
+    with (work / "results/tables/capacity_map.csv").open() as f:
+        cmap = list(csv.DictReader(f))
+    assert len(cmap) == len({(r["profile"], r["temperature"], r["uplink_bps"], r["propagation_s"]) for r in regimes})
 
 
 # Floats computed from the models' probabilities (sums of q over a support, TV(q̂, p), C-SQS's threshold path).

@@ -132,7 +132,7 @@ def _decode_config(args: argparse.Namespace):
     compute = load_profile(args.compute or "measured", args.slm, args.llm, args.calibration)
     return DecodeConfig(**{n: getattr(args, n) for n in names}, slm=with_backend(args.slm, args.slm_backend),
                         link=link_from(args),
-                        channel=ChannelConfig(args.channel, trace_csv=args.rate_trace), ells=tuple(args.ells),
+                        channel=ChannelConfig(args.channel, rates_csv=args.rates_csv), ells=tuple(args.ells),
                         compute=compute)  # fmt: skip
 
 
@@ -170,13 +170,15 @@ def _edge(args: argparse.Namespace) -> int:
     from sqs.net.client import RemotePair
     from sqs.net.frames import read_token
     from sqs.net.identity import load_side
+    from sqs.net.tls import client_context
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     prompts = _prompts(args)
     token = read_token(args.token_file)
     cfg = _decode_config(args)
     side = load_side(cfg.slm, "edge", cfg.dtype, cfg.device)
-    pair = RemotePair(side, args.cloud, token, cfg.llm, args.seed_policy, args.timeout)
+    tls = client_context(args.tls_ca) if args.tls_ca or args.tls_server_name else None
+    pair = RemotePair(side, args.cloud, token, cfg.llm, args.seed_policy, args.timeout, tls, args.tls_server_name)
     return _decode_all(pair, cfg, prompts)
 
 
@@ -196,6 +198,8 @@ SERVER_HELP = {
     "batch_verify": "verify uplinks that wait together in one batched LLM forward (SLED-style; off by default)",
     "max_batch": "most sessions in one batched forward",
     "seed_policies": "who may seed the cloud's sampling",
+    "tls_cert": "PEM certificate (chain): serve TLS 1.2+, the token's HMAC kept on top (docs/network.md)",
+    "tls_key": "the certificate's PEM private key",
 }
 
 
@@ -268,7 +272,8 @@ def dataclass_options(p: argparse.ArgumentParser, cls, helps: dict, choices: dic
         elif isinstance(default, tuple):
             p.add_argument(flag, nargs="+", default=list(default), choices=(choices or {}).get(f.name), help=text)
         else:
-            p.add_argument(flag, type=int if default is None else type(default), default=default, help=text)
+            kind = (str if "str" in str(f.type) else int) if default is None else type(default)
+            p.add_argument(flag, type=kind, default=default, help=text)
 
 
 def link_options(p: argparse.ArgumentParser) -> None:
@@ -328,13 +333,13 @@ def _trace_parser(sub, name: str, help: str, description: str, temperatures: lis
 def _trace_inputs(args: argparse.Namespace):
     """The cached logits, their segments, the compute profile and the link of a trace command."""
     from sqs.system.compute import load_profile, per_call
-    from sqs.trace.logitcache import load_trace
+    from sqs.trace.logitcache import load_cache
     from sqs.trace.sweep import profile_from_summary
 
-    trace = load_trace(Path(args.cache))
-    slm, llm, segments = trace.slm, trace.llm, trace.segments
+    cache = load_cache(Path(args.cache))
+    slm, llm, segments = cache.slm, cache.llm, cache.segments
     if args.compute:
-        profile = load_profile(args.compute, trace.meta["slm"], trace.meta["llm"], args.calibration)
+        profile = load_profile(args.compute, cache.meta["slm"], cache.meta["llm"], args.calibration)
     elif args.profile_from:
         import pandas as pd
 
@@ -359,7 +364,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from sqs.trace.logitcache import load_trace
+    from sqs.trace.logitcache import load_cache
     from sqs.trace.sweep import SWEEP_AXES, grid_cells, sweep
 
     slm, llm, segments, profile, link = _trace_inputs(args)
@@ -369,7 +374,7 @@ def _sweep(args: argparse.Namespace) -> int:
     cells = grid_cells(args.temperatures, axes, with_dense=args.qs, **common)
     t0 = time.perf_counter()
     rows = sweep(
-        slm, llm, segments, cells, profile, workers=args.workers, contexts=load_trace(Path(args.cache)).contexts,
+        slm, llm, segments, cells, profile, workers=args.workers, contexts=load_cache(Path(args.cache)).contexts,
         n_boot=args.n_boot,
         progress=lambda xs, total: tqdm(xs, total=total, desc="sweep", unit="task", file=sys.stderr),
     )  # fmt: skip
@@ -417,9 +422,9 @@ def decode_options(dd: argparse.ArgumentParser, llm_help: str = LLM_HELP) -> Non
     dd.add_argument("--policy", choices=["static", "adaptive"], default=dc.policy,
                     help="static: --max-draft-len drafts at --ell; adaptive: the policy picks ell and L")  # fmt: skip
     dd.add_argument("--ells", type=int, nargs="*", default=[], help="the adaptive policy's resolutions")
-    dd.add_argument("--channel", choices=["fixed", "gilbert-elliott", "trace"], default="fixed",
-                    help="uplink rate per batch: fixed (--uplink-bps), 2/6 Mb/s Markov, or --rate-trace")  # fmt: skip
-    dd.add_argument("--rate-trace", help="CSV with an uplink_bps column, one row per batch (--channel trace)")
+    dd.add_argument("--channel", choices=["fixed", "gilbert-elliott", "replay"], default="fixed",
+                    help="uplink rate per batch: fixed (--uplink-bps), 2/6 Mb/s Markov, or --rates-csv")  # fmt: skip
+    dd.add_argument("--rates-csv", help="CSV with an uplink_bps column, one row per batch (--channel replay)")
     dd.add_argument("--verbose", action="store_true", help="log model loading to stderr")
 
 
@@ -467,6 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
     decode_options(ed, llm_help="the cloud model the server must run (its id as the server names it)")
     link_options(ed)
     ed.add_argument("--cloud", required=True, help="the server, HOST:PORT")
+    ed.add_argument("--tls-ca", help="connect over TLS, trusting this CA (PEM); the server's certificate must name "
+                    "the host of --cloud")  # fmt: skip
+    ed.add_argument("--tls-server-name", help="with TLS: the name the server's certificate must carry, where it is "
+                    "not the host of --cloud (the system's CAs are trusted where --tls-ca is not given)")  # fmt: skip
     ed.add_argument("--token-file", default=DEFAULT_TOKEN_FILE, help="the shared secret (default: %(default)s; "
                     "or set SQS_TOKEN)")  # fmt: skip
     ed.add_argument("--seed-policy", choices=["client", "server"], default="client",

@@ -6,15 +6,8 @@ from snakemake.utils import Paramspace, validate
 
 import sqs.outputs.figures  # noqa: F401  (its @figure declarations fill the figure registry read below)
 from sqs.outputs.catalog import FIGURE_DIR, drawn_by, figure_paths, study_figures
-from sqs.study.grid import (
-    ConfigError,
-    cell_config,
-    check_config,
-    grid_cells,
-    needs_calibration,
-    regime_config,
-    regime_names,
-)
+from sqs.study.config import ConfigError, StudyConfig, regime_config, regime_names
+from sqs.study.grid import cell_config, check_config, grid_cells, needs_calibration
 from sqs.steps.prepare import artifact_versions
 
 SCHEMA = "../schemas/config.schema.yaml"
@@ -31,28 +24,26 @@ for _name in regime_names(config):
     for _section in config["regimes"][_name] or {}:
         config["regimes"][_name][_section] = _view[_section]
 
-_sim = config["simulation"]
-if _sim["k"] > _sim["vocab_size"]:
-    raise ValueError(
-        f"config simulation.k={_sim['k']} exceeds simulation.vocab_size={_sim['vocab_size']}: K must be in [1, V]"
-    )
+# The validated config parsed once (sqs.study.config): what the library reads. Rules pass their sections on as
+# dicts (Snakemake compares params to decide a rerun), and each step parses what it is given.
 try:
-    check_config(config)  # K <= V, a budget that fits one token of every scheme in the grid, per regime
+    STUDY = StudyConfig.from_dict(config)
+    check_config(STUDY)  # K <= V, a budget that fits one token of every scheme in the grid, per regime
 except ConfigError as exc:
     raise WorkflowError(f"invalid config: {exc}") from None
 
-REGIMES = regime_names(config)
+REGIMES = STUDY.regime_names()
 # One decoding job per grid cell: results/runs/regime~<r>/scheme~<s>/policy~<p>/preemptive~<b>/temperature~<T>/...
-paramspace = Paramspace(grid_cells(config), param_sep="~")
+paramspace = Paramspace(grid_cells(STUDY), param_sep="~")
 
 
 # This machine's compute calibration, written by calibrate_compute; every profile but `measured` prices from it.
 COMPUTE_CALIBRATION = "results/models/compute_calibration.json"
-CALIBRATION = COMPUTE_CALIBRATION if needs_calibration(config) else []
+CALIBRATION = COMPUTE_CALIBRATION if needs_calibration(STUDY) else []
 
 
 # The built models' recipes (embedded conversion, distilled draft): a new recipe reruns prepare_models.
-MODEL_VERSIONS = artifact_versions(config["models"])
+MODEL_VERSIONS = artifact_versions(STUDY.models)
 
 
 def _key(*sections, extra=None):
@@ -70,7 +61,7 @@ def cell_outputs(name):
 
 
 def tracking_uri():
-    return config["mlflow"]["tracking_uri"] or "sqlite:///results/mlflow/mlflow.db"
+    return STUDY.mlflow.tracking_uri or "sqlite:///results/mlflow/mlflow.db"
 
 
 def figure_outputs(rule, ext="png"):
@@ -109,10 +100,10 @@ STUDY_TABLES = [f"results/tables/{s}.csv" for s in STUDIES]
 
 # The studies beside the paper's figures (analysis.extra): where it pays, and the draft-length headroom.
 EXTRA = {
-    "regimes": ["results/tables/regimes.csv", *figure_paths(["regimes"], REGIMES)],
+    "regimes": ["results/tables/regimes.csv", "results/tables/capacity.csv", *figure_paths(["regimes"], REGIMES)],
     "policy_headroom": ["results/tables/policy_headroom.csv", *figure_paths(["policy_headroom"], REGIMES)],
 }
-NEEDS_CALIBRATION = needs_calibration(config) or "regimes" in config["analysis"]["extra"]
+NEEDS_CALIBRATION = needs_calibration(STUDY) or "regimes" in STUDY.analysis.extra
 
 # The default run's targets (what `snakemake` builds), listed once; the Snakefile's first target reads them.
 ALL_TARGETS = [
@@ -124,11 +115,11 @@ ALL_TARGETS = [
     "results/tables/theorem2.csv",
     "results/tables/sweep_dense.csv",
     "results/tables/verdicts.csv",
-    *(p for name in config["analysis"]["extra"] for p in EXTRA[name]),
+    *(p for name in STUDY.analysis.extra for p in EXTRA[name]),
 ]
 # Every figure the MLflow parent run carries (the PNGs; their PDFs beside them are logged too).
 MLFLOW_FIGURES = [
     *figure_paths(["figures", "sweep_dense", "trace_calibration", "theorem2"], REGIMES),
-    *(p for name in config["analysis"]["extra"] for p in EXTRA[name] if p.endswith(".png")),
+    *(p for name in STUDY.analysis.extra for p in EXTRA[name] if p.endswith(".png")),
     *(figure_paths(["calibrate_compute"], REGIMES) if NEEDS_CALIBRATION else []),
 ]

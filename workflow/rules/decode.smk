@@ -14,11 +14,11 @@ rule decode_cell:
         f"results/logs/decode/{paramspace.wildcard_pattern}.log",
     conda:
         "../../envs/sqs.yaml"
-    threads: config["resources"]["decode_threads"]
+    threads: STUDY.resources.decode_threads
     resources:
         timed_cpus=timed_cpus,
-        mem_mb=config["resources"]["mem_mb"],
+        mem_mb=STUDY.resources.mem_mb,
         runtime=60,
-        gpu=config["resources"]["gpu"],
+        gpu=STUDY.resources.gpu,
     script:
         "../scripts/decode_cell.py"

@@ -23,12 +23,12 @@ rule prepare_models:
         "results/logs/prepare_models.log",
     conda:
         "../../envs/sqs.yaml"
-    threads: config["resources"]["model_threads"]
+    threads: STUDY.resources.model_threads
     resources:
         timed_cpus=timed_cpus,
-        mem_mb=config["resources"]["mem_mb"],
+        mem_mb=STUDY.resources.mem_mb,
         runtime=120,
-        gpu=config["resources"]["gpu"],
+        gpu=STUDY.resources.gpu,
     script:
         "../scripts/prepare_models.py"
 
@@ -50,12 +50,12 @@ rule cache_logits:
         "results/logs/cache_logits.log",
     conda:
         "../../envs/sqs.yaml"
-    threads: config["resources"]["model_threads"]
+    threads: STUDY.resources.model_threads
     resources:
         timed_cpus=timed_cpus,
-        mem_mb=config["resources"]["mem_mb"],
+        mem_mb=STUDY.resources.mem_mb,
         runtime=60,
-        gpu=config["resources"]["gpu"],
+        gpu=STUDY.resources.gpu,
     script:
         "../scripts/cache_logits.py"
 
@@ -98,11 +98,11 @@ rule calibrate_compute:
         "results/logs/calibrate_compute.log",
     conda:
         "../../envs/sqs.yaml"
-    threads: config["resources"]["decode_threads"]  # as a decoding job runs: the calibrated profile is that job
+    threads: STUDY.resources.decode_threads  # as a decoding job runs: the calibrated profile is that job
     resources:
         timed_cpus=CPUS,  # every core: nothing else runs while it times the models
-        mem_mb=config["resources"]["mem_mb"],
+        mem_mb=STUDY.resources.mem_mb,
         runtime=30,
-        gpu=config["resources"]["gpu"],
+        gpu=STUDY.resources.gpu,
     script:
         "../scripts/calibrate_compute.py"

@@ -19,11 +19,11 @@ rule policy_study:
         "results/logs/{study}.log",
     conda:
         "../../envs/sqs.yaml"
-    threads: config["resources"]["model_threads"]
+    threads: STUDY.resources.model_threads
     resources:
         timed_cpus=timed_cpus,
-        mem_mb=config["resources"]["mem_mb"],
+        mem_mb=STUDY.resources.mem_mb,
         runtime=120,
-        gpu=config["resources"]["gpu"],
+        gpu=STUDY.resources.gpu,
     script:
         "../scripts/policy_study.py"

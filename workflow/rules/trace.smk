@@ -21,7 +21,7 @@ rule trace_calibration:
     threads: 1
     resources:
         timed_cpus=timed_cpus,
-        mem_mb=config["resources"]["mem_mb"],
+        mem_mb=STUDY.resources.mem_mb,
         runtime=30,
     script:
         "../scripts/trace_calibration.py"
@@ -95,7 +95,7 @@ rule sweep_dense:
     threads: config["analysis"]["sweep"]["workers"]
     resources:
         timed_cpus=timed_cpus,
-        mem_mb=config["resources"]["mem_mb"],
+        mem_mb=STUDY.resources.mem_mb,
         runtime=60,
     script:
         "../scripts/sweep_dense.py"
@@ -120,7 +120,8 @@ rule verdicts:
 
 rule regimes:
     """Where it pays: speedup over AR and dense QS across uplink rate and propagation, per compute profile
-    and temperature, from the logits cache; live cells beside three of its points."""
+    and temperature, from the logits cache; live cells beside three of its points; one cloud serving many
+    edges (capacity against AR's within the latency objective)."""
     input:
         summary="results/tables/summary.csv",
         meta=f"{CACHE_DIR}/meta.json",
@@ -128,6 +129,8 @@ rule regimes:
     output:
         table="results/tables/regimes.csv",
         validation="results/tables/regimes_validation.csv",
+        capacity="results/tables/capacity.csv",
+        capacity_map="results/tables/capacity_map.csv",
         png=figure_outputs("regimes"),
         pdf=figure_outputs("regimes", "pdf"),
     params:
@@ -139,7 +142,7 @@ rule regimes:
     threads: 1
     resources:
         timed_cpus=timed_cpus,
-        mem_mb=config["resources"]["mem_mb"],
+        mem_mb=STUDY.resources.mem_mb,
         runtime=30,
     script:
         "../scripts/regimes.py"

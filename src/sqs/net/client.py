@@ -10,6 +10,7 @@ cloud's part of it is what the server reports of its own.
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections.abc import Sequence
 
@@ -36,8 +37,10 @@ class RemoteCloud:
     remote = True  # timed by the clock; the accepted text lives at the cloud, the edge keeps its own copy
 
     def __init__(self, address: str, token: bytes, model: LoadedModel, cloud_model: str, temperature: float,
-                 scheme_code: int, seed: Sequence[int] | None, timeout_s: float = 120.0) -> None:  # fmt: skip
+                 scheme_code: int, seed: Sequence[int] | None, timeout_s: float = 120.0,
+                 tls: ssl.SSLContext | None = None, server_name: str | None = None) -> None:  # fmt: skip
         self.address = parse_address(address)
+        self.tls, self.server_name = tls, server_name  # TLS (sqs.net.tls.client_context), the name to expect
         self.token, self.model, self.cloud_model = token, model, cloud_model
         self.temperature, self.scheme_code = float(temperature), int(scheme_code)
         self.seed = tuple(int(s) for s in seed) if seed is not None else None
@@ -53,6 +56,9 @@ class RemoteCloud:
         while got < n:
             chunk = self.sock.recv(min(n - got, 1 << 20))
             if not chunk:
+                if self.sealer is None and self.tls is None:  # before the challenge: a TLS server waits for a hello
+                    raise ConnectionError("the cloud closed the connection before its challenge (a TLS server? "
+                                          "connect with --tls-ca)")  # fmt: skip
                 raise ConnectionError("the cloud closed the connection")
             chunks.append(chunk)
             got += len(chunk)
@@ -74,6 +80,19 @@ class RemoteCloud:
         self.sealer.check(kind, body, mac)
         return kind, body
 
+    def _handshake(self, sock: socket.socket) -> ssl.SSLSocket:
+        name = self.server_name or self.address[0]
+        try:
+            return self.tls.wrap_socket(sock, server_hostname=name)
+        except ssl.SSLCertVerificationError as exc:
+            sock.close()
+            raise ConnectionError(f"TLS: the cloud's certificate is not trusted for {name!r}: "
+                                  f"{exc.verify_message or exc.reason}") from exc  # fmt: skip
+        except ssl.SSLError as exc:
+            sock.close()
+            raise ConnectionError(f"TLS handshake failed ({exc.reason or exc}): is the cloud serving TLS "
+                                  "(sqs serve --tls-cert/--tls-key)?") from exc  # fmt: skip
+
     def _fail(self, what: str, exc: Exception) -> CloudUnavailable:
         self.close(send_bye=False)
         return CloudUnavailable(f"{what} ({self.address[0]}:{self.address[1]}): {type(exc).__name__}: {exc}")
@@ -84,8 +103,11 @@ class RemoteCloud:
         self.close(send_bye=False)
         self.batch = 0
         try:
+            self.sealer = None
             self.sock = socket.create_connection(self.address, timeout=self.timeout_s)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.tls is not None:
+                self.sock = self._handshake(self.sock)
             kind, body = self._read()
             if kind is not FrameType.CHALLENGE:
                 raise FrameError(ErrorCode.MALFORMED, f"expected CHALLENGE, got {kind.name}")
@@ -149,7 +171,8 @@ class RemotePair:
     """The edge's SLM with a cloud across the network: what :func:`sqs.study.decode.decode_prompt` needs of a pair."""
 
     def __init__(self, slm: LoadedModel, address: str, token: bytes, cloud_model: str, seed_policy: str = "client",
-                 timeout_s: float = 120.0) -> None:  # fmt: skip
+                 timeout_s: float = 120.0, tls: ssl.SSLContext | None = None,
+                 server_name: str | None = None) -> None:  # fmt: skip
         if seed_policy not in ("client", "server"):
             raise ValueError(f"seed policy must be client or server, got {seed_policy!r}")
         parse_address(address)
@@ -160,6 +183,7 @@ class RemotePair:
         self.vocab_size = slm.vocab_size
         self.slm_id, self.llm_id = slm.name, cloud_model
         self.seed_policy, self.timeout_s = seed_policy, timeout_s
+        self.tls, self.server_name = tls, server_name
 
     def encode(self, text: str) -> list[int]:
         return self.side.encode(text)
@@ -170,4 +194,4 @@ class RemotePair:
     def make_cloud(self, temperature: float, seed: tuple[int, ...], scheme_code: int) -> RemoteCloud:
         seed = seed if self.seed_policy == "client" else None
         return RemoteCloud(self.address, self.token, self.side, self.llm_id, temperature, scheme_code, seed,
-                           self.timeout_s)  # fmt: skip
+                           self.timeout_s, self.tls, self.server_name)  # fmt: skip

@@ -25,6 +25,7 @@ import numpy as np
 from sqs.net import frames as fr
 from sqs.net.frames import ErrorCode, FrameError, FrameType
 from sqs.net.identity import LoadedModel
+from sqs.net.tls import server_context
 from sqs.protocol import wire
 from sqs.protocol.schemes import by_code
 from sqs.system.cloud import Cloud
@@ -51,6 +52,8 @@ class ServerConfig:
     seed_policies: tuple[str, ...] = SEED_POLICIES
     batch_verify: bool = False  # verify the sessions' uplinks that wait together in one batched LLM forward
     max_batch: int = 8
+    tls_cert: str | None = None  # PEM certificate chain: serve TLS 1.2+ (sqs.net.tls), the frames' HMAC on top
+    tls_key: str | None = None  # its private key
 
     def __post_init__(self) -> None:
         for name in ("max_frame_bytes", "max_sessions", "max_context", "max_drafts", "max_ell", "max_batch"):
@@ -59,6 +62,8 @@ class ServerConfig:
         for name in ("idle_timeout_s", "hello_timeout_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both tls_cert and tls_key (PEM files), or neither")
         bad = set(self.seed_policies) - set(SEED_POLICIES)
         if bad or not self.seed_policies:
             raise ValueError(f"seed_policies must be a non-empty subset of {SEED_POLICIES}, got {self.seed_policies}")
@@ -177,9 +182,12 @@ class CloudServer:
     async def start(self) -> int:
         """Listen; returns the bound port (``port=0`` picks a free one)."""
         cfg = self.config
-        self._server = await asyncio.start_server(self._session, cfg.host, cfg.port, limit=1 << 16)
+        tls = server_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert else None
+        extra = {"ssl": tls, "ssl_handshake_timeout": cfg.hello_timeout_s} if tls else {}
+        self._server = await asyncio.start_server(self._session, cfg.host, cfg.port, limit=1 << 16, **extra)
         port = self._server.sockets[0].getsockname()[1]
-        log.info("serving %s (V=%d) on %s:%d", self.model.name, self.model.vocab_size, cfg.host, port)
+        log.info("serving %s (V=%d) on %s:%d%s", self.model.name, self.model.vocab_size, cfg.host, port,
+                 " over TLS" if tls else "")  # fmt: skip
         return port
 
     async def serve_forever(self) -> None:

@@ -9,6 +9,7 @@ throughput and per-session latency, and whether every session decoded exactly wh
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,11 +19,12 @@ import numpy as np
 
 from sqs.net.client import RemoteCloud
 from sqs.net.frames import HEAD, MAC_BYTES
-from sqs.net.identity import LoadedModel
+from sqs.net.identity import LoadedModel, load_side
 from sqs.protocol import wire
 from sqs.protocol.schemes import SCHEMES, make_scheme
 from sqs.system.edge import Edge
 from sqs.system.latency import LinkConfig
+from sqs.system.pricing import Pricer
 from sqs.system.session import SessionResult, run_session
 
 LINK_COLUMNS = ("scheme", "prompt", "batch", "drafts", "accepted", "payload_bits", "uplink_bytes", "downlink_bytes",
@@ -156,6 +158,135 @@ def load_study(side: LoadedModel, address: str, token: bytes, cloud_model: str, 
     return rows
 
 
+CAPACITY_COLUMNS = ("edges", "tokens", "wall_s", "system_tokens_per_s", "pred_system_tokens_per_s",
+                    "system_error", "latency_per_token_s", "pred_latency_per_token_s", "latency_error",
+                    "mean_draft_len", "tokens_per_batch", "edge_s_per_batch", "round_sessions", "round_s",
+                    "cloud_s_per_batch", "bottleneck", "identical_to_alone", "lost")  # fmt: skip
+
+
+def time_rounds(side: LoadedModel, sizes: Sequence[int], n_new: int, context: int, repeats: int = 3) -> list:
+    """The cloud's batched verification forward on this machine, alone: (sessions, median seconds) for each
+    size, ``n_new`` tokens after ``context`` cached ones a session (what a round of the server costs)."""
+    rng = np.random.default_rng(0)
+    out = []
+    for s in sizes:
+        times = []
+        for _ in range(repeats):
+            sessions = [side.session_model() for _ in range(s)]
+            seqs = [rng.integers(100, side.vocab_size - 100, size=context + n_new).tolist() for _ in range(s)]
+            for m, q in zip(sessions, seqs, strict=True):
+                m.next_logits(q[:context])  # each cache holds its context
+            t0 = time.perf_counter()
+            side.weights.score_many(sessions, [q[:context] for q in seqs], [q[context:] for q in seqs])
+            times.append(time.perf_counter() - t0)
+        out.append((int(s), float(np.median(times))))
+    return out
+
+
+def fit_rounds(points: list, n_new: int):
+    """t(s) = a + s p by least squares: the ``calibrated`` price of a round of s sessions
+    (:class:`sqs.system.compute.Fitted` with its per-session term on the new tokens)."""
+    from sqs.system.compute import Fitted
+
+    s, t = (np.array(x, dtype=float) for x in zip(*points, strict=True))
+    p, a = np.polyfit(s, t, 1) if np.ptp(s) else (t.mean(), 0.0)
+    return Fitted(float(a), float(p) / n_new, 0.0, 0.0)
+
+
+def _edge_worker(job: dict) -> dict:
+    """One edge process: load its model on one thread, wait for the others, decode its sessions; returns each
+    session's tokens and per-batch clock."""
+    import torch
+
+    torch.set_num_threads(1)
+    side = load_side(job["slm"], "edge", job["dtype"])
+    link = LinkConfig(**job["link"])
+    results, token = [], job["token"]
+    job["barrier"].wait()
+    t0 = time.time()
+    for s in job["sessions"]:
+        try:
+            r = run_remote(side.session_model(), side, job["address"], token, job["llm"], s, job["tokens"],
+                           job["temperature"], link, max_draft_len=job["max_draft_len"])  # fmt: skip
+        except Exception as exc:  # a lost session is counted, not raised
+            results.append({"error": f"{type(exc).__name__}: {exc}"})
+            continue
+        results.append({"tokens": r.tokens, "batches": [
+            {"drafts": b.num_drafts, "accepted": b.num_accepted, "edge_s": b.latency.edge_s,
+             "cloud_s": b.latency.cloud_s, "total_s": b.latency.total_s, "uplink_bytes": b.uplink_bytes,
+             "downlink_bytes": b.downlink_bytes} for b in r.batches]})  # fmt: skip
+    return {"start": t0, "end": time.time(), "results": results}
+
+
+def capacity_study(slm: str, llm: str, dtype: str, address: str, token: bytes, prompts: Sequence[tuple[int, ...]],
+                   counts: Sequence[int], rounds, scheme: str, max_new_tokens: int, temperature: float,
+                   link: LinkConfig, max_draft_len: int, max_batch: int, cloud_threads: int,
+                   protocol_per_draft_s: float, context: float, progress=None) -> list[dict]:  # fmt: skip
+    """N real edge processes (one per core-thread, ``slm`` each) against one batched-verification server, for N in
+    ``counts``: the clock's system throughput and per-token latency beside :mod:`sqs.system.capacity`'s
+    prediction from the same workload (its drafts and tokens a batch, the edge's seconds alone at N = 1), the
+    server's rounds priced by ``rounds`` (:func:`fit_rounds`) plus ``protocol_per_draft_s`` a draft, on this machine's
+    shared cores. Every session's tokens are compared with the same session at N = 1."""
+    import multiprocessing as mp
+    import os
+
+    from sqs.system import capacity as cap
+    from sqs.system.compute import ComputeProfile, Side
+
+    ctx = mp.get_context("spawn")
+    rows, alone, base = [], {}, None
+    profile = ComputeProfile("this machine", Side(rounds, (), "edge"), Side(rounds, (), "this machine"))
+    shared = cap.SharedMachine(os.cpu_count() or 1, cloud_threads)
+    for n in progress(list(counts)) if progress else counts:
+        # edge i decodes every prompt, starting at the i-th; a session (prompt j, seed j) is the same on every edge
+        order = [[(i + k) % len(prompts) for k in range(len(prompts))] for i in range(n)]
+        sessions = [[Session(scheme, SCHEME_PARAMS[scheme], prompts[j], j) for j in js] for js in order]
+        with ctx.Manager() as manager:
+            barrier = manager.Barrier(n)
+            jobs = [{"slm": slm, "llm": llm, "dtype": dtype, "address": address, "token": token, "sessions": ss,
+                     "tokens": max_new_tokens, "temperature": temperature, "link": vars(link),
+                     "max_draft_len": max_draft_len, "barrier": barrier} for ss in sessions]  # fmt: skip
+            with ctx.Pool(n) as pool:
+                out = pool.map(_edge_worker, jobs)
+        ok = [(order[i][k], r) for i, o in enumerate(out) for k, r in enumerate(o["results"]) if "error" not in r]
+        lost = sum(len(o["results"]) for o in out) - len(ok)
+        batches = [b for _, r in ok for b in r["batches"]]
+        tokens = sum(len(r["tokens"]) for _, r in ok)
+        wall = max(o["end"] for o in out) - min(o["start"] for o in out)
+        per_edge = [sum(b["total_s"] for r in o["results"] if "error" not in r for b in r["batches"])
+                    / max(sum(len(r["tokens"]) for r in o["results"] if "error" not in r), 1) for o in out]  # fmt: skip
+        drafts = float(np.mean([b["drafts"] for b in batches]))
+        per_batch = tokens / len(batches)
+        if n == 1 or base is None:  # the workload, its edge alone: what each edge costs without contention
+            cloud = rounds.forward_s(drafts + 1, context) + protocol_per_draft_s * drafts
+            base = cap.Workload(scheme, drafts, per_batch, float(np.mean([b["edge_s"] for b in batches])),
+                                float(np.mean([b["uplink_bytes"] for b in batches])),
+                                float(np.mean([b["downlink_bytes"] for b in batches])), cloud, context,
+                                max_new_tokens)  # fmt: skip
+        w = cap.Workload(scheme, drafts, per_batch, base.edge_s, base.uplink_bytes, base.downlink_bytes, base.cloud_s,
+                         context, max_new_tokens)  # fmt: skip
+        pricer = Pricer(profile, link)
+        pred = cap.point(pricer, w, n, max_batch, shared=shared)
+        plain = cap.point(pricer, w, n, max_batch)
+        g = -(-n // max_batch)
+        which = ("machine" if pred["cycle_s"] > plain["cycle_s"] + 1e-12 else
+                 "cloud" if g * pred["round_s"] >= cap.think_s(pricer, w) + pred["round_s"] else "edge")  # fmt: skip
+        if not alone:  # the first count's sessions (N = 1: each alone) are the reference
+            alone = {j: r["tokens"] for j, r in ok}
+        same = all(alone.get(j) == r["tokens"] for j, r in ok)
+        measured_latency = float(np.mean(per_edge))
+        rows.append({"edges": n, "tokens": tokens, "wall_s": wall, "system_tokens_per_s": tokens / wall,
+                     "pred_system_tokens_per_s": pred["system_tokens_per_s"],
+                     "system_error": pred["system_tokens_per_s"] / (tokens / wall) - 1.0,
+                     "latency_per_token_s": measured_latency, "pred_latency_per_token_s": pred["latency_per_token_s"],
+                     "latency_error": pred["latency_per_token_s"] / measured_latency - 1.0,
+                     "mean_draft_len": drafts, "tokens_per_batch": per_batch, "edge_s_per_batch": base.edge_s,
+                     "round_sessions": pred["round_sessions"], "round_s": pred["round_s"],
+                     "cloud_s_per_batch": float(np.mean([b["cloud_s"] for b in batches])), "bottleneck": which,
+                     "identical_to_alone": same, "lost": lost})  # fmt: skip
+    return rows
+
+
 # the settings the network study decodes each scheme with: its registry defaults (the paper's ell, K = 16, ...)
 SCHEME_PARAMS = {name: spec.defaults() for name, spec in SCHEMES.items() if spec.speculative}
 
@@ -173,7 +304,6 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m sqs.net.study link|load``: the network measurements, tables and figures into --out-dir."""
     import argparse
     import json
-    import os
     from pathlib import Path
 
     import pandas as pd
@@ -184,8 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     from sqs.steps.io import write_table
 
     ap = argparse.ArgumentParser(prog="python -m sqs.net.study", description=main.__doc__)
-    ap.add_argument("kind", choices=["link", "load"])
-    ap.add_argument("--cloud", required=True, help="HOST:PORT of a sqs serve cloud")
+    ap.add_argument("kind", choices=["link", "load", "capacity"])
+    ap.add_argument("--cloud", help="HOST:PORT of a sqs serve cloud (capacity: started here, batched, if not given)")
     ap.add_argument("--token-file", required=True)
     ap.add_argument("--slm", required=True, help="the edge model (toy:V:seed:closeness for the toy pair)")
     ap.add_argument("--llm", required=True, help="the cloud model the server runs")
@@ -200,8 +330,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--downlink-bps", type=float, default=10e6)
     ap.add_argument("--propagation-s", type=float, default=0.02, help="round-trip propagation the relay adds")
     ap.add_argument("--interface", help="the edge's interface, to count what the link carried (veth-edge)")
+    ap.add_argument("--edges", type=int, nargs="+", default=[1, 2, 4, 8, 16], help="capacity: edge processes")
+    ap.add_argument("--max-batch", type=int, default=16, help="capacity: sessions one verification round takes")
+    ap.add_argument("--cloud-threads", type=int, default=os.cpu_count() or 1,
+                    help="capacity: cores the server's forward uses (torch's default: all)")  # fmt: skip
     ap.add_argument("--out-dir", required=True)
     args = ap.parse_args(argv)
+    if args.kind == "capacity":
+        return _capacity_main(args)
+    if not args.cloud:
+        ap.error(f"{args.kind} needs --cloud HOST:PORT")
     token = Path(args.token_file).read_text().strip().encode()
     side = load_side(args.slm, "edge", args.dtype)
     prompts = [tuple(side.encode(p)) for p in args.prompts]
@@ -229,6 +367,63 @@ def main(argv: list[str] | None = None) -> int:
         write_table(rows, out / "net_load.csv", LOAD_COLUMNS)
         figures.fig_net_load(pd.read_csv(out / "net_load.csv"), out / "fig_net_load", scheme)
         print(json.dumps(rows))
+    return 0
+
+
+def _capacity_main(args) -> int:
+    """Calibrate the server's rounds here (the cloud model alone), then run the edges against a batched server."""
+    import gc
+    import json
+    import sys
+    from contextlib import ExitStack
+    from pathlib import Path
+
+    import pandas as pd
+    from tqdm import tqdm
+
+    from sqs.net.launch import announced
+    from sqs.outputs import figures
+    from sqs.steps.io import write_table
+    from sqs.system.compute import PROTOCOL_PRICES
+
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    token_file = Path(args.token_file)
+    edge = load_side(args.slm, "edge", args.dtype)
+    prompts = [tuple(edge.encode(p)) for p in args.prompts]
+    context = float(np.mean([len(p) for p in prompts])) + args.max_new_tokens / 2
+    del edge
+    cloud = load_side(args.llm, "cloud", args.dtype)
+    n_new = args.max_draft_len + 1
+    sizes = sorted({min(n, args.max_batch) for n in args.edges} | {1})
+    points = time_rounds(cloud, sizes, n_new, int(context))
+    rounds = fit_rounds(points, n_new)
+    print(f"rounds of the cloud alone: {points}; fit a={rounds.a:.4f} s + {rounds.b * n_new:.4f} s a session",
+          file=sys.stderr)  # fmt: skip
+    v = cloud.vocab_size
+    del cloud
+    gc.collect()
+    prices = json.loads(PROTOCOL_PRICES.read_text())
+    price = prices["cloud_protocol"][args.schemes[0]]
+    per_draft = (price["a"] * v / prices["vocab_size"] + price["b"] * SCHEME_PARAMS[args.schemes[0]].get("k", 0))
+    link = LinkConfig(args.uplink_bps, args.downlink_bps, args.propagation_s)
+    with ExitStack() as stack:
+        address = args.cloud
+        if address is None:
+            serve = [str(Path(sys.executable).parent / "sqs"), "serve", "--llm", args.llm, "--dtype", args.dtype,
+                     "--token-file", str(token_file), "--port", "0", "--batch-verify", "--max-batch",
+                     str(args.max_batch)]  # fmt: skip
+            _, info = stack.enter_context(announced(serve, out / "serve_capacity.log", "the batched server"))
+            address = info["listening"]
+        token = token_file.read_text().strip().encode()
+        bar = lambda xs: tqdm(xs, desc="capacity study", unit="count")  # noqa: E731
+        rows = capacity_study(args.slm, args.llm, args.dtype, address, token, prompts, args.edges, rounds,
+                              args.schemes[0], args.max_new_tokens, args.temperature, link, args.max_draft_len,
+                              args.max_batch, args.cloud_threads, per_draft, context, bar)  # fmt: skip
+    write_table(rows, out / "net_capacity.csv", CAPACITY_COLUMNS)
+    write_table([{"sessions": s, "seconds": t} for s, t in points], out / "net_capacity_rounds.csv")
+    figures.fig_net_capacity(pd.read_csv(out / "net_capacity.csv"), out / "fig_net_capacity")
+    print(json.dumps(rows))
     return 0
 
 

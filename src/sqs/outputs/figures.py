@@ -26,7 +26,7 @@ from sqs.study.grid import PARAM_COLUMNS, is_variant
 # every scheme's colour, marker and label, as sqs.protocol.schemes.registry declares them
 STYLE = {name: {**spec.style, "label": spec.label} for name, spec in SCHEMES.items()}
 __all__ = ["REGISTRY", "draw", "draw_all"]
-TRACE_SCHEMES = [name for name, spec in SCHEMES.items() if spec.trace is not None]
+TRACE_SCHEMES = [name for name, spec in SCHEMES.items() if spec.vectorized is not None]
 
 
 def _save(fig, stem: Path, constrained: bool = False, dpi: int = 130, note: str = "") -> None:
@@ -133,12 +133,12 @@ def _temperature_axes(axes, ylabels):
         ax.grid(alpha=0.3)
 
 
-def paper_points(sweep: pd.DataFrame, settings: dict) -> pd.DataFrame:
+def paper_points(sweep: pd.DataFrame, settings) -> pd.DataFrame:
     """The sweep's rows at the paper figures' settings (``analysis.figures``): its temperatures, K-SQS at its
     Ks, C-SQS at its betas and etas."""
-    sw = _isin(sweep, "temperature", settings["temperatures"])
-    k = _isin(sw[sw.scheme == "k-sqs"], "K", settings["K"])
-    c = _isin(_isin(sw[sw.scheme == "c-sqs"], "beta0", settings["beta0"]), "eta", settings["eta"])
+    sw, v = _isin(sweep, "temperature", settings.temperatures), settings.values
+    k = _isin(sw[sw.scheme == "k-sqs"], "K", v["K"])
+    c = _isin(_isin(sw[sw.scheme == "c-sqs"], "beta0", v["beta0"]), "eta", v["eta"])
     return pd.concat([k, c], ignore_index=True)
 
 
@@ -438,7 +438,7 @@ def fig_support_size_vs_temperature(stats, stem) -> None:
     _save(fig, stem)
 
 
-def draw_all(summary, stats, sweep, out_dir: Path, regimes: list[str], settings: dict, trace=None) -> list[Path]:
+def draw_all(summary, stats, sweep, out_dir: Path, regimes: list[str], settings, trace=None) -> list[Path]:
     """Every figure of the ``figures`` rule (as registered); returns the PNG paths.
 
     Per regime: the paper's figures from ``sweep`` (the trace model's rows at the figure ``settings``,
@@ -700,15 +700,16 @@ def fig_compute_calibration(cal, stem) -> None:
     _save(fig, stem)
 
 
-@figure("regimes", inputs=("regimes.csv",))
-def fig_regimes(tab, stem) -> None:
+@figure("regimes", inputs=("regimes.csv", "capacity_map.csv"))
+def fig_regimes(tab, capmap, stem) -> None:
     """Best sparse scheme's predicted speedup over cloud-only AR and over dense QS across uplink rate and
-    propagation, per compute profile and temperature; the letter in a cell names the winner."""
+    propagation, per compute profile and temperature, the letter in a cell naming the winner; and, one cloud
+    serving many edges, the best scheme's capacity over AR's within the latency objective."""
     from matplotlib.colors import LogNorm
 
     sparse = tab[tab.scheme != "qs"]
     profiles, temps = list(dict.fromkeys(sparse.profile)), sorted(sparse.temperature.unique())
-    fig, axes = plt.subplots(len(profiles), 2 * len(temps), figsize=(5.0 * 2 * len(temps), 3.6 * len(profiles)),
+    fig, axes = plt.subplots(len(profiles), 3 * len(temps), figsize=(5.0 * 3 * len(temps), 3.6 * len(profiles)),
                              squeeze=False, layout="constrained")  # fmt: skip
     letter = {name: spec.letter for name, spec in SCHEMES.items()}
     norm = LogNorm(vmin=0.1, vmax=10.0)
@@ -720,7 +721,7 @@ def fig_regimes(tab, stem) -> None:
             rates, props = sorted(best.uplink_bps.unique()), sorted(best.propagation_s.unique())
             panels = (("speedup_vs_ar", "over cloud-only AR"), ("speedup_vs_qs", "over dense QS"))
             for k, (col, what) in enumerate(panels):
-                ax = axes[i, 2 * j + k]
+                ax = axes[i, 3 * j + k]
                 grid = best.pivot_table(index="propagation_s", columns="uplink_bps", values=col).reindex(
                     index=props, columns=rates)  # fmt: skip
                 im = ax.imshow(grid.to_numpy(float), origin="lower", aspect="auto", cmap="RdBu", norm=norm)
@@ -736,10 +737,72 @@ def fig_regimes(tab, stem) -> None:
                 ax.set_xlabel("uplink (Mb/s)")
                 ax.set_ylabel("propagation (ms)")
                 ax.set_title(f"{prof}\nT = {t:g}, speedup {what}", fontsize=9)
-    fig.colorbar(im, ax=axes.ravel().tolist(), label="speedup of the best sparse scheme (log)", shrink=0.6)
+            cm = capmap[(capmap.profile == prof) & np.isclose(capmap.temperature, t)]
+            _capacity_panel(axes[i, 3 * j + 2], cm, rates, props, letter, norm)
+            axes[i, 3 * j + 2].set_title(f"{prof}\nT = {t:g}, capacity over AR's (many edges, one cloud)", fontsize=9)
+    fig.colorbar(im, ax=axes.ravel().tolist(), label="speedup, or capacity ratio, of the best scheme (log)",
+                 shrink=0.6)  # fmt: skip
     won = ", ".join(f"{SCHEMES[n].letter} = {SCHEMES[n].label}" for n in dict.fromkeys(sparse.scheme))
     fig.suptitle(f"Where it pays (trace prediction), the winner: {won}; black line: speedup 1")
     _save(fig, stem, constrained=True, dpi=110)
+
+
+def _capacity_panel(ax, cm, rates, props, letter, norm) -> None:
+    """The capacity ratio over (uplink, propagation); each cell: the winner's letter and its edge count."""
+    grid = cm.pivot_table(index="propagation_s", columns="uplink_bps", values="capacity_vs_ar").reindex(
+        index=props, columns=rates)  # fmt: skip
+    shown = np.clip(grid.to_numpy(float), norm.vmin, None)  # no edge served: the scale's floor, not blank
+    ax.imshow(shown, origin="lower", aspect="auto", cmap="RdBu", norm=norm)
+    at = {(r.propagation_s, r.uplink_bps): r for r in cm.itertuples()}
+    for a, d in enumerate(props):
+        for b, r in enumerate(rates):
+            row = at.get((d, r))
+            if row is not None:
+                ax.text(b, a, f"{letter.get(row.scheme, '-')}\n{row.capacity}", ha="center", va="center", fontsize=5)
+    if np.isfinite(grid.to_numpy(float)).any():
+        ax.contour(grid.to_numpy(float), levels=[1.0, 1.5], colors="black", linewidths=[1.0, 0.6],
+                   linestyles=["solid", "dashed"])  # fmt: skip
+    ax.set_xticks(range(len(rates))[::3], [f"{r / 1e6:g}" for r in rates[::3]])
+    ax.set_yticks(range(len(props)), [f"{1e3 * d:g}" for d in props])
+    ax.set_xlabel("uplink (Mb/s)")
+    ax.set_ylabel("propagation (ms)")
+
+
+@figure("regimes", inputs=("capacity.csv",))
+def fig_capacity(cap, stem) -> None:
+    """One cloud serving N edges: per-edge tokens/s, per-token latency against the objective and the cloud's
+    busy accelerator-seconds per 1,000 tokens, for cloud-only AR (streamed; one round trip per token) and each
+    scheme at its best setting; per compute profile (rows) and temperature (line style)."""
+    profiles, temps = list(dict.fromkeys(cap.profile)), sorted(cap.temperature.unique())
+    cols = (("tokens_per_s_per_edge", "tokens/s per edge", True),
+            ("latency_per_token_s", "per-token latency (ms)", True),
+            ("cloud_s_per_1k_tokens", "cloud accelerator-s per 1,000 tokens", True))  # fmt: skip
+    fig, axes = plt.subplots(len(profiles), 3, figsize=(15, 3.8 * len(profiles)), squeeze=False)
+    styles = ["-", "--", ":", "-."]
+    colors = {**{n: s.style["color"] for n, s in SCHEMES.items()}, "ar-streamed": "black", "ar-per-token": "dimgray"}
+    for i, prof in enumerate(profiles):
+        for j, (col, label, logy) in enumerate(cols):
+            ax = axes[i, j]
+            for k, t in enumerate(temps):
+                sub = cap[(cap.profile == prof) & np.isclose(cap.temperature, t)]
+                for scheme, rows in sub.groupby("scheme", sort=False):
+                    y = rows[col] * (1e3 if col == "latency_per_token_s" else 1.0)
+                    lab = f"{scheme} (capacity {int(rows.capacity.iloc[0])})" if k == len(temps) - 1 else None
+                    ax.plot(rows.edges, y, styles[k % len(styles)], color=colors.get(scheme, "tab:gray"),
+                            marker="o", ms=3, label=lab)  # fmt: skip
+            if col == "latency_per_token_s":
+                ax.axhline(1e3 * float(cap.objective_s.iloc[0]), color="red", lw=0.8, ls="--", label="objective")
+            ax.set_xscale("log", base=2)
+            if logy:
+                ax.set_yscale("log")
+            ax.set_xlabel("edges sharing one cloud")
+            ax.set_ylabel(label)
+            ax.set_title(f"{prof}" + (f"; T = {', '.join(f'{t:g}' for t in temps)} (line styles)" if j == 0 else ""),
+                         fontsize=9)  # fmt: skip
+            ax.grid(alpha=0.3, which="both")
+        axes[i, 1].legend(fontsize=7)
+    fig.suptitle("Many edges, one cloud (trace model, batched verification): capacity at the last temperature")
+    _save(fig, stem)
 
 
 @figure("", inputs=("net_link_batches.csv", "net_link.csv"))
@@ -771,6 +834,28 @@ def fig_net_link(batches, summary, stem) -> None:
     ax2.set_title("uplink + propagation + downlink", fontsize=10)
     ax2.legend(fontsize=8, loc="lower right")
     ax2.grid(alpha=0.3, axis="y")
+    _save(fig, stem)
+
+
+@figure("", inputs=("net_capacity.csv",))
+def fig_net_capacity(cap, stem) -> None:
+    """Edge processes against one batched-verification server on this machine: the clock against the capacity
+    model's prediction (system throughput, per-token latency), with the error per edge count."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    pairs = (("system_tokens_per_s", "system throughput (tokens/s)", "system_error"),
+             ("latency_per_token_s", "per-token latency (s)", "latency_error"))  # fmt: skip
+    for ax, (col, label, err) in zip(axes, pairs, strict=True):
+        ax.plot(cap.edges, cap[col], "o-", color="tab:blue", label="measured (clock)")
+        ax.plot(cap.edges, cap[f"pred_{col}"], "s--", color="tab:orange", label="capacity model")
+        for r in cap.itertuples():
+            ax.annotate(f"{getattr(r, err):+.0%}", (r.edges, getattr(r, f"pred_{col}")), fontsize=7,
+                        textcoords="offset points", xytext=(4, 4))  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("edge processes")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Many edges, one batched cloud, on this machine: model (error in %) against the clock")
     _save(fig, stem)
 
 

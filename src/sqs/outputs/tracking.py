@@ -26,7 +26,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from sqs.protocol.schemes import get as scheme_spec
-from sqs.study.grid import PARAM_COLUMNS, is_preemptive, link_config
+from sqs.study.config import study_config
+from sqs.study.grid import PARAM_COLUMNS, is_preemptive
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def log_study(
     tracking_uri: str,
     experiment: str,
     artifact_root: Path,
-    config: dict,
+    config,
     summary_csv: Path,
     cells: list[tuple[dict, Path]],
     tables: list[Path] = (),
@@ -137,7 +138,8 @@ def log_study(
     repo: Path,
 ) -> dict:
     """Log the study; ``cells`` pairs each summary row with its per-prompt records file; ``tables`` go beside
-    summary.csv on the parent run (the sweep, the verdicts). Returns run ids."""
+    summary.csv on the parent run (the sweep, the verdicts); ``config``: the workflow's, parsed or as its dict
+    (its hash is the dict's). Returns run ids."""
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
@@ -153,7 +155,8 @@ def log_study(
     else:
         exp_id = exp.experiment_id
     _retry(client.set_experiment_tag, exp_id, *EXPERIMENT_KIND)  # new and existing experiments alike
-    config_hash = content_hash(config)
+    config = study_config(config)
+    config_hash = content_hash(dict(config.source))
     commit = git_commit(repo)
     cell_keys = [content_hash(config_hash, row, path.read_bytes()) for row, path in cells]
     figure_bytes = [f.read_bytes() for f in figures]
@@ -173,15 +176,15 @@ def log_study(
             tags={"sqs.invocation_key": invocation, "sqs.kind": "workflow", **common},
         )
         params = {
-            "slm": config["models"]["slm"],
-            "llm": config["models"]["llm"],
+            "slm": config.models.slm,
+            "llm": config.models.llm,
             "config_hash": config_hash,
             "git_commit": commit,
             "n_cells": len(cells),
-            **{f"decode.{k}": v for k, v in config["decode"].items()},
-            **{f"link.{k}": v for k, v in asdict(link_config(config)).items()},
-            "regimes": json.dumps(config.get("regimes") or {}, sort_keys=True),
-            **{f"data.{k}": v for k, v in config["data"].items() if v is not None},
+            **{f"decode.{k}": v for k, v in asdict(config.decode).items()},
+            **{f"link.{k}": v for k, v in asdict(config.link).items()},
+            "regimes": json.dumps(config.source.get("regimes") or {}, sort_keys=True),
+            **{f"data.{k}": v for k, v in asdict(config.data).items() if v is not None},
         }
         _retry(client.log_batch, parent.info.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
         added = 1

@@ -11,8 +11,9 @@ from tqdm import tqdm
 
 from sqs.protocol.probs import sample_probs, softmax_temperature
 from sqs.steps.io import read_jsonl, write_table
+from sqs.study.config import Cache, Models, section
 from sqs.study.decode import ModelPair
-from sqs.trace.logitcache import cache_statistics, load_trace
+from sqs.trace.logitcache import cache_statistics, load_cache
 
 log = logging.getLogger(__name__)
 
@@ -80,15 +81,15 @@ def sample_continuations(llm, prompts: list[list[int]], n: int, rngs: list, batc
     return out
 
 
-def build_cache_files(prompts_path: Path, models: dict, cache: dict, out_dir: Path) -> dict:
-    """The workflow's cache step: the prompts file and the model section in, the cache directory out."""
+def build_cache_files(prompts_path: Path, models, cache, out_dir: Path) -> dict:
+    """The workflow's cache step: the prompts file and the ``models`` and ``cache`` sections in, the cache out."""
     records = read_jsonl(prompts_path)
-    pair = ModelPair.of(models)
+    cache = section(Cache, cache)
     return build_logits_cache(
-        pair,
+        ModelPair.of(section(Models, models)),
         records,
-        cache["positions_per_prompt"],
-        cache["seed"],
+        cache.positions_per_prompt,
+        cache.seed,
         out_dir,
         progress=lambda xs: tqdm(xs, desc="cache logits", unit="prompt"),
     )
@@ -96,4 +97,4 @@ def build_cache_files(prompts_path: Path, models: dict, cache: dict, out_dir: Pa
 
 def write_cache_statistics(cache_dir: Path, temperatures: list[float], alpha: float, out_csv: Path) -> None:
     """The workflow's ``cache_stats`` job: support sizes and E[1 − TV] per temperature (cache_stats.csv)."""
-    write_table(cache_statistics(load_trace(cache_dir), temperatures, alpha), out_csv)
+    write_table(cache_statistics(load_cache(cache_dir), temperatures, alpha), out_csv)

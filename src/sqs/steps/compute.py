@@ -15,9 +15,10 @@ from sqs.protocol.probs import softmax_temperature
 from sqs.protocol.schemes import SCHEMES
 from sqs.protocol.verify import verify
 from sqs.steps.io import atomic_write, write_table
+from sqs.study.config import Decode, Models, section
 from sqs.study.decode import ModelPair
 from sqs.system.compute import Fitted, fit_forward, fit_linear
-from sqs.trace.logitcache import load_trace
+from sqs.trace.logitcache import load_cache
 
 NEW = (1, 2, 3, 5, 9, 17)  # tokens per forward: a draft step is 1, a verification of L drafts L + 1
 CONTEXTS = (8, 32, 128)  # cached tokens before the call
@@ -76,15 +77,16 @@ def time_protocol(slm_logits: np.ndarray, temperature: float, ell: int, rng: np.
     return out
 
 
-def calibrate_compute_files(models: dict, cache_dir, decode: dict, out_json, out_csv, fig_dir) -> dict:
-    """Both models' forwards and every scheme's protocol, timed here; the fit as JSON, the points as CSV."""
+def calibrate_compute_files(models, cache_dir, decode, out_json, out_csv, fig_dir) -> dict:
+    """Both models' forwards and every scheme's protocol, timed here; the fit as JSON, the points as CSV
+    (``models``, ``decode``: those sections)."""
     rng = np.random.default_rng(0)
+    models, decode = section(Models, models), section(Decode, decode)
     pair = ModelPair.of(models)
     sides = {"slm": time_forwards(pair.slm, pair.vocab_size, rng), "llm": time_forwards(pair.llm, pair.vocab_size, rng)}
-    trace = load_trace(cache_dir)
-    proto = time_protocol(trace.slm, 1.0, int(decode["ell"]), rng)
+    proto = time_protocol(load_cache(cache_dir).slm, 1.0, decode.ell, rng)
     cal = {
-        "slm": models["slm"], "llm": models["llm"], "dtype": models["dtype"], "vocab_size": pair.vocab_size,
+        "slm": models.slm, "llm": models.llm, "dtype": models.dtype, "vocab_size": pair.vocab_size,
         "slm_forward": vars(fit_forward([(r["n_new"], r["context"], r["seconds"]) for r in sides["slm"]])),
         "llm_forward": vars(fit_forward([(r["n_new"], r["context"], r["seconds"]) for r in sides["llm"]])),
         "edge_protocol": {}, "cloud_protocol": {},

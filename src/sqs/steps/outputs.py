@@ -10,6 +10,7 @@ import pandas as pd
 from sqs.outputs import figures
 from sqs.steps.io import write_table
 from sqs.study.aggregate import summary_table
+from sqs.study.config import FigureSettings, section
 from sqs.study.simulate import SimulationConfig, simulate
 from sqs.study.verdicts import verdicts
 
@@ -20,7 +21,7 @@ def write_summary(metrics_paths: list, out_csv) -> None:
     write_table(summary_table(rows).to_dict("records"), out_csv)
 
 
-def figures_files(summary_csv, stats_csv, sweep_csv, out_dir, regimes: list[str], settings: dict,
+def figures_files(summary_csv, stats_csv, sweep_csv, out_dir, regimes: list[str], settings,
                   trace_csv=None) -> list[Path]:  # fmt: skip
     """``figures``: the tables in; per regime the paper's figures (trace model with intervals, live cells
     beside) and the live cells' own, priced by the regime's compute profile, the baselines again on the wall
@@ -28,18 +29,19 @@ def figures_files(summary_csv, stats_csv, sweep_csv, out_dir, regimes: list[str]
     trace = pd.read_csv(trace_csv) if trace_csv else None
     summary, stats = pd.read_csv(summary_csv), pd.read_csv(stats_csv)
     sweep = pd.read_csv(sweep_csv)
-    return figures.draw_all(summary, stats, sweep, Path(out_dir), list(regimes), dict(settings), trace)
+    settings = section(FigureSettings, settings, "analysis.figures")
+    return figures.draw_all(summary, stats, sweep, Path(out_dir), list(regimes), settings, trace)
 
 
-def verdict_files(sweep_csv, figures_settings: dict, out_csv) -> list[dict]:
-    """``verdicts``: the sweep table in, the verdict table out (sqs.study.verdicts)."""
-    rows = verdicts(pd.read_csv(sweep_csv), figures_settings)
+def verdict_files(sweep_csv, figures_settings, out_csv) -> list[dict]:
+    """``verdicts``: the sweep table and ``analysis.figures`` in, the verdict table out (sqs.study.verdicts)."""
+    rows = verdicts(pd.read_csv(sweep_csv), section(FigureSettings, figures_settings, "analysis.figures"))
     write_table(rows, out_csv)
     return rows
 
 
-def simulate_files(settings: dict, out_csv) -> list[dict]:
-    """``toy``: every scheme on the exact toy pair -> toy_summary.csv."""
-    rows = simulate(SimulationConfig(**settings), progress=False)
+def simulate_files(settings, out_csv) -> list[dict]:
+    """``toy``: the ``simulation`` section in; every scheme on the exact toy pair -> toy_summary.csv."""
+    rows = simulate(section(SimulationConfig, settings, "simulation"), progress=False)
     write_table(rows, out_csv)
     return rows

@@ -9,23 +9,22 @@ from pathlib import Path
 import pandas as pd
 
 from sqs.outputs import figures
-from sqs.protocol.schemes import grid_columns
 from sqs.steps.io import read_jsonl, write_table
-from sqs.study.grid import (
-    compute_profile,
-    is_variant,
-    link_config,
-    profile_name,
-    regime_config,
-    regime_names,
-    trace_cell,
-    trace_grid,
-    trace_settings,
-)
+from sqs.study.config import StudyConfig, study_config
+from sqs.study.grid import compute_profile, is_variant, trace_cell, trace_grid, trace_settings
 from sqs.system.compute import make_profile
 from sqs.trace.headroom import HEADROOM_COLUMNS, policy_headroom
-from sqs.trace.logitcache import load_trace
-from sqs.trace.regimes import ar_terms, cell_terms, link_terms, regime_cells, regime_table, validate
+from sqs.trace.logitcache import load_cache
+from sqs.trace.regimes import (
+    ar_terms,
+    capacity_map,
+    capacity_table,
+    cell_terms,
+    link_terms,
+    regime_cells,
+    regime_table,
+    validate,
+)
 from sqs.trace.sequence import expected_tallies
 from sqs.trace.sweep import (
     SWEEP_SCHEMES,
@@ -50,12 +49,13 @@ def _calibration(path) -> dict | None:
     return json.loads(Path(path).read_text()) if path else None
 
 
-def regime_profiles(config: dict, calibration_path, summary_csv) -> dict:
+def regime_profiles(config: StudyConfig, calibration_path, summary_csv) -> dict:
     """Each regime's compute profile (its live cells were priced with it); under ``measured``, per-call
     prices fitted on that regime's live cells."""
     cal, live, out = _calibration(calibration_path), None, {}
-    for name in regime_names(config):
-        profile = compute_profile(regime_config(config, name), cal)
+    for view in config.views():
+        name = view.regime
+        profile = compute_profile(view, cal)
         if profile.measured:
             live = _live(summary_csv) if live is None else live
             profile = profile_from_summary([r for r in live if r.get("regime", name) == name])
@@ -70,43 +70,45 @@ def _live_segments(trace, n_prompts: int) -> list[int]:
     return list(range(n_prompts))
 
 
-def calibration_files(cache_dir, summary_csv, config: dict, out_csv, fig_dir, calibration_path=None) -> list[dict]:
+def calibration_files(cache_dir, summary_csv, config, out_csv, fig_dir, calibration_path=None) -> list[dict]:
     """``trace_calibration``: every plain live cell predicted from the cache over its own prompts, and
     fig_trace_calibration."""
-    tr = load_trace(cache_dir)
+    config = study_config(config)
+    tr = load_cache(cache_dir)
     profiles = regime_profiles(config, calibration_path, summary_csv)
     live = []
     for row in _live(summary_csv):
         if row["scheme"] in SWEEP_SCHEMES and not is_variant(row):
             live.append((trace_cell(config, row["regime"], row), row, _live_segments(tr, int(row["n_prompts"]))))
     rows = calibrate(tr.slm, tr.llm, tr.segments, live, profiles, tr.contexts,
-                     n_boot=int(config["analysis"]["figures"]["n_boot"]))  # fmt: skip
+                     n_boot=config.analysis.figures.n_boot)  # fmt: skip
     write_table(rows, out_csv)
     figures.draw("fig_trace_calibration", fig_dir, pd.read_csv(out_csv))
     return rows
 
 
-def dense_sweep_files(cache_dir, summary_csv, config: dict, out_csv, fig_dir, workers: int = 1,
+def dense_sweep_files(cache_dir, summary_csv, config, out_csv, fig_dir, workers: int = 1,
                       calibration_path=None, progress=None) -> list[dict]:  # fmt: skip
     """``sweep_dense``: per regime, the dense grid and the figures' settings over every cached prompt, AR beside;
     the best setting per temperature; each regime's heat map (``<fig_dir>/<regime>/fig_sweep_heatmap``)."""
-    tr = load_trace(cache_dir)
+    config = study_config(config)
+    tr = load_cache(cache_dir)
     profiles = regime_profiles(config, calibration_path, summary_csv)
     grid = trace_grid(config)
-    n_boot = int(config["analysis"]["figures"]["n_boot"])
+    n_boot = config.analysis.figures.n_boot
     cells = []
-    for name in regime_names(config):
-        cells += grid_cells(grid["temperatures"], grid, **trace_settings(regime_config(config, name), name))
+    for view in config.views():
+        cells += grid_cells(grid["temperatures"], grid, **trace_settings(view))
     rows = sweep(tr.slm, tr.llm, tr.segments, cells, profiles, progress=progress, workers=workers,
-                 contexts=tr.contexts, n_boot=n_boot, seed=int(config["decode"]["seed"]))  # fmt: skip
-    links = {n: (profiles[n], link_config(regime_config(config, n))) for n in profiles}
+                 contexts=tr.contexts, n_boot=n_boot, seed=config.decode.seed)  # fmt: skip
+    links = {n: (profiles[n], config.view(n).link) for n in profiles}
     rows = with_speedups(ar_rows(tr.segments, links, grid["temperatures"], tr.contexts, n_boot) + rows)
     write_table(rows, out_csv)
     sw = pd.read_csv(out_csv, keep_default_na=False, na_values=[""])
     spec = sw[sw.scheme != "ar"]
     write_table(figures.best_per_temperature(spec).to_dict("records"),
                 Path(out_csv).with_name("sweep_best_per_temperature.csv"))  # fmt: skip
-    for name in regime_names(config):
+    for name in config.regime_names():
         figures.draw("fig_sweep_heatmap", fig_dir, spec[spec.regime == name], regime=name)
     return rows
 
@@ -114,24 +116,24 @@ def dense_sweep_files(cache_dir, summary_csv, config: dict, out_csv, fig_dir, wo
 def theorem2_files(cache_dir, temperature: float, beta0: float, alpha: float, etas: list[float], ell: int,
                    out_csv, fig_dir) -> list[dict]:  # fmt: skip
     """``theorem2``: C-SQS's running dropped mass along the trace against Theorem 2, and fig_theorem2."""
-    tr = load_trace(cache_dir)
+    tr = load_cache(cache_dir)
     rows = theorem2_table(tr.slm, tr.llm, temperature, beta0, alpha, etas, ell)
     write_table(rows, out_csv)
     figures.draw("fig_theorem2", fig_dir, pd.read_csv(out_csv), alpha=alpha)
     return rows
 
 
-def headroom_files(cache_dir, summary_csv, config: dict, out_csv, fig_dir=None, calibration_path=None) -> list[dict]:
+def headroom_files(cache_dir, summary_csv, config, out_csv, fig_dir=None, calibration_path=None) -> list[dict]:
     """``policy_headroom``: the cache and the top-level config's compute profile in, table (and fig) out."""
-    s = config["analysis"]["policies"]
-    tr = load_trace(cache_dir)
+    config = study_config(config)
+    s = config.analysis.policies
+    tr = load_cache(cache_dir)
     profile = compute_profile(config, _calibration(calibration_path))
     if profile.measured:
         profile = profile_from_summary(_live(summary_csv))
     rows = policy_headroom(
-        tr.slm, tr.llm, tr.segments, list(s["temperatures"]), profile, link_config(config),
-        ell=max(s["ells"]), budget_bits=int(config["decode"]["budget_bits"]), max_len=max(s["draft_lens"]),
-        context=tr.mean_context,
+        tr.slm, tr.llm, tr.segments, list(s.temperatures), profile, config.link, ell=max(s.ells),
+        budget_bits=config.decode.budget_bits, max_len=max(s.draft_lens), context=tr.mean_context,
     )  # fmt: skip
     write_table(rows, out_csv, HEADROOM_COLUMNS)
     if fig_dir is not None:
@@ -139,24 +141,29 @@ def headroom_files(cache_dir, summary_csv, config: dict, out_csv, fig_dir=None, 
     return rows
 
 
-def regimes_files(cache_dir, runs_dir, config: dict, out_csv, validation_csv, fig_dir,
+def regimes_files(cache_dir, runs_dir, config, out_csv, validation_csv, capacity_csv, capacity_map_csv, fig_dir,
                   calibration_path=None) -> list[dict]:  # fmt: skip
     """``regimes``: the (uplink, propagation) map per profile and temperature under the top-level config's batch
-    rule, and the live cells of the regime that runs it beside it (over their own prompts)."""
-    r, m = config["analysis"]["regimes"], config["models"]
+    rule, and the live cells of the regime that runs it beside it (over their own prompts); one cloud serving
+    many edges over the top-level link (``capacity_csv``) and its capacity across the map (``capacity_map_csv``)."""
+    config = study_config(config)
+    r, m = config.analysis.regimes, config.models
     cal = _calibration(calibration_path)
-    profiles = {n: make_profile(n, m["slm"], m["llm"], cal) for n in r["profiles"]}
-    link = link_config(config)
-    settings = {c: r.get(c, []) for c in grid_columns()}
-    cells = regime_cells([float(t) for t in r["temperatures"]], settings, **trace_settings(config))
-    tr = load_trace(cache_dir)
+    profiles = {n: make_profile(n, m.slm, m.llm, cal) for n in r.profiles}
+    link = config.link
+    cells = regime_cells([float(t) for t in r.temperatures], dict(r.values), **trace_settings(config))
+    tr = load_cache(cache_dir)
     terms = cell_terms(tr.slm, tr.llm, tr.segments, cells, profiles, tr.contexts)
     ar = {n: ar_terms(tr.segments, p, tr.contexts) for n, p in profiles.items()}
     rows = regime_table(terms, cells, profiles, ar, link.downlink_bps)
-    run_profile = profile_name(config)
+    c = config.analysis.capacity
+    write_table(capacity_table(terms, cells, profiles, ar, link, tr.mean_context, c.objective_s, c.max_batch,
+                               c.edges), capacity_csv)  # fmt: skip
+    write_table(capacity_map(terms, cells, profiles, ar, link.downlink_bps, tr.mean_context, c.objective_s,
+                             c.max_batch), capacity_map_csv)  # fmt: skip
+    run_profile = config.compute.profile
     live = []  # live plain cells of a regime that reads the top-level config as it is, at a setting the map holds
-    top = {k: v for k, v in config.items() if k != "regimes"}
-    base = [n for n in regime_names(config) if regime_config(config, n) == top]
+    base = [n for n in config.regime_names() if config.reads_top_level(n)]
     stats = None
     for metrics in sorted(Path(runs_dir).rglob("metrics.json")):
         row = json.loads(metrics.read_text())
@@ -175,7 +182,8 @@ def regimes_files(cache_dir, runs_dir, config: dict, out_csv, validation_csv, fi
         live.append((mine, records, link_terms(tallies)))
     write_table(rows, out_csv)
     write_table(validate(live, run_profile, link.downlink_bps), validation_csv)
-    figures.draw("fig_regimes", fig_dir, pd.read_csv(out_csv))
+    figures.draw("fig_regimes", fig_dir, pd.read_csv(out_csv), pd.read_csv(capacity_map_csv))
+    figures.draw("fig_capacity", fig_dir, pd.read_csv(capacity_csv, keep_default_na=False, na_values=[""]))
     return rows
 
 

@@ -28,11 +28,12 @@ N_BOOT = 2000  # bootstrap resamples of a live cell's prompts
 _RANK = {name: i for i, name in enumerate(SCHEMES)}  # the registry's order: ar, sd, qs, k-sqs, c-sqs, top-p
 
 
-def cell_metrics(records: list[dict], cell: dict, config: dict) -> dict:
-    """The summary row of one cell from its per-prompt records."""
+def cell_metrics(records: list[dict], cell: dict, view) -> dict:
+    """The summary row of one cell from its per-prompt records (``view``: its regime's
+    :class:`sqs.study.config.StudyConfig`)."""
     if not records:
         raise ValueError(f"cell {cell} has no records")
-    d = config["decode"]
+    d = view.decode
     spec = scheme_spec(str(cell["scheme"]))
     tallies = [r["tally"] for r in records]
     rates = pooled(tallies).rates()
@@ -46,13 +47,13 @@ def cell_metrics(records: list[dict], cell: dict, config: dict) -> dict:
         "temperature": float(cell["temperature"]),
     }
     key = "/".join(f"{c}~{row[c]}" for c in CELL_COLUMNS)  # the cell's own bootstrap draws
-    ci = bootstrap_ci(tallies, np.random.default_rng([int(d["seed"]), zlib.crc32(key.encode())]), N_BOOT)
+    ci = bootstrap_ci(tallies, np.random.default_rng([d.seed, zlib.crc32(key.encode())]), N_BOOT)
     row |= {
         **values,
-        "alpha": float(d["alpha"]) if "alpha" in {f.name for f in spec.param_fields()} else 0.0,
+        "alpha": float(d.alpha) if "alpha" in {f.name for f in spec.param_fields()} else 0.0,
         "ell": round(rates["mean_ell"]),
-        "budget_bits": int(d["budget_bits"]),
-        "max_draft_len": d.get("max_draft_len"),
+        "budget_bits": d.budget_bits,
+        "max_draft_len": d.max_draft_len,
         **rates,
         **ci,
         "speedup_vs_ar": math.nan,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sqs.models.backend import DEFAULT_DTYPE, DEFAULT_LLM, DEFAULT_SLM
-from sqs.models.interface import LanguageModel, encode_prompt, load, shared_vocab_size, with_backend
+from sqs.models.interface import LanguageModel, encode_prompt, load, shared_vocab_size
 from sqs.protocol import wire
 from sqs.protocol.probs import sample_probs, softmax_temperature
 from sqs.protocol.schemes import get as scheme_spec
@@ -130,10 +130,10 @@ class ModelPair:
         log.info("loaded %s -> %s in %.1f s (V=%d)", slm_id, llm_id, time.perf_counter() - t0, self.vocab_size)
 
     @classmethod
-    def of(cls, models: dict) -> ModelPair:
-        """The pair a config's ``models`` section names (its edge on ``slm_backend``)."""
-        slm = with_backend(models["slm"], models.get("slm_backend", "transformers"))
-        return cls(slm, models["llm"], models["dtype"], models["device"])
+    def of(cls, models) -> ModelPair:
+        """The pair a config's models section names (:class:`sqs.study.config.Models`: its edge on its
+        backend)."""
+        return cls(models.slm_id, models.llm, models.dtype, models.device)
 
     def configs(self) -> tuple[dict | None, dict | None]:
         """Both models' architectures (for the shapes a named compute profile prices)."""

@@ -9,6 +9,7 @@ own training prompts.
 from __future__ import annotations
 
 import glob
+from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
@@ -51,23 +52,53 @@ def split_sentence(text: str, prompt_fraction: float, min_prompt_words: int = 2)
     return " ".join(words[:cut]), " ".join(words[cut:])
 
 
-def load_prompt_records(data: dict) -> list[dict]:
-    """``{"prompt", "reference"}`` records from the workflow's ``data`` config section.
+@dataclass(frozen=True)
+class Data:
+    """The workflow's ``data`` section: where the prompts come from (the schema documents each key)."""
+
+    source: str = "openers"
+    openers: str = "news"
+    split: str = "eval"
+    n_prompts: int = 4
+    text_file: str | None = None
+    dataset: str = "billion-word-benchmark/lm1b"
+    dataset_revision: str | None = None
+    data_files: str | None = None
+    dataset_split: str = "test"
+    text_column: str = "text"
+    prompt_fraction: float = 0.5
+    min_words: int = 6
+
+
+def as_data(value) -> Data:
+    """The ``data`` section parsed (a dict from the workflow; a :class:`Data` passes as it is)."""
+    if isinstance(value, Data):
+        return value
+    unknown = set(value) - {f.name for f in fields(Data)}
+    if unknown:
+        raise ValueError(f"data: unknown key(s) {sorted(unknown)}; valid: {', '.join(f.name for f in fields(Data))}")
+    return Data(**value)
+
+
+def load_prompt_records(data) -> list[dict]:
+    """``{"prompt", "reference"}`` records from the workflow's ``data`` section (:class:`sqs.study.config.Data`,
+    or its dict).
 
     ``openers``: the committed news openers (no reference; the LLM's own sampled continuation stands in
     for it in the logits cache). ``text_file``: one sentence a line. ``datasets``: a Hugging Face dataset
     (the paper's LM1B), which needs the hub or a local datasets cache.
     """
-    source, n = data["source"], int(data["n_prompts"])
+    data = as_data(data)
+    source, n = data.source, data.n_prompts
     if source == "openers":
-        kind, split = data.get("openers", "news"), data.get("split", "eval")
+        kind, split = data.openers, data.split
         texts = openers(kind, split)
         if n > len(texts):
             raise ValueError(f"data.n_prompts={n} but the {split!r} half of the {kind} openers holds {len(texts)}")
         return [{"prompt": t, "reference": ""} for t in texts[:n]]
-    min_words = int(data.get("min_words", 6))
+    min_words = data.min_words
     if source == "text_file":
-        path = Path(data["text_file"])
+        path = Path(data.text_file or "")
         if not path.is_file():
             raise FileNotFoundError(f"data.text_file={str(path)!r} does not exist")
         sentences = read_prompts(path)
@@ -78,7 +109,7 @@ def load_prompt_records(data: dict) -> list[dict]:
     sentences = [s for s in sentences if len(s.split()) >= min_words][:n]
     if len(sentences) < n:
         raise ValueError(f"data.n_prompts={n} but only {len(sentences)} sentences have >= {min_words} words")
-    frac = float(data.get("prompt_fraction", 0.5))
+    frac = data.prompt_fraction
     return [dict(zip(("prompt", "reference"), split_sentence(s, frac), strict=True)) for s in sentences]
 
 
@@ -95,7 +126,7 @@ def _hub_reachable(dataset_id: str) -> bool:
 _PACKAGED_BUILDERS = ("parquet", "csv", "json", "text", "arrow")  # datasets builders that read local files
 
 
-def _dataset_sentences(data: dict, n: int, min_words: int) -> list[str]:
+def _dataset_sentences(data, n: int, min_words: int) -> list[str]:
     """Sentences from a datasets source, streamed until ``n`` are long enough.
 
     ``dataset`` is a hub id, a local directory, or a packaged builder (``parquet``, ``csv``, ``json``,
@@ -107,8 +138,8 @@ def _dataset_sentences(data: dict, n: int, min_words: int) -> list[str]:
         import datasets
     except ImportError as exc:  # pragma: no cover - datasets is a declared dependency
         raise RuntimeError("data.source=datasets needs the `datasets` package") from exc
-    ds_id, split, column = data["dataset"], data.get("dataset_split", "test"), data.get("text_column", "text")
-    files, revision = data.get("data_files"), data.get("dataset_revision")
+    ds_id, split, column = data.dataset, data.dataset_split, data.text_column
+    files, revision = data.data_files, data.dataset_revision
     kwargs = {"revision": revision} if revision else {}
     if files:
         kwargs["data_files"] = {split: files}
@@ -142,7 +173,7 @@ def _dataset_sentences(data: dict, n: int, min_words: int) -> list[str]:
     return out
 
 
-def write_prompt_records(data: dict, out: Path) -> int:
+def write_prompt_records(data, out: Path) -> int:
     """The workflow's prompt step: ``prompts.jsonl`` with one ``{"prompt", "reference"}`` a line."""
     import json
 

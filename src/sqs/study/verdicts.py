@@ -52,22 +52,23 @@ def _at(df: pd.DataFrame, column: str, values) -> pd.DataFrame:
     return df[np.isclose(df[column].to_numpy(float)[:, None], np.asarray(values, float)[None, :]).any(axis=1)]
 
 
-def verdicts(sweep: pd.DataFrame, figures: dict) -> list[dict]:
-    """Every comparison above over ``sweep``'s rows at the settings ``figures`` (analysis.figures) lists."""
+def verdicts(sweep: pd.DataFrame, figures) -> list[dict]:
+    """Every comparison above over ``sweep``'s rows at the settings ``figures``
+    (:class:`sqs.study.config.FigureSettings`) lists."""
     rows = []
-    eta_on = max(figures["eta"])
+    eta_on = max(figures.values["eta"])
     for regime, reg in sweep.groupby("regime", sort=False):
-        for t in figures["temperatures"]:
+        for t in figures.temperatures:
             at = reg[np.isclose(reg.temperature, t)]
-            k = _at(at[at.scheme == "k-sqs"], "K", figures["K"])
-            c = _at(at[at.scheme == "c-sqs"], "beta0", figures["beta0"])
+            k = _at(at[at.scheme == "k-sqs"], "K", figures.values["K"])
+            c = _at(at[at.scheme == "c-sqs"], "beta0", figures.values["beta0"])
             c_on = c[np.isclose(c.eta, eta_on)]
             if len(k) and len(c_on):
                 best_k = k.loc[k.latency_s.idxmin()]
                 best_c = c_on.loc[c_on.latency_s.idxmin()]
                 rows.append(_pair("K-SQS best K vs C-SQS best beta", regime, float(t), best_k, best_c))
             if eta_on > 0:
-                for beta in figures["beta0"]:
+                for beta in figures.values["beta0"]:
                     pair = c[np.isclose(c.beta0, beta)]
                     on, off = pair[np.isclose(pair.eta, eta_on)], pair[np.isclose(pair.eta, 0.0)]
                     if len(on) and len(off):

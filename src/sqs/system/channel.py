@@ -1,4 +1,4 @@
-"""Time-varying uplink rates: a two-state Markov (Gilbert–Elliott) channel, or a replayed rate trace.
+"""Time-varying uplink rates: a two-state Markov (Gilbert–Elliott) channel, or recorded rates replayed.
 
 The rate in force is drawn once per batch (``next_rate``) and recorded with the batch; the edge is
 assumed to know it when it plans the batch (the QS reference's policy observes it too). The
@@ -16,16 +16,16 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ChannelConfig:
-    """``kind``: ``fixed`` (the link's own uplink rate), ``gilbert-elliott`` or ``trace`` (a CSV file)."""
+    """``kind``: ``fixed`` (the link's own uplink rate), ``gilbert-elliott`` or ``replay`` (a CSV file's rates)."""
 
     kind: str = "fixed"
     rates_bps: tuple[float, float] = (2e6, 6e6)  # Gilbert–Elliott: state 0 ("bad"), state 1 ("good")
     p_leave: tuple[float, float] = (0.5, 0.5)  # per batch: P(0 -> 1), P(1 -> 0)
     start_state: int = 0
-    trace_csv: str | None = None  # one rate per batch in column ``uplink_bps``; replayed cyclically
+    rates_csv: str | None = None  # one rate per batch in column ``uplink_bps``; replayed cyclically
 
     def __post_init__(self) -> None:
-        kinds = ("fixed", "gilbert-elliott", "trace")
+        kinds = ("fixed", "gilbert-elliott", "replay")
         if self.kind not in kinds:
             raise ValueError(f"channel kind must be one of {', '.join(kinds)}, got {self.kind!r}")
         if len(self.rates_bps) != 2 or not all(r > 0 for r in self.rates_bps):
@@ -34,8 +34,8 @@ class ChannelConfig:
             raise ValueError(f"p_leave must be two probabilities in [0, 1], got {self.p_leave!r}")
         if self.start_state not in (0, 1):
             raise ValueError(f"start_state must be 0 or 1, got {self.start_state!r}")
-        if self.kind == "trace" and not self.trace_csv:
-            raise ValueError("a trace channel needs trace_csv: a CSV file with an uplink_bps column")
+        if self.kind == "replay" and not self.rates_csv:
+            raise ValueError("a replay channel needs rates_csv: a CSV file with an uplink_bps column")
 
 
 class RateProcess:
@@ -46,7 +46,7 @@ class RateProcess:
         self.fixed_bps = float(fixed_bps)
         self.rng = rng
         self.state = cfg.start_state
-        self.trace = read_rate_trace(cfg.trace_csv) if cfg.kind == "trace" else None
+        self.recorded = read_rates(cfg.rates_csv) if cfg.kind == "replay" else None
         self.n = 0
 
     def next_rate(self) -> float:
@@ -54,32 +54,32 @@ class RateProcess:
         self.n += 1
         if cfg.kind == "fixed":
             return self.fixed_bps
-        if cfg.kind == "trace":
-            return self.trace[n % len(self.trace)]
+        if cfg.kind == "replay":
+            return self.recorded[n % len(self.recorded)]
         if n > 0 and self.rng.random() < cfg.p_leave[self.state]:  # the first batch uses the start state
             self.state = 1 - self.state
         return float(cfg.rates_bps[self.state])
 
 
-def read_rate_trace(path: str | Path) -> list[float]:
+def read_rates(path: str | Path) -> list[float]:
     """Rates from a CSV with an ``uplink_bps`` column (one row per batch), validated."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"rate trace {path} does not exist (a CSV with an uplink_bps column)")
+        raise FileNotFoundError(f"rates file {path} does not exist (a CSV with an uplink_bps column)")
     with path.open(newline="") as f:
         reader = csv.DictReader(f)
         if "uplink_bps" not in (reader.fieldnames or []):
-            raise ValueError(f"rate trace {path} has columns {reader.fieldnames}, needs 'uplink_bps'")
+            raise ValueError(f"rates file {path} has columns {reader.fieldnames}, needs 'uplink_bps'")
         rates = []
         for i, row in enumerate(reader, start=2):
             try:
                 r = float(row["uplink_bps"])
             except ValueError:
                 bad = row["uplink_bps"]
-                raise ValueError(f"rate trace {path} line {i}: uplink_bps={bad!r} is not a number") from None
+                raise ValueError(f"rates file {path} line {i}: uplink_bps={bad!r} is not a number") from None
             if not r > 0:
-                raise ValueError(f"rate trace {path} line {i}: uplink_bps={r} must be > 0")
+                raise ValueError(f"rates file {path} line {i}: uplink_bps={r} must be > 0")
             rates.append(r)
     if not rates:
-        raise ValueError(f"rate trace {path} has no rows")
+        raise ValueError(f"rates file {path} has no rows")
     return rates

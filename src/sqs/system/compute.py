@@ -121,11 +121,16 @@ class Device:
     weight_bits: float  # precision the deployment stores weights in
     protocol_scale: float  # this machine's protocol seconds x this: the device's CPU (assumption, docs)
     source: str
+    host_cores: int = 1  # host CPU cores a serving device has for protocol work (one verifier thread: 1)
 
-    def forward_s(self, shape: ModelShape, n_new: int, context: int) -> float:
+    def forward_s(self, shape: ModelShape, n_new: int, context: int, sessions: float = 1) -> float:
+        """One forward of ``sessions`` sequences at once, each ``n_new`` new tokens after ``context`` cached
+        ones: the weights are read once, every sequence's KV cache and FLOPs are its own."""
         overhead = self.kernels_per_layer * shape.layers * self.launch_s
-        memory = shape.bytes_read(n_new, context, self.weight_bits) / (self.mem_bw * self.bw_efficiency)
-        compute = shape.flops(n_new, context) / (self.peak_flops * self.flops_efficiency)
+        weights = shape.params * self.weight_bits / 8.0
+        kv = sessions * (shape.bytes_read(n_new, context, self.weight_bits) - weights)
+        memory = (weights + kv) / (self.mem_bw * self.bw_efficiency)
+        compute = sessions * shape.flops(n_new, context) / (self.peak_flops * self.flops_efficiency)
         return overhead + max(memory, compute)
 
 
@@ -135,9 +140,10 @@ def _jetson(name: str, bw: float, flops: float, protocol_scale: float, source: s
     return Device(name, bw, flops, 0.32, 0.5, 15e-6, 10, 4.5, protocol_scale, source)
 
 
-def _datacenter(name: str, bw: float, flops: float, source: str) -> Device:
-    """A datacenter GPU serving bf16 weights at batch 1: 0.8 of peak bandwidth, 5 µs a kernel launch."""
-    return Device(name, bw, flops, 0.8, 0.5, 5e-6, 10, 16, 1.0, source)
+def _datacenter(name: str, bw: float, flops: float, host_cores: int, source: str) -> Device:
+    """A datacenter GPU serving bf16 weights at batch 1: 0.8 of peak bandwidth, 5 µs a kernel launch; its share
+    of its server's CPU cores for the protocol's host work."""
+    return Device(name, bw, flops, 0.8, 0.5, 5e-6, 10, 16, 1.0, source, host_cores)
 
 
 DEVICES = {
@@ -147,10 +153,13 @@ DEVICES = {
     "orin-nano": _jetson("Jetson Orin Nano 8GB", 68e9, 10.2e12, 2.5,
                          "NVIDIA Jetson Orin Nano datasheet: 68 GB/s LPDDR5, 20 dense INT8 TOPS "
                          "(10 dense FP16 TFLOPS derived)"),
-    "h100-sxm": _datacenter("NVIDIA H100 SXM", 3.35e12, 989e12, "H100 SXM: 3.35 TB/s HBM3, 989 dense BF16 TFLOPS"),
-    "h100-pcie": _datacenter("NVIDIA H100 PCIe", 2.0e12, 756e12, "H100 PCIe: 2.0 TB/s HBM2e, 756 dense BF16 TFLOPS"),
-    "a100-80gb": _datacenter("NVIDIA A100 80GB SXM", 2.039e12, 312e12,
-                             "NVIDIA A100 datasheet: 2,039 GB/s HBM2e, 312 dense BF16 TFLOPS"),
+    "h100-sxm": _datacenter("NVIDIA H100 SXM", 3.35e12, 989e12, 14, "H100 SXM: 3.35 TB/s HBM3, 989 dense BF16 "
+                            "TFLOPS; DGX H100: 112 CPU cores for 8 GPUs"),
+    "h100-pcie": _datacenter("NVIDIA H100 PCIe", 2.0e12, 756e12, 14, "H100 PCIe: 2.0 TB/s HBM2e, 756 dense BF16 "
+                             "TFLOPS; host cores as a DGX H100's share"),
+    "a100-80gb": _datacenter("NVIDIA A100 80GB SXM", 2.039e12, 312e12, 16,
+                             "NVIDIA A100 datasheet: 2,039 GB/s HBM2e, 312 dense BF16 TFLOPS; DGX A100: 128 CPU "
+                             "cores for 8 GPUs"),
 }  # fmt: skip
 # named edge/cloud pairs: <edge>+<cloud>, any two of the devices
 PAIRS = tuple(f"{edge}+{cloud}" for edge in DEVICES for cloud in DEVICES)
@@ -166,8 +175,11 @@ class Fitted:
     d: float
     e: float
 
-    def forward_s(self, n_new: int, context: int) -> float:
-        return max(self.a + self.b * n_new + self.d * context + self.e * n_new * context, 0.0)
+    def forward_s(self, n_new: int, context: int, sessions: float = 1) -> float:
+        """``sessions`` sequences in one forward, on a CPU: the call's constant once, every token, context and
+        attention term per sequence (a batch costs its tokens, as a compute-bound device's does)."""
+        per = self.b * n_new + self.d * context + self.e * n_new * context
+        return max(self.a + sessions * per, 0.0)
 
 
 def fit_forward(samples: list[tuple[int, int, float]]) -> Fitted:
@@ -216,13 +228,19 @@ class Side:
         raise ValueError(f"no protocol price for scheme {scheme!r} on {self.label or 'this side'} (priced: "
                          f"{', '.join(table)}); re-measure the protocol prices (rule calibrate_compute)")  # fmt: skip
 
-    def forward_s(self, n_new: int, context: int) -> float:
+    @property
+    def host_cores(self) -> int:
+        """Cores that share the protocol's host work across sessions (a fitted machine: one verifier thread)."""
+        return 1 if isinstance(self.forward, Fitted) else self.forward[0].host_cores
+
+    def forward_s(self, n_new: int, context: int, sessions: float = 1) -> float:
+        """A forward's seconds (``sessions`` sequences batched into one: the cloud verifying many edges)."""
         if n_new <= 0:
             return 0.0  # everything was cached: no forward
         if isinstance(self.forward, Fitted):
-            return self.forward.forward_s(n_new, context)
+            return self.forward.forward_s(n_new, context, sessions)
         device, shape = self.forward
-        return device.forward_s(shape, n_new, context)
+        return device.forward_s(shape, n_new, context, sessions)
 
 
 @dataclass(frozen=True)

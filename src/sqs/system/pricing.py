@@ -52,6 +52,15 @@ class Pricer:
     def cloud_forward_s(self, n_new: int, context: int) -> float:
         return self._sides()[1].forward_s(int(n_new), int(context))
 
+    @property
+    def cloud_host_cores(self) -> int:
+        return self._sides()[1].host_cores
+
+    def cloud_batch_s(self, sessions: float, n_new: float, context: float) -> float:
+        """One batched verification: ``sessions`` sequences of ``n_new`` tokens after ``context`` (means
+        allowed: a workload's mean draft length) in one forward (:mod:`sqs.system.capacity`)."""
+        return self._sides()[1].forward_s(n_new, context, sessions)
+
     def edge_protocol_s(self, scheme: str, k: int) -> float:
         return self._sides()[0].protocol_s(scheme, int(k))
 

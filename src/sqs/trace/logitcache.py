@@ -9,7 +9,7 @@ Storage is **full**: float32 logits over the shared vocabulary, ``(positions, V)
 ``slm_logits.npy`` and ``llm_logits.npy`` (memory-mappable). Nothing is truncated, so there is no
 tail-mass error to bound; the cost is 4 V bytes a position per model (about 200 kB at V = 49 152).
 ``index.json`` maps rows to prompts; ``meta.json`` records the models, V and the settings.
-:func:`load_trace` is the one reader; building the cache runs the models (:mod:`sqs.steps.cache`).
+:func:`load_cache` is the one reader; building the cache runs the models (:mod:`sqs.steps.cache`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ FILES = ("slm_logits.npy", "llm_logits.npy", "index.json", "meta.json")
 
 
 @dataclass(frozen=True)
-class Trace:
+class LogitsCache:
     """A logits cache as every reader uses it: both models' logits (memory-mapped), its meta and index,
     and each prompt's [start, end) rows."""
 
@@ -52,15 +52,15 @@ class Trace:
 
 
 def cache_segments(index: list[dict]) -> list[tuple[int, int]]:
-    """[start, end) rows of each prompt's trace in a logits cache (``index.json``)."""
+    """[start, end) rows of each prompt's positions in a logits cache (``index.json``)."""
     return [(int(e["row"]), int(e["row"]) + len(e["tokens"])) for e in index]
 
 
-def load_trace(cache_dir: Path) -> Trace:
+def load_cache(cache_dir: Path) -> LogitsCache:
     """The one loader of a logits cache directory (the sweep, calibration, headroom, statistics, the CLI)."""
     slm, llm, meta = load_logits(cache_dir)
     index = json.loads((Path(cache_dir) / "index.json").read_text())
-    return Trace(slm, llm, meta, index, cache_segments(index))
+    return LogitsCache(slm, llm, meta, index, cache_segments(index))
 
 
 def load_logits(cache_dir: Path) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -85,12 +85,12 @@ def support_size(probs: np.ndarray, mass: float, order: np.ndarray | None = None
     return np.minimum((c < mass * c[:, -1:]).sum(axis=-1) + 1, probs.shape[-1])
 
 
-def cache_statistics(trace: Trace, temperatures: list[float], alpha: float, chunk: int = 64) -> list[dict]:
+def cache_statistics(cache: LogitsCache, temperatures: list[float], alpha: float, chunk: int = 64) -> list[dict]:
     """Per temperature and model: how many tokens hold 1 - alpha of the mass, and the pair's E[1 - TV].
 
     Each chunk of rows is argsorted once per model for every temperature (T > 0 keeps the logits' order;
     at T = 0 the distribution is one-hot, one token)."""
-    slm, llm, meta = trace.slm, trace.llm, trace.meta
+    slm, llm, meta = cache.slm, cache.llm, cache.meta
     temps = list(temperatures)
     sizes: dict[tuple, list[np.ndarray]] = {(m, t): [] for t in temps for m in ("slm", "llm")}
     accept: dict[float, list[np.ndarray]] = {t: [] for t in temps}

@@ -22,9 +22,11 @@ from __future__ import annotations
 import numpy as np
 
 from sqs.protocol.schemes import SCHEMES
+from sqs.system import capacity as cap
 from sqs.system.compute import ComputeProfile
 from sqs.system.latency import LinkConfig
 from sqs.system.metrics import pooled
+from sqs.system.pricing import Pricer
 from sqs.trace.sequence import ar_tallies, expected_tallies
 from sqs.trace.sweep import SweepCell, cell_predictions, grid_cells
 
@@ -38,10 +40,11 @@ def _setting(cell: SweepCell) -> str:
 
 
 def link_terms(tallies) -> dict:
-    """What a sequence's time depends on besides the link: expected totals of tokens, batches, compute
-    seconds (both sides, as priced) and uplink and downlink bytes."""
+    """What a sequence's time depends on besides the link: expected totals of tokens, batches, drafts,
+    compute seconds (each side's and both, as priced) and uplink and downlink bytes."""
     t = pooled(tallies)
-    return {"tokens": t.tokens, "batches": t.batches, "prompts": t.prompts, "compute_s": t.edge_s + t.cloud_s,
+    return {"tokens": t.tokens, "batches": t.batches, "prompts": t.prompts, "drafts": t.drafts,
+            "edge_s": t.edge_s, "cloud_s": t.cloud_s, "compute_s": t.edge_s + t.cloud_s,
             "uplink_bytes": t.uplink_bytes, "downlink_bytes": t.downlink_bytes}  # fmt: skip
 
 
@@ -98,6 +101,56 @@ def regime_table(terms: dict, cells: list[SweepCell], profiles: dict[str, Comput
                             "ar_tokens_per_s": base, "speedup_vs_ar": rate[best] / base,
                             "speedup_vs_qs": rate[best] / qs,
                         })  # fmt: skip
+    return rows
+
+
+def _best_workloads(terms: dict, name: str, cells: list[SweepCell], pricer: Pricer, context: float,
+                    objective_s: float, max_batch: int) -> dict:  # fmt: skip
+    """Per scheme, its cell of most capacity under the objective (ties: the fastest for one edge), as a
+    :class:`sqs.system.capacity.Workload`; keyed by scheme, with the cell."""
+    out = {}
+    for scheme in dict.fromkeys(c.scheme for c in cells):
+        mine = [(c, cap.Workload.from_terms(scheme, terms[(name, c)], context)) for c in cells if c.scheme == scheme]
+        key = lambda cw: (cap.capacity(pricer, cw[1], objective_s, max_batch),  # noqa: E731
+                          cap.point(pricer, cw[1], 1, max_batch)["tokens_per_s_per_edge"])
+        out[scheme] = max(mine, key=key)
+    return out
+
+
+def capacity_table(terms: dict, cells: list[SweepCell], profiles: dict[str, ComputeProfile], ar: dict,
+                   link: LinkConfig, context: float, objective_s: float, max_batch: int,
+                   edges=cap.EDGE_COUNTS) -> list[dict]:  # fmt: skip
+    """Per profile and T: each scheme at its best setting and cloud-only AR (streamed, and one round trip per
+    token) against the number of edges sharing one cloud over ``link`` (:mod:`sqs.system.capacity`)."""
+    rows = []
+    for name, profile in profiles.items():
+        pricer = Pricer(profile, link)
+        for t in sorted({c.temperature for c in cells}):
+            best = _best_workloads(terms, name, [c for c in cells if c.temperature == t], pricer, context,
+                                   objective_s, max_batch)  # fmt: skip
+            ar_w = cap.Workload.autoregressive(ar[name]["tokens"] / max(ar[name]["prompts"], 1), context)
+            settings = {s: _setting(c) for s, (c, _) in best.items()} | {m: "" for m in cap.AR_MODES}
+            for r in cap.capacity_rows(pricer, [w for _, w in best.values()], ar_w, objective_s, max_batch, edges):
+                rows.append({"profile": name, "temperature": t, "setting": settings[r["scheme"]],
+                             "objective_s": objective_s, **r})  # fmt: skip
+    return rows
+
+
+def capacity_map(terms: dict, cells: list[SweepCell], profiles: dict[str, ComputeProfile], ar: dict,
+                 downlink_bps: float | None, context: float, objective_s: float, max_batch: int, rates=RATES_BPS,
+                 props=PROPAGATION_S) -> list[dict]:  # fmt: skip
+    """Per profile, T, uplink rate and propagation: the most edges one cloud serves within the objective
+    with the best scheme, and with cloud-only AR at its better reading; their ratio."""
+    rows = []
+    for name, profile in profiles.items():
+        ar_w = cap.Workload.autoregressive(ar[name]["tokens"] / max(ar[name]["prompts"], 1), context)
+        for t in sorted({c.temperature for c in cells}):
+            ws = [cap.Workload.from_terms(c.scheme, terms[(name, c)], context) for c in cells if c.temperature == t]
+            for d in props:
+                for r in rates:
+                    pricer = Pricer(profile, _link(r, d, downlink_bps))
+                    rows.append({"profile": name, "temperature": t, "uplink_bps": r, "propagation_s": d,
+                                 **cap.capacity_ratio(pricer, ws, ar_w, objective_s, max_batch)})  # fmt: skip
     return rows
 
 

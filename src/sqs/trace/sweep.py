@@ -41,7 +41,7 @@ from sqs.system.latency import LinkConfig
 from sqs.system.metrics import bootstrap_ci, pooled
 from sqs.trace.sequence import ar_tallies, expected_tallies
 
-SWEEP_SCHEMES = tuple(n for n, sp in SCHEMES.items() if sp.trace is not None)
+SWEEP_SCHEMES = tuple(n for n, sp in SCHEMES.items() if sp.vectorized is not None)
 # grid column -> the scheme parameter it sets (K -> k, beta0 -> beta, ...), over the sweepable schemes
 SWEEP_AXES = {c: n for name in SWEEP_SCHEMES for c, n in SCHEMES[name].columns().items()}
 
@@ -314,13 +314,13 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
             for name in dict.fromkeys(c.scheme for c in group):
                 spec = scheme_spec(name)
                 mine = [c for c in group if c.scheme == name]
-                for c, (k, s) in spec.trace.sizes(ch, mine, state).items():
+                for c, (k, s) in spec.vectorized.sizes(ch, mine, state).items():
                     o = out[c]
                     o["tv_qp"][sl] = ch.tv_qp
                     tv, nnz, ok = _window_stats(ch, k, s, c.ell)
-                    ok &= ~spec.trace.unsafe(ch, c, k)
+                    ok &= ~spec.vectorized.unsafe(ch, c, k)
                     for i in np.flatnonzero(~ok):
-                        tv[i], nnz[i] = _exact_row(ch, i, spec.trace.exact_ids(ch, i, c, int(k[i])), c.ell)
+                        tv[i], nnz[i] = _exact_row(ch, i, spec.vectorized.exact_ids(ch, i, c, int(k[i])), c.ell)
                     o["r"][sl], o["k"][sl] = tv, k
                     o["dropped"][sl] = np.clip((ch.qtot - s) / ch.qtot, 0.0, None)
                     o["bits"][sl] = spec.layout.token_bits_array(v, k, c.ell, nnz)

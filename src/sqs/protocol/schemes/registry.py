@@ -1,8 +1,9 @@
-"""Every scheme declared once: name, wire code and layout, parameters, state, trace selector, label.
+"""Every scheme declared once: name, wire code and layout, parameters, state, vectorized selector, label.
 
 The wire, live decoding, the CLI, the toy simulation, the session, the workflow's grid and its
 config checks, the trace sweep, the figures and MLflow all read :data:`SCHEMES`. Adding a sparsifier
-is: its live selector (:mod:`sqs.protocol.sparsify`), its trace selector (:mod:`sqs.protocol.schemes.trace`), a runtime
+is: its live selector (:mod:`sqs.protocol.sparsify`), its vectorized selector
+(:mod:`sqs.protocol.schemes.vectorized`), a runtime
 class if the lattice path does not fit, one :class:`SchemeSpec` below, and config.
 
 Parameters are dataclass fields; ``metadata["column"]`` names the grid column (and summary.csv
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 
 from sqs.protocol import sparsify
 from sqs.protocol.schemes import layout as L
-from sqs.protocol.schemes import trace
+from sqs.protocol.schemes import vectorized
 from sqs.protocol.schemes.compress import (
     ACCOUNTINGS,
     ConformalScheme,
@@ -110,7 +111,7 @@ class SchemeSpec:
     aliases: tuple[str, ...] = ()
     stateful: bool = False  # keeps state across batches (C-SQS's threshold): no preemptive drafting
     budget: bool = True  # the bit budget B limits a batch (float32's 32 V bits a token meet none)
-    trace: trace.TraceSelector | None = None  # the sweep's vectorized support rule over cached logits
+    vectorized: vectorized.VectorSelector | None = None  # its support rule over chunks of cached logits (trace model)
     grid_section: str | None = None  # config grid.<section>: one list per swept parameter
     in_paper: bool = True
     select: Callable | None = None  # the live support rule of a SelectorScheme: select(q, **its parameters)
@@ -282,17 +283,17 @@ register(SchemeSpec("ar", "AR (cloud only)", dict(color="black", marker="s"), le
 register(SchemeSpec("sd", "SD (float32)", dict(color="tab:gray", marker="D"), build=Float32Scheme, code=4,
                     layout=L.FLOAT32, budget=False, letter="S"))  # fmt: skip
 register(SchemeSpec("qs", "QS (dense lattice)", dict(color="tab:purple", marker="^"), DenseParams, DenseScheme,
-                    code=0, layout=L.DENSE, aliases=("dense",), trace=trace.DENSE, letter="Q"))  # fmt: skip
+                    code=0, layout=L.DENSE, aliases=("dense",), vectorized=vectorized.DENSE, letter="Q"))  # fmt: skip
 register(SchemeSpec("k-sqs", "K-SQS", dict(color="tab:blue", marker="o"), TopKParams, TopKScheme, code=1,
-                    layout=L.FIXED_K, trace=trace.TOP_K, grid_section="k_sqs", letter="K"))  # fmt: skip
+                    layout=L.FIXED_K, vectorized=vectorized.TOP_K, grid_section="k_sqs", letter="K"))  # fmt: skip
 register(SchemeSpec("c-sqs", "C-SQS", dict(color="tab:orange", marker="v"), ConformalParams, ConformalScheme,
-                    code=2, layout=L.VARIABLE_K, stateful=True, trace=trace.THRESHOLD, grid_section="c_sqs",
+                    code=2, layout=L.VARIABLE_K, stateful=True, vectorized=vectorized.THRESHOLD, grid_section="c_sqs",
                     letter="C", moves=lambda p: p["eta"] > 0))  # fmt: skip
 register(SchemeSpec("top-p", "top-p SQS", dict(color="tab:green", marker="P"), TopPParams, TopPScheme, code=3,
-                    layout=L.VARIABLE_K, trace=trace.TOP_P, grid_section="top_p", in_paper=False,
+                    layout=L.VARIABLE_K, vectorized=vectorized.TOP_P, grid_section="top_p", in_paper=False,
                     letter="P"))  # fmt: skip
 register(SchemeSpec("min-p", "min-p SQS", dict(color="tab:brown", marker="X"), MinPParams, SelectorScheme, code=5,
-                    layout=L.VARIABLE_K, trace=trace.MIN_P, grid_section="min_p", in_paper=False,
+                    layout=L.VARIABLE_K, vectorized=vectorized.MIN_P, grid_section="min_p", in_paper=False,
                     select=sparsify.min_p, letter="M"))  # fmt: skip
 
 

@@ -1,7 +1,8 @@
-"""Each scheme's support rule over a chunk of cached logits, vectorized: the trace sweep's selectors.
+"""Each scheme's support rule over a chunk of cached logits, vectorized (the trace model's selectors; the live
+rule of each is in :mod:`sqs.protocol.sparsify`).
 
 A selector reads a cell's parameters by their registry names (``cell.param("k")``). It sees a chunk of
-trace rows at one temperature (:class:`sqs.trace.sweep` builds it): ``q`` and ``p`` (rows x V), ``qsorted``
+cached rows at one temperature (:class:`sqs.trace.sweep` builds it): ``q`` and ``p`` (rows x V), ``qsorted``
 (q in descending order of SLM logit), its prefix sums ``cum``, ``neg`` = −qsorted, ``qtot``, ``rows`` and
 ``v``. Every support of a lattice scheme is a top set of q, so a selector returns its size and kept mass
 per row (``sizes``); rows where ties could make the live selector pick other tokens than the first k of
@@ -18,7 +19,7 @@ import numpy as np
 from sqs.protocol import sparsify
 
 
-class TraceSelector(Protocol):
+class VectorSelector(Protocol):
     def sizes(self, ch, cells: list, state: dict) -> dict:
         """cell -> (support size, kept q mass) per row; ``state`` carries what runs along the rows."""
 

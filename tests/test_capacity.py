@@ -1,0 +1,81 @@
+"""One cloud serving many edges (sqs.system.capacity): the model's one-edge point is the single-session price,
+rounds batch as the roofline says, capacity is the largest edge count within the objective."""
+
+import math
+
+import pytest
+
+from sqs.system.capacity import AR_MODES, Workload, capacity, capacity_ratio, capacity_rows, point, round_s
+from sqs.system.compute import make_profile, per_call
+from sqs.system.latency import LinkConfig
+from sqs.system.pricing import Pricer
+
+SLM, LLM = "embedded:qwen2.5-coder-0.5b-instruct", "embedded:qwen2.5-coder-1.5b-instruct"
+LINK = LinkConfig(uplink_bps=2e6, downlink_bps=1e7, propagation_s=0.02)
+
+
+def sd_workload(pricer: Pricer, drafts=2.0, tokens=2.5, context=120.0) -> Workload:
+    edge = drafts * pricer.edge_forward_s(1, int(context)) + drafts * pricer.edge_protocol_s("k-sqs", 16)
+    cloud = pricer.cloud_forward_s(int(drafts) + 1, int(context)) + drafts * pricer.cloud_protocol_s("k-sqs", 16)
+    return Workload("k-sqs", drafts, tokens, edge, 180.0, 12.0, cloud, context)
+
+
+def test_one_edge_pays_exactly_what_one_session_pays():
+    pricer = Pricer(make_profile("orin-nano-super+h100-sxm", SLM, LLM), LINK)
+    w = sd_workload(pricer)
+    alone = pricer.batch(w.edge_s, 0.0, w.uplink_bytes, w.cloud_s, w.downlink_bytes).total_s
+    p = point(pricer, w, 1)
+    assert p["latency_per_token_s"] == pytest.approx(alone / w.tokens, rel=1e-12)
+    assert p["cloud_s_per_1k_tokens"] == pytest.approx(1000 * w.cloud_s / w.tokens, rel=1e-12)
+    ar = Workload.autoregressive(24, 120.0)
+    streamed = point(pricer, ar, 1, mode="ar-streamed")
+    assert streamed["latency_per_token_s"] == pytest.approx(pricer.cloud_forward_s(1, 120) + 0.02 / 24, rel=1e-12)
+    per_token = point(pricer, ar, 1, mode="ar-per-token")
+    assert per_token["latency_per_token_s"] > streamed["latency_per_token_s"] + 0.019  # a propagation a token
+
+
+def test_a_round_reads_the_weights_once_and_shares_the_host_work_over_its_cores():
+    """A memory-bound GPU verifies 16 edges for about the price of one; the sessions' protocol work runs on the
+    host's cores (14 an H100 in a DGX), a wave of sessions at a time; a CPU pays per sequence."""
+    gpu = Pricer(make_profile("orin-nano-super+h100-sxm", SLM, LLM), LINK)
+    assert gpu.cloud_batch_s(16, 3, 120) < 1.1 * gpu.cloud_batch_s(1, 3, 120)
+    w = sd_workload(gpu)
+    proto = w.cloud_s - gpu.cloud_batch_s(1, 3, 120)
+    assert gpu.cloud_host_cores == 14 and proto > 0
+    assert round_s(gpu, w, 14) - gpu.cloud_batch_s(14, 3, 120) == pytest.approx(proto, rel=1e-9)
+    assert round_s(gpu, w, 15) - gpu.cloud_batch_s(15, 3, 120) == pytest.approx(2 * proto, rel=1e-9)
+    cpu = Pricer(per_call(0.02, 0.05, 0.03), LINK)
+    wc = Workload("qs", 2.0, 2.5, 0.04, 180.0, 12.0, 0.05 + 3 * 0.03, 100.0)
+    assert round_s(cpu, wc, 4) == pytest.approx(0.05 + 4 * 3 * 0.03, rel=1e-12)
+
+
+def test_capacity_is_the_largest_edge_count_within_the_objective():
+    cpu = Pricer(per_call(0.02, 0.05, 0.03), LINK)
+    wc = Workload("qs", 2.0, 2.5, 0.04, 180.0, 12.0, 0.05 + 3 * 0.03, 100.0)
+    for objective in (0.05, 0.08, 0.2, 1.0):
+        n = capacity(cpu, wc, objective, max_batch=8)
+        lat = lambda k: point(cpu, wc, k, 8)["latency_per_token_s"]  # noqa: E731
+        assert (n == 0 and lat(1) > objective) or (lat(n) <= objective < lat(n + 1))
+    assert capacity(cpu, wc, 1e-6) == 0
+
+
+def test_latency_and_cost_move_the_right_way_with_more_edges():
+    pricer = Pricer(make_profile("orin-nano-super+h100-sxm", SLM, LLM), LINK)
+    w = sd_workload(pricer)
+    ar = Workload.autoregressive(24, 120.0)
+    rows = capacity_rows(pricer, [w], ar, 0.05, 256)
+    assert {r["scheme"] for r in rows} == {"k-sqs", *AR_MODES}
+    for name in ("k-sqs", *AR_MODES):
+        mine = [r for r in rows if r["scheme"] == name]
+        lat = [r["latency_per_token_s"] for r in mine]
+        cost = [r["cloud_s_per_1k_tokens"] for r in mine]
+        assert lat == sorted(lat) and cost == sorted(cost, reverse=True)  # batching amortizes the weights
+        assert all(0 < r["cloud_busy"] <= 1 for r in mine)
+    # verifying 2.5 tokens a round costs the GPU less per token than one token a round, where the protocol's host
+    # work does not dominate (here: none)
+    bare = Workload("k-sqs", 2.0, 2.5, w.edge_s, 180.0, 12.0, pricer.cloud_forward_s(3, 120), 120.0)
+    sd1 = point(pricer, bare, 1)
+    ar1 = next(r for r in rows if r["scheme"] == "ar-streamed" and r["edges"] == 1)
+    assert sd1["cloud_s_per_1k_tokens"] < 0.5 * ar1["cloud_s_per_1k_tokens"]
+    out = capacity_ratio(pricer, [w], ar, 0.05, 256)
+    assert out["scheme"] == "k-sqs" and math.isfinite(out["capacity_vs_ar"]) and out["ar_capacity"] > 0
