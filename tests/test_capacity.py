@@ -5,7 +5,16 @@ import math
 
 import pytest
 
-from sqs.system.capacity import AR_MODES, Workload, capacity, capacity_ratio, capacity_rows, point, round_s
+from sqs.system.capacity import (
+    AR_MODES,
+    SharedMachine,
+    Workload,
+    capacity,
+    capacity_ratio,
+    capacity_rows,
+    point,
+    round_s,
+)
 from sqs.system.compute import make_profile, per_call
 from sqs.system.latency import LinkConfig
 from sqs.system.pricing import Pricer
@@ -79,3 +88,25 @@ def test_latency_and_cost_move_the_right_way_with_more_edges():
     assert sd1["cloud_s_per_1k_tokens"] < 0.5 * ar1["cloud_s_per_1k_tokens"]
     out = capacity_ratio(pricer, [w], ar, 0.05, 256)
     assert out["scheme"] == "k-sqs" and math.isfinite(out["capacity_vs_ar"]) and out["ar_capacity"] > 0
+
+
+def test_a_saturated_cloud_serves_full_rounds_back_to_back():
+    cpu = Pricer(per_call(0.02, 0.05, 0.03), LINK)
+    wc = Workload("qs", 2.0, 2.5, 0.001, 0.0, 0.0, 0.05 + 3 * 0.03, 100.0)
+    p = point(cpu, wc, 64, max_batch=8)
+    assert p["round_sessions"] == pytest.approx(8.0) and p["cloud_busy"] == pytest.approx(1.0)
+    assert p["system_tokens_per_s"] == pytest.approx(8 * 2.5 / round_s(cpu, wc, 8), rel=1e-6)
+
+
+def test_a_shared_machine_stretches_compute_to_the_cores_it_has():
+    """On one machine the edges' drafting and the cloud's rounds share the cores: the cycle grows until the
+    compute a second asks for is what the cores give."""
+    pr = Pricer(per_call(0.02, 0.05, 0.03), LinkConfig(uplink_bps=1e12, downlink_bps=None, propagation_s=0.0))
+    w = Workload("qs", 2.0, 2.5, 0.1, 0.0, 0.0, 0.05 + 3 * 0.03, 100.0)
+    machine = SharedMachine(cores=2, cloud_threads=2)
+    alone, shared = point(pr, w, 8), point(pr, w, 8, machine=machine)
+    assert shared["cycle_s"] > alone["cycle_s"]
+    rate, b = 8 / shared["cycle_s"], shared["round_sessions"]
+    demand = rate * (w.edge_s + round_s(pr, w, b) * machine.cloud_threads / b)
+    assert demand == pytest.approx(machine.cores, rel=1e-3)
+    assert point(pr, w, 1, machine=machine)["cycle_s"] == pytest.approx(point(pr, w, 1)["cycle_s"])

@@ -54,7 +54,7 @@ def _cells(out) -> list[str]:
 
 @pytest.mark.parametrize(
     "configfiles", [["config/config.yaml"], ["config/config.yaml", "config/measured.yaml"],
-                    ["config/config.yaml", "config/code.yaml"]],
+                    ["config/config.yaml", "config/code.yaml"], ["config/config.yaml", "config/llamacpp.yaml"]],
 )  # fmt: skip
 def test_dry_run(configfiles):
     out = snake("-n", "--forceall", "--configfile", *configfiles)

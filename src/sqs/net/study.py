@@ -158,7 +158,8 @@ def load_study(side: LoadedModel, address: str, token: bytes, cloud_model: str, 
     return rows
 
 
-CAPACITY_COLUMNS = ("edges", "tokens", "wall_s", "system_tokens_per_s", "pred_system_tokens_per_s",
+CAPACITY_COLUMNS = ("edges", "tokens", "wall_s", "system_tokens_per_s", "system_tokens_per_s_whole_run",
+                    "pred_system_tokens_per_s",
                     "system_error", "latency_per_token_s", "pred_latency_per_token_s", "latency_error",
                     "mean_draft_len", "tokens_per_batch", "edge_s_per_batch", "round_sessions", "round_s",
                     "cloud_s_per_batch", "bottleneck", "identical_to_alone", "lost")  # fmt: skip
@@ -205,13 +206,14 @@ def _edge_worker(job: dict) -> dict:
     job["barrier"].wait()
     t0 = time.time()
     for s in job["sessions"]:
+        t_s = time.time()
         try:
             r = run_remote(side.session_model(), side, job["address"], token, job["llm"], s, job["tokens"],
                            job["temperature"], link, max_draft_len=job["max_draft_len"])  # fmt: skip
         except Exception as exc:  # a lost session is counted, not raised
             results.append({"error": f"{type(exc).__name__}: {exc}"})
             continue
-        results.append({"tokens": r.tokens, "batches": [
+        results.append({"tokens": r.tokens, "span": (t_s, time.time()), "batches": [
             {"drafts": b.num_drafts, "accepted": b.num_accepted, "edge_s": b.latency.edge_s,
              "cloud_s": b.latency.cloud_s, "total_s": b.latency.total_s, "uplink_bytes": b.uplink_bytes,
              "downlink_bytes": b.downlink_bytes} for b in r.batches]})  # fmt: skip
@@ -221,18 +223,23 @@ def _edge_worker(job: dict) -> dict:
 def capacity_study(slm: str, llm: str, dtype: str, address: str, token: bytes, prompts: Sequence[tuple[int, ...]],
                    counts: Sequence[int], rounds, scheme: str, max_new_tokens: int, temperature: float,
                    link: LinkConfig, max_draft_len: int, max_batch: int, cloud_threads: int,
-                   protocol_per_draft_s: float, context: float, progress=None) -> list[dict]:  # fmt: skip
+                   context: float, progress=None) -> list[dict]:  # fmt: skip
     """N real edge processes (one per core-thread, ``slm`` each) against one batched-verification server, for N in
-    ``counts``: the clock's system throughput and per-token latency beside :mod:`sqs.system.capacity`'s
-    prediction from the same workload (its drafts and tokens a batch, the edge's seconds alone at N = 1), the
-    server's rounds priced by ``rounds`` (:func:`fit_rounds`) plus ``protocol_per_draft_s`` a draft, on this machine's
-    shared cores. Every session's tokens are compared with the same session at N = 1."""
+    ``counts``: the clock's system throughput (while every edge decodes; over the whole run beside it) and
+    per-token latency (each edge's own clock, its mean over edges) beside :mod:`sqs.system.capacity`'s
+    prediction from the same workload (its drafts and tokens a batch; the edge's and the server's seconds a batch
+    at the first count, N = 1: the session alone, its prompt's prefill spread over its batches), each further
+    session of a round adding its share of the batched forward (``rounds``, :func:`fit_rounds`) and its own
+    decode-and-verify work (the server's one verifier thread), on this machine's shared cores. Every session's
+    tokens are compared with the same session at N = 1."""
     import multiprocessing as mp
     import os
 
     from sqs.system import capacity as cap
     from sqs.system.compute import ComputeProfile, Side
 
+    if not counts or counts[0] != 1:
+        raise ValueError(f"edge counts must start at 1 (the workload alone is measured there), got {list(counts)}")
     ctx = mp.get_context("spawn")
     rows, alone, base = [], {}, None
     profile = ComputeProfile("this machine", Side(rounds, (), "edge"), Side(rounds, (), "this machine"))
@@ -253,12 +260,18 @@ def capacity_study(slm: str, llm: str, dtype: str, address: str, token: bytes, p
         batches = [b for _, r in ok for b in r["batches"]]
         tokens = sum(len(r["tokens"]) for _, r in ok)
         wall = max(o["end"] for o in out) - min(o["start"] for o in out)
+        # while every edge decodes (from the last start to the first finish), each session's tokens spread
+        # evenly over its span: the steady state the model describes, without the start and the tail
+        w0, w1 = max(o["start"] for o in out), min(o["end"] for o in out)
+        in_window = sum(len(r["tokens"]) * max(0.0, min(r["span"][1], w1) - max(r["span"][0], w0))
+                        / (r["span"][1] - r["span"][0]) for _, r in ok)  # fmt: skip
+        steady = in_window / (w1 - w0)
         per_edge = [sum(b["total_s"] for r in o["results"] if "error" not in r for b in r["batches"])
                     / max(sum(len(r["tokens"]) for r in o["results"] if "error" not in r), 1) for o in out]  # fmt: skip
         drafts = float(np.mean([b["drafts"] for b in batches]))
         per_batch = tokens / len(batches)
-        if n == 1 or base is None:  # the workload, its edge alone: what each edge costs without contention
-            cloud = rounds.forward_s(drafts + 1, context) + protocol_per_draft_s * drafts
+        if base is None:  # the workload alone (the first count, N = 1): its edge's and the cloud's seconds a batch
+            cloud = float(np.mean([b["cloud_s"] for b in batches]))
             base = cap.Workload(scheme, drafts, per_batch, float(np.mean([b["edge_s"] for b in batches])),
                                 float(np.mean([b["uplink_bytes"] for b in batches])),
                                 float(np.mean([b["downlink_bytes"] for b in batches])), cloud, context,
@@ -266,18 +279,18 @@ def capacity_study(slm: str, llm: str, dtype: str, address: str, token: bytes, p
         w = cap.Workload(scheme, drafts, per_batch, base.edge_s, base.uplink_bytes, base.downlink_bytes, base.cloud_s,
                          context, max_new_tokens)  # fmt: skip
         pricer = Pricer(profile, link)
-        pred = cap.point(pricer, w, n, max_batch, shared=shared)
+        pred = cap.point(pricer, w, n, max_batch, machine=shared)
         plain = cap.point(pricer, w, n, max_batch)
-        g = -(-n // max_batch)
-        which = ("machine" if pred["cycle_s"] > plain["cycle_s"] + 1e-12 else
-                 "cloud" if g * pred["round_s"] >= cap.think_s(pricer, w) + pred["round_s"] else "edge")  # fmt: skip
+        which = ("machine" if pred["cycle_s"] > plain["cycle_s"] * (1 + 1e-9) else
+                 "cloud" if pred["cloud_busy"] > 0.99 else "edge")  # fmt: skip
         if not alone:  # the first count's sessions (N = 1: each alone) are the reference
             alone = {j: r["tokens"] for j, r in ok}
         same = all(alone.get(j) == r["tokens"] for j, r in ok)
         measured_latency = float(np.mean(per_edge))
-        rows.append({"edges": n, "tokens": tokens, "wall_s": wall, "system_tokens_per_s": tokens / wall,
+        rows.append({"edges": n, "tokens": tokens, "wall_s": wall, "system_tokens_per_s": steady,
+                     "system_tokens_per_s_whole_run": tokens / wall,
                      "pred_system_tokens_per_s": pred["system_tokens_per_s"],
-                     "system_error": pred["system_tokens_per_s"] / (tokens / wall) - 1.0,
+                     "system_error": pred["system_tokens_per_s"] / steady - 1.0,
                      "latency_per_token_s": measured_latency, "pred_latency_per_token_s": pred["latency_per_token_s"],
                      "latency_error": pred["latency_per_token_s"] / measured_latency - 1.0,
                      "mean_draft_len": drafts, "tokens_per_batch": per_batch, "edge_s_per_batch": base.edge_s,
@@ -384,7 +397,6 @@ def _capacity_main(args) -> int:
     from sqs.net.launch import announced
     from sqs.outputs import figures
     from sqs.steps.io import write_table
-    from sqs.system.compute import PROTOCOL_PRICES
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -400,12 +412,8 @@ def _capacity_main(args) -> int:
     rounds = fit_rounds(points, n_new)
     print(f"rounds of the cloud alone: {points}; fit a={rounds.a:.4f} s + {rounds.b * n_new:.4f} s a session",
           file=sys.stderr)  # fmt: skip
-    v = cloud.vocab_size
     del cloud
     gc.collect()
-    prices = json.loads(PROTOCOL_PRICES.read_text())
-    price = prices["cloud_protocol"][args.schemes[0]]
-    per_draft = (price["a"] * v / prices["vocab_size"] + price["b"] * SCHEME_PARAMS[args.schemes[0]].get("k", 0))
     link = LinkConfig(args.uplink_bps, args.downlink_bps, args.propagation_s)
     with ExitStack() as stack:
         address = args.cloud
@@ -419,7 +427,7 @@ def _capacity_main(args) -> int:
         bar = lambda xs: tqdm(xs, desc="capacity study", unit="count")  # noqa: E731
         rows = capacity_study(args.slm, args.llm, args.dtype, address, token, prompts, args.edges, rounds,
                               args.schemes[0], args.max_new_tokens, args.temperature, link, args.max_draft_len,
-                              args.max_batch, args.cloud_threads, per_draft, context, bar)  # fmt: skip
+                              args.max_batch, args.cloud_threads, context, bar)  # fmt: skip
     write_table(rows, out / "net_capacity.csv", CAPACITY_COLUMNS)
     write_table([{"sessions": s, "seconds": t} for s, t in points], out / "net_capacity_rounds.csv")
     figures.fig_net_capacity(pd.read_csv(out / "net_capacity.csv"), out / "fig_net_capacity")

@@ -845,7 +845,10 @@ def fig_net_capacity(cap, stem) -> None:
     pairs = (("system_tokens_per_s", "system throughput (tokens/s)", "system_error"),
              ("latency_per_token_s", "per-token latency (s)", "latency_error"))  # fmt: skip
     for ax, (col, label, err) in zip(axes, pairs, strict=True):
-        ax.plot(cap.edges, cap[col], "o-", color="tab:blue", label="measured (clock)")
+        ax.plot(cap.edges, cap[col], "o-", color="tab:blue", label="measured (clock, every edge decoding)")
+        if f"{col}_whole_run" in cap:
+            ax.plot(cap.edges, cap[f"{col}_whole_run"], ":", color="tab:blue", alpha=0.6,
+                    label="measured over the whole run (start and tail)")  # fmt: skip
         ax.plot(cap.edges, cap[f"pred_{col}"], "s--", color="tab:orange", label="capacity model")
         for r in cap.itertuples():
             ax.annotate(f"{getattr(r, err):+.0%}", (r.edges, getattr(r, f"pred_{col}")), fontsize=7,

@@ -11,24 +11,28 @@ verifies every uplink waiting at once in one batched forward (``sqs serve --batc
   (:meth:`sqs.system.pricing.Pricer.cloud_batch_s`: weights read once, each sequence's KV cache and FLOPs
   its own) plus the sessions' decode-and-verify work on the host, shared by its cores (a DGX's share per
   GPU; this machine's one verifier thread);
-- N edges fill g = ceil(N / max_batch) groups of m = ceil(N / g); a group's cycle is
-  C = max(g R(m), Z + R(m)): either the cloud is the bottleneck (busy all the time, each group waits for the
-  others) or the edges are (each group thinks while the cloud idles or serves the others).
+- a round takes every uplink waiting when it starts (at most ``max_batch``); an uplink that finds the cloud
+  busy with the others' round waits out that round, half of it on average. With b uplinks a round and the cloud
+  busy a share rho of the time, an edge's cycle is C = Z + rho (1 - b / N) R(b) / 2 + R(b) (1 - b / N: the share
+  of rounds it is not in); all edges' batches arrive at N / C a
+  second and b = max(1, N R(b) / C) of them meet in a round: a fixed point (the mean values of a closed
+  queue with gated batch service).
 
-Per edge: tokens/s = T / C with T the tokens a batch yields; per-token latency C / T; the cloud's busy
-accelerator-seconds per 1,000 tokens 1000 g R(m) / (N T); **capacity** is the largest N whose per-token
-latency meets an objective. Cloud-only AR is the same cloud doing continuous batching of N streams, with
-both readings of the link explicit: **streamed** (one round trip per request: Z = 0, each token one round
-of N sequences of one token, the propagation paid once per request) and **per token** (the edge asks for
-each token: Z = propagation + the two messages). Rounds are deterministic and synchronized groups are
-assumed (a live server's edges drift between groups; ``python -m sqs.net.study capacity`` measures how far
-that moves the clock). The cloud's memory for KV caches is not a limit here (docs/capacity.md).
+Per edge: tokens/s = T / C with T the tokens a batch yields; per-token latency C / T; the cloud's
+accelerator-seconds per 1,000 tokens 1000 R(b) / (b T); **capacity** is the largest N whose per-token latency
+meets an objective. Cloud-only AR is the same cloud doing continuous batching of N streams, with both
+readings of the link explicit: **streamed** (one round trip per request: every stream is in every round,
+groups of ``max_batch`` taking turns, the propagation paid once per request) and **per token** (the edge asks
+for each token: the closed loop above with Z = propagation + the two messages). On a testbed where the edges
+and the cloud share one machine's cores (:class:`SharedMachine`, the live check on this CPU) compute stretches
+when it asks for more cores than there are; ``python -m sqs.net.study capacity`` measures the model against
+the clock. The cloud's memory for KV caches is not a limit here (docs/capacity.md).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqs.protocol import wire
 from sqs.system.pricing import Pricer
@@ -71,19 +75,15 @@ class Workload:
                    float(request_tokens))  # fmt: skip
 
 
-def _groups(n_edges: int, max_batch: int) -> tuple[int, int]:
-    g = math.ceil(n_edges / max_batch)
-    return g, math.ceil(n_edges / g)
-
-
-def round_s(pricer: Pricer, w: Workload, sessions: int) -> float:
-    """One verification round of ``sessions`` edges running ``w``: one batched forward of L + 1 tokens each,
-    and each session's own protocol work (its single-session cloud seconds less its forward) spread over the
-    cloud host's cores."""
+def round_s(pricer: Pricer, w: Workload, sessions: float) -> float:
+    """One verification round of ``sessions`` edges running ``w``: the session alone (``w.cloud_s``: its forward and
+    protocol work; at least the forward), what the other sequences add to the batched forward, and their
+    protocol work on the cloud host's cores, a wave of sessions at a time."""
     n_new = w.drafts + 1.0
-    protocol = max(w.cloud_s - pricer.cloud_batch_s(1, n_new, w.context), 0.0) if w.scheme != AR_SCHEME else 0.0
-    waves = math.ceil(sessions / pricer.cloud_host_cores)
-    return pricer.cloud_batch_s(sessions, n_new, w.context) + waves * protocol
+    alone = pricer.cloud_batch_s(1, n_new, w.context)
+    protocol = max(w.cloud_s - alone, 0.0)
+    waves = math.ceil(max(sessions, 1.0) / pricer.cloud_host_cores)
+    return max(w.cloud_s, alone) + pricer.cloud_batch_s(sessions, n_new, w.context) - alone + (waves - 1) * protocol
 
 
 def think_s(pricer: Pricer, w: Workload) -> float:
@@ -94,36 +94,80 @@ def think_s(pricer: Pricer, w: Workload) -> float:
 @dataclass(frozen=True)
 class SharedMachine:
     """A testbed where the edges and the cloud share one machine's ``cores`` (the live check on this CPU): every
-    edge's drafting and the cloud's rounds (on ``cloud_threads`` cores) then also queue for the same cores."""
+    edge's drafting (one thread each) and the cloud's rounds (on ``cloud_threads`` cores) then stretch together
+    when they ask for more cores than there are."""
 
     cores: int
     cloud_threads: int
 
 
+def _at(pricer: Pricer, w: Workload, n: int, cap_b: float, b: float, stretch: float) -> tuple:
+    """Given b uplinks a round (and compute stretched by ``stretch``): the cycle, the round, the busy share and the
+    b that cycle implies. The busy share solves rho = N R / (b C(rho)), C linear in rho: a quadratic."""
+    r = round_s(pricer, w, b) * stretch
+    base = think_s(pricer, w) + w.edge_s * (stretch - 1.0) + r
+    wait = (1.0 - b / n) * r / 2.0  # per unit of busy share: half of another group's round
+    load = n * r / b
+    busy = (-base + math.sqrt(base * base + 4.0 * wait * load)) / (2.0 * wait) if wait > 0 else load / base
+    busy = min(busy, 1.0)
+    cycle = max(base + busy * wait, n * round_s(pricer, w, cap_b) * stretch / cap_b)  # at most full rounds
+    return cycle, r, busy, min(max(n * r / cycle, 1.0), cap_b)
+
+
+def _gated(pricer: Pricer, w: Workload, n: int, max_batch: int, machine: SharedMachine | None) -> tuple:
+    """The closed loop's mean values: a round takes every uplink waiting when it starts (up to ``max_batch``), an
+    uplink that finds the cloud busy with others waits out that round (half a round on average). The batch size
+    b is the fixed point of b = N R(b) / C(b) (bisection; the implied b falls as b grows); on a shared machine
+    the compute stretch is the fixed point of the cores it asks for. Returns (cycle, round, b, busy share)."""
+    cap_b = float(min(n, max_batch))
+
+    def solve(stretch: float) -> tuple:
+        lo, hi = 1.0, cap_b
+        if _at(pricer, w, n, cap_b, hi, stretch)[3] >= hi:
+            lo = hi
+        for _ in range(50):
+            if hi - lo < 1e-9 * hi:
+                break
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if _at(pricer, w, n, cap_b, mid, stretch)[3] >= mid else (lo, mid)
+        cycle, r, busy, _ = _at(pricer, w, n, cap_b, lo, stretch)
+        return cycle, r, lo, busy
+
+    stretch = 1.0
+    cycle, r, b, busy = solve(stretch)
+    for _ in range(100 if machine is not None else 0):  # cores asked for by the unstretched work, a second
+        demand = (n / cycle) * (w.edge_s + round_s(pricer, w, b) * machine.cloud_threads / b)
+        new = max(1.0, stretch * demand / machine.cores)
+        if abs(new - stretch) < 1e-9 * new:
+            break
+        stretch = new
+        cycle, r, b, busy = solve(stretch)
+    return cycle, r, b, busy
+
+
 def point(pricer: Pricer, w: Workload, n_edges: int, max_batch: int = 256, mode: str = "sd",
-          shared: SharedMachine | None = None) -> dict:  # fmt: skip
+          machine: SharedMachine | None = None) -> dict:  # fmt: skip
     """Per-edge tokens/s, per-token latency, the cloud's busy share and accelerator-seconds per 1,000 tokens
     when ``n_edges`` edges run ``w`` (``mode``: ``sd``, or one of :data:`AR_MODES` for an AR workload)."""
-    g, m = _groups(n_edges, max_batch)
-    r = round_s(pricer, w, m)
-    if mode == "ar-streamed":  # continuous batching: a stream's next token is the next round its group is in
-        cycle = g * r
+    if mode == "ar-streamed":  # continuous batching: every stream is in every round (groups of max_batch take turns)
+        g = math.ceil(n_edges / max_batch)
+        b = math.ceil(n_edges / g)
+        r = round_s(pricer, w, b)
+        cycle, busy = g * r, 1.0
         latency = cycle / w.tokens + pricer.account_link.propagation_s / max(w.request_tokens, 1.0)
     else:
-        cycle = max(g * r, think_s(pricer, w) + r)
-        if shared is not None:  # the machine's cores: every edge's drafting and the cloud's rounds in one cycle
-            cycle = max(cycle, (n_edges * w.edge_s + g * r * shared.cloud_threads) / shared.cores)
+        cycle, r, b, busy = _gated(pricer, w, n_edges, max_batch, machine)
         latency = cycle / w.tokens
     return {
         "edges": n_edges,
-        "round_sessions": m,
+        "round_sessions": b,
         "round_s": r,
         "cycle_s": cycle,
         "tokens_per_s_per_edge": 1.0 / latency,
         "latency_per_token_s": latency,
         "system_tokens_per_s": n_edges / latency,
-        "cloud_busy": min(g * r / cycle, 1.0),
-        "cloud_s_per_1k_tokens": 1000.0 * g * r / (n_edges * w.tokens),
+        "cloud_busy": busy,
+        "cloud_s_per_1k_tokens": 1000.0 * round_s(pricer, w, b) / (b * w.tokens),
     }
 
 
@@ -148,16 +192,20 @@ def capacity(pricer: Pricer, w: Workload, objective_s: float, max_batch: int = 2
 
 def capacity_rows(pricer: Pricer, workloads: list[Workload], ar: Workload, objective_s: float, max_batch: int,
                   counts=EDGE_COUNTS) -> list[dict]:  # fmt: skip
-    """Every workload and both AR readings at each edge count, with each one's capacity under the objective."""
+    """Every workload and both AR readings at each edge count, with each one's capacity under the objective, and
+    what a workload's capacity would be with its verification work on the accelerator (no host protocol work a
+    session: the rejection sampler fused into the forward, as GPU servers run it)."""
     runs = [(w, "sd") for w in workloads] + [(ar, m) for m in AR_MODES]
     rows = []
     for w, mode in runs:
         cap = capacity(pricer, w, objective_s, max_batch, mode)
+        fused = capacity(pricer, replace(w, cloud_s=0.0), objective_s, max_batch, mode) if mode == "sd" else cap
         name = w.scheme if mode == "sd" else mode
         for n in counts:
             rows.append({"scheme": name, "mean_draft_len": w.drafts, "tokens_per_batch": w.tokens,
                          "think_s": 0.0 if mode == "ar-streamed" else think_s(pricer, w),
-                         **point(pricer, w, n, max_batch, mode), "capacity": cap})  # fmt: skip
+                         **point(pricer, w, n, max_batch, mode), "capacity": cap,
+                         "capacity_verified_on_accelerator": fused})  # fmt: skip
     return rows
 
 
