@@ -166,16 +166,10 @@ class Grid:
                 schemes[key] = {**schemes[key], **_column_values(value or {}, f"{where}.{key}", cols)}
             else:
                 plain[key] = value
-        base = _build(_GridFields, plain, where)
-        return cls(base.temperatures, base.baselines, schemes, base.adaptive, base.preemptive)
-
-
-@dataclass(frozen=True)
-class _GridFields:  # Grid's fields other than the scheme sections, parsed by the common rule
-    temperatures: tuple[float, ...] = (0.2, 0.6, 1.0)
-    baselines: tuple[str, ...] = ("ar", "sd", "qs")
-    adaptive: AdaptiveCells = field(default_factory=AdaptiveCells)
-    preemptive: PreemptiveCells = field(default_factory=PreemptiveCells)
+        if "schemes" in plain:
+            raise ConfigError(f"{where}: unknown key(s) ['schemes']; a scheme's lists go under its section "
+                              f"({', '.join(sections)})")  # fmt: skip
+        return _build(cls, {**plain, "schemes": schemes}, where, own_parser=False)
 
 
 class _SweptColumns:
