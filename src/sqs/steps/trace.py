@@ -17,6 +17,7 @@ from sqs.trace.headroom import HEADROOM_COLUMNS, policy_headroom
 from sqs.trace.logitcache import load_cache
 from sqs.trace.regimes import (
     ar_terms,
+    best_workloads,
     capacity_map,
     capacity_table,
     cell_terms,
@@ -157,10 +158,11 @@ def regimes_files(cache_dir, runs_dir, config, out_csv, validation_csv, capacity
     ar = {n: ar_terms(tr.segments, p, tr.contexts) for n, p in profiles.items()}
     rows = regime_table(terms, cells, profiles, ar, link.downlink_bps)
     c = config.analysis.capacity
-    write_table(capacity_table(terms, cells, profiles, ar, link, tr.mean_context, c.objective_s, c.max_batch,
-                               c.edges), capacity_csv)  # fmt: skip
-    write_table(capacity_map(terms, cells, profiles, ar, link.downlink_bps, tr.mean_context, c.objective_s,
-                             c.max_batch), capacity_map_csv)  # fmt: skip
+    best = best_workloads(terms, cells, profiles, link, tr.mean_context, c.objective_s, c.max_batch)
+    write_table(capacity_table(best, profiles, ar, link, tr.mean_context, c.objective_s, c.max_batch, c.edges),
+                capacity_csv)  # fmt: skip
+    write_table(capacity_map(best, profiles, ar, link.downlink_bps, tr.mean_context, c.objective_s, c.max_batch),
+                capacity_map_csv)  # fmt: skip
     run_profile = config.compute.profile
     live = []  # live plain cells of a regime that reads the top-level config as it is, at a setting the map holds
     base = [n for n in config.regime_names() if config.reads_top_level(n)]

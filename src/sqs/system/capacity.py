@@ -126,7 +126,7 @@ def _gated(pricer: Pricer, w: Workload, n: int, max_batch: int, machine: SharedM
         if _at(pricer, w, n, cap_b, hi, stretch)[3] >= hi:
             lo = hi
         for _ in range(50):
-            if hi - lo < 1e-9 * hi:
+            if hi - lo < 1e-6 * hi:  # b is a mean count: a millionth is far below what moves a capacity
                 break
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if _at(pricer, w, n, cap_b, mid, stretch)[3] >= mid else (lo, mid)

@@ -104,53 +104,60 @@ def regime_table(terms: dict, cells: list[SweepCell], profiles: dict[str, Comput
     return rows
 
 
-def _best_workloads(terms: dict, name: str, cells: list[SweepCell], pricer: Pricer, context: float,
-                    objective_s: float, max_batch: int) -> dict:  # fmt: skip
-    """Per scheme, its cell of most capacity under the objective (ties: the fastest for one edge), as a
-    :class:`sqs.system.capacity.Workload`; keyed by scheme, with the cell."""
+def best_workloads(terms: dict, cells: list[SweepCell], profiles: dict[str, ComputeProfile], link: LinkConfig,
+                   context: float, objective_s: float, max_batch: int) -> dict:  # fmt: skip
+    """{(profile, T): {scheme: (cell, Workload)}}: each scheme at its cell of most capacity over ``link`` under the
+    objective (ties: the fastest for one edge), as a :class:`sqs.system.capacity.Workload`."""
     out = {}
-    for scheme in dict.fromkeys(c.scheme for c in cells):
-        mine = [(c, cap.Workload.from_terms(scheme, terms[(name, c)], context)) for c in cells if c.scheme == scheme]
-        key = lambda cw: (cap.capacity(pricer, cw[1], objective_s, max_batch),  # noqa: E731
-                          cap.point(pricer, cw[1], 1, max_batch)["tokens_per_s_per_edge"])
-        out[scheme] = max(mine, key=key)
-    return out
-
-
-def capacity_table(terms: dict, cells: list[SweepCell], profiles: dict[str, ComputeProfile], ar: dict,
-                   link: LinkConfig, context: float, objective_s: float, max_batch: int,
-                   edges=cap.EDGE_COUNTS) -> list[dict]:  # fmt: skip
-    """Per profile and T: each scheme at its best setting and cloud-only AR (streamed, and one round trip per
-    token) against the number of edges sharing one cloud over ``link`` (:mod:`sqs.system.capacity`)."""
-    rows = []
     for name, profile in profiles.items():
         pricer = Pricer(profile, link)
         for t in sorted({c.temperature for c in cells}):
-            best = _best_workloads(terms, name, [c for c in cells if c.temperature == t], pricer, context,
-                                   objective_s, max_batch)  # fmt: skip
-            ar_w = cap.Workload.autoregressive(ar[name]["tokens"] / max(ar[name]["prompts"], 1), context)
-            settings = {s: _setting(c) for s, (c, _) in best.items()} | {m: "" for m in cap.AR_MODES}
-            for r in cap.capacity_rows(pricer, [w for _, w in best.values()], ar_w, objective_s, max_batch, edges):
-                rows.append({"profile": name, "temperature": t, "setting": settings[r["scheme"]],
-                             "objective_s": objective_s, **r})  # fmt: skip
+            mine = {}
+            for scheme in dict.fromkeys(c.scheme for c in cells):
+                options = [(c, cap.Workload.from_terms(scheme, terms[(name, c)], context)) for c in cells
+                           if c.scheme == scheme and c.temperature == t]  # fmt: skip
+                if options:
+                    mine[scheme] = max(options, key=lambda cw, pr=pricer: (
+                        cap.capacity(pr, cw[1], objective_s, max_batch),
+                        cap.point(pr, cw[1], 1, max_batch)["tokens_per_s_per_edge"]))  # fmt: skip
+            out[(name, t)] = mine
+    return out
+
+
+def _ar_workload(ar: dict, name: str, context: float) -> cap.Workload:
+    return cap.Workload.autoregressive(ar[name]["tokens"] / max(ar[name]["prompts"], 1), context)
+
+
+def capacity_table(best: dict, profiles: dict[str, ComputeProfile], ar: dict, link: LinkConfig, context: float,
+                   objective_s: float, max_batch: int, edges=cap.EDGE_COUNTS) -> list[dict]:  # fmt: skip
+    """Per profile and T: each scheme at its best setting (:func:`best_workloads`) and cloud-only AR (streamed,
+    and one round trip per token) against the number of edges sharing one cloud over ``link``."""
+    rows = []
+    for (name, t), mine in best.items():
+        pricer = Pricer(profiles[name], link)
+        settings = {s: _setting(c) for s, (c, _) in mine.items()} | {m: "" for m in cap.AR_MODES}
+        workloads = [w for _, w in mine.values()]
+        for r in cap.capacity_rows(pricer, workloads, _ar_workload(ar, name, context), objective_s, max_batch,
+                                   edges):  # fmt: skip
+            rows.append({"profile": name, "temperature": t, "setting": settings[r["scheme"]],
+                         "objective_s": objective_s, **r})  # fmt: skip
     return rows
 
 
-def capacity_map(terms: dict, cells: list[SweepCell], profiles: dict[str, ComputeProfile], ar: dict,
-                 downlink_bps: float | None, context: float, objective_s: float, max_batch: int, rates=RATES_BPS,
+def capacity_map(best: dict, profiles: dict[str, ComputeProfile], ar: dict, downlink_bps: float | None,
+                 context: float, objective_s: float, max_batch: int, rates=RATES_BPS,
                  props=PROPAGATION_S) -> list[dict]:  # fmt: skip
-    """Per profile, T, uplink rate and propagation: the most edges one cloud serves within the objective
-    with the best scheme, and with cloud-only AR at its better reading; their ratio."""
+    """Per profile, T, uplink rate and propagation: the most edges one cloud serves within the objective with
+    the best of the schemes (each at its setting of :func:`best_workloads`), and with cloud-only AR at its
+    better reading; their ratio."""
     rows = []
-    for name, profile in profiles.items():
-        ar_w = cap.Workload.autoregressive(ar[name]["tokens"] / max(ar[name]["prompts"], 1), context)
-        for t in sorted({c.temperature for c in cells}):
-            ws = [cap.Workload.from_terms(c.scheme, terms[(name, c)], context) for c in cells if c.temperature == t]
-            for d in props:
-                for r in rates:
-                    pricer = Pricer(profile, _link(r, d, downlink_bps))
-                    rows.append({"profile": name, "temperature": t, "uplink_bps": r, "propagation_s": d,
-                                 **cap.capacity_ratio(pricer, ws, ar_w, objective_s, max_batch)})  # fmt: skip
+    for (name, t), mine in best.items():
+        workloads, ar_w = [w for _, w in mine.values()], _ar_workload(ar, name, context)
+        for d in props:
+            for r in rates:
+                pricer = Pricer(profiles[name], _link(r, d, downlink_bps))
+                rows.append({"profile": name, "temperature": t, "uplink_bps": r, "propagation_s": d,
+                             **cap.capacity_ratio(pricer, workloads, ar_w, objective_s, max_batch)})  # fmt: skip
     return rows
 
 
