@@ -79,11 +79,17 @@ def round_s(pricer: Pricer, w: Workload, sessions: float) -> float:
     """One verification round of ``sessions`` edges running ``w``: the session alone (``w.cloud_s``: its forward and
     protocol work; at least the forward), what the other sequences add to the batched forward, and their
     protocol work on the cloud host's cores, a wave of sessions at a time."""
+    n_new, alone, protocol, cores = _session_parts(pricer, w)
+    waves = math.ceil(max(sessions, 1.0) / cores)
+    return max(w.cloud_s, alone) + pricer.cloud_batch_s(sessions, n_new, w.context) - alone + (waves - 1) * protocol
+
+
+def _session_parts(pricer: Pricer, w: Workload) -> tuple:
+    """What a round's price needs of one session: its tokens, its forward alone, its protocol work, the host's
+    cores."""
     n_new = w.drafts + 1.0
     alone = pricer.cloud_batch_s(1, n_new, w.context)
-    protocol = max(w.cloud_s - alone, 0.0)
-    waves = math.ceil(max(sessions, 1.0) / pricer.cloud_host_cores)
-    return max(w.cloud_s, alone) + pricer.cloud_batch_s(sessions, n_new, w.context) - alone + (waves - 1) * protocol
+    return n_new, alone, max(w.cloud_s - alone, 0.0), pricer.cloud_host_cores
 
 
 def think_s(pricer: Pricer, w: Workload) -> float:
@@ -101,42 +107,48 @@ class SharedMachine:
     cloud_threads: int
 
 
-def _at(pricer: Pricer, w: Workload, n: int, cap_b: float, b: float, stretch: float) -> tuple:
-    """Given b uplinks a round (and compute stretched by ``stretch``): the cycle, the round, the busy share and the
-    b that cycle implies. The busy share solves rho = N R / (b C(rho)), C linear in rho: a quadratic."""
-    r = round_s(pricer, w, b) * stretch
-    base = think_s(pricer, w) + w.edge_s * (stretch - 1.0) + r
-    wait = (1.0 - b / n) * r / 2.0  # per unit of busy share: half of another group's round
-    load = n * r / b
-    busy = (-base + math.sqrt(base * base + 4.0 * wait * load)) / (2.0 * wait) if wait > 0 else load / base
-    busy = min(busy, 1.0)
-    cycle = max(base + busy * wait, n * round_s(pricer, w, cap_b) * stretch / cap_b)  # at most full rounds
-    return cycle, r, busy, min(max(n * r / cycle, 1.0), cap_b)
-
-
 def _gated(pricer: Pricer, w: Workload, n: int, max_batch: int, machine: SharedMachine | None) -> tuple:
     """The closed loop's mean values: a round takes every uplink waiting when it starts (up to ``max_batch``), an
     uplink that finds the cloud busy with others waits out that round (half a round on average). The batch size
-    b is the fixed point of b = N R(b) / C(b) (bisection; the implied b falls as b grows); on a shared machine
-    the compute stretch is the fixed point of the cores it asks for. Returns (cycle, round, b, busy share)."""
+    b is the fixed point of b = N R(b) / C(b) (bisection; the implied b falls as b grows), the busy share rho
+    solves rho = N R / (b C(rho)) with C linear in rho (a quadratic); on a shared machine the compute stretch is
+    the fixed point of the cores it asks for. Returns (cycle, round, b, busy share)."""
     cap_b = float(min(n, max_batch))
+    n_new, alone, protocol, cores = _session_parts(pricer, w)
+    z = think_s(pricer, w)
+
+    def rnd(b: float) -> float:  # round_s, with the session's parts computed once
+        waves = math.ceil(max(b, 1.0) / cores)
+        return max(w.cloud_s, alone) + pricer.cloud_batch_s(b, n_new, w.context) - alone + (waves - 1) * protocol
+
+    full = rnd(cap_b)
+
+    def at(b: float, stretch: float) -> tuple:
+        r = rnd(b) * stretch
+        base = z + w.edge_s * (stretch - 1.0) + r
+        wait = (1.0 - b / n) * r / 2.0  # per unit of busy share: half of another group's round
+        load = n * r / b
+        busy = (-base + math.sqrt(base * base + 4.0 * wait * load)) / (2.0 * wait) if wait > 0 else load / base
+        busy = min(busy, 1.0)
+        cycle = max(base + busy * wait, n * full * stretch / cap_b)  # at most full rounds back to back
+        return cycle, r, busy, min(max(n * r / cycle, 1.0), cap_b)
 
     def solve(stretch: float) -> tuple:
         lo, hi = 1.0, cap_b
-        if _at(pricer, w, n, cap_b, hi, stretch)[3] >= hi:
+        if at(hi, stretch)[3] >= hi:
             lo = hi
         for _ in range(50):
             if hi - lo < 1e-6 * hi:  # b is a mean count: a millionth is far below what moves a capacity
                 break
             mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if _at(pricer, w, n, cap_b, mid, stretch)[3] >= mid else (lo, mid)
-        cycle, r, busy, _ = _at(pricer, w, n, cap_b, lo, stretch)
+            lo, hi = (mid, hi) if at(mid, stretch)[3] >= mid else (lo, mid)
+        cycle, r, busy, _ = at(lo, stretch)
         return cycle, r, lo, busy
 
     stretch = 1.0
     cycle, r, b, busy = solve(stretch)
     for _ in range(100 if machine is not None else 0):  # cores asked for by the unstretched work, a second
-        demand = (n / cycle) * (w.edge_s + round_s(pricer, w, b) * machine.cloud_threads / b)
+        demand = (n / cycle) * (w.edge_s + rnd(b) * machine.cloud_threads / b)
         new = max(1.0, stretch * demand / machine.cores)
         if abs(new - stretch) < 1e-9 * new:
             break
