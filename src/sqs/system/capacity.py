@@ -79,7 +79,11 @@ def round_s(pricer: Pricer, w: Workload, sessions: float) -> float:
     """One verification round of ``sessions`` edges running ``w``: the session alone (``w.cloud_s``: its forward and
     protocol work; at least the forward), what the other sequences add to the batched forward, and their
     protocol work on the cloud host's cores, a wave of sessions at a time."""
-    n_new, alone, protocol, cores = _session_parts(pricer, w)
+    return _round(pricer, w, _session_parts(pricer, w), sessions)
+
+
+def _round(pricer: Pricer, w: Workload, parts: tuple, sessions: float) -> float:
+    n_new, alone, protocol, cores = parts
     waves = math.ceil(max(sessions, 1.0) / cores)
     return max(w.cloud_s, alone) + pricer.cloud_batch_s(sessions, n_new, w.context) - alone + (waves - 1) * protocol
 
@@ -114,12 +118,10 @@ def _gated(pricer: Pricer, w: Workload, n: int, max_batch: int, machine: SharedM
     solves rho = N R / (b C(rho)) with C linear in rho (a quadratic); on a shared machine the compute stretch is
     the fixed point of the cores it asks for. Returns (cycle, round, b, busy share)."""
     cap_b = float(min(n, max_batch))
-    n_new, alone, protocol, cores = _session_parts(pricer, w)
-    z = think_s(pricer, w)
+    parts, z = _session_parts(pricer, w), think_s(pricer, w)  # once a solve: the search prices many rounds
 
-    def rnd(b: float) -> float:  # round_s, with the session's parts computed once
-        waves = math.ceil(max(b, 1.0) / cores)
-        return max(w.cloud_s, alone) + pricer.cloud_batch_s(b, n_new, w.context) - alone + (waves - 1) * protocol
+    def rnd(b: float) -> float:
+        return _round(pricer, w, parts, b)
 
     full = rnd(cap_b)
 
