@@ -33,10 +33,6 @@ class ConfigError(ValueError):
     """A config value the workflow cannot run; the message names the key, the value and what is allowed."""
 
 
-def _tuple(value) -> tuple:
-    return tuple(value or ())
-
-
 def _column_values(raw: Mapping, where: str, allowed: tuple[str, ...] | None = None) -> dict[str, tuple]:
     """The per-column lists of a section (``K``, ``beta0``, ...), typed as the registry declares them."""
     allowed = allowed or grid_columns()
