@@ -12,6 +12,9 @@
 3. Many edges, one cloud (sqs.system.capacity): 1, 2, 4, 8 and 16 edge processes (llama.cpp, one thread each)
    against one batched server, on loopback and over the shaped link; the clock's system throughput and
    per-token latency beside the capacity model's, with the error per N (net_capacity.csv, fig_net_capacity).
+   `--pin` pins the cloud to the first half of the CPUs and the edges (and the delay relay) to the rest, as
+   if on two machines, and times the cloud's rounds beside a drafting edge too (on this 2-vCPU machine the
+   two interfere: docs/capacity.md).
 
 Tables and figures in results/network/ (net_link.csv, net_link_batches.csv, fig_net_link, net_load.csv,
 fig_net_load; batched/net_load.csv). Needs root; says why and exits 3 otherwise.
@@ -20,6 +23,7 @@ fig_net_load; batched/net_load.csv). Needs root; says why and exits 3 otherwise.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -45,7 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", default=str(ROOT / "results/network"))
     ap.add_argument("--edges", nargs="+", default=["1", "2", "4", "8", "16"], help="capacity: edge processes")
     ap.add_argument("--skip", nargs="*", default=[], choices=["link", "load", "capacity"], help="parts not to run")
+    ap.add_argument("--pin", action="store_true", help="capacity: cloud and edges on CPUs apart")
     args = ap.parse_args(argv)
+    cpus = sorted(os.sched_getaffinity(0))
+    half = max(1, len(cpus) // 2)
+    cloud_cpus, edge_cpus = ",".join(map(str, cpus[:half])), ",".join(map(str, cpus[half:]))
+    pinned = args.pin and len(cpus) > 1
+    on_cloud = ["taskset", "-c", cloud_cpus] if pinned else []
+    on_edges = ["taskset", "-c", edge_cpus] if pinned else []
+    pins = ["--cloud-cores", *map(str, cpus[:half]), "--edge-cores", *map(str, cpus[half:])] if pinned else []
     check = subprocess.run([str(NETLINK), "check"], capture_output=True, text=True)
     if check.returncode != 0:
         print(f"bench_network: skipped: {check.stderr.strip()}", file=sys.stderr)
@@ -59,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = [str(BIN / "sqs"), "serve", "--llm", args.llm, "--token-file", str(token)]
     t0 = time.perf_counter()
     capacity = [*study, "capacity", *common, "--slm", f"llama.cpp:{args.slm}", "--schemes", "c-sqs", "--prompts",
-                *texts[:4], "--max-new-tokens", str(args.load_tokens), "--edges", *args.edges]  # fmt: skip
+                *texts[:4], "--max-new-tokens", str(args.load_tokens), "--edges", *args.edges, *pins]  # fmt: skip
     relay = [sys.executable, "-m", "sqs.net.delay", "--one-way-ms", "10"]
     if {"link", "capacity"} - set(args.skip):
         subprocess.run([str(NETLINK), "up"], check=True)
@@ -77,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
                                     str(out)], check=True)  # fmt: skip
                     print(f"link study done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
                 if "capacity" not in args.skip:  # the edges share the shaped link's 2 Mb/s uplink
-                    stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *serve, "--port", "7435",
-                                                   "--batch-verify", "--max-batch", "16"],
+                    stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *on_cloud, *serve, "--port",
+                                                   "7435", "--batch-verify", "--max-batch", "16"],
                                                   out / "serve_capacity_link.log", "the batched server"))  # fmt: skip
-                    stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *relay, "--listen",
+                    stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *on_edges, *relay, "--listen",
                                                    "10.99.0.1:7436", "--to", "127.0.0.1:7435"],
                                                   out / "relay_capacity.log", "the delay relay"))  # fmt: skip
                     shaped = ["--cloud", "10.99.0.1:7436", "--propagation-s", "0.02", "--out-dir", str(out / "shaped")]

@@ -110,3 +110,35 @@ def test_a_shared_machine_stretches_compute_to_the_cores_it_has():
     demand = rate * (w.edge_s + round_s(pr, w, b) * machine.cloud_threads / b)
     assert demand == pytest.approx(machine.cores, rel=1e-3)
     assert point(pr, w, 1, machine=machine)["cycle_s"] == pytest.approx(point(pr, w, 1)["cycle_s"])
+
+
+def test_a_cloud_on_cores_of_its_own_keeps_its_rounds_while_the_edges_stretch():
+    """Pinned apart, the edges share their cores alone: their drafting stretches until it asks for what those
+    cores give, and the cloud's round is priced unstretched."""
+    pr = Pricer(per_call(0.02, 0.05, 0.03), LinkConfig(uplink_bps=1e12, downlink_bps=None, propagation_s=0.0))
+    w = Workload("qs", 2.0, 2.5, 0.1, 0.0, 0.0, 0.05 + 3 * 0.03, 100.0)
+    machine = SharedMachine(cores=1, cloud_threads=1, cloud_apart=True)
+    got = point(pr, w, 8, machine=machine)
+    assert got["cycle_s"] > point(pr, w, 8)["cycle_s"]
+    b = got["round_sessions"]
+    assert got["round_s"] == pytest.approx(round_s(pr, w, b), rel=1e-12)
+    assert 8 / got["cycle_s"] * w.edge_s == pytest.approx(machine.cores, rel=1e-3)
+    shared = point(pr, w, 8, machine=SharedMachine(cores=1, cloud_threads=1))
+    assert shared["cycle_s"] > got["cycle_s"]  # the same core also running the cloud: slower still
+
+
+def test_pinning_is_checked_before_anything_runs():
+    import os
+
+    from sqs.net.study import pinning
+
+    cpus = sorted(os.sched_getaffinity(0))
+    assert pinning(None, None) == ([], [])
+    with pytest.raises(ValueError, match="give both"):
+        pinning([cpus[0]], None)
+    with pytest.raises(ValueError, match=r"CPUs \[4096\] are not available"):
+        pinning([cpus[0]], [4096])
+    with pytest.raises(ValueError, match="overlap"):
+        pinning([cpus[0]], [cpus[0]])
+    if len(cpus) > 1:
+        assert pinning([cpus[1]], [cpus[0]]) == ([cpus[1]], [cpus[0]])

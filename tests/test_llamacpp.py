@@ -50,6 +50,23 @@ def test_the_rolled_back_cache_gives_a_fresh_contexts_logits():
     assert lm.last_forward is None and hit.dtype == np.float64 and hit.shape == (lm.vocab_size,)
 
 
+def test_rows_a_draft_step_skipped_are_computed_when_scored():
+    """A draft step computes the output layer at its last position only; scoring those positions later runs
+    them again and gives what a context that scored them directly gives, bit for bit."""
+    loaded = load(SLM, side="edge")
+    lm, fresh = loaded.model.session(), load(SLM, side="edge").model.session()
+    ids = loaded.tokenizer.encode(PROMPT)
+    for m in (lm, fresh):
+        m.next_logits(ids[:-1])
+    lm.next_logits([*ids, 11, 12, 13])  # four positions, logits at the last
+    got = lm.score_logits(ids, [11, 12, 13])
+    assert lm.last_forward == (4, len(ids) - 1)  # the three rows it lacked: the four positions again
+    np.testing.assert_array_equal(got, fresh.score_logits(ids, [11, 12, 13]))
+    assert got.shape == (4, lm.vocab_size) and np.isfinite(got).all()
+    lm.score_logits(ids, [11, 12, 13])
+    assert lm.last_forward is None  # every row now held
+
+
 def test_greedy_speculation_with_the_llama_cpp_edge_equals_greedy_ar(pair):
     base = DecodeConfig(temperature=0.0, max_new_tokens=12, max_draft_len=4, slm=SLM, llm=EMBEDDED_LLM,
                         dtype="float32", device="cpu")  # fmt: skip

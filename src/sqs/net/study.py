@@ -184,6 +184,45 @@ def time_rounds(side: LoadedModel, sizes: Sequence[int], n_new: int, context: in
     return out
 
 
+def _drafting(slm: str, dtype: str, cores: Sequence[int], ready, stop, limit_s: float = 600.0) -> None:
+    """An edge drafting one token after another on ``cores`` until ``stop`` (at most ``limit_s``)."""
+    import torch
+
+    os.sched_setaffinity(0, cores)
+    torch.set_num_threads(1)
+    model = load_side(slm, "edge", dtype).session_model()
+    held, steps, t_end = list(range(1000, 1040)), 0, time.time() + limit_s
+    model.next_logits(held)
+    ready.set()
+    while not stop.is_set() and time.time() < t_end:
+        model.next_logits([*held, 2000 + steps % 64])  # one new token after the same context, as a draft step
+        steps += 1
+
+
+def rounds_beside_an_edge(side: LoadedModel, sizes: Sequence[int], n_new: int, context: int, slm: str, dtype: str,
+                          edge_cores: Sequence[int]) -> list:  # fmt: skip
+    """:func:`time_rounds` again while one edge drafts on ``edge_cores`` (pinned runs only, else []): how much
+    the other cores' work slows the cloud's forward (memory bandwidth and caches are shared)."""
+    import multiprocessing as mp
+
+    if not edge_cores:
+        return []
+    ctx = mp.get_context("spawn")
+    ready, stop = ctx.Event(), ctx.Event()
+    edge = ctx.Process(target=_drafting, args=(slm, dtype, list(edge_cores), ready, stop), daemon=True)
+    edge.start()  # a Process, not a Pool: events pass to a child only when it is created
+    try:
+        while not ready.wait(1.0):
+            if not edge.is_alive():
+                raise RuntimeError(f"the drafting edge exited with code {edge.exitcode} before it drafted")
+        return time_rounds(side, sizes, n_new, context)
+    finally:
+        stop.set()
+        edge.join(60)
+        if edge.is_alive():
+            edge.kill()
+
+
 def fit_rounds(points: list, n_new: int):
     """t(s) = a + s p by least squares: the ``calibrated`` price of a round of s sessions
     (:class:`sqs.system.compute.Fitted` with its per-session term on the new tokens)."""
@@ -199,6 +238,8 @@ def _edge_worker(job: dict) -> dict:
     session's tokens and per-batch clock."""
     import torch
 
+    if job["cores"]:
+        os.sched_setaffinity(0, job["cores"])
     torch.set_num_threads(1)
     side = load_side(job["slm"], "edge", job["dtype"])
     link = LinkConfig(**job["link"])
@@ -223,15 +264,17 @@ def _edge_worker(job: dict) -> dict:
 def capacity_study(slm: str, llm: str, dtype: str, address: str, token: bytes, prompts: Sequence[tuple[int, ...]],
                    counts: Sequence[int], rounds, scheme: str, max_new_tokens: int, temperature: float,
                    link: LinkConfig, max_draft_len: int, max_batch: int, cloud_threads: int,
-                   context: float, progress=None) -> list[dict]:  # fmt: skip
-    """N real edge processes (one per core-thread, ``slm`` each) against one batched-verification server, for N in
-    ``counts``: the clock's system throughput (while every edge decodes; over the whole run beside it) and
-    per-token latency (each edge's own clock, its mean over edges) beside :mod:`sqs.system.capacity`'s
-    prediction from the same workload (its drafts and tokens a batch; the edge's and the server's seconds a batch
-    at the first count, N = 1: the session alone, its prompt's prefill spread over its batches), each further
-    session of a round adding its share of the batched forward (``rounds``, :func:`fit_rounds`) and its own
-    decode-and-verify work (the server's one verifier thread), on this machine's shared cores. Every session's
-    tokens are compared with the same session at N = 1."""
+                   context: float, progress=None, edge_cores: Sequence[int] = (),
+                   cloud_apart: bool = False) -> list[dict]:  # fmt: skip
+    """N real edge processes (one thread each, ``slm`` each, on ``edge_cores`` if given) against one
+    batched-verification server, for N in ``counts``: the clock's system throughput (while every edge decodes;
+    over the whole run beside it) and per-token latency (each edge's own clock, its mean over edges) beside
+    :mod:`sqs.system.capacity`'s prediction from the same workload (its drafts and tokens a batch; the edge's
+    and the server's seconds a batch at the first count, N = 1: the session alone, its prompt's prefill spread
+    over its batches), each further session of a round adding its share of the batched forward (``rounds``,
+    :func:`fit_rounds`) and its own decode-and-verify work (the server's one verifier thread), on this
+    machine's shared cores, or with ``cloud_apart`` the server on cores of its own (pinned by the caller) and
+    the edges on ``edge_cores``. Every session's tokens are compared with the same session at N = 1."""
     import multiprocessing as mp
     import os
 
@@ -243,7 +286,7 @@ def capacity_study(slm: str, llm: str, dtype: str, address: str, token: bytes, p
     ctx = mp.get_context("spawn")
     rows, alone, base = [], {}, None
     profile = ComputeProfile("this machine", Side(rounds, (), "edge"), Side(rounds, (), "this machine"))
-    shared = cap.SharedMachine(os.cpu_count() or 1, cloud_threads)
+    shared = cap.SharedMachine(len(edge_cores) or os.cpu_count() or 1, cloud_threads, cloud_apart)
     for n in progress(list(counts)) if progress else counts:
         # edge i decodes every prompt, starting at the i-th; a session (prompt j, seed j) is the same on every edge
         order = [[(i + k) % len(prompts) for k in range(len(prompts))] for i in range(n)]
@@ -252,7 +295,8 @@ def capacity_study(slm: str, llm: str, dtype: str, address: str, token: bytes, p
             barrier = manager.Barrier(n)
             jobs = [{"slm": slm, "llm": llm, "dtype": dtype, "address": address, "token": token, "sessions": ss,
                      "tokens": max_new_tokens, "temperature": temperature, "link": vars(link),
-                     "max_draft_len": max_draft_len, "barrier": barrier} for ss in sessions]  # fmt: skip
+                     "max_draft_len": max_draft_len, "barrier": barrier, "cores": list(edge_cores)}
+                    for ss in sessions]  # fmt: skip
             with ctx.Pool(n) as pool:
                 out = pool.map(_edge_worker, jobs)
         ok = [(order[i][k], r) for i, o in enumerate(out) for k, r in enumerate(o["results"]) if "error" not in r]
@@ -346,7 +390,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--edges", type=int, nargs="+", default=[1, 2, 4, 8, 16], help="capacity: edge processes")
     ap.add_argument("--max-batch", type=int, default=16, help="capacity: sessions one verification round takes")
     ap.add_argument("--cloud-threads", type=int, default=os.cpu_count() or 1,
-                    help="capacity: cores the server's forward uses (torch's default: all)")  # fmt: skip
+                    help="capacity: the server's forward's threads (default all; --cloud-cores sets it)")  # fmt: skip
+    ap.add_argument("--cloud-cores", type=int, nargs="+",
+                    help="capacity: pin the cloud (its calibration and the server it starts) to these CPUs and the "
+                    "edges to --edge-cores, as two machines would be")  # fmt: skip
+    ap.add_argument("--edge-cores", type=int, nargs="+", help="capacity: the CPUs of the edges (with --cloud-cores)")
     ap.add_argument("--out-dir", required=True)
     args = ap.parse_args(argv)
     if args.kind == "capacity":
@@ -383,6 +431,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def pinning(cloud: Sequence[int] | None, edges: Sequence[int] | None) -> tuple[list[int], list[int]]:
+    """The cloud's and the edges' CPUs, checked: both or neither, disjoint, each one this process may use."""
+    if not cloud and not edges:
+        return [], []
+    allowed = sorted(os.sched_getaffinity(0))
+    if not cloud or not edges:
+        raise ValueError(f"give both --cloud-cores and --edge-cores (CPUs here: {allowed}), got {cloud} and {edges}")
+    bad = sorted((set(cloud) | set(edges)) - set(allowed))
+    if bad:
+        raise ValueError(f"CPUs {bad} are not available to this process; these are: {allowed}")
+    if set(cloud) & set(edges):
+        raise ValueError(f"--cloud-cores {list(cloud)} and --edge-cores {list(edges)} overlap; pin them apart")
+    return sorted(set(cloud)), sorted(set(edges))
+
+
 def _capacity_main(args) -> int:
     """Calibrate the server's rounds here (the cloud model alone), then run the edges against a batched server."""
     import gc
@@ -398,9 +461,16 @@ def _capacity_main(args) -> int:
     from sqs.outputs import figures
     from sqs.steps.io import write_table
 
+    cloud_cores, edge_cores = pinning(args.cloud_cores, args.edge_cores)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     token_file = Path(args.token_file)
+    if cloud_cores:  # the calibration runs where the server will, on as many threads
+        import torch
+
+        os.sched_setaffinity(0, cloud_cores)
+        torch.set_num_threads(len(cloud_cores))
+        args.cloud_threads = len(cloud_cores)
     edge = load_side(args.slm, "edge", args.dtype)
     prompts = [tuple(edge.encode(p)) for p in args.prompts]
     context = float(np.mean([len(p) for p in prompts])) + args.max_new_tokens / 2
@@ -409,16 +479,21 @@ def _capacity_main(args) -> int:
     n_new = args.max_draft_len + 1
     sizes = sorted({min(n, args.max_batch) for n in args.edges} | {1})
     points = time_rounds(cloud, sizes, n_new, int(context))
+    beside = rounds_beside_an_edge(cloud, sizes, n_new, int(context), args.slm, args.dtype, edge_cores)
     rounds = fit_rounds(points, n_new)
-    print(f"rounds of the cloud alone: {points}; fit a={rounds.a:.4f} s + {rounds.b * n_new:.4f} s a session",
+    print(f"rounds of the cloud alone: {points}; beside an edge drafting: {beside}; fit (alone) a={rounds.a:.4f} "
+          f"s + {rounds.b * n_new:.4f} s a session",
           file=sys.stderr)  # fmt: skip
     del cloud
     gc.collect()
+    if edge_cores:
+        os.sched_setaffinity(0, edge_cores)  # what this process starts from now on (the edges' pool) lands there
     link = LinkConfig(args.uplink_bps, args.downlink_bps, args.propagation_s)
     with ExitStack() as stack:
         address = args.cloud
         if address is None:
-            serve = [str(Path(sys.executable).parent / "sqs"), "serve", "--llm", args.llm, "--dtype", args.dtype,
+            pin = ["taskset", "-c", ",".join(map(str, cloud_cores))] if cloud_cores else []
+            serve = [*pin, str(Path(sys.executable).parent / "sqs"), "serve", "--llm", args.llm, "--dtype", args.dtype,
                      "--token-file", str(token_file), "--port", "0", "--batch-verify", "--max-batch",
                      str(args.max_batch)]  # fmt: skip
             _, info = stack.enter_context(announced(serve, out / "serve_capacity.log", "the batched server"))
@@ -427,9 +502,11 @@ def _capacity_main(args) -> int:
         bar = lambda xs: tqdm(xs, desc="capacity study", unit="count")  # noqa: E731
         rows = capacity_study(args.slm, args.llm, args.dtype, address, token, prompts, args.edges, rounds,
                               args.schemes[0], args.max_new_tokens, args.temperature, link, args.max_draft_len,
-                              args.max_batch, args.cloud_threads, context, bar)  # fmt: skip
+                              args.max_batch, args.cloud_threads, context, bar, edge_cores,
+                              bool(cloud_cores))  # fmt: skip
     write_table(rows, out / "net_capacity.csv", CAPACITY_COLUMNS)
-    write_table([{"sessions": s, "seconds": t} for s, t in points], out / "net_capacity_rounds.csv")
+    write_table([{"sessions": s, "seconds": t, "seconds_beside_an_edge": dict(beside).get(s, float("nan"))}
+                 for s, t in points], out / "net_capacity_rounds.csv")  # fmt: skip
     figures.fig_net_capacity(pd.read_csv(out / "net_capacity.csv"), out / "fig_net_capacity")
     print(json.dumps(rows))
     return 0

@@ -26,8 +26,11 @@ REPEATS = 3
 PROTOCOL_K = {"k-sqs": (4, 16, 64, 256)}  # support sizes timed; other schemes at their defaults
 
 
-def time_forwards(model, vocab_size: int, rng: np.random.Generator, repeats: int = REPEATS) -> list[dict]:
-    """Median seconds of a forward of n new tokens after c cached ones, each (n, c) ``repeats`` times."""
+def time_forwards(model, vocab_size: int, rng: np.random.Generator, repeats: int = REPEATS,
+                  every_row: bool = True) -> list[dict]:  # fmt: skip
+    """Median seconds of a forward of n new tokens after c cached ones, each (n, c) ``repeats`` times: with the
+    logits of every new position (the cloud scoring drafts), or of the last (``every_row=False``: the edge's
+    catch-up before its next draft, which a backend may run without the others' output layer)."""
     rows = []
     for c in CONTEXTS:
         for n in NEW:
@@ -37,7 +40,7 @@ def time_forwards(model, vocab_size: int, rng: np.random.Generator, repeats: int
                 model.reset()
                 model.next_logits(ids[:c])  # the cache holds c tokens
                 t0 = time.perf_counter()
-                model.score_logits(ids[:c], ids[c:])
+                model.score_logits(ids[:c], ids[c:]) if every_row else model.next_logits(ids)
                 times.append(time.perf_counter() - t0)
                 assert model.last_forward == (n, c), model.last_forward
             rows.append({"n_new": n, "context": c, "seconds": float(np.median(times)), "repeats": repeats})
@@ -83,7 +86,8 @@ def calibrate_compute_files(models, cache_dir, decode, out_json, out_csv, fig_di
     rng = np.random.default_rng(0)
     models, decode = section(Models, models), section(Decode, decode)
     pair = ModelPair.of(models)
-    sides = {"slm": time_forwards(pair.slm, pair.vocab_size, rng), "llm": time_forwards(pair.llm, pair.vocab_size, rng)}
+    sides = {"slm": time_forwards(pair.slm, pair.vocab_size, rng, every_row=False),
+             "llm": time_forwards(pair.llm, pair.vocab_size, rng)}  # fmt: skip
     proto = time_protocol(load_cache(cache_dir).slm, 1.0, decode.ell, rng)
     cal = {
         "slm": models.slm, "llm": models.llm, "dtype": models.dtype, "vocab_size": pair.vocab_size,

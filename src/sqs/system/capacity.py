@@ -24,9 +24,9 @@ meets an objective. Cloud-only AR is the same cloud doing continuous batching of
 readings of the link explicit: **streamed** (one round trip per request: every stream is in every round,
 groups of ``max_batch`` taking turns, the propagation paid once per request) and **per token** (the edge asks
 for each token: the closed loop above with Z = propagation + the two messages). On a testbed where the edges
-and the cloud share one machine's cores (:class:`SharedMachine`, the live check on this CPU) compute stretches
-when it asks for more cores than there are; ``python -m sqs.net.study capacity`` measures the model against
-the clock. The cloud's memory for KV caches is not a limit here (docs/capacity.md).
+share one machine's cores, with or without the cloud (:class:`SharedMachine`, the live check on this CPU),
+compute stretches when it asks for more cores than there are; ``python -m sqs.net.study capacity``
+measures the model against the clock. The cloud's memory for KV caches is not a limit here (docs/capacity.md).
 """
 
 from __future__ import annotations
@@ -103,12 +103,14 @@ def think_s(pricer: Pricer, w: Workload) -> float:
 
 @dataclass(frozen=True)
 class SharedMachine:
-    """A testbed where the edges and the cloud share one machine's ``cores`` (the live check on this CPU): every
-    edge's drafting (one thread each) and the cloud's rounds (on ``cloud_threads`` cores) then stretch together
-    when they ask for more cores than there are."""
+    """A testbed on one machine (the live check on this CPU): the edges (one thread each) run on ``cores``
+    cores and stretch together when they ask for more than there are. The cloud's rounds (``cloud_threads``
+    threads) share those cores, stretching with them, or run on cores of their own (``cloud_apart``: the
+    processes pinned apart, as an edge and a cloud on two machines)."""
 
     cores: int
     cloud_threads: int
+    cloud_apart: bool = False
 
 
 def _gated(pricer: Pricer, w: Workload, n: int, max_batch: int, machine: SharedMachine | None) -> tuple:
@@ -116,8 +118,10 @@ def _gated(pricer: Pricer, w: Workload, n: int, max_batch: int, machine: SharedM
     uplink that finds the cloud busy with others waits out that round (half a round on average). The batch size
     b is the fixed point of b = N R(b) / C(b) (bisection; the implied b falls as b grows), the busy share rho
     solves rho = N R / (b C(rho)) with C linear in rho (a quadratic); on a shared machine the compute stretch is
-    the fixed point of the cores it asks for. Returns (cycle, round, b, busy share)."""
+    the fixed point of the cores it asks for (the edges' alone when the cloud has cores of its own). Returns
+    (cycle, round, b, busy share)."""
     cap_b = float(min(n, max_batch))
+    apart = machine is not None and machine.cloud_apart
     parts, z = _session_parts(pricer, w), think_s(pricer, w)  # once a solve: the search prices many rounds
 
     def rnd(b: float) -> float:
@@ -126,13 +130,13 @@ def _gated(pricer: Pricer, w: Workload, n: int, max_batch: int, machine: SharedM
     full = rnd(cap_b)
 
     def at(b: float, stretch: float) -> tuple:
-        r = rnd(b) * stretch
+        r = rnd(b) * (1.0 if apart else stretch)
         base = z + w.edge_s * (stretch - 1.0) + r
         wait = (1.0 - b / n) * r / 2.0  # per unit of busy share: half of another group's round
         load = n * r / b
         busy = (-base + math.sqrt(base * base + 4.0 * wait * load)) / (2.0 * wait) if wait > 0 else load / base
         busy = min(busy, 1.0)
-        cycle = max(base + busy * wait, n * full * stretch / cap_b)  # at most full rounds back to back
+        cycle = max(base + busy * wait, n * full * (1.0 if apart else stretch) / cap_b)  # full rounds back to back
         return cycle, r, busy, min(max(n * r / cycle, 1.0), cap_b)
 
     def solve(stretch: float) -> tuple:
@@ -150,7 +154,7 @@ def _gated(pricer: Pricer, w: Workload, n: int, max_batch: int, machine: SharedM
     stretch = 1.0
     cycle, r, b, busy = solve(stretch)
     for _ in range(100 if machine is not None else 0):  # cores asked for by the unstretched work, a second
-        demand = (n / cycle) * (w.edge_s + rnd(b) * machine.cloud_threads / b)
+        demand = (n / cycle) * (w.edge_s + (0.0 if apart else rnd(b) * machine.cloud_threads / b))
         new = max(1.0, stretch * demand / machine.cores)
         if abs(new - stretch) < 1e-9 * new:
             break
