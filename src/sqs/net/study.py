@@ -98,6 +98,7 @@ def _summarize(scheme: str, rows: list[dict], n_sessions: int, before, after) ->
         "measured_s": float(meas.mean()),
         "predicted_s": float(pred.mean()),
         "mean_abs_rel_error": float(np.mean(np.abs(pred - meas) / meas)),
+        "median_abs_rel_error": float(np.median(np.abs(pred - meas) / meas)),
         "mean_rel_error": float(np.mean((pred - meas) / meas)),
         "measured_link_s": float(link_m.mean()),
         "predicted_link_s": float(link_p.mean()),
