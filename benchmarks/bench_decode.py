@@ -23,6 +23,7 @@ import numpy as np
 from sqs.models.interface import SLM_BACKENDS, with_backend
 from sqs.study.decode import DecodeConfig, ModelPair, decode_prompt
 from sqs.study.prompts import openers
+from sqs.system.metrics import speedup_ci as paired_speedup_ci
 
 SCHEMES = [("ar", {}), ("sd", {}), ("qs", {}), ("k-sqs", {"k": 16}), ("c-sqs", {"beta": 0.001})]
 ACCEPT_TARGET = {"news": 0.60, "code": 0.80}
@@ -43,8 +44,7 @@ def interleaved(pair: ModelPair, cfgs: list[DecodeConfig], prompts: list[str]) -
     recs = [[] for _ in cfgs]
     for i, p in enumerate(prompts):
         for out, cfg in zip(recs, cfgs, strict=True):
-            pair.slm.reset()
-            pair.llm.reset()
+            pair.reset()
             out.append(decode_prompt(pair, cfg, p, i))
     return recs
 
@@ -54,13 +54,10 @@ def rate(recs: list[dict]) -> float:
     return sum(r["n_tokens"] for r in recs) / sum(r["latency_s"] for r in recs)
 
 
-def speedup_ci(recs: list[dict], ar: list[dict], seed: int, n_boot: int = 2000) -> tuple[float, float]:
-    """95 % percentile bootstrap of rate(recs) / rate(ar) over prompts, resampled in pairs."""
-    cols = ("n_tokens", "latency_s")
-    x = np.array([[r[c] for c in cols] + [a[c] for c in cols] for r, a in zip(recs, ar, strict=True)])
-    w = np.random.default_rng(seed).multinomial(len(x), np.full(len(x), 1 / len(x)), size=n_boot) @ x
-    lo, hi = np.quantile((w[:, 0] / w[:, 1]) / (w[:, 2] / w[:, 3]), [0.025, 0.975])
-    return float(lo), float(hi)
+def speedup_ci(recs: list[dict], ar: list[dict], seed: int) -> tuple[float, float]:
+    """95 % bootstrap interval of rate(recs) / rate(ar) over prompts, resampled in pairs."""
+    rows = lambda rs: [(r["n_tokens"], r["latency_s"]) for r in rs]  # noqa: E731
+    return paired_speedup_ci(rows(recs), rows(ar), np.random.default_rng(seed))
 
 
 def cap_sweep(pair: ModelPair, lens: list[int], args) -> None:

@@ -43,8 +43,7 @@ def sqs_run(pair, cfg, text: str, index: int) -> tuple[int, float]:
     caches (the previous session decoded the same prompt)."""
     from sqs.study.decode import decode_prompt
 
-    pair.slm.reset()
-    pair.llm.reset()
+    pair.reset()
     r = decode_prompt(pair, cfg, text, index)
     return r["n_tokens"], r["latency_measured_s"]
 
@@ -69,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from sqs.study.decode import DecodeConfig, ModelPair
     from sqs.study.prompts import openers
     from sqs.system.latency import LinkConfig
+    from sqs.system.metrics import speedup_ci
 
     torch.set_num_threads(2)
     prompts = openers("code", "eval")[: args.prompts]
@@ -99,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     best_hf = max((n for n in hf if "assisted" in n), key=rate.get)
     best_sqs = max(ours, key=rate.get)
     ratio = rate[best_sqs] / rate[best_hf]
-    w = np.random.default_rng(0).multinomial(len(prompts), np.full(len(prompts), 1 / len(prompts)), size=2000)
-    a, b = w @ x[best_sqs], w @ x[best_hf]
-    lo, hi = np.quantile((a[:, 0] / a[:, 1]) / (b[:, 0] / b[:, 1]), [0.025, 0.975])
+    lo, hi = speedup_ci(x[best_sqs], x[best_hf], np.random.default_rng(0))
     verdict = "yes" if ratio >= TARGET else "NO"
     print(f"best sqs ({best_sqs}) / best assisted generation ({best_hf}): {ratio:.2f}x, 95 % CI over prompts "
           f"[{lo:.2f}, {hi:.2f}] (target >= {TARGET}x: {verdict})")  # fmt: skip

@@ -80,3 +80,20 @@ def test_bootstrap_intervals_resample_prompts_and_pool_them_as_the_rates_do():
         assert ci[f"{m}_ci_low"] < rates[m] < ci[f"{m}_ci_high"]
     assert 1.0 < ci["latency_s_ci_low"] and ci["latency_s_ci_high"] < 4.0  # within the prompts' own range
     assert ci == bootstrap_ci(spread, np.random.default_rng(0), 2000)  # the generator passed in decides the draws
+
+
+def test_a_paired_speedup_interval_pools_each_resample_as_rates_are_pooled():
+    import numpy as np
+
+    from sqs.system.metrics import speedup_ci
+
+    theirs = [(24, 4.0), (24, 3.0), (24, 5.0), (24, 2.0)]
+    twice = [(t, s / 2) for t, s in theirs]  # every prompt twice as fast: every resample says 2
+    lo, hi = speedup_ci(twice, theirs, np.random.default_rng(0))
+    assert lo == pytest.approx(2.0) and hi == pytest.approx(2.0)
+    mixed = [(24, 2.0), (24, 3.0), (24, 5.0), (24, 1.0)]  # twice as fast on two prompts, the same on two
+    lo, hi = speedup_ci(mixed, theirs, np.random.default_rng(0))
+    pooled = (96 / 11) / (96 / 14)
+    assert 1.0 <= lo < pooled < hi <= 2.0  # within the per-prompt ratios, around the pooled one
+    with pytest.raises(ValueError, match="row per prompt"):
+        speedup_ci([(24, 1.0)], [(24, 1.0), (24, 2.0)], np.random.default_rng(0))

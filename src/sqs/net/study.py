@@ -265,8 +265,7 @@ def _edge_worker(job: dict) -> dict:
 def capacity_study(slm: str, llm: str, dtype: str, address: str, token: bytes, prompts: Sequence[tuple[int, ...]],
                    counts: Sequence[int], rounds, scheme: str, max_new_tokens: int, temperature: float,
                    link: LinkConfig, max_draft_len: int, max_batch: int, cloud_threads: int,
-                   context: float, progress=None, edge_cores: Sequence[int] = (),
-                   cloud_apart: bool = False) -> list[dict]:  # fmt: skip
+                   context: float, progress=None, edge_cores: Sequence[int] = ()) -> list[dict]:  # fmt: skip
     """N real edge processes (one thread each, ``slm`` each, on ``edge_cores`` if given) against one
     batched-verification server, for N in ``counts``: the clock's system throughput (while every edge decodes;
     over the whole run beside it) and per-token latency (each edge's own clock, its mean over edges) beside
@@ -274,8 +273,8 @@ def capacity_study(slm: str, llm: str, dtype: str, address: str, token: bytes, p
     and the server's seconds a batch at the first count, N = 1: the session alone, its prompt's prefill spread
     over its batches), each further session of a round adding its share of the batched forward (``rounds``,
     :func:`fit_rounds`) and its own decode-and-verify work (the server's one verifier thread), on this
-    machine's shared cores, or with ``cloud_apart`` the server on cores of its own (pinned by the caller) and
-    the edges on ``edge_cores``. Every session's tokens are compared with the same session at N = 1."""
+    machine's shared cores, or, given ``edge_cores``, the edges there and the server on cores of its own
+    (pinned by the caller). Every session's tokens are compared with the same session at N = 1."""
     import multiprocessing as mp
     import os
 
@@ -287,7 +286,7 @@ def capacity_study(slm: str, llm: str, dtype: str, address: str, token: bytes, p
     ctx = mp.get_context("spawn")
     rows, alone, base = [], {}, None
     profile = ComputeProfile("this machine", Side(rounds, (), "edge"), Side(rounds, (), "this machine"))
-    shared = cap.SharedMachine(len(edge_cores) or os.cpu_count() or 1, cloud_threads, cloud_apart)
+    shared = cap.SharedMachine(len(edge_cores) or os.cpu_count() or 1, cloud_threads, cloud_apart=bool(edge_cores))
     for n in progress(list(counts)) if progress else counts:
         # edge i decodes every prompt, starting at the i-th; a session (prompt j, seed j) is the same on every edge
         order = [[(i + k) % len(prompts) for k in range(len(prompts))] for i in range(n)]
@@ -503,8 +502,7 @@ def _capacity_main(args) -> int:
         bar = lambda xs: tqdm(xs, desc="capacity study", unit="count")  # noqa: E731
         rows = capacity_study(args.slm, args.llm, args.dtype, address, token, prompts, args.edges, rounds,
                               args.schemes[0], args.max_new_tokens, args.temperature, link, args.max_draft_len,
-                              args.max_batch, args.cloud_threads, context, bar, edge_cores,
-                              bool(cloud_cores))  # fmt: skip
+                              args.max_batch, args.cloud_threads, context, bar, edge_cores)  # fmt: skip
     write_table(rows, out / "net_capacity.csv", CAPACITY_COLUMNS)
     write_table([{"sessions": s, "seconds": t, "seconds_beside_an_edge": dict(beside).get(s, float("nan"))}
                  for s, t in points], out / "net_capacity_rounds.csv")  # fmt: skip

@@ -135,6 +135,11 @@ class ModelPair:
         backend)."""
         return cls(models.slm_id, models.llm, models.dtype, models.device)
 
+    def reset(self) -> None:
+        """Both models' KV caches emptied: the next session starts cold, as a new user's would."""
+        self.slm.reset()
+        self.llm.reset()
+
     def configs(self) -> tuple[dict | None, dict | None]:
         """Both models' architectures (for the shapes a named compute profile prices)."""
         return self.slm_info.config, self.llm_info.config

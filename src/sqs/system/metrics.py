@@ -170,6 +170,21 @@ def bootstrap_ci(tallies, rng, n_boot: int = 2000, level: float = 0.95) -> dict:
     return out
 
 
+def speedup_ci(ours, theirs, rng, n_boot: int = 2000, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap of one rate over another, prompts resampled in pairs: ``ours`` and ``theirs`` hold
+    a (tokens, seconds) row per prompt, the same prompts in the same order, and each rate is its tokens over
+    its seconds, pooled as :func:`bootstrap_ci` pools them."""
+    import numpy as np
+
+    a, b = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
+    if a.ndim != 2 or a.shape != b.shape or a.shape[1] != 2 or not len(a):
+        raise ValueError(f"need a (tokens, seconds) row per prompt on both sides, got shapes {a.shape} and {b.shape}")
+    x = np.hstack([a, b])
+    w = rng.multinomial(len(x), np.full(len(x), 1.0 / len(x)), size=n_boot) @ x
+    lo, hi = np.quantile((w[:, 0] / w[:, 1]) / (w[:, 2] / w[:, 3]), [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def _bump(xs: list[int], i: int) -> None:
     while len(xs) <= i:
         xs.append(0)
