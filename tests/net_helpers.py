@@ -96,11 +96,14 @@ class RawClient:
         return json.loads(body)
 
     def answer(self) -> tuple[int, bytes]:
-        """The next frame (type, body), or (None, b'') if the server closed the connection."""
+        """The next frame (type, body), or (None, b'') if the server closed the connection; a server that says
+        nothing until the socket's timeout raises TimeoutError (no answer is not a refusal)."""
         try:
             kind, length = fr.HEAD.unpack(self.recv(fr.HEAD.size))
             body = self.recv(length)
             self.recv(fr.MAC_BYTES)
+        except TimeoutError:
+            raise
         except (ConnectionError, OSError):
             return None, b""
         return kind, body

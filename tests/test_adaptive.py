@@ -1,14 +1,18 @@
 """Channels, draft policies, and exactness of adaptive drafting on exact toy models."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
-from tests.conftest import chi_square_pvalue
+from tests.conftest import LAW_ALPHA
 
 import sqs
+from sqs.lossless import gof_test
 from sqs.models.toy import random_pair
 from sqs.system.adaptive import AdaptivePolicy, StaticPolicy, make_policy, resolution_profile
 from sqs.system.channel import ChannelConfig, RateProcess, read_rates
 from sqs.system.cloud import Cloud
+from sqs.system.compute import per_call
 from sqs.system.edge import Edge
 from sqs.system.latency import LinkConfig
 from sqs.system.session import run_session
@@ -140,22 +144,24 @@ def test_adaptive_drafting_over_a_markov_channel_stays_exact(which):
     target = np.outer(p[0], np.ones(v)) * p
     link = LinkConfig(uplink_bps=2e6, propagation_s=0.0, downlink_bps=1e9, cloud_time_scale=10.0)
     pol = AdaptivePolicy([2, 6, 20], max_draft_len=3, link=link) if which == "adaptive" else _StopWhenUnsure(3, 6)
-    rates = RateProcess(ChannelConfig("gilbert-elliott"), 2e6, np.random.default_rng(7))
+    rates = RateProcess(ChannelConfig("gilbert-elliott", rates_bps=(2e3, 2e5)), 2e6, np.random.default_rng(7))
     edge = Edge(slm, sqs.make_scheme("dense", ell=6), 0.8, 10**6, 3, np.random.default_rng(11), policy=pol)
     cloud = Cloud(llm, 0.8, np.random.default_rng(12))
+    compute = per_call(0.002, 0.004)  # priced calls: the policy learns the same times on every machine
     joint = np.zeros((v, v))
-    lengths, ells = set(), set()
+    lengths, ells = Counter(), Counter()
     for _ in range(10_000):  # four tokens wanted: the first batch may carry the policy's three drafts
-        res = run_session(edge, cloud, [0], 4, link, rates)
+        res = run_session(edge, cloud, [0], 4, link, rates, compute=compute)
         joint[res.tokens[0], res.tokens[1]] += 1
-        lengths |= {b.num_drafts for b in res.batches}
-        ells |= {b.ell for b in res.batches}
-    if which == "stop-when-unsure":  # deterministic: the draft length followed the drafts
-        assert len(lengths) > 1
-    else:  # the adaptive policy's choices depend on measured times: they vary on this machine, not always
-        assert ells <= {2, 6, 20} and lengths <= {0, 1, 2, 3}  # 0: a last token wanted alone
-    assert joint[target == 0].sum() == 0
-    assert chi_square_pvalue(joint.ravel(), target.ravel()) > 1e-4
+        lengths.update(b.num_drafts for b in res.batches if b.num_drafts)  # 0: a last token wanted alone
+        ells.update(b.ell for b in res.batches if b.num_drafts)
+    assert set(lengths) <= {1, 2, 3} and set(ells) <= {2, 6, 20}
+    # the policy moved: at least two draft lengths (and for the adaptive arm two resolutions), each often
+    assert sum(c >= 100 for c in lengths.values()) >= 2, lengths
+    if which == "adaptive":
+        assert sum(c >= 100 for c in ells.values()) >= 2, ells
+    res = gof_test(joint.ravel(), target.ravel())
+    assert res.impossible == 0 and res.pvalue > LAW_ALPHA
 
 
 @pytest.mark.slow
@@ -176,11 +182,8 @@ def test_preemptive_drafting_stays_exact(max_len=2):
         kept += sum(b.predrafts_kept for b in res.batches)
         made += sum(b.predrafted for b in res.batches)
     assert 0 < kept < made  # some pre-drafts were used, some thrown away
-    assert joint[target == 0].sum() == 0
-    rare = target.ravel() * joint.sum() < 5  # chi-square needs expected counts >= 5: pool the rare cells
-    counts = np.append(joint.ravel()[~rare], joint.ravel()[rare].sum())
-    probs = np.append(target.ravel()[~rare], target.ravel()[rare].sum())
-    assert chi_square_pvalue(counts, probs) > 1e-4
+    res = gof_test(joint.ravel(), target.ravel())
+    assert res.impossible == 0 and res.pvalue > LAW_ALPHA
 
 
 def test_preemptive_timeline_counts_each_second_once():

@@ -42,13 +42,20 @@ def test_a_roofline_call_costs_its_formula():
 
 
 def test_published_per_token_figures_are_met_within_25_percent():
-    """docs/compute-profiles.md: vLLM Qwen2.5-0.5B on an H100 PCIe 1.677 ms/token; llama.cpp
-    Qwen2.5-Coder-1.5B Q4_K_M on an Orin Nano Super 32.1 tokens/s, SmolLM2-135M 165 tokens/s."""
+    """docs/compute-profiles.md: vLLM Qwen2.5-0.5B on an H100 PCIe 1.677 ms/token; llama.cpp SmolLM2-135M on an
+    Orin Nano Super 165 tokens/s. Neither figure set a constant of the model (the Jetson's bandwidth fraction
+    was set from the Qwen-1.5B figure: the next test, which validates nothing)."""
     h100 = DEVICES["h100-pcie"].forward_s(SHAPES["qwen2.5-coder-0.5b-instruct"], 1, 128)
     assert h100 == pytest.approx(1.677e-3, rel=0.25)
     orin = DEVICES["orin-nano-super"]
-    assert orin.forward_s(SHAPES["qwen2.5-coder-1.5b-instruct"], 1, 128) == pytest.approx(1 / 32.1, rel=0.25)
     assert orin.forward_s(SHAPES["smollm2-135m-instruct"], 1, 128) == pytest.approx(1 / 165.2, rel=0.25)
+
+
+def test_the_jetson_bandwidth_fraction_reproduces_the_figure_it_was_set_from():
+    """A consistency check, not a validation: 0.32 of peak bandwidth was chosen so that llama.cpp's
+    Qwen2.5-Coder-1.5B Q4_K_M on an Orin Nano Super comes out at its published 32.1 tokens/s."""
+    orin = DEVICES["orin-nano-super"]
+    assert orin.forward_s(SHAPES["qwen2.5-coder-1.5b-instruct"], 1, 128) == pytest.approx(1 / 32.1, rel=0.05)
 
 
 def test_calibration_recovers_known_constants_from_synthetic_timings():

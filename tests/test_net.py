@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 import zlib
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -234,19 +235,50 @@ def test_eight_concurrent_sessions_each_decode_what_they_decode_alone(server):
     assert results == alone
 
 
-def _frame_answered(port: int, payload: bytes) -> bool:
-    """Send one bad thing on a fresh connection; True if answered by ERROR or by closing."""
+def _answer(c) -> tuple[str, int | None]:
+    """('ERROR', code), ('closed', None) or (frame type name, None); a timeout raises (it is no refusal)."""
+    kind, body = c.answer()
+    if kind is None:
+        return "closed", None
+    if kind == FrameType.ERROR:
+        return "ERROR", fr.parse_error(body)[0]
+    return FrameType(kind).name, None
+
+
+def _bad_frame_answer(port: int, payload: bytes) -> tuple[str, int | None]:
+    """Send one bad thing on a fresh connection, then EOF (a frame cut short is followed by nothing)."""
     c = RawClient(port)
     try:
         c.sock.sendall(payload)
-        c.sock.shutdown(socket.SHUT_WR)  # and nothing more: a frame cut short is followed by EOF
-        kind, _ = c.answer()
-        return kind in (FrameType.ERROR, None)
+        c.sock.shutdown(socket.SHUT_WR)
+        return _answer(c)
     finally:
         c.close()
 
 
+def _expected_for_bytes(payload: bytes, max_frame: int) -> tuple[str, int | None]:
+    """What the protocol (net.frames' docstring) answers to these bytes as a connection's first frame."""
+    if len(payload) < fr.HEAD.size:
+        return "closed", None  # the head never arrives: the client went away
+    kind, length = fr.HEAD.unpack(payload[: fr.HEAD.size])
+    if kind not in FrameType._value2member_map_:
+        return "ERROR", ErrorCode.MALFORMED
+    if length > max_frame:
+        return "ERROR", ErrorCode.TOO_LARGE
+    if kind == FrameType.CHALLENGE:
+        return "ERROR", ErrorCode.MALFORMED
+    if len(payload) < fr.HEAD.size + length + fr.MAC_BYTES:
+        return "closed", None
+    if kind != FrameType.HELLO or length < fr.NONCE_BYTES:
+        return "ERROR", ErrorCode.MALFORMED
+    return "ERROR", ErrorCode.UNAUTHENTICATED  # nobody without the token makes a valid MAC
+
+
 def test_ten_thousand_bad_frames_are_refused_and_a_good_session_still_works(server):
+    """Each bad frame gets exactly the answer the protocol gives it (an ERROR with its code, or a close where the
+    frame was cut short); an INTERNAL error, a wrong code or a timeout fails the test."""
+    from sqs.net.server import ServerConfig
+
     proc, port, token = server
     rng = np.random.default_rng(0)
     edge = toy_edge("k-sqs", {"k": 3, "ell": 6}, 0)
@@ -254,25 +286,31 @@ def test_ten_thousand_bad_frames_are_refused_and_a_good_session_still_works(serv
     good_uplink = edge.draft().message
     counts = {"random": 0, "truncated": 0, "oversized": 0, "unauthenticated": 0, "forged uplink": 0,
               "wrong type": 0, "replayed": 0}  # fmt: skip
-    answered = 0
-    # one authenticated session per forged uplink (a bad uplink closes its session)
+    answers = Counter()
+    wrong = []
+    max_frame = 65536
     for i in range(10_000):
         kind = list(counts)[i % len(counts)]
         counts[kind] += 1
         if kind == "random":
-            ok = _frame_answered(port, rng.bytes(int(rng.integers(5, 200))))
+            payload = rng.bytes(int(rng.integers(5, 200)))
+            if rng.random() < 0.5:  # half of them with a valid type and a small length: they reach the body
+                payload = bytes([int(rng.integers(1, 8))]) + struct.pack(">I", int(rng.integers(0, 180))) + payload[5:]
+            want, got = _expected_for_bytes(payload, max_frame), _bad_frame_answer(port, payload)
         elif kind == "truncated":
             frame = fr.Sealer(b"k" * 32, b"C", b"S").seal(FrameType.HELLO, toy_hello().to_body(fr.new_nonce()))
-            ok = _frame_answered(port, frame[: int(rng.integers(1, len(frame)))])
+            want, got = ("closed", None), _bad_frame_answer(port, frame[: int(rng.integers(1, len(frame)))])
         elif kind == "oversized":
-            ok = _frame_answered(port, fr.HEAD.pack(int(rng.integers(1, 8)), int(rng.integers(65537, 2**32))))
+            head = fr.HEAD.pack(int(rng.integers(1, 8)), int(rng.integers(max_frame + 1, 2**32)))
+            want, got = ("ERROR", ErrorCode.TOO_LARGE), _bad_frame_answer(port, head)
         elif kind == "unauthenticated":
             key = rng.bytes(32)
-            ok = _frame_answered(port, fr.Sealer(key, b"C", b"S").seal(FrameType.HELLO, toy_hello().to_body(key[:16])))
+            frame = fr.Sealer(key, b"C", b"S").seal(FrameType.HELLO, toy_hello().to_body(key[:16]))
+            want, got = ("ERROR", ErrorCode.UNAUTHENTICATED), _bad_frame_answer(port, frame)
         else:
             c = RawClient(port)
             try:
-                c.open(token, toy_hello(scheme_code=1))
+                ready = c.open(token, toy_hello(scheme_code=1))
                 if kind == "forged uplink":  # fields changed, CRC recomputed, MAC valid
                     msg = bytearray(good_uplink)
                     for _ in range(int(rng.integers(1, 4))):
@@ -282,29 +320,41 @@ def test_ten_thousand_bad_frames_are_refused_and_a_good_session_still_works(serv
                     if len(msg) >= 18:
                         msg[14:18] = struct.pack(">I", zlib.crc32(bytes(msg[18:]), zlib.crc32(bytes(msg[:14]))))
                     c.sock.sendall(c.sealer.seal(FrameType.UPLINK, bytes(msg)))
+                    try:  # a mutated uplink can still be a valid one: then a VERDICT is the right answer
+                        decoded = wire.decode_uplink(bytes(msg), ServerConfig().limits(ready["vocab_size"]))
+                        want = ("VERDICT", None) if decoded.header.scheme_code == 1 else ("ERROR", ErrorCode.BAD_UPLINK)
+                    except wire.WireFormatError:
+                        want = ("ERROR", ErrorCode.BAD_UPLINK)
                 elif kind == "wrong type":
                     c.sock.sendall(c.sealer.seal(FrameType(int(rng.choice([1, 2, 3, 5, 6]))), b"x"))
+                    want = ("ERROR", ErrorCode.MALFORMED)
                 else:  # a frame replayed: its sequence number is wrong the second time
                     frame = c.sealer.seal(FrameType.UPLINK, good_uplink)
                     c.sock.sendall(frame)
-                    first, _ = c.answer()
-                    assert first == FrameType.VERDICT
+                    assert _answer(c) == ("VERDICT", None)
                     c.sock.sendall(frame)
-                got, _ = c.answer()
-                # a mutated uplink can still be a valid one: a VERDICT is a correct answer to it
-                ok = got in (FrameType.ERROR, None) or (kind == "forged uplink" and got == FrameType.VERDICT)
+                    want = ("ERROR", ErrorCode.UNAUTHENTICATED)
+                got = _answer(c)
             finally:
                 c.close()
-        answered += ok
-    assert answered == 10_000, counts
+        answers[(kind, *got)] += 1
+        if got != want:
+            wrong.append((kind, want, got))
+    assert not wrong, (len(wrong), wrong[:5])
+    assert {k for k, *_ in answers} == set(counts)  # every kind was sent, each answered as the protocol says
+    assert answers[("random", "ERROR", ErrorCode.UNAUTHENTICATED)] > 0 and answers[("random", "closed", None)] > 0
     assert proc.poll() is None
     net = over_network("k-sqs", {"k": 3, "ell": 6}, 5, [0], 20, port, token)
     assert net.tokens == in_process("k-sqs", {"k": 3, "ell": 6}, 5, [0], 20).tokens
 
 
-def test_decode_limits_bound_the_work_before_it_is_done():
+def test_decode_limits_bound_the_work_before_it_is_done(monkeypatch):
     """Forged headers with a valid CRC at the Qwen vocabulary: refused from the header, before any unranking."""
     from sqs.protocol.schemes import make_scheme
+
+    unranked = []
+    real = wire.composition_unrank
+    monkeypatch.setattr(wire, "composition_unrank", lambda *a: unranked.append(a[1:]) or real(*a))
 
     v = 151_936
     q = np.random.default_rng(0).dirichlet(np.ones(v) * 0.01)
@@ -319,6 +369,8 @@ def test_decode_limits_bound_the_work_before_it_is_done():
     dense = make_scheme("dense", ell=100).compress(q)
     msg = wire.encode_uplink(0, v, 100, 0, [(dense, int(np.flatnonzero(dense.counts)[0]))])
     assert wire.decode_uplink(msg, limits).drafts[0].token == int(np.flatnonzero(dense.counts)[0])
+    assert unranked == [(v, 100)]  # the spy sees the one valid draft's unranking
+    unranked.clear()
     for at, fmt, value, reason in [(2, ">I", 2**31, "V=2147483648"), (12, ">H", 60000, "60000 drafts"),
                                    (6, ">H", 60000, "ell=60000")]:  # fmt: skip
         with pytest.raises(wire.WireFormatError, match=reason):
@@ -335,6 +387,7 @@ def test_decode_limits_bound_the_work_before_it_is_done():
         wire.decode_uplink(bytes(m), limits)
     with pytest.raises(wire.WireFormatError, match="truncated: a draft with K=75968"):
         wire.decode_uplink(bytes(m))  # without limits the payload is too short for such a support
+    assert unranked == []  # not one of the refused messages was unranked
 
 
 def test_a_server_at_its_session_limit_answers_busy(tmp_path):

@@ -6,9 +6,10 @@ import threading
 
 import numpy as np
 import pytest
-from tests.conftest import chi_square_pvalue
+from tests.conftest import LAW_ALPHA
 
 from net_helpers import sqs_server, tiny_hf_pair, token_of
+from sqs.lossless import gof_test
 from sqs.net.identity import load_side
 from sqs.net.study import Session, run_remote
 from sqs.protocol.probs import softmax_temperature
@@ -76,4 +77,5 @@ def test_batched_verification_keeps_the_llm_law(hf_pair, tmp_path):
     p1 = softmax_temperature(lm.next_logits(PROMPT), 1.0)
     target = np.array([p1[a] * softmax_temperature(lm.next_logits([*PROMPT, a]), 1.0) for a in range(8)])
     assert joint.sum() == trials
-    assert chi_square_pvalue(joint.ravel(), target.ravel()) > 1e-4
+    res = gof_test(joint.ravel(), target.ravel())
+    assert res.impossible == 0 and res.pvalue > LAW_ALPHA

@@ -106,13 +106,20 @@ def forge(head_fields, payload_writer):
         ((0xC5, 0x11, 10, 4, 3, 1), lambda w: (w.write(0, 7), w.write(15, 4)), "lattice index"),
         # c-sqs: K - 1 = 10 means K = 11 > V = 10
         ((0xC5, 0x12, 10, 4, 0, 1), lambda w: w.write(10, 4), "support size"),
-        # token position beyond the non-zero counts: counts (4,0,0) have one non-zero -> 0-bit field,
-        # so use counts index 1 = (3,1,0): two non-zero, position field 1 bit; then 8 padding bits extra
+        # a valid draft (counts index 1 = (3,1,0), position 1) followed by 8 more bits: oversized
         (
             (0xC5, 0x11, 10, 4, 3, 1),
             lambda w: (w.write(0, 7), w.write(1, 4), w.write(1, 1), w.write(0, 8)),
             "oversized",
         ),
+        # token position past the non-zero counts: (2,1,1) is lattice index 10, three non-zero -> a 2-bit field
+        ((0xC5, 0x11, 10, 4, 3, 1), lambda w: (w.write(0, 7), w.write(10, 4), w.write(3, 2)),
+         r"position 3 out of range \[0, 3\)"),
+        ((0xC5, 0x11, 0, 4, 3, 0), lambda w: None, "vocabulary size 0"),
+        ((0xC5, 0x11, 10, 4, 0, 0), lambda w: None, r"K=0 outside \[1, V=10\]"),
+        ((0xC5, 0x14, 4, 3, 0, 0), lambda w: None, "ell=3 in the header of a float32 message"),
+        # c-sqs: K = 7 fits the fewest bits a draft needs (8) but not its own subset and lattice fields (15)
+        ((0xC5, 0x12, 10, 4, 0, 1), lambda w: (w.write(6, 4), w.write(0, 4)), "a draft with K=7 needs 15 bits"),
         ((0xC5, 0x31, 10, 4, 3, 1), lambda w: None, "version"),
         ((0xC5, 0x19, 10, 4, 3, 1), lambda w: None, "scheme code"),
         ((0xC5, 0x11, 10, 4, 11, 1), lambda w: None, "K=11"),
@@ -125,6 +132,97 @@ def forge(head_fields, payload_writer):
 def test_forged_messages_with_valid_checksum_raise(fields, writer, match):
     with pytest.raises(wire.WireFormatError, match=match):
         wire.decode_uplink(forge(fields, writer))
+
+
+@pytest.fixture
+def unranks(monkeypatch):
+    """Every unranking the decoder does (subsets, lattice points): the work the limits exist to bound."""
+    calls = []
+    for name in ("composition_unrank", "support_from_index"):
+        real = getattr(wire, name)
+        monkeypatch.setattr(wire, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    return calls
+
+
+@pytest.mark.parametrize(
+    "fields,writer,limits,match",
+    [
+        ((0xC5, 0x11, 10, 4, 3, 1), lambda w: (w.write(0, 7), w.write(1, 4), w.write(1, 1)),
+         wire.DecodeLimits(vocab_size=12), "message for V=10, this receiver's vocabulary has V=12"),
+        ((0xC5, 0x11, 10, 4, 5, 1), lambda w: (w.write(0, 8), w.write(1, 4), w.write(1, 1)),
+         wire.DecodeLimits(max_support=4), "top-k support size K=5, this receiver accepts at most K=4"),
+        ((0xC5, 0x12, 10, 4, 0, 1), lambda w: (w.write(5, 4), w.write(0, 8), w.write(0, 8)),
+         wire.DecodeLimits(max_support=4), "support size K=6, this receiver accepts at most K=4"),
+        ((0xC5, 0x11, 10, 4, 3, 9), lambda w: [w.write(0, 12) for _ in range(9)],
+         wire.DecodeLimits(max_drafts=8), "9 drafts in one message"),
+        ((0xC5, 0x11, 10, 40, 3, 1), lambda w: (w.write(0, 7), w.write(0, 10)),
+         wire.DecodeLimits(max_ell=30), "ell=40, this receiver accepts at most 30"),
+        ((0xC5, 0x11, 10, 4, 3, 1), lambda w: (w.write(0, 7), w.write(1, 4), w.write(1, 1)),
+         wire.DecodeLimits(max_work=10.0), "decoding work limit"),
+    ],
+)
+def test_limits_refuse_a_message_before_any_unranking(fields, writer, limits, match, unranks):
+    with pytest.raises(wire.WireFormatError, match=match):
+        wire.decode_uplink(forge(fields, writer), limits)
+    assert unranks == []
+    wire.decode_uplink(forge((0xC5, 0x11, 10, 4, 3, 1), lambda w: (w.write(0, 7), w.write(1, 4), w.write(1, 1))))
+    assert unranks == ["support_from_index", "composition_unrank"]  # the spy sees a valid message's work
+
+
+def test_the_work_limit_stops_at_the_draft_that_exceeds_it(unranks):
+    """Two drafts, a limit that admits one: the first is decoded, the second refused before its unranking."""
+    lay = wire._layout(1)
+    one = wire.draft_work(lay, 10, 3, 4)
+    msg = forge((0xC5, 0x11, 10, 4, 3, 2), lambda w: [(w.write(0, 7), w.write(1, 4), w.write(1, 1)) for _ in "ab"])
+    assert len(wire.decode_uplink(msg, wire.DecodeLimits(max_work=2 * one)).drafts) == 2
+    unranks.clear()
+    with pytest.raises(wire.WireFormatError, match="decoding work limit"):
+        wire.decode_uplink(msg, wire.DecodeLimits(max_work=1.5 * one))
+    assert unranks == ["support_from_index", "composition_unrank"]
+
+
+def test_non_zero_padding_is_refused():
+    scheme, drafts = make_batch("k-sqs", {"k": 3, "ell": 6}, 10, 1, 0)
+    msg = bytearray(wire.encode_uplink(scheme.code, 10, 6, 3, drafts))
+    pad = (-sum(c.bits for c, _ in drafts)) % 8
+    assert pad > 0
+    msg[-1] |= 1  # the last padding bit
+    msg[14:18] = struct.pack(">I", zlib.crc32(bytes(msg[18:]), zlib.crc32(bytes(msg[:14]))))
+    with pytest.raises(wire.WireFormatError, match="non-zero padding bits"):
+        wire.decode_uplink(bytes(msg))
+
+
+@pytest.mark.parametrize(
+    "weights,match",
+    [
+        ([0.5, np.nan, 0.5, 0.0], "not a valid probability vector"),
+        ([0.5, -0.25, 0.75, 0.0], "not a valid probability vector"),
+        ([0.0, 0.0, 0.0, 0.0], "not a valid probability vector"),
+        ([0.5, np.inf, 0.5, 0.0], "not a valid probability vector"),
+    ],
+)
+def test_forged_float32_drafts_that_are_not_probability_vectors(weights, match):
+    v = len(weights)
+    raw = np.array(weights, dtype=">f4")
+
+    def writer(w):
+        w.write(int.from_bytes(raw.tobytes(), "big"), 32 * v)
+        w.write(0, bits_for(v))
+
+    with pytest.raises(wire.WireFormatError, match=match):
+        wire.decode_uplink(forge((0xC5, 0x14, v, 0, 0, 1), writer))
+
+
+def test_forged_float32_token_outside_the_vocabulary():
+    v = 3  # a 2-bit token field: 3 is outside
+    raw = np.array([0.5, 0.25, 0.25], dtype=">f4")
+
+    def writer(w):
+        w.write(int.from_bytes(raw.tobytes(), "big"), 32 * v)
+        w.write(3, bits_for(v))
+
+    with pytest.raises(wire.WireFormatError, match="outside V=3"):
+        wire.decode_uplink(forge((0xC5, 0x14, v, 0, 0, 1), writer))
 
 
 def test_forged_float32_zero_probability_token():

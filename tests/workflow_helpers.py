@@ -157,8 +157,9 @@ DETERMINISTIC = (
     "uplink_bits_per_token uplink_bits_per_batch dropped_mass expected_rejections bound_theorem1 bound_discrepancy "
     "bound_distortion beta_last_mean mean_ell ell predraft_kept_share alpha budget_bits max_draft_len slm llm"
 ).split()
-# The adaptive policy and preemptive drafting decide from measured times: their trajectories vary run to run.
-TRAJECTORY = set(DETERMINISTIC) - {"n_prompts", "n_tokens", "alpha", "budget_bits", "max_draft_len", "slm", "llm"}
+# The adaptive policy and preemptive drafting decide from the practical regime's priced compute (a named device
+# pair prices every call by its shape), and each cell starts from empty KV caches in its own process: their
+# trajectories are recorded and compared like every other cell's.
 
 
 def cell_key(cell: dict) -> str:
@@ -174,25 +175,20 @@ def snapshot(work) -> dict:
     import json
     import sqlite3
 
-    from sqs.study.grid import is_variant
-
     with (Path(work) / "results/tables/summary.csv").open() as f:
         rows = list(csv.DictReader(f))
     summary = {}
     for r in rows:
-        cols = [c for c in DETERMINISTIC if not (is_variant(r) and c in TRAJECTORY)]
-        summary[cell_key(r)] = {c: r[c] for c in cols}
+        summary[cell_key(r)] = {c: r[c] for c in DETERMINISTIC}
     tokens = {}
     for p in sorted((Path(work) / "results/runs").rglob("records.jsonl")):
         cell = dict(x.split("~", 1) for x in p.parent.relative_to(Path(work) / "results/runs").parts)
-        if not is_variant(cell):
-            tokens[cell_key(cell)] = [json.loads(line)["tokens"] for line in p.read_text().splitlines() if line.strip()]
+        tokens[cell_key(cell)] = [json.loads(line)["tokens"] for line in p.read_text().splitlines() if line.strip()]
     db = sqlite3.connect(Path(work) / "results/mlflow/mlflow.db")
     params = {}
     for (rid,) in db.execute("select run_uuid from tags where key='sqs.kind' and value='cell'"):
         ps = dict(db.execute("select key, value from params where run_uuid=?", (rid,)).fetchall())
-        skip = {"config_hash", "git_commit"} | (TRAJECTORY if is_variant(ps) else set())
-        params[cell_key(ps)] = {k: v for k, v in ps.items() if k not in skip}
+        params[cell_key(ps)] = {k: v for k, v in ps.items() if k not in ("config_hash", "git_commit")}
     db.close()
     return {"summary": summary, "tokens": tokens, "mlflow_params": params}
 

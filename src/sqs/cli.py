@@ -83,6 +83,46 @@ def sweep_options(p: argparse.ArgumentParser) -> None:
                            help=f"{f.metadata['help']}: values swept (default: %(default)s)")  # fmt: skip
 
 
+def _check(args: argparse.Namespace) -> int:
+    """The lossless check on a scheme: exit 0 when its law fits the LLM's and both outcomes were exercised."""
+    import importlib
+
+    from sqs.lossless import check_scheme
+    from sqs.protocol.schemes.registry import cast, get
+
+    for module in args.imports:  # a user's module that registers its own scheme (registry.register)
+        importlib.import_module(module)
+    spec = get(args.scheme)
+    kinds = {f.name: f for f in spec.param_fields()}
+    params = {}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in kinds:
+            raise ValueError(f"--param {item!r}: expected NAME=VALUE with NAME one of {sorted(kinds) or 'none'} "
+                             f"(scheme {spec.name!r})")  # fmt: skip
+        params[name] = cast(kinds[name], value)
+    params = {**spec.defaults(), **params}
+    res = check_scheme(spec.make(**params), sessions=args.sessions, vocab_size=args.vocab_size, tokens=args.tokens,
+                       temperature=args.temperature, closeness=args.closeness, draft_len=args.draft_len,
+                       seed=args.seed, alpha=args.alpha, progress=not args.quiet)  # fmt: skip
+    row = {"scheme": spec.name, **params, **res.row()}
+    if args.json:
+        print(json.dumps(row))
+    else:
+        width = max(map(len, row))
+        for k, v in row.items():
+            print(f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    if not res.tested:
+        print(f"sqs check: not tested: {res.accepted} drafts accepted, {res.resampled} rejections resampled "
+              "(both must happen; raise --draft-len or change --closeness)", file=sys.stderr)  # fmt: skip
+        return 1
+    verdict = "differs from" if res.gof.rejects() else "is consistent with"
+    print(f"sqs check: the emitted law {verdict} the LLM's (p = {res.gof.pvalue:.3g}, alpha = {args.alpha}; "
+          f"a binned TV >= {res.gof.detectable_tv:.3g} would be caught with power 0.9)", file=sys.stderr)
+    return 1 if res.gof.rejects() else 0
+
+
 def _table(args: argparse.Namespace) -> int:
     import csv
 
@@ -555,6 +595,27 @@ def build_parser() -> argparse.ArgumentParser:
         [0.4, 1.0], 200, "longest static draft length compared",
     )  # fmt: skip
     hr.set_defaults(func=_headroom)
+    ck = sub.add_parser(
+        "check", help="the lossless check: a scheme through edge and cloud on an exact toy target, its law tested",
+        description="Run sessions of a scheme through a real Edge and Cloud (bytes only) on a random Markov pair "
+        "whose LLM law is known, and test the joint law of the first tokens (sqs.lossless: a binned chi-square "
+        "calibrated at any V and n). Exit 0: consistent with the LLM's law; 1: it differs, or nothing was tested.",
+    )  # fmt: skip
+    ck.add_argument("--scheme", required=True, help="a registered scheme name (your own: see --import)")
+    ck.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a scheme parameter")
+    ck.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                    help="import this module first (it registers your scheme: sqs.protocol.schemes.registry)")
+    ck.add_argument("--sessions", type=int, default=20_000, help="sessions (draws of the joint law)")
+    ck.add_argument("--vocab-size", type=int, default=5, help="toy vocabulary size V (cells: V ** tokens)")
+    ck.add_argument("--tokens", type=int, default=3, help="tokens a session decodes (their joint law is tested)")
+    ck.add_argument("--temperature", type=float, default=0.8, help="T on both sides")
+    ck.add_argument("--closeness", type=float, default=0.5, help="how much of the LLM the toy SLM shares")
+    ck.add_argument("--draft-len", type=int, default=3, help="cap on drafts per batch")
+    ck.add_argument("--seed", type=int, default=0)
+    ck.add_argument("--alpha", type=float, default=0.01, help="level of the test")
+    ck.add_argument("--json", action="store_true", help="one JSON line instead of a table")
+    ck.add_argument("--quiet", action="store_true", help="no progress bar")
+    ck.set_defaults(func=_check)
     t = sub.add_parser("table", help="print a results CSV as an aligned table")
     t.add_argument("csv", help="a CSV written by the workflow, e.g. results/tables/toy_summary.csv")
     t.add_argument("--columns", nargs="+", help="only these columns, in this order")
