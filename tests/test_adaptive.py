@@ -8,6 +8,8 @@ from tests.conftest import LAW_ALPHA
 
 import sqs
 from sqs.lossless import gof_test
+from sqs.lossless.faults import FAULTS
+from sqs.lossless.harness import fault_power
 from sqs.models.toy import random_pair
 from sqs.system.adaptive import AdaptivePolicy, StaticPolicy, make_policy, resolution_profile
 from sqs.system.channel import ChannelConfig, RateProcess, read_rates
@@ -184,6 +186,9 @@ def test_preemptive_drafting_stays_exact(max_len=2):
     assert 0 < kept < made  # some pre-drafts were used, some thrown away
     res = gof_test(joint.ravel(), target.ravel())
     assert res.impossible == 0 and res.pvalue > LAW_ALPHA
+    # positions 1 and 2 are drafted (fresh or pre-drafted), the third is the cloud's: the known faults' laws
+    power = fault_power(sqs.make_scheme("k-sqs", k=3, ell=5), slm, llm, 0.9, 3, 10_000, LAW_ALPHA)
+    assert all(power[f] >= 0.9 for f in FAULTS[:4]), power
 
 
 def test_preemptive_timeline_counts_each_second_once():

@@ -207,3 +207,22 @@ def test_a_threshold_that_commits_no_update_stays_where_it_started():
     half = position_stats(slm, llm, [moving], weights={moving: np.full(30, 0.5)})
     slow = position_stats(slm, llm, [SweepCell("c-sqs", 1.0, beta0=0.01, eta=0.25, alpha=0.05, ell=20)])
     assert (half[moving]["k"] == next(iter(slow.values()))["k"]).all()  # weight 1/2 is half the learning rate
+
+
+def test_a_threshold_restarted_per_prompt_equals_a_fresh_live_scheme_per_prompt():
+    """scheme_state 'prompt': the trace restarts beta at each segment's first row, as a new live C-SQS does;
+    'cell' carries it over (the two differ after the first segment)."""
+    rng = np.random.default_rng(8)
+    slm = rng.normal(scale=2.5, size=(36, 150))
+    llm = slm + rng.normal(size=slm.shape)
+    segments = [(0, 10), (10, 23), (23, 36)]
+    per_prompt = SweepCell("c-sqs", 1.0, beta0=0.01, eta=0.5, alpha=0.05, ell=30, scheme_state="prompt")
+    carried = SweepCell("c-sqs", 1.0, beta0=0.01, eta=0.5, alpha=0.05, ell=30, scheme_state="cell")
+    for chunk in (7, 64):  # a prompt start inside a chunk and at its first row
+        stats = position_stats(slm, llm, [per_prompt, carried], chunk=chunk, segments=segments)
+        live_k = []
+        for lo, hi in segments:
+            scheme = make_scheme("c-sqs", beta=0.01, eta=0.5, alpha=0.05, ell=30)
+            live_k += [scheme.compress(softmax_temperature(slm[i], 1.0)).k for i in range(lo, hi)]
+        assert stats[per_prompt]["k"].tolist() == live_k
+        assert stats[carried]["k"][:10].tolist() == live_k[:10] and stats[carried]["k"].tolist() != live_k

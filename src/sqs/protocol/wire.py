@@ -340,10 +340,8 @@ def _charge(budget: list[float], lay: Layout, v: int, k: int, ell: int) -> None:
         raise WireFormatError(f"message exceeds this receiver's decoding work limit (a draft with K={k}, ell={ell})")
 
 
-def _read_draft(r: BitReader, h: UplinkHeader, lay: Layout, limits: DecodeLimits = NO_LIMITS,
-                budget: list[float] | None = None) -> DecodedDraft:  # fmt: skip
+def _read_draft(r: BitReader, h: UplinkHeader, lay: Layout, limits: DecodeLimits, budget: list[float]) -> DecodedDraft:
     v, ell = h.vocab_size, h.ell
-    budget = budget if budget is not None else [float("inf")]
     if lay.float32:
         _charge(budget, lay, v, v, ell)
         raw = r.read(32 * v).to_bytes(4 * v, "big")

@@ -171,8 +171,9 @@ class SchemeSpec:
         cols = self.columns()
         if text == "default" and not cols:
             return {}
-        pairs = dict(item.split("=", 1) for item in text.split(SETTING_SEP)) if text else {}
-        if set(pairs) != set(cols):
+        items = [item.split("=", 1) for item in text.split(SETTING_SEP)] if text else []
+        pairs = dict(item for item in items if len(item) == 2)
+        if len(pairs) != len(items) or set(pairs) != set(cols):
             raise ValueError(f"setting {text!r} of {self.name}: expected the columns {', '.join(cols) or 'none'}")
         return {c: column_type(c)(float(v)) for c, v in pairs.items()}
 
