@@ -24,7 +24,7 @@ def test_every_scheme_decodes_on_the_default_pair(pair):
         assert rec["n_tokens"] == 6 and len(rec["tokens"]) == 6, scheme
         assert all(0 <= t < pair.vocab_size for t in rec["tokens"]), scheme
         assert rec["latency_s"] > 0 and 0 <= rec["resampling_rate"] <= 1, scheme
-        assert rec["draft_accept_rate"] > 0, scheme  # drafting happened and drafts were kept
+        assert scheme == "ar" or rec["draft_accept_rate"] > 0, scheme  # drafts made and kept (AR makes none)
 
 
 @pytest.mark.slow

@@ -7,20 +7,13 @@ import zlib
 
 import numpy as np
 import pytest
+from tests.test_wire import forge
 
 import sqs
 from sqs import wire
 from sqs.protocol.enumerative import bits_for
 from sqs.protocol.schemes.layout import lattice_bits, subset_bits
 from sqs.protocol.verify import rejection_probability
-
-
-def forge(head_fields, payload_writer):
-    head = struct.pack(">BBIHIH", *head_fields)
-    w = wire.BitWriter()
-    payload_writer(w)
-    payload = w.to_bytes()
-    return head + struct.pack(">I", zlib.crc32(payload, zlib.crc32(head))) + payload
 
 
 def raises(match, fn, *args, exc=wire.WireFormatError):
