@@ -88,21 +88,21 @@ def _check(args: argparse.Namespace) -> int:
     import importlib
 
     from sqs.lossless import check_scheme
-    from sqs.protocol.schemes.registry import cast, get
+    from sqs.protocol.schemes.registry import get
 
     for module in args.imports:  # a user's module that registers its own scheme (registry.register)
         importlib.import_module(module)
     spec = get(args.scheme)
-    kinds = {f.name: f for f in spec.param_fields()}
-    params = {}
+    names = sorted(f.name for f in spec.param_fields())
+    given = {}
     for item in args.param:
         name, sep, value = item.partition("=")
         name = name.strip().replace("-", "_")
-        if not sep or name not in kinds:
-            raise ValueError(f"--param {item!r}: expected NAME=VALUE with NAME one of {sorted(kinds) or 'none'} "
+        if not sep or name not in names:
+            raise ValueError(f"--param {item!r}: expected NAME=VALUE with NAME one of {names or 'none'} "
                              f"(scheme {spec.name!r})")  # fmt: skip
-        params[name] = cast(kinds[name], value)
-    params = {**spec.defaults(), **params}
+        given[name] = value
+    params = spec.params_from({}, given)  # the rest at their defaults, every value cast as declared
     res = check_scheme(spec.make(**params), sessions=args.sessions, vocab_size=args.vocab_size, tokens=args.tokens,
                        temperature=args.temperature, closeness=args.closeness, draft_len=args.draft_len,
                        seed=args.seed, alpha=args.alpha, progress=not args.quiet)  # fmt: skip

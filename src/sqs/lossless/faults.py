@@ -10,7 +10,7 @@ against a fault is computed from it (:func:`sqs.lossless.gof.gof_power`) instead
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,19 +56,19 @@ def make_round(q: np.ndarray, q_hat: np.ndarray, p: np.ndarray, fault: str | Non
     softmax at T = 1); without it the round is taken at T = 1, where that fault changes nothing.
     """
     q, q_hat, p = (np.asarray(a, dtype=np.float64) for a in (q, q_hat, p))
+    exact = Round(q, q_hat, p, q_hat, q_hat, p)
     if fault is None:
-        return Round(q, q_hat, p, q_hat, q_hat, p)
+        return exact
     if fault == FAULTS[0]:
-        return Round(q, q_hat, p, q_hat, q_hat, p, inverted=True)
+        return replace(exact, inverted=True)
     if fault == FAULTS[1]:
-        return Round(q, q_hat, p, q_hat, q_hat, p, residual_from_p=True)
+        return replace(exact, residual_from_p=True)
     if fault == FAULTS[2]:
-        return Round(q, q_hat, p, q, q_hat, p)
+        return replace(exact, draft=q)
     if fault == FAULTS[3]:  # the edge divides by T, the cloud does not
-        cloud_p = p if cloud_p_untempered is None else np.asarray(cloud_p_untempered, dtype=np.float64)
-        return Round(q, q_hat, p, q_hat, q_hat, cloud_p)
+        return replace(exact, cloud_p=p if cloud_p_untempered is None else np.asarray(cloud_p_untempered, float))
     if fault == FAULTS[4]:
-        return Round(q, q_hat, p, q_hat, bfloat16(q_hat), p)
+        return replace(exact, ratio_q=bfloat16(q_hat))
     raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
 
 

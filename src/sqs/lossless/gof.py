@@ -84,6 +84,12 @@ def bins_for(probs: np.ndarray, n: int, min_expected: float = MIN_EXPECTED, max_
     return out
 
 
+def _per_bin(b: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sum of ``weights`` over each bin of :func:`bins_for`'s labels ``b`` (cells labelled -1 left out)."""
+    kept = b >= 0
+    return np.bincount(b[kept], weights=weights[kept], minlength=int(b.max()) + 1)
+
+
 def gof_test(counts: np.ndarray, probs: np.ndarray, alpha: float = 0.01, power: float = 0.9,
              min_expected: float = MIN_EXPECTED, max_bins: int = MAX_BINS) -> GofResult:  # fmt: skip
     """Binned Pearson chi-square of ``counts`` (draws per cell) against the law ``probs`` (module docstring)."""
@@ -97,10 +103,8 @@ def gof_test(counts: np.ndarray, probs: np.ndarray, alpha: float = 0.01, power: 
     n = int(counts.sum())
     b = bins_for(probs, max(n, 1), min_expected, max_bins)
     impossible = int(counts[b < 0].sum())
-    nb = int(b.max()) + 1
-    observed = np.bincount(b[b >= 0], weights=counts[b >= 0], minlength=nb)
-    expected = np.bincount(b[b >= 0], weights=probs[b >= 0] / probs.sum() * n, minlength=nb)
-    df = nb - 1
+    observed, expected = _per_bin(b, counts), _per_bin(b, probs / probs.sum() * n)
+    df = observed.size - 1
     tv = detectable_tv(n, df, alpha, power) if n > 0 else float("inf")
     if impossible:
         return GofResult(0.0, float("inf"), df, n, impossible, tv, alpha, power)
@@ -135,9 +139,8 @@ def gof_power(alternative: np.ndarray, probs: np.ndarray, n: int, alpha: float =
     p = np.asarray(probs, dtype=np.float64).ravel()
     alt, p = alt / alt.sum(), p / p.sum()
     b = bins_for(p, n, min_expected, max_bins)
-    nb = int(b.max()) + 1
-    pb = np.bincount(b[b >= 0], weights=p[b >= 0], minlength=nb)
-    ab = np.bincount(b[b >= 0], weights=alt[b >= 0], minlength=nb)
+    pb, ab = _per_bin(b, p), _per_bin(b, alt)
+    nb = pb.size
     stray = float(alt[b < 0].sum())
     miss_stray = (1.0 - stray) ** n
     if nb < 2:

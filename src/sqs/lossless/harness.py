@@ -50,15 +50,19 @@ class CheckResult:
                 **{f"power: {f}": pw for f, pw in self.fault_power.items()}}  # fmt: skip
 
 
-def first_tokens_law(llm: MarkovLM, temperature: float, prompt_token: int, tokens: int,
-                     first: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
-    """The LLM's exact joint law of its first ``tokens`` tokens after ``prompt_token``, shape (V,) * tokens
-    (``first``: another law of the first token, the rest following the LLM)."""
-    p = softmax_temperature(llm.table, temperature)
-    law = p[prompt_token] if first is None else np.asarray(first, dtype=np.float64)
-    for _ in range(tokens - 1):
-        law = law[..., None] * p.reshape((1,) * (law.ndim - 1) + p.shape)
+def _chain(first: np.ndarray, steps: list[np.ndarray]) -> np.ndarray:
+    """Joint law of a Markov chain: ``first`` the first token's law, ``steps[i]`` the (V, V) law of token i + 2
+    after token i + 1; shape (V,) * (len(steps) + 1)."""
+    law = np.asarray(first, dtype=np.float64)
+    for step in steps:
+        law = law[..., None] * step.reshape((1,) * (law.ndim - 1) + step.shape)
     return law
+
+
+def first_tokens_law(llm: MarkovLM, temperature: float, prompt_token: int, tokens: int) -> np.ndarray:
+    """The LLM's exact joint law of its first ``tokens`` tokens after ``prompt_token``, shape (V,) * tokens."""
+    p = softmax_temperature(llm.table, temperature)
+    return _chain(p[prompt_token], [p] * (tokens - 1))
 
 
 def check_scheme(scheme, sessions: int = 20_000, vocab_size: int = 5, tokens: int = 3, temperature: float = 0.8,
@@ -103,20 +107,17 @@ def fault_power(scheme, slm: MarkovLM, llm: MarkovLM, temperature: float, tokens
     for stateless schemes; C-SQS's q_hat is taken at its current threshold. The scheme is copied: its state
     stays put.
     """
-    v = llm.vocab_size
     p = softmax_temperature(llm.table, temperature)
     p1 = softmax_temperature(llm.table, 1.0)
     q = softmax_temperature(slm.table, temperature)
     probe = copy.deepcopy(scheme)
-    rows = [fault_laws(q[c], probe.compress(q[c]).q_hat, p[c], p1[c]) for c in range(v)]
+    rows = [fault_laws(q[c], probe.compress(q[c]).q_hat, p[c], p1[c]) for c in range(llm.vocab_size)]
     target = first_tokens_law(llm, temperature, 0, tokens).ravel()
     wanted = tokens if wanted is None else wanted
     out = {}
     for f in rows[0]:
         step = np.array([r[f] for r in rows])  # (V, V): the emitted token's law after each context
         last = p1 if f == "temperature on the edge only" else p
-        law = step[0] if wanted > 1 else last[0]
-        for i in range(1, tokens):  # position i + 1 is drafted unless it is the last one wanted
-            law = law[..., None] * (step if i < wanted - 1 else last).reshape((1,) * (law.ndim - 1) + (v, v))
-        out[f] = gof_power(law.ravel(), target, sessions, alpha)
+        laws = [step if i < wanted - 1 else last for i in range(tokens)]  # position i + 1 drafted unless last
+        out[f] = gof_power(_chain(laws[0][0], laws[1:]).ravel(), target, sessions, alpha)
     return out
