@@ -13,6 +13,7 @@ TOY_SCHEMES = [  # every speculative scheme at toy-vocabulary settings: the sess
     ("top-p", {"top_p": 0.8, "ell": 6}),
     ("min-p", {"min_p": 0.3, "ell": 6}),
     ("sd", {}),
+    ("tokens", {}),
 ]
 
 

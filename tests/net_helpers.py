@@ -48,15 +48,16 @@ def toy_edge(name: str, params: dict, seed, temperature: float = 1.0, budget: in
 
 
 def remote(port: int, token: bytes, scheme_code: int, seed, temperature: float = 1.0, host: str = "127.0.0.1",
-           model: str = TOY) -> RemoteCloud:  # fmt: skip
+           model: str = TOY, rule: str = "token") -> RemoteCloud:  # fmt: skip
     return RemoteCloud(f"{host}:{port}", token, load_side(model, "edge"), model, temperature, scheme_code, seed,
-                       timeout_s=30)  # fmt: skip
+                       timeout_s=30, rule=rule)  # fmt: skip
 
 
-def in_process(name: str, params: dict, seed: int, prompt, n: int, temperature: float = 1.0, model: str = TOY):
+def in_process(name: str, params: dict, seed: int, prompt, n: int, temperature: float = 1.0, model: str = TOY,
+               rule: str = "token"):  # fmt: skip
     """The session :func:`over_network` runs, with both sides in this process (the seeds run_remote uses)."""
     edge = toy_edge(name, params, [seed, 0], temperature, model=model)
-    cloud = Cloud(load_side(model, "cloud").weights, temperature, np.random.default_rng([seed, 0, 1]))
+    cloud = Cloud(load_side(model, "cloud").weights, temperature, np.random.default_rng([seed, 0, 1]), rule=rule)
     return run_session(edge, cloud, prompt, n)
 
 

@@ -11,6 +11,7 @@ from sqs.outputs.figures import draw_all
 from sqs.protocol.schemes import make_scheme
 from sqs.study.aggregate import SUMMARY_COLUMNS, cell_metrics, summary_table
 from sqs.study.config import ConfigError, FigureSettings, StudyConfig, regime_config, section
+from sqs.study.decode import DecodeConfig
 from sqs.study.grid import (
     cell_config,
     cell_view,
@@ -66,6 +67,19 @@ def test_grid_cells_cover_the_grid_once():
     assert set(df[df.scheme == "k-sqs"].setting) == {"K=4", "K=16"}  # only its own parameters name a cell
     assert set(df[df.scheme == "c-sqs"].setting) == {"beta0=0.01+eta=0.0", "beta0=0.01+eta=0.001"}
     assert (df[df.scheme.isin(["ar", "sd", "qs"])].setting == "default").all()
+
+
+def test_the_verification_rule_reaches_every_live_cell():
+    cfg, plain = config(), config()
+    cfg["decode"]["verify"] = "block"
+    for c in (cfg, plain):
+        c["link"] = {}
+    df = grid_cells(study(cfg))
+    for row in df.to_dict("records"):
+        assert decode_config(row, job_view(cfg, "practical", "static")).verify == "block"
+    assert decode_config(df.iloc[0].to_dict(), job_view(plain, "practical", "static")).verify == "token"
+    with pytest.raises(ValueError, match=r"^unknown verification rule 'tree'; valid: token, block$"):
+        DecodeConfig(verify="tree")
 
 
 def test_variant_cells_sit_beside_their_plain_twins():

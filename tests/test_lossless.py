@@ -106,6 +106,9 @@ def test_every_scheme_passes_the_lossless_check(name, params):
     res = check_scheme(sqs.make_scheme(name, **params), sessions=SESSIONS, alpha=LAW_ALPHA, seed=3)
     assert res.tested and res.gof.impossible == 0
     assert res.gof.pvalue > LAW_ALPHA, res.row()
+    if name == "tokens":  # no q_hat, so none of these faults: its own is below (a cloud that keeps every draft)
+        assert res.fault_power == {}
+        return
     for fault in GUARDED:
         if name == "sd" and fault == FAULTS[2]:
             continue  # float32 SD sends q itself: drafting from q is what it does
@@ -135,6 +138,16 @@ BrokenTopK.spec = TopKScheme.spec
 def test_the_check_catches_a_scheme_that_drafts_from_q():
     res = check_scheme(BrokenTopK(k=3, ell=6), sessions=SESSIONS, alpha=LAW_ALPHA, seed=3)
     assert res.tested and res.gof.pvalue < LAW_ALPHA, res.row()
+
+
+def test_the_check_catches_a_cloud_that_keeps_token_only_drafts_unchecked(monkeypatch):
+    """Token ids alone: a cloud that keeps every draft (emitting the SLM's law) instead of matching its own draw."""
+    from sqs.system import cloud
+
+    monkeypatch.setattr(cloud, "verify_match", lambda drafts, p, rng: (len(drafts), sqs.protocol.probs.sample_probs(
+        p[len(drafts)], rng)))
+    res = check_scheme(sqs.make_scheme("tokens"), sessions=SESSIONS, alpha=LAW_ALPHA, seed=3)
+    assert res.gof.pvalue < LAW_ALPHA, res.row()
 
 
 def test_a_check_that_never_drafts_says_it_tested_nothing():

@@ -13,6 +13,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+import sqs
 from net_helpers import (
     BIN,
     SCHEMES,
@@ -53,6 +54,23 @@ def test_remote_session_decodes_the_same_tokens_as_one_process(server, name, par
         assert np.isnan(b.bound_discrepancy)  # the edge never sees p
 
 
+def test_a_block_verifying_cloud_over_the_network_is_the_one_in_process(server):
+    """The session-open fields carry the verification rule: the server verifies each batch as a block, as a
+    cloud in this process does with the same seeds (and unlike token by token, for these seeds)."""
+    _, port, token = server
+    params = {"k": 3, "ell": 6}
+    differs = False
+    for seed, prompt in [(3, [0]), (4, [5, 2]), (5, [1])]:
+        alone = in_process("k-sqs", params, seed, prompt, 30, rule="block")
+        cloud = remote(port, token, sqs.make_scheme("k-sqs", **params).code, (seed, 0, 1), rule="block")
+        net = run_session(toy_edge("k-sqs", params, [seed, 0]), cloud, prompt, 30)
+        cloud.close()
+        assert net.tokens == alone.tokens and len(net.tokens) == 30
+        assert [b.num_accepted for b in net.batches] == [b.num_accepted for b in alone.batches]
+        differs |= alone.tokens != in_process("k-sqs", params, seed, prompt, 30).tokens
+    assert differs
+
+
 def _refusal(port, token, hello) -> str:
     cloud = remote(port, token, hello.scheme_code, hello.seed)
     cloud.cloud_model, cloud.temperature = hello.model, hello.temperature
@@ -81,7 +99,8 @@ def test_raw_session_open_mismatches(server):
     _, port, token = server
     for change, reason in [({"vocab_size": 17}, "vocabulary size 17"), ({"tokenizer": "x" * 64}, "tokenizer"),
                            ({"seed_policy": "server"}, "'server' must not send one"),
-                           ({"seed_policy": "client", "seed": None}, "needs a seed")]:  # fmt: skip
+                           ({"seed_policy": "client", "seed": None}, "needs a seed"),
+                           ({"verify": "tree"}, "rule 'tree'; this server verifies token, block")]:  # fmt: skip
         c = RawClient(port)
         nonce = fr.new_nonce()
         c.sealer = fr.Sealer(fr.session_key(token, c.server_nonce, nonce), b"C", b"S")

@@ -37,8 +37,12 @@ def test_roundtrip_every_scheme(scheme_params, v, n, seed):
     out = wire.decode_uplink(msg)
     assert out.payload_bits == payload_bits and out.num_bytes == len(msg)
     assert out.header.num_drafts == n and out.header.vocab_size == v
+    assert out.sends_q_hat == (name != "tokens")
     for (c, tok), d in zip(drafts, out.drafts, strict=True):
         assert d.token == tok
+        if name == "tokens":  # the id alone: nothing of q crosses the wire
+            assert d.support.size == 0 and d.counts is None and d.weights is None
+            continue
         np.testing.assert_array_equal(d.support, c.support)
         np.testing.assert_array_equal(d.q_hat, c.q_hat)  # bit-identical distribution
 
@@ -127,6 +131,12 @@ def forge(head_fields, payload_writer):
         ((0xC5, 0x12, 10, 4, 3, 0), lambda w: None, "without a fixed K"),
         ((0xC5, 0x11, 10, 4, 3, 2), lambda w: (w.write(0, 7), w.write(0, 4)), "truncated"),
         ((0xAA, 0x11, 10, 4, 3, 0), lambda w: None, "magic"),
+        # token ids alone over V = 10: a 4-bit id; 12 is outside; no ell, no K; three ids need 12 bits
+        ((0xC5, 0x16, 10, 0, 0, 1), lambda w: w.write(12, 4), r"^draft token 12 outside V=10$"),
+        ((0xC5, 0x16, 10, 0, 0, 1), lambda w: w.write(10, 4), r"^draft token 10 outside V=10$"),
+        ((0xC5, 0x16, 10, 3, 0, 0), lambda w: None, r"^ell=3 in the header of a token-only message \(expected 0\)$"),
+        ((0xC5, 0x16, 10, 0, 2, 0), lambda w: None, r"^K=2 in the header of a scheme without a fixed K$"),
+        ((0xC5, 0x16, 10, 0, 0, 3), lambda w: w.write(3, 4), r"shorter than 3 drafts need \(12 bits\)"),
     ],
 )
 def test_forged_messages_with_valid_checksum_raise(fields, writer, match):
@@ -267,3 +277,6 @@ def test_encoder_refuses_inconsistent_batches():
     zero_tok = int(np.flatnonzero(c.q_hat == 0)[0])
     with pytest.raises(ValueError, match="zero probability"):
         wire.encode_uplink(scheme.code, 50, 30, 4, [(c, zero_tok)])
+    ids = sqs.make_scheme("tokens")
+    with pytest.raises(ValueError, match=r"^token 50 outside V=50$"):
+        wire.encode_uplink(ids.code, 50, 0, 0, [(ids.compress(np.ones(50)), 50)])

@@ -101,7 +101,7 @@ def test_exact_error_texts():
     raises(r"^value -1 does not fit in 2 bits$", w.write, -1, 2, exc=ValueError)
     w.write(3, 2)
     assert w.to_bytes() == b"\xc0" and w.nbits == 2
-    raises(r"^unknown scheme code 9; known: \[0, 1, 2, 3, 4, 5\]$", wire.encode_uplink, 9, 10, 4, 3, [],
+    raises(r"^unknown scheme code 9; known: \[0, 1, 2, 3, 4, 5, 6\]$", wire.encode_uplink, 9, 10, 4, 3, [],
            exc=ValueError)
 
 
@@ -200,3 +200,34 @@ def test_verify_refuses_malformed_inputs_one_fault_at_a_time():
         sqs.verify([0], np.array([1.0]), np.array([[1.0], [1.0]]), rng)
     with pytest.raises(ValueError, match=r"draft token 3 outside the vocabulary \[0, 3\)"):
         sqs.verify([3], np.ones((1, 3)) / 3, np.ones((2, 3)) / 3, rng)
+
+
+def test_token_only_ids_cost_one_unit_of_work_each_and_decode_to_their_fields():
+    ids = sqs.make_scheme("tokens")
+    g = np.random.default_rng(0)
+    drafts = [(ids.compress(g.dirichlet(np.ones(300))), int(t)) for t in (5, 299, 0)]
+    msg = wire.encode_uplink(ids.code, 300, 0, 0, drafts)
+    assert len(msg) == wire.UPLINK_HEADER_BYTES + (3 * 9 + 7) // 8  # three 9-bit ids
+    out = wire.decode_uplink(msg, wire.DecodeLimits(vocab_size=300, max_work=3.0))
+    assert out.tokens.tolist() == [5, 299, 0] and not out.sends_q_hat
+    for d in out.drafts:
+        assert (d.vocab_size, d.ell, d.counts, d.weights, d.support.dtype, d.support.size) == (300, 0, None, None,
+                                                                                              np.int64, 0)
+    raises(r"^message exceeds this receiver's decoding work limit \(a draft with K=1, ell=0\)$", wire.decode_uplink,
+           msg, wire.DecodeLimits(vocab_size=300, max_work=2.5))  # fmt: skip
+
+
+def test_exact_match_refuses_malformed_rounds_by_name():
+    from sqs.protocol.verify import verify_match
+
+    rng = np.random.default_rng(0)
+    raises(r"^need p \(L\+1, V\) for L=1 drafts, got \(1, 2\)$", verify_match, [0], np.array([[0.5, 0.5]]), rng,
+           exc=ValueError)  # fmt: skip
+    raises(r"^need p \(L\+1, V\) for L=1 drafts, got \(2,\)$", verify_match, [0], np.array([0.5, 0.5]), rng,
+           exc=ValueError)  # fmt: skip
+    raises(r"^draft token 2 outside the vocabulary \[0, 2\)$", verify_match, [2], np.full((2, 2), 0.5), rng,
+           exc=ValueError)  # fmt: skip
+    raises(r"^draft token -1 outside the vocabulary \[0, 2\)$", verify_match, [-1], np.full((2, 2), 0.5), rng,
+           exc=ValueError)  # fmt: skip
+    assert verify_match([1, 0], np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]), rng) == (2, 1)
+    assert verify_match([0], np.array([[0.0, 1.0], [1.0, 0.0]]), rng) == (0, 1)

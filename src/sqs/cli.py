@@ -10,6 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from sqs.models.backend import DTYPES
+from sqs.protocol.verify import RULES
 from sqs.steps.io import write_table
 from sqs.study.simulate import SimulationConfig, simulate
 
@@ -105,8 +106,8 @@ def _check(args: argparse.Namespace) -> int:
     params = spec.params_from({}, given)  # the rest at their defaults, every value cast as declared
     res = check_scheme(spec.make(**params), sessions=args.sessions, vocab_size=args.vocab_size, tokens=args.tokens,
                        temperature=args.temperature, closeness=args.closeness, draft_len=args.draft_len,
-                       seed=args.seed, alpha=args.alpha, progress=not args.quiet)  # fmt: skip
-    row = {"scheme": spec.name, **params, **res.row()}
+                       seed=args.seed, alpha=args.alpha, progress=not args.quiet, rule=args.verify)  # fmt: skip
+    row = {"scheme": spec.name, **params, "verify": args.verify, **res.row()}
     if args.json:
         print(json.dumps(row))
     else:
@@ -444,6 +445,8 @@ def decode_options(dd: argparse.ArgumentParser, llm_help: str = LLM_HELP) -> Non
                     help="cap on drafts per batch; none: no cap, B alone sets L (the paper)")  # fmt: skip
     dd.add_argument("--scheme-state", choices=["cell", "prompt"], default=dc.scheme_state,
                     help="C-SQS's threshold runs on across the prompts (cell) or restarts at each")  # fmt: skip
+    dd.add_argument("--verify", choices=tuple(RULES), default=dc.verify,
+                    help="the cloud's verification rule: token by token, or the block as a whole (exact, same bits)")
     scheme_options(dd, dc)
     dd.add_argument("--slm-backend", choices=["transformers", "llama.cpp"], default="transformers",
                     help="the edge's runtime: transformers at --dtype, or llama.cpp on the embedded GGUF as shipped")
@@ -611,6 +614,8 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--temperature", type=float, default=0.8, help="T on both sides")
     ck.add_argument("--closeness", type=float, default=0.5, help="how much of the LLM the toy SLM shares")
     ck.add_argument("--draft-len", type=int, default=3, help="cap on drafts per batch")
+    ck.add_argument("--verify", choices=tuple(RULES), default="token",
+                    help="the cloud's verification rule: token by token, or the block as a whole (Sun et al.)")
     ck.add_argument("--seed", type=int, default=0)
     ck.add_argument("--alpha", type=float, default=0.01, help="level of the test")
     ck.add_argument("--json", action="store_true", help="one JSON line instead of a table")

@@ -68,11 +68,11 @@ def first_tokens_law(llm: MarkovLM, temperature: float, prompt_token: int, token
 def check_scheme(scheme, sessions: int = 20_000, vocab_size: int = 5, tokens: int = 3, temperature: float = 0.8,
                  closeness: float = 0.5, draft_len: int = 3, budget_bits: int = 10**6, seed: int = 0,
                  alpha: float = 0.01, progress: bool = False, pair: tuple[MarkovLM, MarkovLM] | None = None,
-                 edge_kwargs: dict | None = None) -> CheckResult:  # fmt: skip
+                 edge_kwargs: dict | None = None, rule: str = "token") -> CheckResult:  # fmt: skip
     """Run ``sessions`` sessions of ``scheme`` (a runtime scheme: ``sqs.make_scheme(...)``) and test the law.
 
     ``pair`` overrides the random toy pair (an (SLM, LLM) of :class:`MarkovLM`); ``edge_kwargs`` go to the
-    :class:`Edge` (a drafting ``policy``, say).
+    :class:`Edge` (a drafting ``policy``, say); ``rule`` is the cloud's verification rule (``token``, ``block``).
     """
     if sessions < 1 or tokens < 1 or vocab_size < 2:
         raise ValueError(f"need sessions >= 1, tokens >= 1, vocab_size >= 2; got {sessions}, {tokens}, {vocab_size}")
@@ -82,7 +82,7 @@ def check_scheme(scheme, sessions: int = 20_000, vocab_size: int = 5, tokens: in
     counts = np.zeros(v**tokens, dtype=np.int64)
     edge = Edge(slm, scheme, temperature, budget_bits, draft_len, np.random.default_rng([seed, 1]),
                 **(edge_kwargs or {}))  # fmt: skip
-    cloud = Cloud(llm, temperature, np.random.default_rng([seed, 2]))
+    cloud = Cloud(llm, temperature, np.random.default_rng([seed, 2]), rule=rule)
     drafts = accepted = resampled = 0
     for _ in tqdm(range(sessions), desc="lossless check", disable=not progress, unit="session"):
         res = run_session(edge, cloud, [0], tokens)
@@ -92,7 +92,9 @@ def check_scheme(scheme, sessions: int = 20_000, vocab_size: int = 5, tokens: in
             accepted += b.num_accepted
             resampled += b.resampled
     gof = gof_test(counts, target.ravel(), alpha=alpha)
-    power = fault_power(scheme, slm, llm, temperature, tokens, sessions, alpha) if tokens - 1 <= draft_len else {}
+    # the faults are modelled on token-by-token verification of a q_hat: no power figure for another rule
+    modelled = tokens - 1 <= draft_len and rule == "token" and not scheme.spec.layout.ids_only
+    power = fault_power(scheme, slm, llm, temperature, tokens, sessions, alpha) if modelled else {}
     return CheckResult(gof, sessions, drafts, accepted, resampled, counts, target.ravel(), power)
 
 

@@ -38,8 +38,10 @@ class RemoteCloud:
 
     def __init__(self, address: str, token: bytes, model: LoadedModel, cloud_model: str, temperature: float,
                  scheme_code: int, seed: Sequence[int] | None, timeout_s: float = 120.0,
-                 tls: ssl.SSLContext | None = None, server_name: str | None = None) -> None:  # fmt: skip
+                 tls: ssl.SSLContext | None = None, server_name: str | None = None,
+                 rule: str = "token") -> None:  # fmt: skip
         self.address = parse_address(address)
+        self.rule = rule  # the verification rule the session asks the server for
         self.tls, self.server_name = tls, server_name  # TLS (sqs.net.tls.client_context), the name to expect
         self.token, self.model, self.cloud_model = token, model, cloud_model
         self.temperature, self.scheme_code = float(temperature), int(scheme_code)
@@ -116,7 +118,7 @@ class RemoteCloud:
             self.sealer = fr.Sealer(fr.session_key(self.token, server_nonce, nonce), b"C", b"S")
             hello = fr.Hello(self.cloud_model, self.model.fingerprint, self.model.vocab_size, self.temperature,
                              self.scheme_code, "client" if self.seed is not None else "server", self.seed,
-                             tuple(int(t) for t in prompt))  # fmt: skip
+                             tuple(int(t) for t in prompt), self.rule)  # fmt: skip
             self.sock.sendall(self.sealer.seal(FrameType.HELLO, hello.to_body(nonce)))
             kind, body = self._read()
             if kind is not FrameType.READY:
@@ -191,7 +193,8 @@ class RemotePair:
     def decode(self, tokens: list[int]) -> str:
         return self.side.decode(tokens)
 
-    def make_cloud(self, temperature: float, seed: tuple[int, ...], scheme_code: int) -> RemoteCloud:
+    def make_cloud(self, temperature: float, seed: tuple[int, ...], scheme_code: int,
+                   rule: str = "token") -> RemoteCloud:  # fmt: skip
         seed = seed if self.seed_policy == "client" else None
         return RemoteCloud(self.address, self.token, self.side, self.llm_id, temperature, scheme_code, seed,
-                           self.timeout_s, self.tls, self.server_name)  # fmt: skip
+                           self.timeout_s, self.tls, self.server_name, rule)  # fmt: skip

@@ -165,6 +165,7 @@ class Hello:
     seed_policy: str  # client: the edge sends the cloud's seed (reproducible); server: the server draws one
     seed: tuple[int, ...] | None
     prompt: tuple[int, ...]
+    verify: str = "token"  # the verification rule (sqs.protocol.verify.RULES); absent from an older edge: token
 
     def to_body(self, client_nonce: bytes) -> bytes:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -183,7 +184,7 @@ class Hello:
         for key, kind in kinds.items():
             if not isinstance(d.get(key), kind) or isinstance(d.get(key), bool):
                 raise FrameError(ErrorCode.MALFORMED, f"hello field {key!r} missing or not {kind}")
-        extra = set(d) - set(kinds) - {"seed"}
+        extra = set(d) - set(kinds) - {"seed", "verify"}
         if extra:
             raise FrameError(ErrorCode.MALFORMED, f"unknown hello fields {sorted(extra)}")
         seed = d.get("seed")
@@ -192,9 +193,12 @@ class Hello:
             raise FrameError(ErrorCode.MALFORMED, "hello seed must be null or 1 to 8 integers in [0, 2**63)")
         if not all(type(t) is int for t in d["prompt"]):
             raise FrameError(ErrorCode.MALFORMED, "hello prompt must be a list of token ids")
+        if not isinstance(d.get("verify", "token"), str):
+            raise FrameError(ErrorCode.MALFORMED, "hello field 'verify' not <class 'str'>")
         t = float(d["temperature"])
-        hello = cls(d["model"], d["tokenizer"], d["vocab_size"], t, d["scheme_code"], d["seed_policy"],
-                    tuple(seed) if seed is not None else None, tuple(d["prompt"]))  # fmt: skip
+        seed = tuple(seed) if seed is not None else None
+        hello = cls(d["model"], d["tokenizer"], d["vocab_size"], t, d["scheme_code"], d["seed_policy"], seed,
+                    tuple(d["prompt"]), d.get("verify", "token"))  # fmt: skip
         return body[:NONCE_BYTES], hello
 
 

@@ -28,6 +28,7 @@ from sqs.net.identity import LoadedModel
 from sqs.net.tls import server_context
 from sqs.protocol import wire
 from sqs.protocol.schemes import by_code
+from sqs.protocol.verify import RULES
 from sqs.system.cloud import Cloud
 
 log = logging.getLogger(__name__)
@@ -300,8 +301,10 @@ class CloudServer:
             refuse(f"prompt of {len(h.prompt)} tokens; allowed 1 to {cfg.max_context}")
         if min(h.prompt) < 0 or max(h.prompt) >= m.vocab_size:
             refuse(f"prompt token ids must lie in [0, {m.vocab_size})")
+        if h.verify not in RULES:
+            refuse(f"verification rule {h.verify!r}; this server verifies {', '.join(RULES)}")
         rng = np.random.default_rng(list(h.seed) if h.seed is not None else None)
-        cloud = Cloud(m.session_model(), h.temperature, rng, self.limits, h.scheme_code)
+        cloud = Cloud(m.session_model(), h.temperature, rng, self.limits, h.scheme_code, h.verify)
         cloud.start(list(h.prompt))
         return cloud
 

@@ -1,4 +1,5 @@
-"""Speculative-decoding verification (Leviathan et al., 2023) against the *decoded* q_hat."""
+"""Speculative-decoding verification against the *decoded* q_hat: token by token (Leviathan et al., 2023), or
+the block as a whole (Sun et al., arXiv 2403.10444). Both read the same q_hat and p, so a rule costs no bits."""
 
 from __future__ import annotations
 
@@ -12,13 +13,7 @@ def residual(p: np.ndarray, q_hat: np.ndarray) -> np.ndarray:
     return np.maximum(np.asarray(p, dtype=np.float64) - np.asarray(q_hat, dtype=np.float64), 0.0)
 
 
-def verify(draft_tokens, q_hat: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
-    """Accept draft n with probability min(1, p(x)/q_hat(x)); resample the first rejection.
-
-    ``q_hat`` is (L, V), ``p`` is (L+1, V): row L of ``p`` gives the bonus token when every draft is
-    accepted. One uniform is drawn per examined draft, whether or not the ratio is >= 1, so the random
-    stream does not depend on the values. Returns (number accepted, next token).
-    """
+def _round(draft_tokens, q_hat: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     tokens = np.asarray(draft_tokens, dtype=np.int64).reshape(-1)
     q_hat = np.asarray(q_hat, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
@@ -27,19 +22,113 @@ def verify(draft_tokens, q_hat: np.ndarray, p: np.ndarray, rng: np.random.Genera
         raise ValueError(f"need q_hat (L, V) and p (L+1, V) for L={n_draft} drafts, got {q_hat.shape} and {p.shape}")
     if q_hat.shape[1] != p.shape[1]:
         raise ValueError(f"vocabulary mismatch: q_hat has {q_hat.shape[1]} columns, p has {p.shape[1]}")
-    vocab = p.shape[1]
-    for n in range(n_draft):
+    return tokens, q_hat, p
+
+
+def _draft_prob(q_hat: np.ndarray, n: int, x: int) -> float:
+    if not 0 <= x < q_hat.shape[1]:
+        raise ValueError(f"draft token {x} outside the vocabulary [0, {q_hat.shape[1]})")
+    qx = q_hat[n, x]
+    if not qx > 0:
+        raise ValueError(f"draft token {x} at position {n} has q_hat = 0: it cannot have been sampled")
+    return float(qx)
+
+
+def verify(draft_tokens, q_hat: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
+    """Accept draft n with probability min(1, p(x)/q_hat(x)); resample the first rejection.
+
+    ``q_hat`` is (L, V), ``p`` is (L+1, V): row L of ``p`` gives the bonus token when every draft is
+    accepted. One uniform is drawn per examined draft, whether or not the ratio is >= 1, so the random
+    stream does not depend on the values. Returns (number accepted, next token).
+    """
+    tokens, q_hat, p = _round(draft_tokens, q_hat, p)
+    for n in range(tokens.size):
         x = int(tokens[n])
-        if not 0 <= x < vocab:
-            raise ValueError(f"draft token {x} outside the vocabulary [0, {vocab})")
-        qx = q_hat[n, x]
-        if not qx > 0:
-            raise ValueError(f"draft token {x} at position {n} has q_hat = 0: it cannot have been sampled")
-        if rng.random() * qx < p[n, x]:  # u < p/q without dividing
+        if rng.random() * _draft_prob(q_hat, n, x) < p[n, x]:  # u < p/q without dividing
             continue
         res = residual(p[n], q_hat[n])
         return n, sample_probs(res if res.sum() > 0 else p[n], rng)
-    return n_draft, sample_probs(p[n_draft], rng)
+    return tokens.size, sample_probs(p[tokens.size], rng)
+
+
+def verify_match(draft_tokens, p: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
+    """Exact-match verification of token ids sent without a distribution: the cloud draws its own token from p
+    at each position and keeps the draft while they agree; the first disagreement is the next token. Every
+    emitted token is the cloud's own draw from p, so the text follows p whatever drafted it; a draft x survives
+    with probability p(x) (min(1, p/q_hat) for a q_hat scheme)."""
+    tokens = np.asarray(draft_tokens, dtype=np.int64).reshape(-1)
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] != tokens.size + 1:
+        raise ValueError(f"need p (L+1, V) for L={tokens.size} drafts, got {p.shape}")
+    for n, x in enumerate(tokens.tolist()):
+        if not 0 <= x < p.shape[1]:
+            raise ValueError(f"draft token {x} outside the vocabulary [0, {p.shape[1]})")
+        y = sample_probs(p[n], rng)
+        if y != x:
+            return n, y
+    return tokens.size, sample_probs(p[tokens.size], rng)
+
+
+def block_weights(draft_tokens, q_hat: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Block verification's two sequences for one draft block (Sun et al., Algorithm 2).
+
+    ``a[i]`` (i = 0..L, a[0] = 1) is min(1, a[i-1] p_i(x_i) / q_hat_i(x_i)): the chance the prefix x_1..x_i
+    survives as a whole, so a later ratio above one can make up an earlier deficit; ``h[i-1]`` is the chance
+    prefix i passes its own test: R / (R + 1 - a[i]) with R the mass of max(a[i] p_{i+1} - q_hat_{i+1}, 0)
+    (1 when that is 0/0), and a[L] for the whole block. The longest passing prefix is kept."""
+    tokens, q_hat, p = _round(draft_tokens, q_hat, p)
+    n_draft = tokens.size
+    a = np.ones(n_draft + 1)
+    h = np.empty(n_draft)
+    for n in range(n_draft):
+        x = int(tokens[n])
+        a[n + 1] = min(1.0, a[n] * p[n, x] / _draft_prob(q_hat, n, x))
+    for n in range(n_draft - 1):
+        r = float(np.maximum(a[n + 1] * p[n + 1] - q_hat[n + 1], 0.0).sum())
+        den = r + 1.0 - a[n + 1]
+        h[n] = r / den if den > 0 else 1.0
+    if n_draft:
+        h[-1] = a[-1]
+    return a, h
+
+
+def verify_block(draft_tokens, q_hat: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
+    """Block verification: the same drafts, q_hat and p as :func:`verify`, never fewer tokens in expectation.
+
+    One uniform per draft (all L drawn, whatever the values); the kept length tau is the longest prefix whose
+    uniform falls below its ``h``; the next token comes from p_{L+1} when every draft is kept, else from the
+    residual max(a[tau] p_{tau+1} - q_hat_{tau+1}, 0) (p_{tau+1} itself when that is all zeros)."""
+    tokens, q_hat, p = _round(draft_tokens, q_hat, p)
+    a, h = block_weights(tokens, q_hat, p)
+    passed = np.flatnonzero(rng.random(h.size) < h)
+    tau = int(passed[-1]) + 1 if passed.size else 0
+    if tau == tokens.size:
+        return tau, sample_probs(p[tau], rng)
+    res = residual(a[tau] * p[tau], q_hat[tau])
+    return tau, sample_probs(res if res.sum() > 0 else p[tau], rng)
+
+
+def kept_law(rule: str, draft_tokens, q_hat: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """P(tau = i), i = 0..L: how many of these drafts ``rule`` keeps, in closed form. Both rules' laws for the
+    same drafts price a rule against the other without running it (E[tau] = law @ arange(L + 1))."""
+    tokens, q_hat, p = _round(draft_tokens, q_hat, p)
+    if rule == "block":
+        h = block_weights(tokens, q_hat, p)[1]
+        after = np.append(np.cumprod((1.0 - h)[::-1])[::-1], 1.0)  # P(no later prefix passes)
+        return np.append(1.0, h) * after
+    verify_rule(rule)
+    acc = np.array([min(1.0, p[n, x] / _draft_prob(q_hat, n, x)) for n, x in enumerate(tokens.tolist())])
+    return np.append(np.cumprod(np.append(1.0, acc))[:-1] * (1.0 - acc), np.prod(acc))
+
+
+RULES = {"token": verify, "block": verify_block}  # the cloud's verification rules, by their config name
+
+
+def verify_rule(name: str):
+    """A verification rule by name; an unknown one raises, naming the valid ones."""
+    if name not in RULES:
+        raise ValueError(f"unknown verification rule {name!r}; valid: {', '.join(RULES)}")
+    return RULES[name]
 
 
 def rejection_probability(q_hat: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -5,9 +5,10 @@ Uplink (edge -> cloud), one message per batch, big-endian::
     offset size  field
     0      1     magic 0xC5
     1      1     version (high 4 bits, = 1) | scheme code (low 4 bits, declared per scheme in
-                 sqs.protocol.schemes.registry: 0 dense, 1 top-k, 2 threshold/C-SQS, 3 top-p, 4 float32)
+                 sqs.protocol.schemes.registry: 0 dense, 1 top-k, 2 threshold/C-SQS, 3 top-p, 4 float32,
+                 5 min-p, 6 token ids alone)
     2      4     V, vocabulary size (uint32)
-    6      2     ell, lattice resolution (uint16; 0 for float32)
+    6      2     ell, lattice resolution (uint16; 0 for float32 and token ids)
     8      4     K for top-k (uint32; 0 for the other schemes)
     12     2     L, number of draft tokens (uint16)
     14     4     CRC-32 of bytes 0..13 and of the payload
@@ -21,7 +22,8 @@ Draft record, in order, each a fixed-width unsigned field:
 - lattice schemes: lattice index of the counts in ceil(log2 C(ell+K-1, K-1)) bits;
 - lattice schemes: the draft token as its position among the support tokens with a non-zero count,
   in ceil(log2 nnz) bits (nnz is known to the cloud once it has decoded the counts);
-- float32: V float32 probabilities (32 V bits) then the token id in ceil(log2 V) bits.
+- float32: V float32 probabilities (32 V bits) then the token id in ceil(log2 V) bits;
+- token ids alone: the token id in ceil(log2 V) bits, nothing else (the cloud verifies by exact match).
 
 A message is ``18 + ceil(payload_bits / 8)`` bytes. The payload bits of a token are exactly
 ``Compressed.bits``; the bit budget B of the batch-length rule counts payload bits (as the paper's
@@ -126,6 +128,8 @@ def draft_work(lay: Layout, v: int, k: int, ell: int) -> float:
     """
     if lay.float32:
         return 32.0 * v
+    if lay.ids_only:
+        return 1.0
     work = 0.0
     if lay.names_subset:
         work += min(k, v - k) * float(subset_bits(v, k))
@@ -216,6 +220,11 @@ class UplinkMessage:
     def tokens(self) -> np.ndarray:
         return np.array([d.token for d in self.drafts], dtype=np.int64)
 
+    @property
+    def sends_q_hat(self) -> bool:
+        """False for token ids alone: there is no q_hat to verify against (exact match instead)."""
+        return not _layout(self.header.scheme_code).ids_only
+
     def q_hat(self) -> np.ndarray:
         """(L, V) float64 matrix of the decoded draft distributions."""
         out = np.zeros((len(self.drafts), self.header.vocab_size), dtype=np.float64)
@@ -241,6 +250,11 @@ def encode_uplink(
     for comp, token in drafts:
         if comp.vocab_size != vocab_size:
             raise ValueError(f"draft over V={comp.vocab_size} in a message for V={vocab_size}")
+        if lay.ids_only:
+            if not 0 <= token < vocab_size:
+                raise ValueError(f"token {token} outside V={vocab_size}")
+            w.write(token, bits_for(vocab_size))
+            continue
         if lay.float32:
             w.write(int.from_bytes(comp.weights.astype(">f4").tobytes(), "big"), 32 * vocab_size)
             if not (0 <= token < vocab_size and comp.weights[token] > 0):
@@ -292,7 +306,7 @@ def decode_uplink(data: bytes, limits: DecodeLimits = NO_LIMITS) -> UplinkMessag
         raise WireFormatError(f"unknown scheme code {code}")
     if v < 1:
         raise WireFormatError("vocabulary size 0")
-    if not lay.float32 and ell < 1:
+    if not (lay.float32 or lay.ids_only) and ell < 1:
         raise WireFormatError("lattice resolution ell = 0")
     if lay.fixed_k and not 1 <= fixed_k <= v:
         raise WireFormatError(f"top-k support size K={fixed_k} outside [1, V={v}]")
@@ -300,6 +314,8 @@ def decode_uplink(data: bytes, limits: DecodeLimits = NO_LIMITS) -> UplinkMessag
         raise WireFormatError(f"K={fixed_k} in the header of a scheme without a fixed K")
     if lay.float32 and ell != 0:
         raise WireFormatError(f"ell={ell} in the header of a float32 message (expected 0)")
+    if lay.ids_only and ell != 0:
+        raise WireFormatError(f"ell={ell} in the header of a token-only message (expected 0)")
     _check_limits(v, ell, fixed_k, n, lay, len(payload), limits)
     header = UplinkHeader(code, v, ell, fixed_k, n)
     r = BitReader(payload)
@@ -324,6 +340,8 @@ def _check_limits(v: int, ell: int, fixed_k: int, n: int, lay: Layout, payload_b
         raise WireFormatError(f"top-k support size K={fixed_k}, this receiver accepts at most K={max_k}")
     if lay.float32:
         least = 32 * v + bits_for(v)
+    elif lay.ids_only:
+        least = bits_for(v)
     elif lay.sends_size:
         least = size_bits(v) + subset_bits(v, 1)  # K = 1: one token named, no lattice index, no position
     else:
@@ -342,6 +360,12 @@ def _charge(budget: list[float], lay: Layout, v: int, k: int, ell: int) -> None:
 
 def _read_draft(r: BitReader, h: UplinkHeader, lay: Layout, limits: DecodeLimits, budget: list[float]) -> DecodedDraft:
     v, ell = h.vocab_size, h.ell
+    if lay.ids_only:
+        _charge(budget, lay, v, 1, ell)
+        token = r.read(bits_for(v))
+        if token >= v:
+            raise WireFormatError(f"draft token {token} outside V={v}")
+        return DecodedDraft(v, np.empty(0, dtype=np.int64), None, 0, token)
     if lay.float32:
         _charge(budget, lay, v, v, ell)
         raw = r.read(32 * v).to_bytes(4 * v, "big")

@@ -106,6 +106,7 @@ class Decode:
     alpha: float = 0.0005
     accounting: str = "exact"
     scheme_state: str = "cell"
+    verify: str = "token"  # the cloud's verification rule: token by token, or the block as a whole
     seed: int = 0
 
 

@@ -25,6 +25,7 @@ from sqs.protocol.probs import sample_probs, softmax_temperature
 from sqs.protocol.schemes import get as scheme_spec
 from sqs.protocol.schemes import names as scheme_names
 from sqs.protocol.schemes.registry import SchemeSettings
+from sqs.protocol.verify import verify_rule
 from sqs.system.adaptive import make_policy
 from sqs.system.channel import ChannelConfig, RateProcess
 from sqs.system.cloud import Cloud
@@ -64,6 +65,7 @@ class DecodeConfig(SchemeSettings):
     # a stateful scheme (C-SQS's threshold) runs over every token of the run, prompts in sequence, as the
     # paper's update (8) runs over all T tokens ("cell"); or restarts at each prompt ("prompt")
     scheme_state: str = "cell"
+    verify: str = "token"  # the cloud's verification rule (sqs.protocol.verify.RULES)
 
     def __post_init__(self) -> None:
         scheme_spec(self.scheme)  # unknown names raise, naming the valid ones
@@ -73,6 +75,7 @@ class DecodeConfig(SchemeSettings):
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if self.policy not in ("static", "adaptive"):
             raise ValueError(f"unknown draft policy {self.policy!r}; valid: static, adaptive")
+        verify_rule(self.verify)  # unknown rules raise, naming the valid ones
         if self.scheme_state not in SCHEME_STATES:
             raise ValueError(f"unknown scheme_state {self.scheme_state!r}; valid: {', '.join(SCHEME_STATES)}")
         if self.max_draft_len is not None and not 1 <= self.max_draft_len <= wire.MAX_DRAFTS:
@@ -150,9 +153,9 @@ class ModelPair:
     def decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens)
 
-    def make_cloud(self, temperature: float, seed: tuple[int, ...], scheme_code: int) -> Cloud:
+    def make_cloud(self, temperature: float, seed: tuple[int, ...], scheme_code: int, rule: str = "token") -> Cloud:
         """One prompt's verifier, in this process (:class:`sqs.net.client.RemotePair` makes a remote one)."""
-        return Cloud(self.llm, temperature, np.random.default_rng(list(seed)), scheme_code=scheme_code)
+        return Cloud(self.llm, temperature, np.random.default_rng(list(seed)), scheme_code=scheme_code, rule=rule)
 
 
 def run_autoregressive(
@@ -206,7 +209,7 @@ def decode_prompt(
     else:
         scheme = scheme if scheme is not None else scheme_spec(cfg.scheme).make(**cfg.scheme_params())
         edge = Edge(pair.slm, scheme, cfg.temperature, cfg.budget_bits, cfg.max_draft_len, edge_rng, policy=policy)
-        cloud = pair.make_cloud(cfg.temperature, (cfg.seed, index, 1), scheme.code)
+        cloud = pair.make_cloud(cfg.temperature, (cfg.seed, index, 1), scheme.code, cfg.verify)
         rates = RateProcess(cfg.channel, cfg.link.uplink_bps, np.random.default_rng([cfg.seed, index, 2]))
         try:
             result = run_session(edge, cloud, prompt, cfg.max_new_tokens, cfg.link, rates, cfg.preemptive, cfg.compute)

@@ -268,6 +268,7 @@ def decode_config(cell: Mapping, view: StudyConfig, calibration: dict | None = N
         budget_bits=d.budget_bits,
         max_draft_len=d.max_draft_len,
         scheme_state=d.scheme_state,
+        verify=d.verify,
         **params,
         slm=m.slm_id,
         llm=m.llm,

@@ -10,7 +10,7 @@ import numpy as np
 
 from sqs.protocol import wire
 from sqs.protocol.probs import softmax_temperature
-from sqs.protocol.verify import rejection_probability, verify
+from sqs.protocol.verify import rejection_probability, verify_match, verify_rule
 from sqs.system.compute import forward_of
 
 
@@ -24,7 +24,9 @@ class Verdict:
     token: int
     uplink_bytes: int
     payload_bits: int
-    rejection_prob: np.ndarray = field(repr=False)  # TV(q_hat_n, p_n) per draft position (NaN across a network)
+    # TV(q_hat_n, p_n) per draft position: the exact rejection probability; for token ids alone 1 - p_n(x_n), the
+    # one given the draft; NaN across a network
+    rejection_prob: np.ndarray = field(repr=False)
     p: np.ndarray | None = field(repr=False)  # (L+1, V) target distributions; None from a remote cloud
     q_hat: np.ndarray | None = field(repr=False)
     compute_s: float = 0.0  # wall clock: decode, LLM forward, verify, encode
@@ -36,13 +38,17 @@ class Verdict:
 
 class Cloud:
     """One session's verifier. ``limits`` bound what an uplink may cost to decode (:class:`wire.DecodeLimits`;
-    a server passes its model's V and its limits); ``scheme_code`` pins the session's scheme."""
+    a server passes its model's V and its limits); ``scheme_code`` pins the session's scheme; ``rule`` is how it
+    verifies drafts sent with a q_hat (``token`` or ``block``: :mod:`sqs.protocol.verify`; both exact, the same
+    bits); token ids sent alone are verified by exact match."""
 
     remote = False  # in this process (sqs.net.client.RemoteCloud is the other kind)
 
     def __init__(self, model, temperature: float, rng: np.random.Generator, limits: wire.DecodeLimits = wire.NO_LIMITS,
-                 scheme_code: int | None = None) -> None:  # fmt: skip
+                 scheme_code: int | None = None, rule: str = "token") -> None:  # fmt: skip
         self.model = model
+        self.rule = rule
+        self._verify = verify_rule(rule)
         self.temperature = float(temperature)
         self.rng = rng
         self.limits = limits
@@ -77,10 +83,15 @@ class Cloud:
         sessions': the model's ``score_many``) and answer; ``spent_s``: the work so far."""
         t0 = time.perf_counter()
         drafts = msg.tokens
-        q_hat = msg.q_hat()
+        q_hat = msg.q_hat() if msg.sends_q_hat else None
         p = softmax_temperature(logits, self.temperature)
         shape = forward_of(self.model, len(drafts) + 1, len(self.tokens) - 1)  # the drafts and the last token
-        n_acc, token = verify(drafts, q_hat, p, self.rng)
+        if q_hat is None:
+            n_acc, token = verify_match(drafts, p, self.rng)
+            rejection = 1.0 - p[np.arange(len(drafts)), drafts]  # given the draft (q is not known here)
+        else:
+            n_acc, token = self._verify(drafts, q_hat, p, self.rng)
+            rejection = rejection_probability(q_hat, p[: len(drafts)])
         self.tokens.extend(int(t) for t in drafts[:n_acc])
         self.tokens.append(token)
         message = wire.encode_downlink(n_acc, token)
@@ -92,7 +103,7 @@ class Cloud:
             token=token,
             uplink_bytes=msg.num_bytes,
             payload_bits=msg.payload_bits,
-            rejection_prob=rejection_probability(q_hat, p[: len(drafts)]),
+            rejection_prob=rejection,
             p=p,
             q_hat=q_hat,
             compute_s=elapsed,

@@ -6,7 +6,8 @@
 - ``k-sqs``: top-``k`` support (paper section 2);
 - ``c-sqs``: threshold support ``q >= beta`` with the online conformal update (paper section 3);
 - ``top-p``: nucleus support of mass ``top_p`` (an extra, not in the paper);
-- ``sd``: no compression, float32 probabilities on the wire (plain speculative decoding).
+- ``sd``: no compression, float32 probabilities on the wire (plain speculative decoding);
+- ``tokens``: no distribution at all, the draft token's id alone, verified by exact match.
 """
 
 from sqs.protocol.schemes.compress import (

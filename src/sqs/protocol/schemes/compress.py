@@ -137,7 +137,7 @@ class LatticeScheme(_Declared):
 
     def min_charge(self, vocab_size: int) -> int:
         """The fewest bits the budget rule can charge one draft: the edge stops before a forward that cannot fit."""
-        return self.spec.layout.min_token_bits(vocab_size, self.ell, self.fixed_k or 1, self.accounting)
+        return self.spec.layout.min_token_bits(vocab_size, self.ell, self.fixed_k or 1)
 
     def select(self, q: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -215,7 +215,7 @@ class ConformalScheme(LatticeScheme):
     def compress(self, q: np.ndarray) -> Compressed:
         q = np.asarray(q, dtype=np.float64)
         beta = self.controller.beta
-        out = self._package(q, sparsify.threshold(q, beta), beta=beta)
+        out = self._package(q, self.select(q), beta=beta)
         self.controller.update(out.dropped_mass)
         return out
 
@@ -292,4 +292,38 @@ class Float32Scheme(_Declared):
         )
 
 
-Scheme = LatticeScheme | Float32Scheme
+class TokenOnlyScheme(_Declared):
+    """Token-only drafts (llama.cpp's speculative example, SpecExec, SpecEdge): the edge samples its draft from its
+    own q and sends the id alone, ceil(log2 V) bits; the cloud keeps it while its own sample from p agrees
+    (:func:`sqs.protocol.verify.verify_match`), exact at every T with no q_hat on the wire."""
+
+    ell = 0
+    fixed_k = 0
+
+    def params(self) -> dict:
+        return {}
+
+    def min_charge(self, vocab_size: int) -> int:
+        return self.spec.layout.min_token_bits(vocab_size, 0)
+
+    def compress(self, q: np.ndarray) -> Compressed:
+        q = np.asarray(q, dtype=np.float64)
+        if not q.sum() > 0:
+            raise ValueError("cannot draft from a distribution without positive mass")
+        v = q.size
+        return Compressed(
+            vocab_size=v,
+            support=np.empty(0, dtype=np.int64),  # no support is named: K = 0 in the records, as on the wire
+            counts=None,
+            ell=0,
+            support_bits=0,
+            size_bits=0,
+            lattice_bits=0,
+            token_bits=bits_for(v),
+            dropped_mass=0.0,
+            paper_bits=float(bits_for(v)),
+            weights=q,  # the law the draft is drawn from; never sent
+        )
+
+
+Scheme = LatticeScheme | Float32Scheme | TokenOnlyScheme

@@ -2,7 +2,8 @@
 
 A layout is what the uplink record of a draft carries (see :mod:`sqs.protocol.wire`): a lattice over all V
 tokens (``dense``), a K-subset named with K fixed in the header (``fixed-k``), a K-subset whose K
-rides with every token (``variable-k``), or V float32 probabilities (``float32``). Live compression,
+rides with every token (``variable-k``), V float32 probabilities (``float32``), or the token's id alone
+(``tokens``: no distribution; the cloud verifies by exact match). Live compression,
 the wire, the grid's budget check, the trace sweep and ``sqs bits`` all price a token here.
 """
 
@@ -48,6 +49,7 @@ class Layout:
     sends_size: bool  # K rides with every token
     fixed_k: bool  # K is in the message header
     float32: bool = False  # V float32 probabilities instead of a lattice
+    ids_only: bool = False  # the token id alone: no distribution at all
 
     def support_bits(self, v: int, k: int) -> int:
         return subset_bits(v, k) if self.names_subset else 0
@@ -56,7 +58,9 @@ class Layout:
         return size_bits(v) if self.sends_size else 0
 
     def distribution_bits(self, v: int, k: int, ell: int) -> int:
-        """The lattice index of the counts (or 32 V for float32)."""
+        """The lattice index of the counts (32 V for float32, nothing for token ids alone)."""
+        if self.ids_only:
+            return 0
         return 32 * v if self.float32 else lattice_bits(k, ell)
 
     def side_bits(self, v: int, k: int, ell: int) -> int:
@@ -65,22 +69,24 @@ class Layout:
 
     def token_bits(self, v: int, k: int, ell: int, nnz: int) -> int:
         """Exact payload bits of one draft token whose q̂ has ``nnz`` nonzero entries."""
-        return self.side_bits(v, k, ell) + bits_for(v if self.float32 else nnz)
+        return self.side_bits(v, k, ell) + bits_for(v if self.float32 or self.ids_only else nnz)
 
     def token_bits_array(self, v: int, k: np.ndarray, ell: int, nnz: np.ndarray) -> np.ndarray:
         """:meth:`token_bits` over arrays of support sizes and nonzero counts (memoized per distinct K)."""
         uniq, inv = np.unique(np.asarray(k, dtype=np.int64), return_inverse=True)
         side = np.array([_side_bits(self, v, int(kk), ell) for kk in uniq.tolist()], dtype=np.float64)
-        n = np.full(np.shape(k), v, dtype=np.float64) if self.float32 else np.asarray(nnz, dtype=np.float64)
+        whole = self.float32 or self.ids_only  # the token's id among all V
+        n = np.full(np.shape(k), v, dtype=np.float64) if whole else np.asarray(nnz, dtype=np.float64)
         token = np.frexp(n - 1.0)[1]  # bits_for(n) = (n - 1).bit_length()
         return side[inv.reshape(np.shape(k))] + token
 
-    def min_token_bits(self, v: int, ell: int, k: int = 1, accounting: str = "exact") -> int:
+    def min_token_bits(self, v: int, ell: int, k: int = 1) -> int:
         """The fewest bits the budget rule can charge one draft token here (one nonzero count): the config
-        check, and the edge's test before it spends a forward on a draft that could not fit."""
+        check, and the edge's test before it spends a forward on a draft that could not fit. Either accounting
+        charges it the same: at K = 1 the paper's 2 ceil(log2 V) is the wire's subset code plus K."""
+        if self.ids_only:
+            return bits_for(v)
         kk = v if not (self.names_subset or self.float32) else (k if self.fixed_k else 1)
-        if accounting == "paper":
-            return self.charged_bits(v, kk, ell, 1, accounting)
         return self.side_bits(v, kk, ell)
 
     def charged_bits(self, v: int, k: int, ell: int, nnz: int, accounting: str = "exact") -> int:
@@ -105,6 +111,8 @@ class Layout:
         which cannot name a subset; the wire carries the real subset code plus K (docs/protocol.md)."""
         if self.float32:
             return 32.0 * v
+        if self.ids_only:
+            return float(bits_for(v))
         if self.sends_size:
             support = 2.0 * size_bits(v)
         elif self.names_subset:
@@ -123,3 +131,4 @@ DENSE = Layout("dense", names_subset=False, sends_size=False, fixed_k=False)
 FIXED_K = Layout("fixed-k", names_subset=True, sends_size=False, fixed_k=True)
 VARIABLE_K = Layout("variable-k", names_subset=True, sends_size=True, fixed_k=False)
 FLOAT32 = Layout("float32", names_subset=False, sends_size=False, fixed_k=False, float32=True)
+TOKENS = Layout("tokens", names_subset=False, sends_size=False, fixed_k=False, ids_only=True)

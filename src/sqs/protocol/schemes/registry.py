@@ -24,6 +24,7 @@ from sqs.protocol.schemes.compress import (
     DenseScheme,
     Float32Scheme,
     SelectorScheme,
+    TokenOnlyScheme,
     TopKScheme,
     TopPScheme,
 )
@@ -31,8 +32,8 @@ from sqs.protocol.schemes.compress import (
 
 def cast(f, value):
     """``value`` as parameter field ``f`` declares it (int, float or str; annotations may be strings)."""
-    kind = {"int": int, "float": float, "str": str}.get(f.type, f.type) if isinstance(f.type, str) else f.type
-    return int(value) if kind is int else str(value) if kind is str else float(value)
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    return int(value) if kind == "int" else str(value) if kind == "str" else float(value)
 
 
 def _p(default, help: str, column: str | None = None, choices: tuple | None = None, sweep: tuple = ()):
@@ -124,7 +125,7 @@ class SchemeSpec:
 
     @property
     def lattice(self) -> bool:
-        return self.layout is not None and not self.layout.float32
+        return self.layout is not None and not (self.layout.float32 or self.layout.ids_only)
 
     def param_fields(self):
         return fields(self.params)
@@ -171,11 +172,14 @@ class SchemeSpec:
         cols = self.columns()
         if text == "default" and not cols:
             return {}
-        items = [item.split("=", 1) for item in text.split(SETTING_SEP)] if text else []
+        items = [item.split("=", 1) for item in text.split(SETTING_SEP)]
         pairs = dict(item for item in items if len(item) == 2)
-        if len(pairs) != len(items) or set(pairs) != set(cols):
-            raise ValueError(f"setting {text!r} of {self.name}: expected the columns {', '.join(cols) or 'none'}")
-        return {c: column_type(c)(float(v)) for c, v in pairs.items()}
+        try:
+            if len(pairs) == len(items) and set(pairs) == set(cols):
+                return {c: column_type(c)(float(v)) for c, v in pairs.items()}
+        except ValueError:  # a value that is not a number
+            pass
+        raise ValueError(f"setting {text!r} of {self.name}: expected the columns {', '.join(cols) or 'none'}")
 
     def params_from(self, values: dict, shared: dict | None = None) -> dict:
         """This scheme's parameters: its swept ones from ``values`` (by column), every other one from ``shared``
@@ -296,6 +300,8 @@ register(SchemeSpec("top-p", "top-p SQS", dict(color="tab:green", marker="P"), T
 register(SchemeSpec("min-p", "min-p SQS", dict(color="tab:brown", marker="X"), MinPParams, SelectorScheme, code=5,
                     layout=L.VARIABLE_K, vectorized=vectorized.MIN_P, grid_section="min_p", in_paper=False,
                     select=sparsify.min_p, letter="M"))  # fmt: skip
+register(SchemeSpec("tokens", "token-only SD", dict(color="tab:red", marker="*"), build=TokenOnlyScheme, code=6,
+                    layout=L.TOKENS, in_paper=False, letter="T"))  # fmt: skip
 
 
 SchemeSettings = _settings_class()
