@@ -338,4 +338,4 @@ def test_toy_target(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     with (work / "results/tables/toy_summary.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert [r["scheme"] for r in rows] == ["sd", "qs", "k-sqs", "c-sqs", "top-p", "min-p"]
+    assert [r["scheme"] for r in rows] == ["sd", "qs", "k-sqs", "c-sqs", "top-p", "min-p", "tokens"]

@@ -13,10 +13,10 @@ from sqs.outputs import figures
 from sqs.protocol import wire
 from sqs.protocol.probs import softmax_temperature
 from sqs.protocol.schemes import SCHEMES
-from sqs.protocol.verify import verify
 from sqs.steps.io import atomic_write, write_table
 from sqs.study.config import Decode, Models, section
 from sqs.study.decode import ModelPair
+from sqs.system.cloud import verify_uplink
 from sqs.system.compute import Fitted, fit_forward, fit_linear
 from sqs.trace.logitcache import load_cache
 
@@ -70,7 +70,7 @@ def time_protocol(slm_logits: np.ndarray, temperature: float, ell: int, rng: np.
                 msg = wire.encode_uplink(scheme.code, v, scheme.ell, scheme.fixed_k, [(comp, token)])
                 t1 = time.perf_counter()
                 decoded = wire.decode_uplink(msg)
-                verify(decoded.tokens, decoded.q_hat(), np.stack([q, q]), rng)
+                verify_uplink(decoded, np.stack([q, q]), rng)
                 t2 = time.perf_counter()
                 edge_t.append(t1 - t0)
                 cloud_t.append(t2 - t1)

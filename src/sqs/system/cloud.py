@@ -36,6 +36,20 @@ class Verdict:
     server_s: float | None = None  # ... and the server's own time from the uplink's arrival to the verdict
 
 
+def verify_uplink(msg: wire.UplinkMessage, p: np.ndarray, rng: np.random.Generator, rule: str = "token"
+                  ) -> tuple[int, int, np.ndarray | None, np.ndarray]:  # fmt: skip
+    """Verify a decoded uplink against the LLM's ``p`` (L+1, V): drafts sent with a q_hat by ``rule``, token ids
+    alone by exact match. Returns (accepted, next token, q_hat or None, each draft's rejection probability:
+    TV(q_hat_n, p_n), or 1 - p_n(x_n) given the draft when no q_hat came)."""
+    drafts = msg.tokens
+    if not msg.sends_q_hat:
+        n_acc, token = verify_match(drafts, p, rng)
+        return n_acc, token, None, 1.0 - p[np.arange(len(drafts)), drafts]
+    q_hat = msg.q_hat()
+    n_acc, token = verify_rule(rule)(drafts, q_hat, p, rng)
+    return n_acc, token, q_hat, rejection_probability(q_hat, p[: len(drafts)])
+
+
 class Cloud:
     """One session's verifier. ``limits`` bound what an uplink may cost to decode (:class:`wire.DecodeLimits`;
     a server passes its model's V and its limits); ``scheme_code`` pins the session's scheme; ``rule`` is how it
@@ -48,7 +62,7 @@ class Cloud:
                  scheme_code: int | None = None, rule: str = "token") -> None:  # fmt: skip
         self.model = model
         self.rule = rule
-        self._verify = verify_rule(rule)
+        verify_rule(rule)  # an unknown rule is refused here, naming the valid ones
         self.temperature = float(temperature)
         self.rng = rng
         self.limits = limits
@@ -83,15 +97,9 @@ class Cloud:
         sessions': the model's ``score_many``) and answer; ``spent_s``: the work so far."""
         t0 = time.perf_counter()
         drafts = msg.tokens
-        q_hat = msg.q_hat() if msg.sends_q_hat else None
         p = softmax_temperature(logits, self.temperature)
         shape = forward_of(self.model, len(drafts) + 1, len(self.tokens) - 1)  # the drafts and the last token
-        if q_hat is None:
-            n_acc, token = verify_match(drafts, p, self.rng)
-            rejection = 1.0 - p[np.arange(len(drafts)), drafts]  # given the draft (q is not known here)
-        else:
-            n_acc, token = self._verify(drafts, q_hat, p, self.rng)
-            rejection = rejection_probability(q_hat, p[: len(drafts)])
+        n_acc, token, q_hat, rejection = verify_uplink(msg, p, self.rng, self.rule)
         self.tokens.extend(int(t) for t in drafts[:n_acc])
         self.tokens.append(token)
         message = wire.encode_downlink(n_acc, token)
