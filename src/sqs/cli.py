@@ -58,6 +58,8 @@ def _bits(args: argparse.Namespace) -> int:
     for sp in SCHEMES.values():  # supports that are the whole vocabulary
         if sp.lattice and not sp.layout.names_subset:
             print(f"{sp.name:>7} {sp.layout.side_bits(v, v, ell):>14}")
+        if sp.layout is not None and sp.layout.ids_only:  # no distribution: the id is all it sends
+            print(f"{sp.name:>7} {sp.layout.token_bits(v, 0, 0, 1):>14}  (the draft's id alone)")
     return 0
 
 
