@@ -25,9 +25,13 @@ def _round(draft_tokens, q_hat: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, 
     return tokens, q_hat, p
 
 
+def _check_token(x: int, vocab_size: int) -> None:
+    if not 0 <= x < vocab_size:
+        raise ValueError(f"draft token {x} outside the vocabulary [0, {vocab_size})")
+
+
 def _draft_prob(q_hat: np.ndarray, n: int, x: int) -> float:
-    if not 0 <= x < q_hat.shape[1]:
-        raise ValueError(f"draft token {x} outside the vocabulary [0, {q_hat.shape[1]})")
+    _check_token(x, q_hat.shape[1])
     qx = q_hat[n, x]
     if not qx > 0:
         raise ValueError(f"draft token {x} at position {n} has q_hat = 0: it cannot have been sampled")
@@ -61,8 +65,7 @@ def verify_match(draft_tokens, p: np.ndarray, rng: np.random.Generator) -> tuple
     if p.ndim != 2 or p.shape[0] != tokens.size + 1:
         raise ValueError(f"need p (L+1, V) for L={tokens.size} drafts, got {p.shape}")
     for n, x in enumerate(tokens.tolist()):
-        if not 0 <= x < p.shape[1]:
-            raise ValueError(f"draft token {x} outside the vocabulary [0, {p.shape[1]})")
+        _check_token(x, p.shape[1])
         y = sample_probs(p[n], rng)
         if y != x:
             return n, y
@@ -76,7 +79,10 @@ def block_weights(draft_tokens, q_hat: np.ndarray, p: np.ndarray) -> tuple[np.nd
     survives as a whole, so a later ratio above one can make up an earlier deficit; ``h[i-1]`` is the chance
     prefix i passes its own test: R / (R + 1 - a[i]) with R the mass of max(a[i] p_{i+1} - q_hat_{i+1}, 0)
     (1 when that is 0/0), and a[L] for the whole block. The longest passing prefix is kept."""
-    tokens, q_hat, p = _round(draft_tokens, q_hat, p)
+    return _block_weights(*_round(draft_tokens, q_hat, p))
+
+
+def _block_weights(tokens: np.ndarray, q_hat: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n_draft = tokens.size
     a = np.ones(n_draft + 1)
     h = np.empty(n_draft)
@@ -99,7 +105,7 @@ def verify_block(draft_tokens, q_hat: np.ndarray, p: np.ndarray, rng: np.random.
     uniform falls below its ``h``; the next token comes from p_{L+1} when every draft is kept, else from the
     residual max(a[tau] p_{tau+1} - q_hat_{tau+1}, 0) (p_{tau+1} itself when that is all zeros)."""
     tokens, q_hat, p = _round(draft_tokens, q_hat, p)
-    a, h = block_weights(tokens, q_hat, p)
+    a, h = _block_weights(tokens, q_hat, p)
     passed = np.flatnonzero(rng.random(h.size) < h)
     tau = int(passed[-1]) + 1 if passed.size else 0
     if tau == tokens.size:
@@ -113,7 +119,7 @@ def kept_law(rule: str, draft_tokens, q_hat: np.ndarray, p: np.ndarray) -> np.nd
     same drafts price a rule against the other without running it (E[tau] = law @ arange(L + 1))."""
     tokens, q_hat, p = _round(draft_tokens, q_hat, p)
     if rule == "block":
-        h = block_weights(tokens, q_hat, p)[1]
+        h = _block_weights(tokens, q_hat, p)[1]
         after = np.append(np.cumprod((1.0 - h)[::-1])[::-1], 1.0)  # P(no later prefix passes)
         return np.append(1.0, h) * after
     verify_rule(rule)

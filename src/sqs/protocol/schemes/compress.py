@@ -259,14 +259,18 @@ class SelectorScheme(LatticeScheme):
         return self.spec.select(q, **self.rule_params)
 
 
-class Float32Scheme(_Declared):
-    """Plain speculative decoding: the full distribution as float32, 32 V bits a token."""
+class _Unparameterized(_Declared):
+    """A scheme without a lattice or a parameter: nothing to set, 0 for ell and K in the header."""
 
     ell = 0
     fixed_k = 0
 
     def params(self) -> dict:
         return {}
+
+
+class Float32Scheme(_Unparameterized):
+    """Plain speculative decoding: the full distribution as float32, 32 V bits a token."""
 
     def min_charge(self, vocab_size: int) -> int:
         return 0  # no budget applies (the draft cap alone limits a batch)
@@ -292,16 +296,10 @@ class Float32Scheme(_Declared):
         )
 
 
-class TokenOnlyScheme(_Declared):
+class TokenOnlyScheme(_Unparameterized):
     """Token-only drafts (llama.cpp's speculative example, SpecExec, SpecEdge): the edge samples its draft from its
     own q and sends the id alone, ceil(log2 V) bits; the cloud keeps it while its own sample from p agrees
     (:func:`sqs.protocol.verify.verify_match`), exact at every T with no q_hat on the wire."""
-
-    ell = 0
-    fixed_k = 0
-
-    def params(self) -> dict:
-        return {}
 
     def min_charge(self, vocab_size: int) -> int:
         return self.spec.layout.min_token_bits(vocab_size, 0)
