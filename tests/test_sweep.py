@@ -61,6 +61,36 @@ def test_per_position_rejection_equals_the_live_compress_path(temperature):
             assert stats[cell]["dropped"][i] == pytest.approx(c.dropped_mass, abs=1e-12)
 
 
+@pytest.mark.parametrize("temperature", [0.0, 0.5, 1.0])
+def test_the_schemes_without_a_lattice_price_and_reject_as_live(temperature):
+    """float32 q: r = TV(q̂, p) of the rebuilt float32 q̂; token ids alone: r = 1 - sum q p, checked against the
+    live sampler and verify_match (a draft kept when the cloud's own draw agrees), bits and K as the records'."""
+    from sqs.protocol.verify import verify_match
+
+    rng = np.random.default_rng(3)
+    v, n = 40, 12
+    slm = rng.normal(scale=2.0, size=(n, v))
+    llm = slm + rng.normal(scale=1.0, size=(n, v))
+    slm[0, :2] = llm[0, :2] = slm[0].max() + 1.0  # a tied maximum (T = 0: one-hot on the first)
+    cells = [SweepCell("sd", temperature), SweepCell("tokens", temperature)]
+    stats = position_stats(slm, llm, cells, chunk=5)
+    sd, tok = make_scheme("sd"), make_scheme("tokens")
+    for i in range(n):
+        q = softmax_temperature(slm[i], temperature)
+        p = softmax_temperature(llm[i], temperature)
+        c = sd.compress(q)
+        assert stats[cells[0]]["r"][i] == pytest.approx(float(tv_distance(c.q_hat, p)), abs=1e-12)
+        assert (stats[cells[0]]["bits"][i], stats[cells[0]]["k"][i]) == (c.bits, c.k)
+        c = tok.compress(q)
+        assert (stats[cells[1]]["bits"][i], stats[cells[1]]["k"][i]) == (c.bits, c.k)
+        if i < 3:  # the live sampler and cloud: kept drafts in 4,000 rounds within 5 binomial sd of 1 - r
+            draws = 4000
+            kept = sum(verify_match([c.sample(rng)], np.stack([p, p]), rng)[0] for _ in range(draws))
+            keep = 1.0 - stats[cells[1]]["r"][i]
+            assert abs(kept / draws - keep) <= 5 * np.sqrt(keep * (1 - keep) / draws) + 1e-12
+    assert stats[cells[1]]["bits"][0] == 6  # ceil(log2 40)
+
+
 @pytest.mark.parametrize("temperature", [0.0, 0.7, 1.5])
 def test_windowed_quantizer_agrees_with_the_live_path_on_broad_supports(temperature):
     """Supports far wider than the ~3 ell window, tied logits, T = 0 one-hots on tied maxima."""
@@ -111,7 +141,7 @@ def test_parallel_sweep_equals_serial():
     prof = per_call(0.01, 0.02, 0.001)
     serial = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=1, n_boot=200)
     parallel = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=2, n_boot=200)
-    assert len(serial) == len(cells) == 3 * (1 + 2 + 4)
+    assert len(serial) == len(cells) == 3 * (3 + 2 + 4)  # qs, sd, tokens once; K-SQS twice; C-SQS 4 times
     # each cell's bootstrap draws are its own, whichever process computes it (NaN: no wall clock in a trace)
     assert pd.DataFrame(serial).equals(pd.DataFrame(parallel))
     assert [(r["scheme"], r["temperature"]) for r in serial] == [(c.scheme, c.temperature) for c in cells]
@@ -186,7 +216,7 @@ def test_sweep_cli_writes_one_row_per_cell(tmp_path):
             "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     rows = list(csv.DictReader(out.open()))
-    assert len(rows) == 2 * (1 + 2 + 2 + 1)
+    assert len(rows) == 2 * (3 + 2 + 2 + 1)  # qs, sd, tokens; K-SQS x 2; C-SQS x 2; top-p
     assert sum(r["scheme"] == "top-p" for r in rows) == 2
     assert all(0.0 <= float(r["resampling_rate"]) <= 1.0 for r in rows)
     assert all(1.0 <= float(r["mean_accept_len"]) <= 5.0 for r in rows)

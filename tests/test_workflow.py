@@ -179,8 +179,8 @@ def test_tiny_run_table_and_figures(tiny_run):
     assert (work / "results/figures/fig_theorem2.png").stat().st_size > 1000
     with (work / "results/tables/sweep_dense.csv").open() as f:
         sw = list(csv.DictReader(f))
-    # per regime and T: AR, QS, K-SQS K in {1, 4}, C-SQS eta in {0, 0.001}, top-p, min-p
-    assert len(sw) == 2 * 2 * (1 + 1 + 2 + 2 + 1 + 1) and all(float(r["ms_per_token"]) > 0 for r in sw)
+    # per regime and T: AR, QS, K-SQS K in {1, 4}, C-SQS eta in {0, 0.001}, top-p, min-p, float32 SD, token ids
+    assert len(sw) == 2 * 2 * (1 + 1 + 2 + 2 + 1 + 1 + 2) and all(float(r["ms_per_token"]) > 0 for r in sw)
     assert {r["n_prompts"] for r in sw} == {"2"} and all(float(r["n_tokens"]) == 12 for r in sw)
     for r in sw:
         assert float(r["tokens_per_s_ci_low"]) <= float(r["tokens_per_s"]) <= float(r["tokens_per_s_ci_high"])
@@ -225,7 +225,7 @@ def test_tiny_run_prices_compute_by_a_profile_and_maps_where_it_pays(tiny_run):
     with (work / "results/tables/regimes.csv").open() as f:
         regimes = list(csv.DictReader(f))
     assert {r["profile"] for r in regimes} == {"orin-nano-super+h100-sxm", "orin-nano-super+a100-80gb", "calibrated"}
-    assert {r["scheme"] for r in regimes} == {"qs", "k-sqs", "c-sqs", "top-p", "min-p"}
+    assert {r["scheme"] for r in regimes} == {"qs", "k-sqs", "c-sqs", "top-p", "min-p", "sd", "tokens"}
     with (work / "results/tables/regimes_validation.csv").open() as f:
         check = list(csv.DictReader(f))
     assert len({(r["uplink_bps"], r["propagation_s"]) for r in check}) >= 3
@@ -236,7 +236,8 @@ def test_tiny_run_prices_compute_by_a_profile_and_maps_where_it_pays(tiny_run):
     # one cloud, many edges: every profile, each scheme at its best and both readings of AR, N = 1 .. 256
     with (work / "results/tables/capacity.csv").open() as f:
         cap = list(csv.DictReader(f))
-    assert {r["scheme"] for r in cap} == {"qs", "k-sqs", "c-sqs", "top-p", "min-p", "ar-streamed", "ar-per-token"}
+    assert {r["scheme"] for r in cap} == {"qs", "k-sqs", "c-sqs", "top-p", "min-p", "sd", "tokens", "ar-streamed",
+                                          "ar-per-token"}  # fmt: skip
     assert {r["profile"] for r in cap} == {r["profile"] for r in regimes}
     assert sorted({int(r["edges"]) for r in cap}) == [2**i for i in range(9)]
     for r in cap:
@@ -245,6 +246,35 @@ def test_tiny_run_prices_compute_by_a_profile_and_maps_where_it_pays(tiny_run):
     with (work / "results/tables/capacity_map.csv").open() as f:
         cmap = list(csv.DictReader(f))
     assert len(cmap) == len({(r["profile"], r["temperature"], r["uplink_bps"], r["propagation_s"]) for r in regimes})
+
+
+def test_tiny_run_sets_the_families_side_by_side(tiny_run):
+    """Issue #36: in each regime, each family at its best setting per T and uplink rate (the regime's own rate
+    among them), verdicts by the rows' own intervals, and the crossover of a compressed q_hat with the others."""
+    work, _ = tiny_run
+    with (work / "results/tables/families.csv").open() as f:
+        fam = list(csv.DictReader(f))
+    assert {(r["regime"], r["family"]) for r in fam} == {(g, f) for g in ("paper", "practical")
+                                                         for f in ("sqs", "sd", "tokens")}  # fmt: skip
+    own = {(r["regime"], r["family"], r["temperature"]) for r in fam if r["at_regime_rate"] == "True"}
+    assert len(own) == 2 * 3 * 2 and {float(r["uplink_bps"]) for r in fam if r["at_regime_rate"] == "True"} == {2e6}
+    at = {(r["regime"], r["temperature"], r["uplink_bps"], r["family"]): r for r in fam}
+    for r in fam:
+        assert float(r["tokens_per_s_ci_low"]) <= float(r["tokens_per_s"]) <= float(r["tokens_per_s_ci_high"])
+        if r["family"] != "sqs":  # the verdict is what the two rows' intervals say
+            q = at[(r["regime"], r["temperature"], r["uplink_bps"], "sqs")]
+            lo, hi = float(q["tokens_per_s_ci_low"]), float(q["tokens_per_s_ci_high"])
+            want = ("sqs faster" if lo > float(r["tokens_per_s_ci_high"]) else
+                    "sqs slower" if float(r["tokens_per_s_ci_low"]) > hi else "no difference")  # fmt: skip
+            assert r["verdict_vs_sqs"] == want
+        if r["family"] == "tokens":  # ceil(log2 49152) = 16 bits a draft, nothing else up; 6 tokens a prompt
+            drafts = float(r["mean_draft_len"]) * float(r["rounds_per_sequence"])
+            assert float(r["uplink_bits_per_token"]) == pytest.approx(16.0 * drafts / 6, rel=1e-9)
+    with (work / "results/tables/families_crossover.csv").open() as f:
+        cross = list(csv.DictReader(f))
+    assert {(r["regime"], r["family"]) for r in cross} == {(g, f) for g in ("paper", "practical")
+                                                           for f in ("sd", "tokens")}  # fmt: skip
+    assert (work / "results/figures/fig_families.png").stat().st_size > 1000
 
 
 # Floats computed from the models' probabilities (sums of q over a support, TV(q̂, p), C-SQS's threshold path).

@@ -40,6 +40,8 @@ paramspace = Paramspace(grid_cells(STUDY), param_sep="~")
 # This machine's compute calibration, written by calibrate_compute; every profile but `measured` prices from it.
 COMPUTE_CALIBRATION = "results/models/compute_calibration.json"
 CALIBRATION = COMPUTE_CALIBRATION if needs_calibration(STUDY) else []
+# Where some regime prices compute by the wall clock, trace rules fit per-call prices on the live cells.
+LIVE_PRICES = "results/tables/summary.csv" if any(v.compute.profile == "measured" for v in STUDY.views()) else []
 
 
 # The built models' recipes (embedded conversion, distilled draft): a new recipe reruns prepare_models.
@@ -102,6 +104,8 @@ STUDY_TABLES = [f"results/tables/{s}.csv" for s in STUDIES]
 EXTRA = {
     "regimes": ["results/tables/regimes.csv", "results/tables/capacity.csv", *figure_paths(["regimes"], REGIMES)],
     "policy_headroom": ["results/tables/policy_headroom.csv", *figure_paths(["policy_headroom"], REGIMES)],
+    "families": ["results/tables/families.csv", "results/tables/families_crossover.csv",
+                 *figure_paths(["families"], REGIMES)],
 }
 NEEDS_CALIBRATION = needs_calibration(STUDY) or "regimes" in STUDY.analysis.extra
 

@@ -146,3 +146,32 @@ rule regimes:
         runtime=30,
     script:
         "../scripts/regimes.py"
+
+
+rule families:
+    """Does sending a compressed distribution pay? In each regime, each family (a compressed q_hat, float32 q,
+    token ids alone) at its best of analysis.regimes' settings per temperature and uplink rate (0.01-100 Mb/s
+    and the regime's own), 95 % intervals over prompts, verdicts by non-overlapping intervals, and the rate
+    where the compressed q_hat and each other family cross."""
+    input:
+        summary=LIVE_PRICES,
+        meta=f"{CACHE_DIR}/meta.json",
+        compute=CALIBRATION,
+    output:
+        table="results/tables/families.csv",
+        crossover="results/tables/families_crossover.csv",
+        png=figure_outputs("families"),
+        pdf=figure_outputs("families", "pdf"),
+    params:
+        config={k: config[k] for k in ("models", "decode", "link", "compute", "regimes", "analysis")},
+    log:
+        "results/logs/families.log",
+    conda:
+        "../../envs/sqs.yaml"
+    threads: 1
+    resources:
+        timed_cpus=timed_cpus,
+        mem_mb=STUDY.resources.mem_mb,
+        runtime=30,
+    script:
+        "../scripts/families.py"

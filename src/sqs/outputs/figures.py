@@ -566,7 +566,8 @@ def fig_sweep_heatmap(sw, stem) -> None:
     regime = ", ".join(map(str, sw.regime.unique())) if "regime" in sw else ""
     etas = sorted(sw[sw.scheme == "c-sqs"].eta.unique())
     panels = [("k-sqs", None)] + [("c-sqs", e) for e in etas]
-    panels += [(n, None) for n in TRACE_SCHEMES if n not in ("qs", "k-sqs", "c-sqs") and (sw.scheme == n).any()]
+    panels += [(n, None) for n in TRACE_SCHEMES
+               if n not in ("k-sqs", "c-sqs") and SCHEMES[n].columns() and (sw.scheme == n).any()]  # fmt: skip
     ncol = 3
     nrow = -(-(len(panels) + 1) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(5.4 * ncol, 4.2 * nrow), squeeze=False, layout="constrained")
@@ -802,6 +803,51 @@ def fig_capacity(cap, stem) -> None:
             ax.grid(alpha=0.3, which="both")
         axes[i, 1].legend(fontsize=7)
     fig.suptitle("Many edges, one cloud (trace model, batched verification): capacity at the last temperature")
+    _save(fig, stem)
+
+
+FAMILY_STYLE = {"sqs": ("tab:blue", "-"), "sd": ("tab:gray", "--"), "tokens": ("tab:red", "-.")}
+
+
+@figure("families", inputs=("families.csv", "families_crossover.csv"))
+def fig_families(tab, cross, stem) -> None:
+    """Each family of exact answers to a narrow uplink (a compressed q̂, float32 q, token ids alone) at its best
+    setting: speedup over cloud-only AR against the uplink rate with its 95 % interval over prompts, per regime
+    (rows) and temperature (columns); dotted: where the compressed q̂ and another family cross; dashed: the
+    regime's own rate."""
+    regimes, temps = list(dict.fromkeys(tab.regime)), sorted(tab.temperature.unique())
+    fig, axes = plt.subplots(len(regimes), len(temps), figsize=(5.2 * len(temps), 3.9 * len(regimes)),
+                             squeeze=False, sharex=True)  # fmt: skip
+    for i, reg in enumerate(regimes):
+        for j, t in enumerate(temps):
+            ax = axes[i, j]
+            sub = tab[(tab.regime == reg) & np.isclose(tab.temperature, t)]
+            for fam, rows in sub.groupby("family", sort=False):
+                color, ls = FAMILY_STYLE.get(fam, ("black", ":"))
+                x = rows.uplink_bps / 1e6
+                ax.plot(x, rows.speedup_vs_ar, ls, color=color, label=rows.family_label.iloc[0])
+                ax.fill_between(x, rows.speedup_vs_ar_ci_low, rows.speedup_vs_ar_ci_high, color=color, alpha=0.2,
+                                lw=0)  # fmt: skip
+            own = sub[sub.at_regime_rate.astype(str) == "True"].uplink_bps
+            if len(own):
+                ax.axvline(float(own.iloc[0]) / 1e6, color="black", lw=0.8, ls="--")
+            notes = []
+            for row in cross[(cross.regime == reg) & np.isclose(cross.temperature, t)].itertuples():
+                if np.isfinite(row.crossover_bps):
+                    ax.axvline(row.crossover_bps / 1e6, color=FAMILY_STYLE.get(row.family, ("black",))[0], lw=0.8,
+                               ls=":")  # fmt: skip
+                    notes.append(f"{row.family}: crossing {row.crossover_bps / 1e6:.3g} Mb/s")
+                else:
+                    notes.append(f"{row.family}: {'q̂' if row.faster_below == 'sqs' else row.family} faster throughout")
+            ax.axhline(1.0, color="black", lw=0.6)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("uplink (Mb/s)")
+            ax.set_ylabel("speedup over cloud-only AR")
+            ax.set_title(f"{reg}, T = {t:g}\n" + "; ".join(notes), fontsize=8)
+            ax.grid(alpha=0.3, which="both")
+        axes[i, 0].legend(fontsize=7)
+    fig.suptitle("Sending a distribution against sending tokens (trace model, each family at its best setting)")
     _save(fig, stem)
 
 

@@ -49,14 +49,14 @@ def time_forwards(model, vocab_size: int, rng: np.random.Generator, repeats: int
 
 
 def time_protocol(slm_logits: np.ndarray, temperature: float, ell: int, rng: np.random.Generator,
-                  rows: int = 6) -> list[dict]:  # fmt: skip
+                  rows: int = 6, schemes=None) -> list[dict]:  # fmt: skip
     """Per scheme and support size: the edge's compress + sample + encode of one draft, and the cloud's
     decode + verify of it, median over ``rows`` cached positions."""
     out = []
     qs = [softmax_temperature(np.asarray(slm_logits[i]), temperature) for i in range(min(rows, slm_logits.shape[0]))]
     v = qs[0].size
     for name, spec in SCHEMES.items():
-        if not spec.speculative:
+        if not spec.speculative or (schemes is not None and name not in schemes):
             continue
         for k in PROTOCOL_K.get(name) or (None,):
             params = {f.name: f.default for f in spec.param_fields()}  # the registry's defaults, then ell and K
@@ -80,6 +80,17 @@ def time_protocol(slm_logits: np.ndarray, temperature: float, ell: int, rng: np.
     return out
 
 
+def protocol_prices(proto: list[dict]) -> dict:
+    """:func:`time_protocol`'s rows as per-draft prices a + b K per scheme, for each side (the ``calibrated``
+    profile's, and those of ``src/sqs/data/protocol_prices.json``: benchmarks/protocol_prices.py)."""
+    out: dict = {"edge_protocol": {}, "cloud_protocol": {}}
+    for name in dict.fromkeys(r["scheme"] for r in proto):
+        mine = [r for r in proto if r["scheme"] == name]
+        out["edge_protocol"][name] = vars(fit_linear([(r["k"], r["edge_seconds"]) for r in mine]))
+        out["cloud_protocol"][name] = vars(fit_linear([(r["k"], r["cloud_seconds"]) for r in mine]))
+    return out
+
+
 def calibrate_compute_files(models, cache_dir, decode, out_json, out_csv, fig_dir) -> dict:
     """Both models' forwards and every scheme's protocol, timed here; the fit as JSON, the points as CSV
     (``models``, ``decode``: those sections)."""
@@ -93,12 +104,8 @@ def calibrate_compute_files(models, cache_dir, decode, out_json, out_csv, fig_di
         "slm": models.slm, "llm": models.llm, "dtype": models.dtype, "vocab_size": pair.vocab_size,
         "slm_forward": vars(fit_forward([(r["n_new"], r["context"], r["seconds"]) for r in sides["slm"]])),
         "llm_forward": vars(fit_forward([(r["n_new"], r["context"], r["seconds"]) for r in sides["llm"]])),
-        "edge_protocol": {}, "cloud_protocol": {},
+        **protocol_prices(proto),
     }  # fmt: skip
-    for name in dict.fromkeys(r["scheme"] for r in proto):
-        mine = [r for r in proto if r["scheme"] == name]
-        cal["edge_protocol"][name] = vars(fit_linear([(r["k"], r["edge_seconds"]) for r in mine]))
-        cal["cloud_protocol"][name] = vars(fit_linear([(r["k"], r["cloud_seconds"]) for r in mine]))
     atomic_write(out_json, json.dumps(cal, indent=1))
     rows = []
     for side, pts in sides.items():

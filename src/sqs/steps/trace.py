@@ -13,6 +13,7 @@ from sqs.steps.io import read_jsonl, write_table
 from sqs.study.config import StudyConfig, study_config
 from sqs.study.grid import compute_profile, is_variant, trace_cell, trace_grid, trace_settings
 from sqs.system.compute import make_profile
+from sqs.trace.families import family_study
 from sqs.trace.headroom import HEADROOM_COLUMNS, policy_headroom
 from sqs.trace.logitcache import load_cache
 from sqs.trace.regimes import (
@@ -192,3 +193,23 @@ def regimes_files(cache_dir, runs_dir, config, out_csv, validation_csv, capacity
 def _same_setting(a, b) -> bool:
     """The same scheme, T and swept settings (the regime and prices aside)."""
     return (a.scheme, a.temperature, a.columns()) == (b.scheme, b.temperature, b.columns())
+
+
+def families_files(cache_dir, config, out_csv, crossover_csv, fig_dir, calibration_path=None,
+                   summary_csv=None) -> list[dict]:  # fmt: skip
+    """``families``: in each regime (its batch rule, link and compute profile), each family at its best of
+    ``analysis.regimes``' settings per temperature and uplink rate, and the crossover rates."""
+    config = study_config(config)
+    r = config.analysis.regimes
+    profiles = regime_profiles(config, calibration_path, summary_csv)
+    cells = {v.regime: regime_cells([float(t) for t in r.temperatures], dict(r.values), **trace_settings(v))
+             for v in config.views()}  # fmt: skip
+    tr = load_cache(cache_dir)
+    rows, crossings = family_study(tr.slm, tr.llm, tr.segments, cells, profiles,
+                                   {v.regime: v.link for v in config.views()}, tr.contexts,
+                                   n_boot=config.analysis.figures.n_boot)  # fmt: skip
+    write_table(rows, out_csv)
+    write_table(crossings, crossover_csv)
+    figures.draw("fig_families", fig_dir, pd.read_csv(out_csv, keep_default_na=False, na_values=[""]),
+                 pd.read_csv(crossover_csv))  # fmt: skip
+    return rows

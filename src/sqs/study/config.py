@@ -256,7 +256,7 @@ class CapacitySettings:
 
 @dataclass(frozen=True)
 class Analysis:
-    extra: tuple[str, ...] = ("regimes", "policy_headroom")
+    extra: tuple[str, ...] = ("regimes", "policy_headroom", "families")
     figures: FigureSettings = field(default_factory=FigureSettings)
     temperatures: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     theorem2: Theorem2Settings = field(default_factory=Theorem2Settings)

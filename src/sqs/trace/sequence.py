@@ -78,7 +78,8 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
 
     # the batch at j: drafts by the budget's sequential rule, the cap and the tokens still wanted
     room = np.clip(np.minimum(cap, lens[:, None] - 1 - j[None, :]), 0, None)  # (S, N)
-    length, used = batch_lengths(charge, cell.budget_bits, room)
+    # a scheme the budget does not limit (float32 q) drafts up to the cap and the tokens still wanted
+    length, used = batch_lengths(charge if spec.budget else 0.0 * charge, cell.budget_bits, room)
     least = spec.make(**dict(cell.params)).min_charge(vocab_size) if spec.budget else 0  # as the live edge asks
     wasted = (length < room) & (used + least <= cell.budget_bits) if spec.budget else np.zeros_like(room, bool)
     steps = length + wasted  # SLM forwards and compresses of the batch
@@ -115,7 +116,8 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
     resampled = np.where(length > 0, 1.0 - np.take_along_axis(keep, length[..., None], axis=2)[..., 0], 0.0)
     dropped = np.where(drafted, win(x["dropped"]), 0.0).sum(axis=2)
     tv_qp = np.where(drafted, win(x["tv_qp"]), 0.0).sum(axis=2)
-    distortion = np.where(drafted, win(x["dropped"]) + ks / (4.0 * cell.ell), 0.0).sum(axis=2)
+    grid = ks / (4.0 * cell.ell) if spec.lattice else 0.0  # the lattice's share of Theorem 1's distortion
+    distortion = np.where(drafted, win(x["dropped"]) + grid, 0.0).sum(axis=2)
     rejections = np.where(drafted, r, 0.0).sum(axis=2)
 
     if accepted_at:  # P(the token at position n is an accepted draft): batches from j accept draft i w.p. keep_{i+1}

@@ -97,7 +97,8 @@ class SweepCell:
 
     @property
     def ell(self) -> int:
-        return int(self.param("ell"))
+        """The lattice resolution; 0 for a scheme without a lattice."""
+        return int(dict(self.params).get("ell", 0))
 
     def columns(self) -> dict:
         """Every registry column with this cell's value (0 where its scheme has no such parameter)."""
@@ -314,6 +315,13 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
             for name in dict.fromkeys(c.scheme for c in group):
                 spec = scheme_spec(name)
                 mine = [c for c in group if c.scheme == name]
+                if not spec.lattice:  # nothing to select or quantize: the rejection comes straight from q and p
+                    for c in mine:
+                        r, k = spec.vectorized.rejection(ch, c)
+                        o = out[c]
+                        o["tv_qp"][sl], o["r"][sl], o["k"][sl] = ch.tv_qp, r, k
+                        o["bits"][sl] = o["charge"][sl] = spec.layout.token_bits_array(v, k, 0, k)
+                    continue
                 for c, (k, s) in spec.vectorized.sizes(ch, mine, state).items():
                     o = out[c]
                     o["tv_qp"][sl] = ch.tv_qp
@@ -464,8 +472,8 @@ PAPER_ETA = (0.0, 1e-4, 1e-3, 1e-2)
 def paper_grid(
     temperatures=PAPER_TEMPERATURES, ks=PAPER_K, betas=PAPER_BETA, etas=PAPER_ETA, top_ps=(), **common
 ) -> list[SweepCell]:
-    """The dense sweep grid: dense QS, K-SQS over ``ks``, C-SQS over ``betas`` x ``etas``
-    (and top-p over ``top_ps``), per T."""
+    """The dense sweep grid: dense QS, float32 SD and token ids alone once, K-SQS over ``ks``, C-SQS over
+    ``betas`` x ``etas`` (and top-p over ``top_ps``), per T."""
     return grid_cells(temperatures, {"K": ks, "beta0": betas, "eta": etas, "top_p": top_ps}, **common)
 
 

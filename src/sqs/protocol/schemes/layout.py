@@ -51,6 +51,11 @@ class Layout:
     float32: bool = False  # V float32 probabilities instead of a lattice
     ids_only: bool = False  # the token id alone: no distribution at all
 
+    @property
+    def family(self) -> str:
+        """What goes up for a draft, as the study of the field's answers groups schemes (:data:`FAMILIES`)."""
+        return "tokens" if self.ids_only else "sd" if self.float32 else "sqs"
+
     def support_bits(self, v: int, k: int) -> int:
         return subset_bits(v, k) if self.names_subset else 0
 
@@ -126,6 +131,8 @@ class Layout:
 def _side_bits(layout: Layout, v: int, k: int, ell: int) -> int:
     return layout.side_bits(v, k, ell)
 
+
+FAMILIES = {"sqs": "a compressed q̂ (SQS)", "sd": "q in float32 (SD)", "tokens": "token ids alone"}
 
 DENSE = Layout("dense", names_subset=False, sends_size=False, fixed_k=False)
 FIXED_K = Layout("fixed-k", names_subset=True, sends_size=False, fixed_k=True)

@@ -112,7 +112,8 @@ class SchemeSpec:
     aliases: tuple[str, ...] = ()
     stateful: bool = False  # keeps state across batches (C-SQS's threshold): no preemptive drafting
     budget: bool = True  # the bit budget B limits a batch (float32's 32 V bits a token meet none)
-    vectorized: vectorized.VectorSelector | None = None  # its support rule over chunks of cached logits (trace model)
+    # its support rule over chunks of cached logits (trace model), or a scheme without a lattice its rejection
+    vectorized: vectorized.VectorSelector | vectorized.DirectSelector | None = None
     grid_section: str | None = None  # config grid.<section>: one list per swept parameter
     in_paper: bool = True
     select: Callable | None = None  # the live support rule of a SelectorScheme: select(q, **its parameters)
@@ -286,7 +287,7 @@ def make_scheme(name: str, **params):
 
 register(SchemeSpec("ar", "AR (cloud only)", dict(color="black", marker="s"), letter="A"))
 register(SchemeSpec("sd", "SD (float32)", dict(color="tab:gray", marker="D"), build=Float32Scheme, code=4,
-                    layout=L.FLOAT32, budget=False, letter="S"))  # fmt: skip
+                    layout=L.FLOAT32, budget=False, vectorized=vectorized.FLOAT32, letter="S"))  # fmt: skip
 register(SchemeSpec("qs", "QS (dense lattice)", dict(color="tab:purple", marker="^"), DenseParams, DenseScheme,
                     code=0, layout=L.DENSE, aliases=("dense",), vectorized=vectorized.DENSE, letter="Q"))  # fmt: skip
 register(SchemeSpec("k-sqs", "K-SQS", dict(color="tab:blue", marker="o"), TopKParams, TopKScheme, code=1,
@@ -301,7 +302,7 @@ register(SchemeSpec("min-p", "min-p SQS", dict(color="tab:brown", marker="X"), M
                     layout=L.VARIABLE_K, vectorized=vectorized.MIN_P, grid_section="min_p", in_paper=False,
                     select=sparsify.min_p, letter="M"))  # fmt: skip
 register(SchemeSpec("tokens", "token-only SD", dict(color="tab:red", marker="*"), build=TokenOnlyScheme, code=6,
-                    layout=L.TOKENS, in_paper=False, letter="T"))  # fmt: skip
+                    layout=L.TOKENS, in_paper=False, vectorized=vectorized.TOKENS, letter="T"))  # fmt: skip
 
 
 SchemeSettings = _settings_class()

@@ -8,6 +8,9 @@ cached rows at one temperature (:class:`sqs.trace.sweep` builds it): ``q`` and `
 per row (``sizes``); rows where ties could make the live selector pick other tokens than the first k of
 that order are flagged (``unsafe``) and priced on the exact path with the live selector's own ids
 (``exact_ids``).
+
+A scheme without a lattice (float32 q, token ids alone) has no support to select: its selector gives each
+row's rejection probability directly (``rejection``), with the K its records carry.
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ class VectorSelector(Protocol):
 
     def exact_ids(self, ch, i: int, cell, k: int) -> np.ndarray:
         """The live selector's support at row ``i`` (sorted ids)."""
+
+
+class DirectSelector(Protocol):
+    def rejection(self, ch, cell) -> tuple[np.ndarray, np.ndarray]:
+        """(P(a draft at the row is rejected), the K its record carries) per row."""
 
 
 def _boundary_tie(ch, k: np.ndarray) -> np.ndarray:
@@ -131,4 +139,23 @@ class _MinP:
         return sparsify.min_p(ch.q[i], cell.param("min_p"))
 
 
+class _Float32:
+    """Plain SD: q̂ is q rounded to float32 and renormalized (what both sides rebuild); r = TV(q̂, p)."""
+
+    def rejection(self, ch, cell):
+        w = ch.q.astype(np.float32).astype(np.float64)
+        q_hat = w / w.sum(axis=1, keepdims=True)
+        return 0.5 * np.abs(q_hat - ch.p).sum(axis=1), np.full(ch.rows, ch.v)
+
+
+class _Tokens:
+    """Token ids alone: the draft, drawn from q, survives when the cloud's own draw from p equals it, so
+    r = 1 - sum_x q(x) p(x) (:func:`sqs.protocol.verify.verify_match`); no support is named (K = 0)."""
+
+    def rejection(self, ch, cell):
+        agree = np.einsum("ij,ij->i", ch.q / ch.qtot[:, None], ch.p / ch.ptot[:, None])
+        return np.clip(1.0 - agree, 0.0, 1.0), np.zeros(ch.rows, dtype=np.int64)
+
+
 DENSE, TOP_K, THRESHOLD, TOP_P, MIN_P = _Dense(), _TopK(), _Threshold(), _TopP(), _MinP()
+FLOAT32, TOKENS = _Float32(), _Tokens()

@@ -1,0 +1,186 @@
+"""Does sending a compressed distribution pay? The field's exact answers to a narrow uplink, side by side.
+
+A *family* is what goes up for a draft (:data:`sqs.protocol.schemes.layout.FAMILIES`): a compressed q̂ (QS,
+K-SQS, C-SQS, top-p, min-p), q in float32 (plain SD) or the token ids alone (exact-match verification). Each
+cell's prompts are decoded in expectation from the logits cache (:mod:`sqs.trace.sequence`) under a regime's
+batch rule and compute profile; what a prompt costs besides its uplink bytes does not depend on the uplink rate
+R, so one solution per cell prices every R (as :mod:`sqs.trace.regimes` does):
+
+    tokens/s(R) = sum of tokens / sum of (compute + 8 uplink bytes / R + batches d + downlink time)
+
+Per regime, T and R each family is read at its best setting there (most pooled tokens/s), with a 95 %
+bootstrap interval over prompts; families and cloud-only AR share the resampled prompts (paired). The
+verdict between the compressed q̂ and another family at a rate is by non-overlapping intervals; the
+*crossover* is the rate where their best tokens/s are equal (log-linear between grid rates), with the
+interval of the same crossing over the resampled prompts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sqs.protocol.schemes import SCHEMES
+from sqs.protocol.schemes.layout import FAMILIES
+from sqs.system.latency import LinkConfig
+from sqs.system.metrics import Tally
+
+RATES_BPS = tuple(float(x) for x in np.geomspace(1e4, 1e8, 33))  # 0.01 .. 100 Mb/s, 8 points a decade
+
+
+def family_of(scheme: str) -> str:
+    """The family of a speculative scheme (its uplink layout's)."""
+    return SCHEMES[scheme].layout.family
+
+
+@dataclass(frozen=True)
+class PromptTerms:
+    """Per prompt (arrays, one entry a prompt): what its time is made of besides the uplink rate."""
+
+    tokens: np.ndarray
+    compute_s: np.ndarray
+    uplink_bytes: np.ndarray
+    downlink_bytes: np.ndarray
+    batches: np.ndarray
+    accepted: np.ndarray
+    drafts: np.ndarray
+    payload_bits: np.ndarray
+
+    @classmethod
+    def of(cls, tallies: list[Tally]) -> PromptTerms:
+        get = lambda f: np.array([f(t) for t in tallies], dtype=np.float64)  # noqa: E731
+        return cls(get(lambda t: t.tokens), get(lambda t: t.edge_s + t.cloud_s), get(lambda t: t.uplink_bytes),
+                   get(lambda t: t.downlink_bytes), get(lambda t: t.batches), get(lambda t: t.accepted),
+                   get(lambda t: t.drafts), get(lambda t: t.payload_bits))  # fmt: skip
+
+    def seconds(self, link: LinkConfig, rate_bps: float) -> np.ndarray:
+        """Each prompt's seconds over ``link`` with its uplink at ``rate_bps``."""
+        return self.compute_s + self.uplink_s(rate_bps) + link.messages_s(0.0, self.downlink_bytes, self.batches)
+
+    def uplink_s(self, rate_bps: float) -> np.ndarray:
+        return 8.0 * self.uplink_bytes / rate_bps
+
+
+def _resampled_rate(tokens: np.ndarray, seconds: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Pooled tokens/s over each row of prompt indices ``idx`` (n_boot x prompts)."""
+    return tokens[idx].sum(axis=1) / seconds[idx].sum(axis=1)
+
+
+def _ci(x: np.ndarray) -> tuple[float, float]:
+    lo, hi = np.percentile(x, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def family_rows(terms: dict, ar: tuple[np.ndarray, np.ndarray], link: LinkConfig, rates=RATES_BPS,
+                n_boot: int = 2000, rng: np.random.Generator | None = None,
+                regime: str = "") -> tuple[list[dict], list[dict]]:  # fmt: skip
+    """Each family at its best setting per T and uplink rate (``terms``: {SweepCell: PromptTerms} of one regime,
+    every cell over the same prompts; ``ar``: cloud-only AR's tokens and seconds per prompt, which no uplink
+    rate changes), and the crossover rate of the compressed q̂ against each other family per T. Returns
+    (rows, crossovers)."""
+    rng = rng or np.random.default_rng(0)
+    ar_tokens, ar_sec = ar
+    n = ar_tokens.size
+    idx = rng.integers(0, n, size=(n_boot, n))  # one resampling of prompts for every family, rate and AR
+    ar_rate, ar_boot = ar_tokens.sum() / ar_sec.sum(), _resampled_rate(ar_tokens, ar_sec, idx)
+    rows, crossings = [], []
+    for t in sorted({c.temperature for c in terms}):
+        cells = {c: pt for c, pt in terms.items() if c.temperature == t}
+        fams = list(dict.fromkeys(family_of(c.scheme) for c in cells))
+        curve = {f: np.empty(len(rates)) for f in fams}  # best pooled tokens/s per rate
+        boot = {f: np.empty((len(rates), n_boot)) for f in fams}
+        for i, r in enumerate(rates):
+            at_rate = {}
+            for f in fams:
+                mine = {c: pt for c, pt in cells.items() if family_of(c.scheme) == f}
+                sec = {c: pt.seconds(link, r) for c, pt in mine.items()}
+                best = max(mine, key=lambda c: mine[c].tokens.sum() / sec[c].sum())
+                pt, s = mine[best], sec[best]
+                curve[f][i] = pt.tokens.sum() / s.sum()
+                boot[f][i] = _resampled_rate(pt.tokens, s, idx)
+                (lo, hi), speed = _ci(boot[f][i]), _ci(boot[f][i] / ar_boot)
+                at_rate[f] = {
+                    "regime": regime, "temperature": t, "uplink_bps": r, "family": f, "family_label": FAMILIES[f],
+                    "scheme": best.scheme, "setting": SCHEMES[best.scheme].setting(best.columns()),
+                    "tokens_per_s": curve[f][i], "tokens_per_s_ci_low": lo, "tokens_per_s_ci_high": hi,
+                    "speedup_vs_ar": curve[f][i] / ar_rate, "speedup_vs_ar_ci_low": speed[0],
+                    "speedup_vs_ar_ci_high": speed[1], "ar_tokens_per_s": ar_rate,
+                    "mean_accept_len": (pt.accepted.sum() + pt.batches.sum()) / pt.batches.sum(),
+                    "mean_draft_len": pt.drafts.sum() / pt.batches.sum(),
+                    "uplink_bits_per_token": pt.payload_bits.sum() / pt.tokens.sum(),
+                    "downlink_bits_per_token": 8.0 * pt.downlink_bytes.sum() / pt.tokens.sum(),
+                    "rounds_per_sequence": pt.batches.mean(), "uplink_share": float(pt.uplink_s(r).sum() / s.sum()),
+                    "verdict_vs_sqs": "",
+                }  # fmt: skip
+            for f, row in at_rate.items():
+                if f != "sqs" and "sqs" in at_rate:
+                    row["verdict_vs_sqs"] = verdict(at_rate["sqs"], row)
+            rows += at_rate.values()
+        if "sqs" not in fams:
+            continue
+        for f in fams:
+            if f != "sqs":
+                crossings.append({"regime": regime, "temperature": t, "family": f, "family_label": FAMILIES[f],
+                                  **crossover(np.asarray(rates), curve["sqs"], curve[f], boot["sqs"], boot[f])})
+    return rows, crossings
+
+
+def verdict(sqs: dict, other: dict) -> str:
+    """Which of the compressed q̂ and another family is faster at one point, by non-overlapping intervals."""
+    if sqs["tokens_per_s_ci_low"] > other["tokens_per_s_ci_high"]:
+        return "sqs faster"
+    if other["tokens_per_s_ci_low"] > sqs["tokens_per_s_ci_high"]:
+        return "sqs slower"
+    return "no difference"
+
+
+def _crossing(rates: np.ndarray, ratio: np.ndarray) -> float:
+    """The first rate where log(ratio) changes sign, log-linear between grid rates; NaN if it never does."""
+    lr = np.log(ratio)
+    for i in range(len(rates) - 1):
+        if lr[i] == 0.0:
+            return float(rates[i])
+        if lr[i] * lr[i + 1] < 0:
+            x0, x1 = math.log(rates[i]), math.log(rates[i + 1])
+            return float(math.exp(x0 + (x1 - x0) * lr[i] / (lr[i] - lr[i + 1])))
+    return float(rates[-1]) if lr[-1] == 0.0 else math.nan
+
+
+def crossover(rates: np.ndarray, sqs: np.ndarray, other: np.ndarray, sqs_boot: np.ndarray,
+              other_boot: np.ndarray) -> dict:  # fmt: skip
+    """Where the compressed q̂ and another family are equally fast: the rate, which side wins below it, and
+    the rate's 95 % interval over resampled prompts (NaN ends: resamples that never cross in the range)."""
+    at = _crossing(rates, sqs / other)
+    per = np.array([_crossing(rates, sqs_boot[:, b] / other_boot[:, b]) for b in range(sqs_boot.shape[1])])
+    inside = np.isfinite(per)
+    lo, hi = _ci(per[inside]) if inside.mean() >= 0.95 else (math.nan, math.nan)
+    low_side = "sqs" if sqs[0] > other[0] else "other"
+    return {"crossover_bps": at, "crossover_ci_low": lo, "crossover_ci_high": hi,
+            "crossing_share": float(inside.mean()), "faster_below": low_side,
+            "ratio_at_lowest_rate": float(sqs[0] / other[0]), "ratio_at_highest_rate": float(sqs[-1] / other[-1]),
+            "lowest_bps": float(rates[0]), "highest_bps": float(rates[-1])}  # fmt: skip
+
+
+def family_study(slm, llm, segments, cells: dict, profiles: dict, links: dict, contexts=None, rates=RATES_BPS,
+                 n_boot: int = 2000, seed: int = 0) -> tuple[list[dict], list[dict]]:  # fmt: skip
+    """:func:`family_rows` for each regime: ``cells``, ``profiles`` and ``links`` by regime name (its cells carry
+    its batch rule). The regime's own uplink rate joins the rates, so each regime is read at its own point too."""
+    from sqs.trace.sequence import ar_tallies
+    from sqs.trace.sweep import cell_predictions
+
+    rows, crossings = [], []
+    for name, mine in cells.items():
+        profile, link = profiles[name], links[name]
+        solved = cell_predictions(slm, llm, mine, profile, segments, contexts)
+        terms = {c: PromptTerms.of(tallies) for c, (_, tallies) in solved.items()}
+        ar = ar_tallies(segments, profile, link, contexts)
+        grid = tuple(sorted({*rates, float(link.uplink_bps)}))
+        r, x = family_rows(terms, (np.array([t.tokens for t in ar], float), np.array([t.latency_s for t in ar])),
+                           link, grid, n_boot, np.random.default_rng([seed, len(rows)]), name)  # fmt: skip
+        for row in r:
+            row["at_regime_rate"] = row["uplink_bps"] == link.uplink_bps
+        rows += r
+        crossings += x
+    return rows, crossings

@@ -1,0 +1,85 @@
+"""The families study (sqs.trace.families): each family at its best setting per uplink rate, and the crossover."""
+
+import math
+
+import numpy as np
+import pytest
+
+from sqs.protocol.schemes.layout import bits_for
+from sqs.system.compute import per_call
+from sqs.system.latency import LinkConfig
+from sqs.trace.families import PromptTerms, _crossing, crossover, family_of, family_rows, verdict
+from sqs.trace.sequence import ar_tallies
+from sqs.trace.sweep import cell_predictions, grid_cells
+
+V = 300
+LINK = LinkConfig(uplink_bps=2e6, propagation_s=0.02, downlink_bps=1e7)
+
+
+@pytest.fixture(scope="module")
+def solved():
+    rng = np.random.default_rng(5)
+    slm = rng.normal(scale=2.5, size=(6 * 16, V))
+    llm = slm + rng.normal(scale=0.8, size=slm.shape)
+    segments = [(16 * i, 16 * (i + 1)) for i in range(6)]
+    cells = grid_cells([0.5], {"K": [2, 16], "beta0": [0.01], "eta": [0.0]}, ell=50, budget_bits=5000,
+                       max_draft_len=4, link=LINK)  # fmt: skip
+    profile = per_call(0.004, 0.03, 0.002)
+    pred = cell_predictions(slm, llm, cells, profile, segments)
+    terms = {c: PromptTerms.of(tallies) for c, (_, tallies) in pred.items()}
+    ar = ar_tallies(segments, profile, LINK)
+    return pred, terms, (np.array([t.tokens for t in ar], float), np.array([t.latency_s for t in ar]))
+
+
+def test_every_scheme_has_the_family_of_what_it_sends():
+    assert {s: family_of(s) for s in ("qs", "k-sqs", "c-sqs", "top-p", "min-p", "sd", "tokens")} == {
+        "qs": "sqs", "k-sqs": "sqs", "c-sqs": "sqs", "top-p": "sqs", "min-p": "sqs", "sd": "sd", "tokens": "tokens"}
+
+
+def test_a_prompts_terms_price_it_as_its_own_tally_at_the_links_rate(solved):
+    pred, terms, _ = solved
+    for cell, (_, tallies) in pred.items():
+        got = terms[cell].seconds(LINK, LINK.uplink_bps)
+        assert got == pytest.approx([t.latency_s for t in tallies], rel=1e-12)
+        assert terms[cell].tokens.tolist() == [16.0] * 6
+
+
+def test_each_family_is_read_at_its_best_setting_at_every_rate(solved):
+    pred, terms, ar = solved
+    rates = (1e4, 2e5, 2e6, 1e8)
+    rows, crossings = family_rows(terms, ar, LINK, rates, n_boot=300, rng=np.random.default_rng(0))
+    assert len(rows) == len(rates) * 3 and {x["family"] for x in crossings} == {"sd", "tokens"}
+    ar_rate = ar[0].sum() / ar[1].sum()
+    for row in rows:
+        mine = {c: t for c, t in terms.items() if family_of(c.scheme) == row["family"]}
+        speed = {c: t.tokens.sum() / t.seconds(LINK, row["uplink_bps"]).sum() for c, t in mine.items()}
+        best = max(speed, key=speed.get)
+        assert (row["scheme"], row["tokens_per_s"]) == (best.scheme, pytest.approx(speed[best], rel=1e-12))
+        assert row["tokens_per_s_ci_low"] <= row["tokens_per_s"] <= row["tokens_per_s_ci_high"]
+        assert row["speedup_vs_ar"] == pytest.approx(row["tokens_per_s"] / ar_rate, rel=1e-12)
+        if row["family"] == "tokens":  # ceil(log2 V) bits a draft and nothing else
+            tallies = pred[best][1]
+            assert sum(t.payload_bits for t in tallies) == pytest.approx(bits_for(V) * sum(t.drafts for t in tallies))
+    low = {r["family"]: r for r in rows if r["uplink_bps"] == 1e4}
+    assert low["tokens"]["tokens_per_s"] > low["sd"]["tokens_per_s"]  # 9 bits against 9,600 a draft at 10 kb/s
+    assert low["sd"]["verdict_vs_sqs"] == "sqs faster"
+
+
+def test_a_crossing_on_a_curve_known_in_closed_form():
+    rates = np.geomspace(1e4, 1e8, 9)
+    for r0 in (3.3e4, 1e6, 7.7e7):  # log ratio linear in log rate: the interpolation is exact
+        assert _crossing(rates, rates / r0) == pytest.approx(r0, rel=1e-9)
+    assert math.isnan(_crossing(rates, np.full(9, 1.5)))
+    assert _crossing(rates, np.r_[1.0, np.full(8, 2.0)]) == rates[0]
+    sqs, other = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 2.0])
+    got = crossover(np.array([1e5, 1e6, 1e7]), sqs, other, sqs[:, None] * np.ones((1, 50)),
+                    other[:, None] * np.ones((1, 50)))  # fmt: skip
+    assert (got["crossover_bps"], got["faster_below"], got["crossing_share"]) == (1e6, "other", 1.0)
+    assert (got["crossover_ci_low"], got["crossover_ci_high"]) == (1e6, 1e6)
+
+
+def test_verdicts_need_intervals_apart():
+    a = {"tokens_per_s_ci_low": 10.0, "tokens_per_s_ci_high": 12.0}
+    assert verdict(a, {"tokens_per_s_ci_low": 8.0, "tokens_per_s_ci_high": 9.9}) == "sqs faster"
+    assert verdict(a, {"tokens_per_s_ci_low": 12.1, "tokens_per_s_ci_high": 13.0}) == "sqs slower"
+    assert verdict(a, {"tokens_per_s_ci_low": 11.9, "tokens_per_s_ci_high": 13.0}) == "no difference"
