@@ -60,11 +60,22 @@ def speedup_ci(recs: list[dict], ar: list[dict], seed: int) -> tuple[float, floa
     return paired_speedup_ci(rows(recs), rows(ar), np.random.default_rng(seed))
 
 
+# --families: the field's other exact answers beside them (issue #36): block verification of the same q_hat
+# drafts (no extra bits) and token ids alone (18 bits a draft, verified by exact match)
+FAMILIES = [("k-sqs", {"k": 16, "verify": "block"}), ("c-sqs", {"beta": 0.001, "verify": "block"}), ("tokens", {})]
+
+
+def _name(scheme: str, params: dict) -> str:
+    return scheme + ("+block" if params.get("verify") == "block" else "")
+
+
 def cap_sweep(pair: ModelPair, lens: list[int], args) -> None:
-    """K-SQS and C-SQS at each draft cap L against cloud-only AR, interleaved by prompt: the cap that pays."""
-    settings = [(scheme, n, params) for n in lens for scheme, params in SCHEMES[-2:]]
-    print(f"{'set':<5} {'T':>4} {'L':>3} {'scheme':<6} {'tok/s':>7} {'speedup':>8} {'95% CI':>13} {'acc.len':>8}")
-    for kind in ("news", "code"):
+    """K-SQS and C-SQS (with ``--families`` also block-verified, and token ids alone) at each draft cap L against
+    cloud-only AR, interleaved by prompt: the cap that pays."""
+    kinds = SCHEMES[-2:] + (FAMILIES if args.families else [])
+    settings = [(scheme, n, params) for n in lens for scheme, params in kinds]
+    print(f"{'set':<5} {'T':>4} {'L':>3} {'scheme':<12} {'tok/s':>7} {'speedup':>8} {'95% CI':>13} {'acc.len':>8}")
+    for kind in args.sets:
         prompts, best = openers(kind, "eval")[: args.prompts], (0.0,)
         for t in (0.2, 1.0):
             base = {"temperature": t, "max_new_tokens": args.tokens, "seed": args.seed}
@@ -72,13 +83,13 @@ def cap_sweep(pair: ModelPair, lens: list[int], args) -> None:
                 DecodeConfig(scheme=scheme, max_draft_len=n, **base, **params) for scheme, n, params in settings
             ]
             ar, *cells = interleaved(pair, cfgs, prompts)
-            print(f"{kind:<5} {t:>4.1f} {'-':>3} {'ar':<6} {rate(ar):>7.2f} {1:>7.2f}x", flush=True)
-            for (scheme, n, _), recs in zip(settings, cells, strict=True):
+            print(f"{kind:<5} {t:>4.1f} {'-':>3} {'ar':<12} {rate(ar):>7.2f} {1:>7.2f}x", flush=True)
+            for (scheme, n, params), recs in zip(settings, cells, strict=True):
                 x = rate(recs) / rate(ar)
                 lo, hi = speedup_ci(recs, ar, args.seed)
-                best = max(best, (x, n, scheme, t, lo, hi), key=lambda b: b[0])
+                best = max(best, (x, n, _name(scheme, params), t, lo, hi), key=lambda b: b[0])
                 acc = statistics.mean(r["mean_accept_len"] for r in recs)
-                print(f"{kind:<5} {t:>4.1f} {n:>3} {scheme:<6} {rate(recs):>7.2f} {x:>7.2f}x "
+                print(f"{kind:<5} {t:>4.1f} {n:>3} {_name(scheme, params):<12} {rate(recs):>7.2f} {x:>7.2f}x "
                       f"{f'[{lo:.2f}, {hi:.2f}]':>13} {acc:>8.2f}", flush=True)  # fmt: skip
         x, n, scheme, t, lo, hi = best
         target = SPEEDUP_TARGET[args.slm_backend][kind]
@@ -100,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--draft-lens", type=int, nargs="+",
                     help="instead: K-SQS and C-SQS at each draft cap against AR, the best cap a set")  # fmt: skip
+    ap.add_argument("--sets", nargs="+", choices=["news", "code"], default=["news", "code"],
+                    help="with --draft-lens: the opener sets")
+    ap.add_argument("--families", action="store_true",
+                    help="with --draft-lens: block-verified K-SQS and C-SQS and token ids alone beside them")
     args = ap.parse_args(argv)
     base = DecodeConfig()
     pair = ModelPair(with_backend(base.slm, args.slm_backend), base.llm, base.dtype, device="cpu")

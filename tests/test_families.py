@@ -60,9 +60,21 @@ def test_each_family_is_read_at_its_best_setting_at_every_rate(solved):
         if row["family"] == "tokens":  # ceil(log2 V) bits a draft and nothing else
             tallies = pred[best][1]
             assert sum(t.payload_bits for t in tallies) == pytest.approx(bits_for(V) * sum(t.drafts for t in tallies))
+    for (t, r), fams in _by_point(rows).items():  # the paired ratio over the compressed q_hat's
+        for row in (fams["sd"], fams["tokens"]):
+            assert row["vs_sqs"] == pytest.approx(row["tokens_per_s"] / fams["sqs"]["tokens_per_s"], rel=1e-12)
+            assert row["vs_sqs_ci_low"] <= row["vs_sqs"] <= row["vs_sqs_ci_high"]
+        assert math.isnan(fams["sqs"]["vs_sqs"]) and fams["sqs"]["verdict_vs_sqs"] == ""
     low = {r["family"]: r for r in rows if r["uplink_bps"] == 1e4}
     assert low["tokens"]["tokens_per_s"] > low["sd"]["tokens_per_s"]  # 9 bits against 9,600 a draft at 10 kb/s
     assert low["sd"]["verdict_vs_sqs"] == "sqs faster"
+
+
+def _by_point(rows) -> dict:
+    out: dict = {}
+    for r in rows:
+        out.setdefault((r["temperature"], r["uplink_bps"]), {})[r["family"]] = r
+    return out
 
 
 def test_a_crossing_on_a_curve_known_in_closed_form():
@@ -83,3 +95,16 @@ def test_verdicts_need_intervals_apart():
     assert verdict(a, {"tokens_per_s_ci_low": 8.0, "tokens_per_s_ci_high": 9.9}) == "sqs faster"
     assert verdict(a, {"tokens_per_s_ci_low": 12.1, "tokens_per_s_ci_high": 13.0}) == "sqs slower"
     assert verdict(a, {"tokens_per_s_ci_low": 11.9, "tokens_per_s_ci_high": 13.0}) == "no difference"
+
+
+def test_every_cell_may_take_a_draft_cap_but_a_moving_threshold_keeps_its_own():
+    from sqs.trace.families import with_caps
+    from sqs.trace.sweep import SweepCell
+
+    still = SweepCell("tokens", 1.0, max_draft_len=None)
+    moving = SweepCell("c-sqs", 1.0, beta0=0.01, eta=0.001, max_draft_len=None)
+    fixed = SweepCell("c-sqs", 1.0, beta0=0.01, eta=0.0, max_draft_len=2)
+    got = with_caps([still, moving, fixed], caps=(1, 2, 4))
+    assert [(c.scheme, c.param("eta") if c.scheme == "c-sqs" else None, c.max_draft_len) for c in got] == [
+        ("tokens", None, None), ("tokens", None, 1), ("tokens", None, 2), ("tokens", None, 4),
+        ("c-sqs", 0.001, None), ("c-sqs", 0.0, 2), ("c-sqs", 0.0, 1), ("c-sqs", 0.0, 4)]  # fmt: skip

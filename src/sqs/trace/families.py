@@ -9,8 +9,9 @@ R, so one solution per cell prices every R (as :mod:`sqs.trace.regimes` does):
     tokens/s(R) = sum of tokens / sum of (compute + 8 uplink bytes / R + batches d + downlink time)
 
 Per regime, T and R each family is read at its best setting there (most pooled tokens/s), with a 95 %
-bootstrap interval over prompts; families and cloud-only AR share the resampled prompts (paired). The
-verdict between the compressed q̂ and another family at a rate is by non-overlapping intervals; the
+bootstrap interval over prompts; families and cloud-only AR share the resampled prompts, so a family's
+tokens/s over the compressed q̂'s has a paired interval too (``vs_sqs``). The verdict between the compressed
+q̂ and another family at a rate is by non-overlapping intervals (the stricter reading); the
 *crossover* is the rate where their best tokens/s are equal (log-linear between grid rates), with the
 interval of the same crossing over the resampled prompts.
 """
@@ -18,7 +19,7 @@ interval of the same crossing over the resampled prompts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from sqs.system.latency import LinkConfig
 from sqs.system.metrics import Tally
 
 RATES_BPS = tuple(float(x) for x in np.geomspace(1e4, 1e8, 33))  # 0.01 .. 100 Mb/s, 8 points a decade
+# Draft caps each family may take beside its regime's own: B sets no useful length for token ids (18 bits a
+# draft fit 277 times in B = 5000) nor for float32 q (no budget), so a cap is their one setting, as in llama.cpp.
+DRAFT_CAPS = (1, 2, 3, 4, 6, 8)
 
 
 def family_of(scheme: str) -> str:
@@ -104,6 +108,7 @@ def family_rows(terms: dict, ar: tuple[np.ndarray, np.ndarray], link: LinkConfig
                 at_rate[f] = {
                     "regime": regime, "temperature": t, "uplink_bps": r, "family": f, "family_label": FAMILIES[f],
                     "scheme": best.scheme, "setting": SCHEMES[best.scheme].setting(best.columns()),
+                    "max_draft_len": best.max_draft_len,
                     "tokens_per_s": curve[f][i], "tokens_per_s_ci_low": lo, "tokens_per_s_ci_high": hi,
                     "speedup_vs_ar": curve[f][i] / ar_rate, "speedup_vs_ar_ci_low": speed[0],
                     "speedup_vs_ar_ci_high": speed[1], "ar_tokens_per_s": ar_rate,
@@ -112,11 +117,13 @@ def family_rows(terms: dict, ar: tuple[np.ndarray, np.ndarray], link: LinkConfig
                     "uplink_bits_per_token": pt.payload_bits.sum() / pt.tokens.sum(),
                     "downlink_bits_per_token": 8.0 * pt.downlink_bytes.sum() / pt.tokens.sum(),
                     "rounds_per_sequence": pt.batches.mean(), "uplink_share": float(pt.uplink_s(r).sum() / s.sum()),
-                    "verdict_vs_sqs": "",
+                    "verdict_vs_sqs": "", "vs_sqs": math.nan, "vs_sqs_ci_low": math.nan, "vs_sqs_ci_high": math.nan,
                 }  # fmt: skip
             for f, row in at_rate.items():
                 if f != "sqs" and "sqs" in at_rate:
                     row["verdict_vs_sqs"] = verdict(at_rate["sqs"], row)
+                    paired = _ci(boot[f][i] / boot["sqs"][i])  # the same resampled prompts: a paired interval
+                    row.update(vs_sqs=curve[f][i] / curve["sqs"][i], vs_sqs_ci_low=paired[0], vs_sqs_ci_high=paired[1])
             rows += at_rate.values()
         if "sqs" not in fams:
             continue
@@ -163,15 +170,28 @@ def crossover(rates: np.ndarray, sqs: np.ndarray, other: np.ndarray, sqs_boot: n
             "lowest_bps": float(rates[0]), "highest_bps": float(rates[-1])}  # fmt: skip
 
 
+def with_caps(cells: list, caps=DRAFT_CAPS) -> list:
+    """Each cell under its own draft cap and under each of ``caps`` (a setting every family may take). A cell
+    whose state moves along the sequence (C-SQS with eta > 0) keeps its own cap: each cap needs its own fixed
+    point of the committed threshold (:func:`sqs.trace.sweep.cell_predictions`)."""
+    out = []
+    for c in cells:
+        for cap in dict.fromkeys((c.max_draft_len, *(() if c.moves() else caps))):
+            out.append(c if cap == c.max_draft_len else replace(c, max_draft_len=cap))
+    return list(dict.fromkeys(out))
+
+
 def family_study(slm, llm, segments, cells: dict, profiles: dict, links: dict, contexts=None, rates=RATES_BPS,
-                 n_boot: int = 2000, seed: int = 0) -> tuple[list[dict], list[dict]]:  # fmt: skip
+                 n_boot: int = 2000, seed: int = 0, caps=DRAFT_CAPS) -> tuple[list[dict], list[dict]]:  # fmt: skip
     """:func:`family_rows` for each regime: ``cells``, ``profiles`` and ``links`` by regime name (its cells carry
-    its batch rule). The regime's own uplink rate joins the rates, so each regime is read at its own point too."""
+    its batch rule), each cell also under ``caps`` (:func:`with_caps`). The regime's own uplink rate joins the
+    rates, so each regime is read at its own point too."""
     from sqs.trace.sequence import ar_tallies
     from sqs.trace.sweep import cell_predictions
 
     rows, crossings = [], []
     for name, mine in cells.items():
+        mine = with_caps(mine, caps)
         profile, link = profiles[name], links[name]
         solved = cell_predictions(slm, llm, mine, profile, segments, contexts)
         terms = {c: PromptTerms.of(tallies) for c, (_, tallies) in solved.items()}
