@@ -54,7 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_protocol.py
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_llamacpp.py
-	$(BIN)/python benchmarks/bench_decode.py --slm-backend llama.cpp --prompts 6 --draft-lens 2 3 4 6
+	$(BIN)/python benchmarks/bench_decode.py --slm-backend llama.cpp --prompts 6 --draft-lens 2 3 4 6 --families
 	$(BIN)/python benchmarks/bench_block.py --out results/tables/block_gain.csv
 	$(BIN)/python benchmarks/bench_sweep.py
 	$(BIN)/python benchmarks/bench_peer.py

@@ -118,6 +118,8 @@ EQUIVALENT: dict[str, str] = {  # mutant name -> why it changes nothing observab
     **{f"sqs.protocol.schemes.vectorized.xǁ_Thresholdǁexact_ids__mutmut_{i}": "at k = 1 the ids at the top value are "
        "the argmax alone, or tied maxima the fallback resolves" for i in (3, 8)},
     "sqs.protocol.schemes.registry.x_register__mutmut_5": "a build without 'shared' reads falsy either way",
+    "sqs.protocol.schemes.vectorized.xǁ_Float32ǁrejection__mutmut_2": _DTYPE,
+    "sqs.protocol.schemes.vectorized.xǁ_Tokensǁrejection__mutmut_9": "einsum takes upper-case labels alike",
 }
 
 

@@ -153,8 +153,8 @@ class _Tokens:
     r = 1 - sum_x q(x) p(x) (:func:`sqs.protocol.verify.verify_match`); no support is named (K = 0)."""
 
     def rejection(self, ch, cell):
-        agree = np.einsum("ij,ij->i", ch.q / ch.qtot[:, None], ch.p / ch.ptot[:, None])
-        return np.clip(1.0 - agree, 0.0, 1.0), np.zeros(ch.rows, dtype=np.int64)
+        agree = np.einsum("ij,ij->i", ch.q, ch.p)  # both rows from softmax_temperature: each sums to 1
+        return np.maximum(1.0 - agree, 0.0), np.zeros(ch.rows)
 
 
 DENSE, TOP_K, THRESHOLD, TOP_P, MIN_P = _Dense(), _TopK(), _Threshold(), _TopP(), _MinP()
