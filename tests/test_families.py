@@ -8,7 +8,8 @@ import pytest
 from sqs.protocol.schemes.layout import bits_for
 from sqs.system.compute import per_call
 from sqs.system.latency import LinkConfig
-from sqs.trace.families import PromptTerms, _crossing, crossover, family_of, family_rows, verdict
+from sqs.trace.families import _crossing, crossover, family_of, family_rows, verdict
+from sqs.trace.regimes import PromptTerms
 from sqs.trace.sequence import ar_tallies
 from sqs.trace.sweep import cell_predictions, grid_cells
 

@@ -19,14 +19,14 @@ interval of the same crossing over the resampled prompts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from sqs.protocol.schemes import SCHEMES
 from sqs.protocol.schemes.layout import FAMILIES
 from sqs.system.latency import LinkConfig
-from sqs.system.metrics import Tally
+from sqs.trace.regimes import PromptTerms
 
 RATES_BPS = tuple(float(x) for x in np.geomspace(1e4, 1e8, 33))  # 0.01 .. 100 Mb/s, 8 points a decade
 # Draft caps each family may take beside its regime's own: B sets no useful length for token ids (18 bits a
@@ -37,34 +37,6 @@ DRAFT_CAPS = (1, 2, 3, 4, 6, 8)
 def family_of(scheme: str) -> str:
     """The family of a speculative scheme (its uplink layout's)."""
     return SCHEMES[scheme].layout.family
-
-
-@dataclass(frozen=True)
-class PromptTerms:
-    """Per prompt (arrays, one entry a prompt): what its time is made of besides the uplink rate."""
-
-    tokens: np.ndarray
-    compute_s: np.ndarray
-    uplink_bytes: np.ndarray
-    downlink_bytes: np.ndarray
-    batches: np.ndarray
-    accepted: np.ndarray
-    drafts: np.ndarray
-    payload_bits: np.ndarray
-
-    @classmethod
-    def of(cls, tallies: list[Tally]) -> PromptTerms:
-        get = lambda f: np.array([f(t) for t in tallies], dtype=np.float64)  # noqa: E731
-        return cls(get(lambda t: t.tokens), get(lambda t: t.edge_s + t.cloud_s), get(lambda t: t.uplink_bytes),
-                   get(lambda t: t.downlink_bytes), get(lambda t: t.batches), get(lambda t: t.accepted),
-                   get(lambda t: t.drafts), get(lambda t: t.payload_bits))  # fmt: skip
-
-    def seconds(self, link: LinkConfig, rate_bps: float) -> np.ndarray:
-        """Each prompt's seconds over ``link`` with its uplink at ``rate_bps``."""
-        return self.compute_s + self.uplink_s(rate_bps) + link.messages_s(0.0, self.downlink_bytes, self.batches)
-
-    def uplink_s(self, rate_bps: float) -> np.ndarray:
-        return 8.0 * self.uplink_bytes / rate_bps
 
 
 def _resampled_rate(tokens: np.ndarray, seconds: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -116,7 +88,8 @@ def family_rows(terms: dict, ar: tuple[np.ndarray, np.ndarray], link: LinkConfig
                     "mean_draft_len": pt.drafts.sum() / pt.batches.sum(),
                     "uplink_bits_per_token": pt.payload_bits.sum() / pt.tokens.sum(),
                     "downlink_bits_per_token": 8.0 * pt.downlink_bytes.sum() / pt.tokens.sum(),
-                    "rounds_per_sequence": pt.batches.mean(), "uplink_share": float(pt.uplink_s(r).sum() / s.sum()),
+                    "rounds_per_sequence": pt.batches.mean(),
+                    "uplink_share": float(8.0 * pt.uplink_bytes.sum() / r / s.sum()),
                     "verdict_vs_sqs": "", "vs_sqs": math.nan, "vs_sqs_ci_low": math.nan, "vs_sqs_ci_high": math.nan,
                 }  # fmt: skip
             for f, row in at_rate.items():

@@ -19,13 +19,15 @@ the same prompts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 
 from sqs.protocol.schemes import SCHEMES
 from sqs.system import capacity as cap
 from sqs.system.compute import ComputeProfile
 from sqs.system.latency import LinkConfig
-from sqs.system.metrics import pooled
+from sqs.system.metrics import Tally, pooled
 from sqs.system.pricing import Pricer
 from sqs.trace.sequence import ar_tallies, expected_tallies
 from sqs.trace.sweep import SweepCell, cell_predictions, grid_cells
@@ -39,13 +41,44 @@ def _setting(cell: SweepCell) -> str:
     return SCHEMES[cell.scheme].cell_label(cell.columns())
 
 
+@dataclass(frozen=True)
+class PromptTerms:
+    """What each prompt's time depends on besides the link (arrays, one entry a prompt): expected tokens,
+    batches, drafts and accepted drafts, each side's compute seconds as priced, uplink and downlink bytes and
+    the payload bits. Pooled, they are :func:`link_terms`; per prompt, they resample (sqs.trace.families)."""
+
+    tokens: np.ndarray
+    edge_s: np.ndarray
+    cloud_s: np.ndarray
+    uplink_bytes: np.ndarray
+    downlink_bytes: np.ndarray
+    batches: np.ndarray
+    accepted: np.ndarray
+    drafts: np.ndarray
+    payload_bits: np.ndarray
+
+    @classmethod
+    def of(cls, tallies: list[Tally]) -> PromptTerms:
+        return cls(*(np.array([getattr(t, f.name) for t in tallies], dtype=np.float64) for f in fields(cls)))
+
+    @property
+    def compute_s(self) -> np.ndarray:
+        return self.edge_s + self.cloud_s
+
+    def seconds(self, link: LinkConfig, rate_bps: float) -> np.ndarray:
+        """Each prompt's seconds over ``link`` with its uplink at ``rate_bps``."""
+        return self.compute_s + link.messages_s(self.uplink_bytes, self.downlink_bytes, self.batches, rate_bps)
+
+    def totals(self) -> dict:
+        """The sums over prompts (and their count)."""
+        out = {f.name: float(getattr(self, f.name).sum()) for f in fields(self)}
+        return {**out, "prompts": float(self.tokens.size), "compute_s": out["edge_s"] + out["cloud_s"]}
+
+
 def link_terms(tallies) -> dict:
-    """What a sequence's time depends on besides the link: expected totals of tokens, batches, drafts,
-    compute seconds (each side's and both, as priced) and uplink and downlink bytes."""
-    t = pooled(tallies)
-    return {"tokens": t.tokens, "batches": t.batches, "prompts": t.prompts, "drafts": t.drafts,
-            "edge_s": t.edge_s, "cloud_s": t.cloud_s, "compute_s": t.edge_s + t.cloud_s,
-            "uplink_bytes": t.uplink_bytes, "downlink_bytes": t.downlink_bytes}  # fmt: skip
+    """What a sequence's time depends on besides the link, as expected totals over its prompts
+    (:class:`PromptTerms`, pooled)."""
+    return PromptTerms.of(tallies).totals()
 
 
 def cell_terms(slm, llm, segments, cells: list[SweepCell], profiles: dict[str, ComputeProfile],
