@@ -64,13 +64,15 @@ def family_rows(terms: dict, ar: tuple[np.ndarray, np.ndarray], link: LinkConfig
     rows, crossings = [], []
     for t in sorted({c.temperature for c in terms}):
         cells = {c: pt for c, pt in terms.items() if c.temperature == t}
-        fams = list(dict.fromkeys(family_of(c.scheme) for c in cells))
+        by_family: dict[str, dict] = {}  # family -> its cells at T, grouped once for every rate
+        for c, pt in cells.items():
+            by_family.setdefault(family_of(c.scheme), {})[c] = pt
+        fams = list(by_family)
         curve = {f: np.empty(len(rates)) for f in fams}  # best pooled tokens/s per rate
         boot = {f: np.empty((len(rates), n_boot)) for f in fams}
         for i, r in enumerate(rates):
             at_rate = {}
-            for f in fams:
-                mine = {c: pt for c, pt in cells.items() if family_of(c.scheme) == f}
+            for f, mine in by_family.items():
                 sec = {c: pt.seconds(link, r) for c, pt in mine.items()}
                 best = max(mine, key=lambda c: mine[c].tokens.sum() / sec[c].sum())
                 pt, s = mine[best], sec[best]
@@ -89,7 +91,7 @@ def family_rows(terms: dict, ar: tuple[np.ndarray, np.ndarray], link: LinkConfig
                     "uplink_bits_per_token": pt.payload_bits.sum() / pt.tokens.sum(),
                     "downlink_bits_per_token": 8.0 * pt.downlink_bytes.sum() / pt.tokens.sum(),
                     "rounds_per_sequence": pt.batches.mean(),
-                    "uplink_share": float(8.0 * pt.uplink_bytes.sum() / r / s.sum()),
+                    "uplink_share": float(link.uplink_s(pt.uplink_bytes.sum(), r) / s.sum()),
                     "verdict_vs_sqs": "", "vs_sqs": math.nan, "vs_sqs_ci_low": math.nan, "vs_sqs_ci_high": math.nan,
                 }  # fmt: skip
             for f, row in at_rate.items():
