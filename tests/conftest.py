@@ -14,6 +14,7 @@ TOY_SCHEMES = [  # every speculative scheme at toy-vocabulary settings: the sess
     ("min-p", {"min_p": 0.3, "ell": 6}),
     ("sd", {}),
     ("tokens", {}),
+    ("split", {}),
 ]
 
 

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from sqs.protocol import wire
 from sqs.protocol.schemes.layout import bits_for
 from sqs.system.compute import per_call
 from sqs.system.latency import LinkConfig
@@ -49,7 +50,7 @@ def test_each_family_is_read_at_its_best_setting_at_every_rate(solved):
     pred, terms, ar = solved
     rates = (1e4, 2e5, 2e6, 1e8)
     rows, crossings = family_rows(terms, ar, LINK, rates, n_boot=300, rng=np.random.default_rng(0))
-    assert len(rows) == len(rates) * 3 and {x["family"] for x in crossings} == {"sd", "tokens"}
+    assert len(rows) == len(rates) * 4 and {x["family"] for x in crossings} == {"sd", "tokens", "split"}
     ar_rate = ar[0].sum() / ar[1].sum()
     for row in rows:
         mine = {c: t for c, t in terms.items() if family_of(c.scheme) == row["family"]}
@@ -61,8 +62,14 @@ def test_each_family_is_read_at_its_best_setting_at_every_rate(solved):
         if row["family"] == "tokens":  # ceil(log2 V) bits a draft and nothing else
             tallies = pred[best][1]
             assert sum(t.payload_bits for t in tallies) == pytest.approx(bits_for(V) * sum(t.drafts for t in tallies))
+        if row["family"] == "split":  # the id and a float64 up; the logits down after each rejection, 4 bytes each
+            for t in pred[best][1]:
+                assert t.payload_bits == pytest.approx((bits_for(V) + 64) * t.drafts)
+                assert t.downlink_bytes == pytest.approx(t.batches * wire.DOWNLINK_BYTES + t.resampled * (
+                    wire.logits_downlink_bytes(V) - wire.DOWNLINK_BYTES))  # fmt: skip
+            assert row["downlink_bits_per_token"] > 8 * wire.DOWNLINK_BYTES
     for fams in _by_point(rows).values():  # the paired ratio over the compressed q_hat's
-        for row in (fams["sd"], fams["tokens"]):
+        for row in (fams["sd"], fams["tokens"], fams["split"]):
             assert row["vs_sqs"] == pytest.approx(row["tokens_per_s"] / fams["sqs"]["tokens_per_s"], rel=1e-12)
             assert row["vs_sqs_ci_low"] <= row["vs_sqs"] <= row["vs_sqs_ci_high"]
         assert math.isnan(fams["sqs"]["vs_sqs"]) and fams["sqs"]["verdict_vs_sqs"] == ""

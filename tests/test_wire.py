@@ -15,6 +15,10 @@ from sqs.protocol.enumerative import bits_for
 SCHEMES = [(name, {**params, "ell": 30} if "ell" in params else params) for name, params in TOY_SCHEMES]
 
 
+def _f64(x: float) -> int:
+    return int.from_bytes(struct.pack(">d", x), "big")
+
+
 def make_batch(name, params, v, n, seed):
     g = np.random.default_rng(seed)
     scheme = sqs.make_scheme(name, **params)
@@ -37,11 +41,12 @@ def test_roundtrip_every_scheme(scheme_params, v, n, seed):
     out = wire.decode_uplink(msg)
     assert out.payload_bits == payload_bits and out.num_bytes == len(msg)
     assert out.header.num_drafts == n and out.header.vocab_size == v
-    assert out.sends_q_hat == (name != "tokens")
+    assert out.sends_q_hat == (name not in ("tokens", "split")) and out.header.carried is None
     for (c, tok), d in zip(drafts, out.drafts, strict=True):
         assert d.token == tok
-        if name == "tokens":  # the id alone: nothing of q crosses the wire
+        if name in ("tokens", "split"):  # the id alone, or with q_hat(x): nothing else of q crosses the wire
             assert d.support.size == 0 and d.counts is None and d.weights is None
+            assert d.q_value == (c.q_hat[tok] if name == "split" else None)  # the float64, bit for bit
             continue
         np.testing.assert_array_equal(d.support, c.support)
         np.testing.assert_array_equal(d.q_hat, c.q_hat)  # bit-identical distribution
@@ -134,9 +139,20 @@ def forge(head_fields, payload_writer):
         # token ids alone over V = 10: a 4-bit id; 12 is outside; no ell, no K; three ids need 12 bits
         ((0xC5, 0x16, 10, 0, 0, 1), lambda w: w.write(12, 4), r"^draft token 12 outside V=10$"),
         ((0xC5, 0x16, 10, 0, 0, 1), lambda w: w.write(10, 4), r"^draft token 10 outside V=10$"),
-        ((0xC5, 0x16, 10, 3, 0, 0), lambda w: None, r"^ell=3 in the header of a token-only message \(expected 0\)$"),
+        ((0xC5, 0x16, 10, 3, 0, 0), lambda w: None, r"^ell=3 in the header of a tokens message \(expected 0\)$"),
         ((0xC5, 0x16, 10, 0, 2, 0), lambda w: None, r"^K=2 in the header of a scheme without a fixed K$"),
         ((0xC5, 0x16, 10, 0, 0, 3), lambda w: w.write(3, 4), r"shorter than 3 drafts need \(12 bits\)"),
+        # split verification over V = 10: a 4-bit id and q_hat(x) as a float64; the K slot carries 1 + a token
+        ((0xC5, 0x17, 10, 0, 11, 0), lambda w: None, r"^carried token 10 outside V=10$"),
+        ((0xC5, 0x17, 10, 2, 0, 0), lambda w: None, r"^ell=2 in the header of a split message \(expected 0\)$"),
+        ((0xC5, 0x17, 10, 0, 0, 2), lambda w: (w.write(1, 4), w.write(_f64(0.5), 64), w.write(0, 4)),
+         r"shorter than 2 drafts need \(136 bits\)"),
+        ((0xC5, 0x17, 10, 0, 0, 1), lambda w: (w.write(1, 4), w.write(_f64(0.0), 64)),
+         r"^draft token 1 sent with q_hat = 0.0, expected a probability in \(0, 1\]$"),
+        ((0xC5, 0x17, 10, 0, 0, 1), lambda w: (w.write(1, 4), w.write(_f64(1.5), 64)), r"q_hat = 1.5"),
+        ((0xC5, 0x17, 10, 0, 0, 1), lambda w: (w.write(1, 4), w.write(_f64(float("nan")), 64)), r"q_hat = nan"),
+        ((0xC5, 0x17, 10, 0, 0, 1), lambda w: (w.write(10, 4), w.write(_f64(0.5), 64)),
+         r"^draft token 10 outside V=10$"),
     ],
 )
 def test_forged_messages_with_valid_checksum_raise(fields, writer, match):
@@ -265,6 +281,40 @@ def test_downlink_roundtrip_and_errors():
         bad[i] ^= 0x01
         with pytest.raises(wire.WireFormatError):
             wire.decode_downlink(bytes(bad))
+
+
+def test_logits_downlink_roundtrips_losslessly_and_refuses_forgeries_before_reading_values():
+    """Split verification's downlink after a rejection: a model's float32 logits in 4 bytes each, bit for bit
+    (-inf, a masked token, kept); float64 ones in 8; any V but the receiver's, any cut, flipped bit, NaN or +inf
+    refused."""
+    g = np.random.default_rng(3)
+    row32 = g.normal(size=1000).astype(np.float32)
+    row32[7] = -np.inf
+    msg = wire.encode_logits_downlink(3, row32)
+    assert len(msg) == wire.logits_downlink_bytes(1000) == 9 + 4 * 1000 + 4
+    down = wire.decode_verdict(msg, 1000)
+    assert (down.num_accepted, down.token) == (3, None)
+    np.testing.assert_array_equal(down.logits, row32.astype(np.float64))
+    row64 = g.normal(size=50)  # not float32 values: sent whole
+    assert len(wire.encode_logits_downlink(0, row64)) == wire.logits_downlink_bytes(50, 8)
+    np.testing.assert_array_equal(wire.decode_verdict(wire.encode_logits_downlink(0, row64)).logits, row64)
+    plain = wire.decode_verdict(wire.encode_downlink(2, 9), 1000)
+    assert (plain.num_accepted, plain.token, plain.logits) == (2, 9, None)
+    with pytest.raises(wire.WireFormatError, match=r"^logits for V=1000, this receiver's vocabulary has V=999$"):
+        wire.decode_verdict(msg, 999)
+    for cut in (1, 9, len(msg) - 1):
+        with pytest.raises(wire.WireFormatError):
+            wire.decode_verdict(msg[:cut], 1000)
+    for i in (1, 4, 5, 500, len(msg) - 1):
+        bad = bytearray(msg)
+        bad[i] ^= 0x01
+        with pytest.raises(wire.WireFormatError):
+            wire.decode_verdict(bytes(bad), 1000)
+    for value in (np.nan, np.inf):
+        forged = row32.copy()
+        forged[0] = value
+        with pytest.raises(wire.WireFormatError, match=r"^logits with NaN or \+inf, or none finite$"):
+            wire.decode_verdict(wire.encode_logits_downlink(0, forged), 1000)
 
 
 def test_encoder_refuses_inconsistent_batches():

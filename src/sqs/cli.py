@@ -58,8 +58,9 @@ def _bits(args: argparse.Namespace) -> int:
     for sp in SCHEMES.values():  # supports that are the whole vocabulary
         if sp.lattice and not sp.layout.names_subset:
             print(f"{sp.name:>7} {sp.layout.side_bits(v, v, ell):>14}")
-        if sp.layout is not None and sp.layout.ids_only:  # no distribution: the id is all it sends
-            print(f"{sp.name:>7} {sp.layout.token_bits(v, 0, 0, 1):>14}  (the draft's id alone)")
+        if sp.layout is not None and (sp.layout.ids_only or sp.layout.split):  # the id (and q_hat(x)), no q_hat
+            what = "the draft's id and q_hat(x) in float64" if sp.layout.split else "the draft's id alone"
+            print(f"{sp.name:>7} {sp.layout.token_bits(v, 0, 0, 1):>14}  ({what})")
     return 0
 
 

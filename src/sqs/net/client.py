@@ -140,18 +140,19 @@ class RemoteCloud:
             self.sock.sendall(self.sealer.seal(FrameType.UPLINK, bytes(uplink)))
             kind, body = self._read()
             round_trip = time.perf_counter() - t0
-            if kind is not FrameType.VERDICT or len(body) != wire.DOWNLINK_BYTES + fr.VERDICT_TAIL.size:
+            if kind is not FrameType.VERDICT or len(body) < wire.DOWNLINK_BYTES + fr.VERDICT_TAIL.size:
                 raise FrameError(ErrorCode.MALFORMED, f"expected a VERDICT, got {kind.name} of {len(body)} bytes")
+            message = body[: -fr.VERDICT_TAIL.size]
+            down = wire.decode_verdict(message, self.model.vocab_size)
         except Refused as exc:
             self.close(send_bye=False)
             raise CloudUnavailable(f"batch {self.batch}: the cloud refused it: {exc}") from exc
         except (OSError, ConnectionError, FrameError) as exc:
             raise self._fail(f"batch {self.batch}: the link to the cloud failed", exc) from exc
-        message = body[: wire.DOWNLINK_BYTES]
-        server_s, compute_s, n_new, cached = fr.VERDICT_TAIL.unpack_from(body, wire.DOWNLINK_BYTES)
-        n_acc, token = wire.decode_downlink(message)
+        server_s, compute_s, n_new, cached = fr.VERDICT_TAIL.unpack_from(body, len(message))
         self.batch += 1
-        return Verdict(message=message, num_drafts=n_drafts, num_accepted=n_acc, token=token,
+        token = -1 if down.token is None else down.token  # -1: the edge draws it (split verification)
+        return Verdict(message=message, num_drafts=n_drafts, num_accepted=down.num_accepted, token=token,
                        uplink_bytes=len(uplink), payload_bits=0, rejection_prob=np.full(n_drafts, np.nan),
                        p=None, q_hat=None, compute_s=compute_s, forward=(n_new, cached),
                        round_trip_s=round_trip, server_s=server_s)  # fmt: skip

@@ -807,7 +807,8 @@ def fig_capacity(cap, stem) -> None:
     _save(fig, stem)
 
 
-FAMILY_STYLE = {"sqs": ("tab:blue", "-"), "sd": ("tab:gray", "--"), "tokens": ("tab:red", "-.")}
+FAMILY_STYLE = {"sqs": ("tab:blue", "-"), "sd": ("tab:gray", "--"), "tokens": ("tab:red", "-."),
+                "split": ("tab:olive", ":")}
 
 
 @figure("families", inputs=("families.csv", "families_crossover.csv"))

@@ -1,5 +1,7 @@
 """Speculative-decoding verification against the *decoded* q_hat: token by token (Leviathan et al., 2023), or
-the block as a whole (Sun et al., arXiv 2403.10444). Both read the same q_hat and p, so a rule costs no bits."""
+the block as a whole (Sun et al., arXiv 2403.10444). Both read the same q_hat and p, so a rule costs no bits.
+Drafts sent without a q_hat: token ids alone by exact match; the id and q_hat(x) split between the two sides
+(DSSD): the cloud decides, the edge draws the token after a rejection from its own q_hat."""
 
 from __future__ import annotations
 
@@ -11,6 +13,14 @@ from sqs.protocol.probs import sample_probs
 def residual(p: np.ndarray, q_hat: np.ndarray) -> np.ndarray:
     """Unnormalized max(p - q_hat, 0); all zeros only when p == q_hat (up to rounding)."""
     return np.maximum(np.asarray(p, dtype=np.float64) - np.asarray(q_hat, dtype=np.float64), 0.0)
+
+
+def resample(p: np.ndarray, q_hat: np.ndarray, rng: np.random.Generator, scale: float = 1.0) -> int:
+    """The token after a rejection: from max(scale p - q_hat, 0) normalized, or from p itself where that is all
+    zeros (p == q_hat up to rounding, where a rejection has probability zero). The cloud draws it here, or for
+    split verification the edge, with the q_hat it drew the draft from and the p that came down."""
+    res = residual(scale * np.asarray(p, dtype=np.float64), q_hat)
+    return sample_probs(res if res.sum() > 0 else p, rng)
 
 
 def _round(draft_tokens, q_hat: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,8 +60,26 @@ def verify(draft_tokens, q_hat: np.ndarray, p: np.ndarray, rng: np.random.Genera
         x = int(tokens[n])
         if rng.random() * _draft_prob(q_hat, n, x) < p[n, x]:  # u < p/q without dividing
             continue
-        res = residual(p[n], q_hat[n])
-        return n, sample_probs(res if res.sum() > 0 else p[n], rng)
+        return n, resample(p[n], q_hat[n], rng)
+    return tokens.size, sample_probs(p[tokens.size], rng)
+
+
+def verify_split(draft_tokens, q_values, p: np.ndarray, rng: np.random.Generator) -> tuple[int, int | None]:
+    """Split verification (DSSD, arXiv 2507.12000): the cloud holds only each draft's q_hat(x), so it accepts
+    with min(1, p(x)/q_hat(x)) as :func:`verify` does (one uniform per examined draft) and, at the first
+    rejection, returns (n, None): the edge draws the next token with :func:`resample` from the p sent down and
+    the q_hat it sampled from, which gives :func:`verify`'s law. All accepted: (L, a draw from p_{L+1})."""
+    tokens = np.asarray(draft_tokens, dtype=np.int64).reshape(-1)
+    q_values = np.asarray(q_values, dtype=np.float64).reshape(-1)
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] != tokens.size + 1 or q_values.size != tokens.size:
+        raise ValueError(f"need p (L+1, V) and L q values for L={tokens.size} drafts, got {p.shape}, {q_values.size}")
+    for n, x in enumerate(tokens.tolist()):
+        _check_token(x, p.shape[1])
+        if not q_values[n] > 0:
+            raise ValueError(f"draft token {x} at position {n} has q_hat = {q_values[n]}: it cannot have been sampled")
+        if not rng.random() * q_values[n] < p[n, x]:
+            return n, None
     return tokens.size, sample_probs(p[tokens.size], rng)
 
 
@@ -110,8 +138,7 @@ def verify_block(draft_tokens, q_hat: np.ndarray, p: np.ndarray, rng: np.random.
     tau = int(passed[-1]) + 1 if passed.size else 0
     if tau == tokens.size:
         return tau, sample_probs(p[tau], rng)
-    res = residual(a[tau] * p[tau], q_hat[tau])
-    return tau, sample_probs(res if res.sum() > 0 else p[tau], rng)
+    return tau, resample(p[tau], q_hat[tau], rng, scale=a[tau])
 
 
 def kept_law(rule: str, draft_tokens, q_hat: np.ndarray, p: np.ndarray) -> np.ndarray:

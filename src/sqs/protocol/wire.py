@@ -6,10 +6,11 @@ Uplink (edge -> cloud), one message per batch, big-endian::
     0      1     magic 0xC5
     1      1     version (high 4 bits, = 1) | scheme code (low 4 bits, declared per scheme in
                  sqs.protocol.schemes.registry: 0 dense, 1 top-k, 2 threshold/C-SQS, 3 top-p, 4 float32,
-                 5 min-p, 6 token ids alone)
+                 5 min-p, 6 token ids alone, 7 split verification)
     2      4     V, vocabulary size (uint32)
-    6      2     ell, lattice resolution (uint16; 0 for float32 and token ids)
-    8      4     K for top-k (uint32; 0 for the other schemes)
+    6      2     ell, lattice resolution (uint16; 0 for float32, token ids and split verification)
+    8      4     K for top-k; for split verification 1 + the token the edge drew after the last round's
+                 rejection (0: none; the cloud learns it here); 0 for the other schemes (uint32)
     12     2     L, number of draft tokens (uint16)
     14     4     CRC-32 of bytes 0..13 and of the payload
     18     ...   payload: L draft records, bit-packed MSB first, zero-padded to a whole byte
@@ -23,14 +24,20 @@ Draft record, in order, each a fixed-width unsigned field:
 - lattice schemes: the draft token as its position among the support tokens with a non-zero count,
   in ceil(log2 nnz) bits (nnz is known to the cloud once it has decoded the counts);
 - float32: V float32 probabilities (32 V bits) then the token id in ceil(log2 V) bits;
-- token ids alone: the token id in ceil(log2 V) bits, nothing else (the cloud verifies by exact match).
+- token ids alone: the token id in ceil(log2 V) bits, nothing else (the cloud verifies by exact match);
+- split verification: the token id in ceil(log2 V) bits, then q_hat(x) as an IEEE float64 (64 bits), the
+  value the draft was drawn with, in (0, 1].
 
 A message is ``18 + ceil(payload_bits / 8)`` bytes. The payload bits of a token are exactly
 ``Compressed.bits``; the bit budget B of the batch-length rule counts payload bits (as the paper's
 sum of b_n does), not the fixed header.
 
 Downlink (cloud -> edge), 10 bytes: magic 0xD5, version 1, number accepted (uint16), next token
-(uint32), CRC-16/CCITT of the first 8 bytes.
+(uint32), CRC-16/CCITT of the first 8 bytes. After a rejection under split verification the cloud sends
+instead the rejected position's logits: magic 0xD6, version 1, number accepted (uint16), width w (uint8: 4,
+float32, when the logits are float32 values, as a model's are; else 8), V (uint32), V big-endian IEEE
+values of w bytes, CRC-32 of all before it; the edge applies the same float64 temperature to them and
+resamples (:func:`sqs.protocol.verify.resample`). 4.9 Mbit at V = 151,936.
 
 Anything that is not a well-formed message (wrong magic or version, checksum mismatch, truncated
 or trailing bytes, a field outside its range) raises :class:`WireFormatError`; a decoded message is
@@ -71,11 +78,18 @@ from sqs.protocol.schemes.layout import Layout, lattice_bits, size_bits, subset_
 
 UPLINK_MAGIC = 0xC5
 DOWNLINK_MAGIC = 0xD5
+LOGITS_MAGIC = 0xD6
 VERSION = 1
 _UP_HEAD = struct.Struct(">BBIHIH")
 _DOWN_HEAD = struct.Struct(">BBHI")
+_LOGITS_HEAD = struct.Struct(">BBHBI")
 UPLINK_HEADER_BYTES = _UP_HEAD.size + 4
 DOWNLINK_BYTES = _DOWN_HEAD.size + 2
+
+
+def logits_downlink_bytes(vocab_size: int, width: int = 4) -> int:
+    """The size of split verification's downlink after a rejection: its header, V values, CRC-32."""
+    return _LOGITS_HEAD.size + width * vocab_size + 4
 _MAX_L = 0xFFFF
 MAX_DRAFTS = _MAX_L  # drafts one uplink message can carry (a 16-bit count)
 
@@ -128,7 +142,7 @@ def draft_work(lay: Layout, v: int, k: int, ell: int) -> float:
     """
     if lay.float32:
         return 32.0 * v
-    if lay.ids_only:
+    if not lay.lattice:  # token ids alone, split verification: an id and at most one float
         return 1.0
     work = 0.0
     if lay.names_subset:
@@ -191,6 +205,7 @@ class UplinkHeader:
     ell: int
     fixed_k: int
     num_drafts: int
+    carried: int | None = None  # split verification: the token the edge drew after the last round's rejection
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,6 +218,7 @@ class DecodedDraft:
     ell: int
     token: int
     weights: np.ndarray | None = None
+    q_value: float | None = None  # split verification: q_hat(token), all the cloud knows of q_hat
 
     @cached_property
     def q_hat(self) -> np.ndarray:
@@ -221,9 +237,18 @@ class UplinkMessage:
         return np.array([d.token for d in self.drafts], dtype=np.int64)
 
     @property
+    def layout(self) -> Layout:
+        return _layout(self.header.scheme_code)
+
+    @property
     def sends_q_hat(self) -> bool:
-        """False for token ids alone: there is no q_hat to verify against (exact match instead)."""
-        return not _layout(self.header.scheme_code).ids_only
+        """False for token ids alone (exact match) and split verification (q_hat(x) alone)."""
+        return self.layout.sends_q_hat
+
+    @property
+    def q_values(self) -> np.ndarray:
+        """Split verification: each draft's q_hat(x)."""
+        return np.array([d.q_value for d in self.drafts], dtype=np.float64)
 
     def q_hat(self) -> np.ndarray:
         """(L, V) float64 matrix of the decoded draft distributions."""
@@ -239,21 +264,32 @@ def encode_uplink(
     ell: int,
     fixed_k: int,
     drafts: Sequence[tuple[Compressed, int]],
+    carried: int | None = None,
 ) -> bytes:
-    """Serialize one batch: the header and, per draft, its compressed distribution and token."""
+    """Serialize one batch: the header and, per draft, its compressed distribution and token; ``carried``: split
+    verification's token drawn by the edge after the last round's rejection."""
     lay = _layout(scheme_code)
     if lay is None:
         raise ValueError(f"unknown scheme code {scheme_code}; known: {sorted(wire_codes())}")
     if len(drafts) > _MAX_L:
         raise ValueError(f"at most {_MAX_L} drafts per message, got {len(drafts)}")
+    if carried is not None:
+        if not lay.split or not 0 <= carried < vocab_size:
+            raise ValueError(f"a carried token ({carried}) goes up only under split verification, within V")
+        fixed_k = carried + 1
     w = BitWriter()
     for comp, token in drafts:
         if comp.vocab_size != vocab_size:
             raise ValueError(f"draft over V={comp.vocab_size} in a message for V={vocab_size}")
-        if lay.ids_only:
+        if lay.ids_only or lay.split:
             if not 0 <= token < vocab_size:
                 raise ValueError(f"token {token} outside V={vocab_size}")
             w.write(token, bits_for(vocab_size))
+            if lay.split:
+                qx = float(comp.q_hat[token])
+                if not qx > 0:
+                    raise ValueError(f"token {token} has zero probability under q_hat")
+                w.write(int.from_bytes(struct.pack(">d", qx), "big"), 64)
             continue
         if lay.float32:
             w.write(int.from_bytes(comp.weights.astype(">f4").tobytes(), "big"), 32 * vocab_size)
@@ -306,18 +342,21 @@ def decode_uplink(data: bytes, limits: DecodeLimits = NO_LIMITS) -> UplinkMessag
         raise WireFormatError(f"unknown scheme code {code}")
     if v < 1:
         raise WireFormatError("vocabulary size 0")
-    if not (lay.float32 or lay.ids_only) and ell < 1:
+    if lay.lattice and ell < 1:
         raise WireFormatError("lattice resolution ell = 0")
+    if not lay.lattice and ell != 0:
+        raise WireFormatError(f"ell={ell} in the header of a {lay.name} message (expected 0)")
+    carried = None
+    if lay.split:
+        if fixed_k > v:
+            raise WireFormatError(f"carried token {fixed_k - 1} outside V={v}")
+        carried, fixed_k = (fixed_k - 1 if fixed_k else None), 0
     if lay.fixed_k and not 1 <= fixed_k <= v:
         raise WireFormatError(f"top-k support size K={fixed_k} outside [1, V={v}]")
     if not lay.fixed_k and fixed_k != 0:
         raise WireFormatError(f"K={fixed_k} in the header of a scheme without a fixed K")
-    if lay.float32 and ell != 0:
-        raise WireFormatError(f"ell={ell} in the header of a float32 message (expected 0)")
-    if lay.ids_only and ell != 0:
-        raise WireFormatError(f"ell={ell} in the header of a token-only message (expected 0)")
     _check_limits(v, ell, fixed_k, n, lay, len(payload), limits)
-    header = UplinkHeader(code, v, ell, fixed_k, n)
+    header = UplinkHeader(code, v, ell, fixed_k, n, carried)
     r = BitReader(payload)
     budget = [limits.max_work]
     drafts = [_read_draft(r, header, lay, limits, budget) for _ in range(n)]
@@ -338,15 +377,7 @@ def _check_limits(v: int, ell: int, fixed_k: int, n: int, lay: Layout, payload_b
     max_k = min(v, limits.max_support or v)
     if lay.fixed_k and fixed_k > max_k:
         raise WireFormatError(f"top-k support size K={fixed_k}, this receiver accepts at most K={max_k}")
-    if lay.float32:
-        least = 32 * v + bits_for(v)
-    elif lay.ids_only:
-        least = bits_for(v)
-    elif lay.sends_size:
-        least = size_bits(v) + subset_bits(v, 1)  # K = 1: one token named, no lattice index, no position
-    else:
-        k = fixed_k if lay.fixed_k else v
-        least = lay.support_bits(v, k) + lattice_bits(k, ell)
+    least = lay.min_token_bits(v, ell, fixed_k or 1)  # variable K: K = 1, one token named, no index, no position
     if n * least > 8 * payload_bytes:
         raise WireFormatError(f"message truncated: payload of {payload_bytes} bytes is shorter than {n} drafts "
                               f"need ({n * least} bits)")  # fmt: skip
@@ -360,12 +391,15 @@ def _charge(budget: list[float], lay: Layout, v: int, k: int, ell: int) -> None:
 
 def _read_draft(r: BitReader, h: UplinkHeader, lay: Layout, limits: DecodeLimits, budget: list[float]) -> DecodedDraft:
     v, ell = h.vocab_size, h.ell
-    if lay.ids_only:
+    if lay.ids_only or lay.split:
         _charge(budget, lay, v, 1, ell)
         token = r.read(bits_for(v))
         if token >= v:
             raise WireFormatError(f"draft token {token} outside V={v}")
-        return DecodedDraft(v, np.empty(0, dtype=np.int64), None, 0, token)
+        qx = struct.unpack(">d", r.read(64).to_bytes(8, "big"))[0] if lay.split else None
+        if qx is not None and not 0.0 < qx <= 1.0:
+            raise WireFormatError(f"draft token {token} sent with q_hat = {qx}, expected a probability in (0, 1]")
+        return DecodedDraft(v, np.empty(0, dtype=np.int64), None, 0, token, q_value=qx)
     if lay.float32:
         _charge(budget, lay, v, v, ell)
         raw = r.read(32 * v).to_bytes(4 * v, "big")
@@ -415,6 +449,55 @@ def encode_downlink(num_accepted: int, token: int) -> bytes:
         raise ValueError(f"num_accepted={num_accepted} or token={token} out of range")
     head = _DOWN_HEAD.pack(DOWNLINK_MAGIC, VERSION, num_accepted, token)
     return head + struct.pack(">H", binascii.crc_hqx(head, 0xFFFF))
+
+
+def encode_logits_downlink(num_accepted: int, logits: np.ndarray) -> bytes:
+    """Split verification's answer to a rejection at draft ``num_accepted``: the LLM's logits there, as float32
+    where that loses nothing (a model's own logits), else float64."""
+    row = np.asarray(logits, dtype=np.float64).reshape(-1)
+    if not 0 <= num_accepted <= _MAX_L or not 1 <= row.size <= 0xFFFFFFFF:
+        raise ValueError(f"num_accepted={num_accepted} or V={row.size} out of range")
+    width = 4 if np.array_equal(row.astype(np.float32), row, equal_nan=True) else 8
+    head = _LOGITS_HEAD.pack(LOGITS_MAGIC, VERSION, num_accepted, width, row.size)
+    body = head + row.astype(">f4" if width == 4 else ">f8").tobytes()
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+@dataclass(frozen=True, eq=False)
+class Downlink:
+    """A decoded verdict: drafts accepted and the next token, or (split verification after a rejection) the
+    rejected position's logits, from which the edge draws the next token itself."""
+
+    num_accepted: int
+    token: int | None
+    logits: np.ndarray | None = None
+
+
+def decode_verdict(data: bytes, vocab_size: int | None = None) -> Downlink:
+    """Either downlink message; a logits message must be for ``vocab_size`` (the receiver's V) and hold no NaN
+    or +inf (-inf is a masked token), checked before its values are read."""
+    data = bytes(data)
+    if not data or data[0] != LOGITS_MAGIC:
+        return Downlink(*decode_downlink(data))
+    if len(data) < _LOGITS_HEAD.size + 4:
+        raise WireFormatError(f"logits downlink truncated: {len(data)} bytes")
+    _, version, num_accepted, width, v = _LOGITS_HEAD.unpack_from(data)
+    if version != VERSION:
+        raise WireFormatError(f"unsupported downlink version {version}")
+    if width not in (4, 8):
+        raise WireFormatError(f"logits of {width} bytes each, expected 4 or 8")
+    if vocab_size is not None and v != vocab_size:
+        raise WireFormatError(f"logits for V={v}, this receiver's vocabulary has V={vocab_size}")
+    if len(data) != logits_downlink_bytes(v, width):
+        raise WireFormatError(f"logits downlink of {len(data)} bytes, V={v} needs {logits_downlink_bytes(v, width)}")
+    (crc,) = struct.unpack_from(">I", data, len(data) - 4)
+    if zlib.crc32(data[:-4]) != crc:
+        raise WireFormatError("downlink checksum mismatch")
+    row = np.frombuffer(data, dtype=">f4" if width == 4 else ">f8", count=v, offset=_LOGITS_HEAD.size)
+    row = row.astype(np.float64)
+    if np.isnan(row).any() or (row == np.inf).any() or not np.isfinite(row).any():
+        raise WireFormatError("logits with NaN or +inf, or none finite")
+    return Downlink(num_accepted, None, row)
 
 
 def decode_downlink(data: bytes) -> tuple[int, int]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from sqs.protocol import wire
 from sqs.protocol.probs import softmax_temperature
-from sqs.protocol.verify import rejection_probability, verify_match, verify_rule
+from sqs.protocol.verify import rejection_probability, verify_match, verify_rule, verify_split
 from sqs.system.compute import forward_of
 
 
@@ -21,7 +21,7 @@ class Verdict:
     message: bytes
     num_drafts: int
     num_accepted: int
-    token: int
+    token: int  # -1: split verification rejected a draft, the edge draws the token from the logits sent down
     uplink_bytes: int
     payload_bits: int
     # TV(q_hat_n, p_n) per draft position: the exact rejection probability; for token ids alone 1 - p_n(x_n), the
@@ -37,11 +37,15 @@ class Verdict:
 
 
 def verify_uplink(msg: wire.UplinkMessage, p: np.ndarray, rng: np.random.Generator, rule: str = "token"
-                  ) -> tuple[int, int, np.ndarray | None, np.ndarray]:  # fmt: skip
+                  ) -> tuple[int, int | None, np.ndarray | None, np.ndarray]:  # fmt: skip
     """Verify a decoded uplink against the LLM's ``p`` (L+1, V): drafts sent with a q_hat by ``rule``, token ids
-    alone by exact match. Returns (accepted, next token, q_hat or None, each draft's rejection probability:
-    TV(q_hat_n, p_n), or 1 - p_n(x_n) given the draft when no q_hat came)."""
+    alone by exact match, split drafts by their q_hat(x) (next token None after a rejection: the edge draws it).
+    Returns (accepted, next token, q_hat or None, each draft's rejection probability: TV(q_hat_n, p_n), or given
+    the draft 1 - p_n(x_n) for token ids, 1 - min(1, p_n(x_n)/q_hat_n(x_n)) for split drafts)."""
     drafts = msg.tokens
+    if msg.layout.split:
+        n_acc, token = verify_split(drafts, msg.q_values, p, rng)
+        return n_acc, token, None, 1.0 - np.minimum(1.0, p[np.arange(len(drafts)), drafts] / msg.q_values)
     if not msg.sends_q_hat:
         n_acc, token = verify_match(drafts, p, rng)
         return n_acc, token, None, 1.0 - p[np.arange(len(drafts)), drafts]
@@ -54,7 +58,8 @@ class Cloud:
     """One session's verifier. ``limits`` bound what an uplink may cost to decode (:class:`wire.DecodeLimits`;
     a server passes its model's V and its limits); ``scheme_code`` pins the session's scheme; ``rule`` is how it
     verifies drafts sent with a q_hat (``token`` or ``block``: :mod:`sqs.protocol.verify`; both exact, the same
-    bits); token ids sent alone are verified by exact match."""
+    bits); token ids sent alone are verified by exact match, split drafts by their q_hat(x) (after a rejection
+    the logits go down and the next uplink carries the token the edge drew: ``awaiting`` until then)."""
 
     remote = False  # in this process (sqs.net.client.RemoteCloud is the other kind)
 
@@ -68,9 +73,11 @@ class Cloud:
         self.limits = limits
         self.scheme_code = scheme_code
         self.tokens: list[int] = []
+        self.awaiting = False
 
     def start(self, prompt: Sequence[int]) -> None:
         self.tokens = [int(t) for t in prompt]
+        self.awaiting = False
 
     def close(self) -> None:
         """Nothing to release in one process (a remote cloud closes its connection)."""
@@ -90,6 +97,13 @@ class Cloud:
             raise wire.WireFormatError(
                 f"uplink for V={msg.header.vocab_size}, this cloud model has V={self.model.vocab_size}"
             )
+        carried = msg.header.carried
+        if (carried is not None) != self.awaiting:
+            raise wire.WireFormatError("an uplink after a split rejection must carry the edge's token, and only "
+                                       f"then (carried {carried}, awaiting {self.awaiting})")  # fmt: skip
+        if carried is not None:
+            self.tokens.append(carried)
+            self.awaiting = False
         return msg
 
     def finish(self, msg: wire.UplinkMessage, logits: np.ndarray, spent_s: float = 0.0) -> Verdict:
@@ -101,8 +115,11 @@ class Cloud:
         shape = forward_of(self.model, len(drafts) + 1, len(self.tokens) - 1)  # the drafts and the last token
         n_acc, token, q_hat, rejection = verify_uplink(msg, p, self.rng, self.rule)
         self.tokens.extend(int(t) for t in drafts[:n_acc])
-        self.tokens.append(token)
-        message = wire.encode_downlink(n_acc, token)
+        if token is None:  # split verification rejected draft n_acc: its logits go down, the edge draws
+            message, token, self.awaiting = wire.encode_logits_downlink(n_acc, logits[n_acc]), -1, True
+        else:
+            self.tokens.append(token)
+            message = wire.encode_downlink(n_acc, token)
         elapsed = spent_s + time.perf_counter() - t0  # the bookkeeping below is measurement, not cloud work
         return Verdict(
             message=message,

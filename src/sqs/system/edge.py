@@ -12,6 +12,7 @@ from sqs.protocol import wire
 from sqs.protocol.budget import BitBudget
 from sqs.protocol.probs import softmax_temperature
 from sqs.protocol.schemes import Compressed, LatticeScheme, Scheme
+from sqs.protocol.verify import resample
 from sqs.system.adaptive import confidence, resolution_profile
 from sqs.system.compute import forward_of
 
@@ -68,6 +69,8 @@ class Edge:
         # cloud verified the last batch (kept only if every draft is accepted and the guess comes true)
         self.guess: int | None = None
         self.pending: list[tuple[Compressed, int, np.ndarray, float]] = []
+        self.carried: int | None = None  # split verification: the token drawn here, for the next uplink
+        self.resample_s = 0.0  # ... and the wall clock that draw took (the session charges it to its batch)
 
     @property
     def _bit_limit(self) -> int:
@@ -78,7 +81,7 @@ class Edge:
         if len(prompt) == 0:
             raise ValueError("the prompt must hold at least one token")
         self.tokens = [int(t) for t in prompt]
-        self.guess, self.pending = None, []
+        self.guess, self.pending, self.carried = None, [], None
 
     def draft(self, rate_bps: float | None = None, wanted: int | None = None) -> DraftBatch:
         """One batch's drafts and its uplink message. ``wanted``: tokens the session still needs; a batch
@@ -135,7 +138,8 @@ class Edge:
                 break
         t0 = time.perf_counter()
         v = self.model.vocab_size
-        message = wire.encode_uplink(self.scheme.code, v, self.scheme.ell, self.scheme.fixed_k, drafts)
+        message = wire.encode_uplink(self.scheme.code, v, self.scheme.ell, self.scheme.fixed_k, drafts, self.carried)
+        self.carried = None
         protocol_s += time.perf_counter() - t0
         return DraftBatch(message, [t for _, t in drafts], [c for c, _ in drafts], qs, model_s, protocol_s, confs,
                           rate_bps, getattr(self.scheme, "ell", None), forwards, supports)  # fmt: skip
@@ -168,14 +172,27 @@ class Edge:
         return time.perf_counter() - t0, fits and len(self.pending) < self.max_draft_len, shape, comp.k
 
     def receive(self, downlink: bytes, batch: DraftBatch, round_trip_s: float | None = None) -> tuple[int, int]:
-        """Apply the cloud's verdict: keep the accepted drafts, append the cloud's token.
+        """Apply the cloud's verdict: keep the accepted drafts, append the cloud's token (split verification after
+        a rejection: draw it from the logits sent down and the q_hat the rejected draft came from).
 
         ``round_trip_s`` is what the edge measured from sending the batch to the verdict's arrival;
         a policy learns the cloud's compute from it.
         """
-        num_accepted, token = wire.decode_downlink(downlink)
-        if num_accepted > len(batch.tokens) or token >= self.model.vocab_size:
-            raise wire.WireFormatError(f"downlink accepts {num_accepted} of {len(batch.tokens)} drafts, token {token}")
+        t0 = time.perf_counter()
+        v = self.model.vocab_size
+        down = wire.decode_verdict(downlink, v)
+        num_accepted, token = down.num_accepted, down.token
+        split = self.scheme.spec.layout.split
+        rejected = num_accepted < len(batch.tokens)
+        if num_accepted > len(batch.tokens) or (token is not None and token >= v) or (split and rejected) != (
+                token is None):  # fmt: skip
+            raise wire.WireFormatError(f"downlink accepts {num_accepted} of {len(batch.tokens)} drafts, token "
+                                       f"{token}{' (split verification sends logits after a rejection)' * split}")
+        self.resample_s = 0.0
+        if token is None:
+            p = softmax_temperature(down.logits, self.temperature)
+            token = self.carried = resample(p, batch.compressed[num_accepted].q_hat, self.rng)
+            self.resample_s = time.perf_counter() - t0
         self.scheme.end_batch(num_accepted)
         self.tokens.extend(batch.tokens[:num_accepted])
         self.tokens.append(token)

@@ -114,6 +114,10 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
     up_bytes = wire.UPLINK_HEADER_BYTES + np.ceil(payload / 8.0)
     accepted = (p_a * a_idx).sum(axis=2)
     resampled = np.where(length > 0, 1.0 - np.take_along_axis(keep, length[..., None], axis=2)[..., 0], 0.0)
+    down_bytes = np.full(resampled.shape, float(wire.DOWNLINK_BYTES))
+    if spec.layout.split:  # a rejection sends the logits down (float32, as the cache's) and the edge draws
+        down_bytes += resampled * (wire.logits_downlink_bytes(vocab_size) - wire.DOWNLINK_BYTES)
+        edge_proto = edge_proto + resampled * pricer.edge_protocol_s(cell.scheme, vocab_size)
     dropped = np.where(drafted, win(x["dropped"]), 0.0).sum(axis=2)
     tv_qp = np.where(drafted, win(x["tv_qp"]), 0.0).sum(axis=2)
     grid = ks / (4.0 * cell.ell) if spec.lattice else 0.0  # the lattice's share of Theorem 1's distortion
@@ -139,7 +143,7 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
         t = Tally(prompts=0, tokens=int(lens[s]))
         t.batches, t.drafts, t.accepted, t.resampled = float(w_s.sum()), e(length), e(accepted), e(resampled)
         t.payload_bits, t.uplink_bytes = e(payload), e(up_bytes)
-        t.downlink_bytes = float(w_s.sum()) * wire.DOWNLINK_BYTES
+        t.downlink_bytes = e(down_bytes)
         t.dropped_mass, t.expected_rejections = e(dropped), e(rejections)
         t.bound_discrepancy, t.bound_theorem1 = e(tv_qp), e(tv_qp + distortion)
         t.bound_distortion = e(distortion)

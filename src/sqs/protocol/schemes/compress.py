@@ -297,9 +297,13 @@ class Float32Scheme(_Unparameterized):
 
 
 class TokenOnlyScheme(_Unparameterized):
-    """Token-only drafts (llama.cpp's speculative example, SpecExec, SpecEdge): the edge samples its draft from its
-    own q and sends the id alone, ceil(log2 V) bits; the cloud keeps it while its own sample from p agrees
-    (:func:`sqs.protocol.verify.verify_match`), exact at every T with no q_hat on the wire."""
+    """A draft sent without a q̂: the edge samples it from its own q and sends the id alone, ceil(log2 V) bits
+    (``tokens``: llama.cpp's speculative example, SpecExec, SpecEdge; the cloud keeps it while its own sample
+    from p agrees, :func:`sqs.protocol.verify.verify_match`), or the id and q(x) in float64 (``split``: DSSD;
+    the cloud accepts with min(1, p(x)/q(x)) and sends p down after a rejection, the edge resamples the residual
+    from its own q, :func:`sqs.protocol.verify.verify_split`). Both exact at every T; the layout prices them."""
+
+    shared = True  # one runtime, two registry entries
 
     def min_charge(self, vocab_size: int) -> int:
         return self.spec.layout.min_token_bits(vocab_size, 0)
@@ -308,7 +312,7 @@ class TokenOnlyScheme(_Unparameterized):
         q = np.asarray(q, dtype=np.float64)
         if not q.sum() > 0:
             raise ValueError("cannot draft from a distribution without positive mass")
-        v = q.size
+        v, layout = q.size, self.spec.layout
         return Compressed(
             vocab_size=v,
             support=np.empty(0, dtype=np.int64),  # no support is named: K = 0 in the records, as on the wire
@@ -316,11 +320,11 @@ class TokenOnlyScheme(_Unparameterized):
             ell=0,
             support_bits=0,
             size_bits=0,
-            lattice_bits=0,
+            lattice_bits=layout.distribution_bits(v, 0, 0),
             token_bits=bits_for(v),
             dropped_mass=0.0,
-            paper_bits=float(bits_for(v)),
-            weights=q,  # the law the draft is drawn from; never sent
+            paper_bits=layout.paper_bits(v, 0, 0),
+            weights=q,  # the law the draft is drawn from (its q_hat, q / sum q); only q_hat(x) may go up
         )
 
 

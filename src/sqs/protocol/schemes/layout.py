@@ -2,8 +2,9 @@
 
 A layout is what the uplink record of a draft carries (see :mod:`sqs.protocol.wire`): a lattice over all V
 tokens (``dense``), a K-subset named with K fixed in the header (``fixed-k``), a K-subset whose K
-rides with every token (``variable-k``), V float32 probabilities (``float32``), or the token's id alone
-(``tokens``: no distribution; the cloud verifies by exact match). Live compression,
+rides with every token (``variable-k``), V float32 probabilities (``float32``), the token's id alone
+(``tokens``: no distribution; the cloud verifies by exact match), or the id and q̂(x) of the drawn token in
+float64 (``split``: DSSD's split verification, p comes down after a rejection). Live compression,
 the wire, the grid's budget check, the trace sweep and ``sqs bits`` all price a token here.
 """
 
@@ -50,11 +51,27 @@ class Layout:
     fixed_k: bool  # K is in the message header
     float32: bool = False  # V float32 probabilities instead of a lattice
     ids_only: bool = False  # the token id alone: no distribution at all
+    split: bool = False  # the token id and q̂(x) alone; the cloud sends p down after a rejection (DSSD)
 
     @property
     def family(self) -> str:
         """What goes up for a draft, as the study of the field's answers groups schemes (:data:`FAMILIES`)."""
-        return "tokens" if self.ids_only else "sd" if self.float32 else "sqs"
+        return "tokens" if self.ids_only else "split" if self.split else "sd" if self.float32 else "sqs"
+
+    @property
+    def lattice(self) -> bool:
+        """q̂ is a point of Algorithm 2's lattice, named by its support and index."""
+        return not (self.float32 or self.ids_only or self.split)
+
+    @property
+    def sends_q_hat(self) -> bool:
+        """The cloud rebuilds the whole q̂ (and may verify by any rule); token ids and split drafts carry none."""
+        return not (self.ids_only or self.split)
+
+    @property
+    def whole_id(self) -> bool:
+        """The draft token is named among all V (no support of non-zero counts to name it in)."""
+        return not self.lattice
 
     def support_bits(self, v: int, k: int) -> int:
         return subset_bits(v, k) if self.names_subset else 0
@@ -63,9 +80,12 @@ class Layout:
         return size_bits(v) if self.sends_size else 0
 
     def distribution_bits(self, v: int, k: int, ell: int) -> int:
-        """The lattice index of the counts (32 V for float32, nothing for token ids alone)."""
+        """The lattice index of the counts (32 V for float32, nothing for token ids alone, q̂(x) in float64 for
+        split verification)."""
         if self.ids_only:
             return 0
+        if self.split:
+            return 64
         return 32 * v if self.float32 else lattice_bits(k, ell)
 
     def side_bits(self, v: int, k: int, ell: int) -> int:
@@ -74,24 +94,24 @@ class Layout:
 
     def token_bits(self, v: int, k: int, ell: int, nnz: int) -> int:
         """Exact payload bits of one draft token whose q̂ has ``nnz`` nonzero entries."""
-        return self.side_bits(v, k, ell) + bits_for(v if self.float32 or self.ids_only else nnz)
+        return self.side_bits(v, k, ell) + bits_for(v if self.whole_id else nnz)
 
     def token_bits_array(self, v: int, k: np.ndarray, ell: int, nnz: np.ndarray) -> np.ndarray:
         """:meth:`token_bits` over arrays of support sizes and nonzero counts (memoized per distinct K)."""
         uniq, inv = np.unique(np.asarray(k, dtype=np.int64), return_inverse=True)
         side = np.array([_side_bits(self, v, int(kk), ell) for kk in uniq.tolist()], dtype=np.float64)
-        whole = self.float32 or self.ids_only  # the token's id among all V
-        n = np.full(np.shape(k), v, dtype=np.float64) if whole else np.asarray(nnz, dtype=np.float64)
+        n = np.full(np.shape(k), v, dtype=np.float64) if self.whole_id else np.asarray(nnz, dtype=np.float64)
         token = np.frexp(n - 1.0)[1]  # bits_for(n) = (n - 1).bit_length()
         return side[inv.reshape(np.shape(k))] + token
 
     def min_token_bits(self, v: int, ell: int, k: int = 1) -> int:
-        """The fewest bits the budget rule can charge one draft token here (one nonzero count): the config
-        check, and the edge's test before it spends a forward on a draft that could not fit. Either accounting
-        charges it the same: at K = 1 the paper's 2 ceil(log2 V) is the wire's subset code plus K."""
-        if self.ids_only:
-            return bits_for(v)
-        kk = v if not (self.names_subset or self.float32) else (k if self.fixed_k else 1)
+        """The fewest bits one draft record can take here (one nonzero count): the config check, the edge's
+        test before it spends a forward on a draft that could not fit, and the wire's check of a payload's
+        length. Either accounting charges it the same: at K = 1 the paper's 2 ceil(log2 V) is the wire's
+        subset code plus K."""
+        if self.whole_id:
+            return self.side_bits(v, 0, ell) + bits_for(v)
+        kk = v if not self.names_subset else (k if self.fixed_k else 1)
         return self.side_bits(v, kk, ell)
 
     def charged_bits(self, v: int, k: int, ell: int, nnz: int, accounting: str = "exact") -> int:
@@ -116,8 +136,8 @@ class Layout:
         which cannot name a subset; the wire carries the real subset code plus K (docs/protocol.md)."""
         if self.float32:
             return 32.0 * v
-        if self.ids_only:
-            return float(bits_for(v))
+        if self.ids_only or self.split:
+            return float(self.distribution_bits(v, k, ell) + bits_for(v))
         if self.sends_size:
             support = 2.0 * size_bits(v)
         elif self.names_subset:
@@ -132,10 +152,12 @@ def _side_bits(layout: Layout, v: int, k: int, ell: int) -> int:
     return layout.side_bits(v, k, ell)
 
 
-FAMILIES = {"sqs": "a compressed q̂ (SQS)", "sd": "q in float32 (SD)", "tokens": "token ids alone"}
+FAMILIES = {"sqs": "a compressed q̂ (SQS)", "sd": "q in float32 (SD)", "tokens": "token ids alone",
+            "split": "q̂(x) alone, p down on rejection (DSSD)"}
 
 DENSE = Layout("dense", names_subset=False, sends_size=False, fixed_k=False)
 FIXED_K = Layout("fixed-k", names_subset=True, sends_size=False, fixed_k=True)
 VARIABLE_K = Layout("variable-k", names_subset=True, sends_size=True, fixed_k=False)
 FLOAT32 = Layout("float32", names_subset=False, sends_size=False, fixed_k=False, float32=True)
 TOKENS = Layout("tokens", names_subset=False, sends_size=False, fixed_k=False, ids_only=True)
+SPLIT = Layout("split", names_subset=False, sends_size=False, fixed_k=False, split=True)

@@ -126,7 +126,7 @@ class SchemeSpec:
 
     @property
     def lattice(self) -> bool:
-        return self.layout is not None and not (self.layout.float32 or self.layout.ids_only)
+        return self.layout is not None and self.layout.lattice
 
     def param_fields(self):
         return fields(self.params)
@@ -303,6 +303,9 @@ register(SchemeSpec("min-p", "min-p SQS", dict(color="tab:brown", marker="X"), M
                     select=sparsify.min_p, letter="M"))  # fmt: skip
 register(SchemeSpec("tokens", "token-only SD", dict(color="tab:red", marker="*"), build=TokenOnlyScheme, code=6,
                     layout=L.TOKENS, in_paper=False, vectorized=vectorized.TOKENS, letter="T"))  # fmt: skip
+register(SchemeSpec("split", "split verification (DSSD)", dict(color="tab:olive", marker="h"), build=TokenOnlyScheme,
+                    code=7, layout=L.SPLIT, aliases=("dssd",), in_paper=False, vectorized=vectorized.SPLIT,
+                    letter="D"))  # fmt: skip
 
 
 SchemeSettings = _settings_class()

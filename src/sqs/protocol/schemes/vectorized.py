@@ -157,5 +157,13 @@ class _Tokens:
         return np.maximum(1.0 - agree, 0.0), np.zeros(ch.rows)
 
 
+class _Split:
+    """Split verification (DSSD): the draft is drawn from q and accepted with min(1, p(x)/q(x)), exactly plain
+    SD's test against the unquantized q, so r = TV(q, p); no support is named (K = 0)."""
+
+    def rejection(self, ch, cell):
+        return ch.tv_qp, np.zeros(ch.rows)
+
+
 DENSE, TOP_K, THRESHOLD, TOP_P, MIN_P = _Dense(), _TopK(), _Threshold(), _TopP(), _MinP()
-FLOAT32, TOKENS = _Float32(), _Tokens()
+FLOAT32, TOKENS, SPLIT = _Float32(), _Tokens(), _Split()
