@@ -15,6 +15,7 @@ TOY_SCHEMES = [  # every speculative scheme at toy-vocabulary settings: the sess
     ("sd", {}),
     ("tokens", {}),
     ("split", {}),
+    ("tree", {"branch": 2}),
 ]
 
 

@@ -116,7 +116,7 @@ def test_a_schemes_params_rebuild_it(name):
     spec = get(name)
     built = {"k-sqs": {"k": 7, "ell": 33}, "c-sqs": {"beta": 0.02, "ell": 40, "alpha": 0.01, "eta": 0.3,
              "accounting": "paper"}, "top-p": {"top_p": 0.7, "ell": 21}, "min-p": {"min_p": 0.2, "ell": 22},
-             "qs": {"ell": 17}, "sd": {}, "tokens": {}, "split": {}}[spec.name]  # fmt: skip
+             "qs": {"ell": 17}, "sd": {}, "tokens": {}, "split": {}, "tree": {"branch": 5}}[spec.name]  # fmt: skip
     scheme = spec.make(**built)
     assert scheme.params() == built and set(built) == {f.name for f in spec.param_fields()}
     assert spec.make(**scheme.params()).params() == built
@@ -430,7 +430,7 @@ def test_settings_parse_back_or_name_the_expected_columns():
     with pytest.raises(ValueError, match=rf"^no scheme sweeps a column 'Q'; swept columns: {swept}$"):
         column_type("Q")
     with pytest.raises(ValueError, match=r"^unknown scheme 'nope'; valid: ar, sd, qs, dense, k-sqs, c-sqs, top-p, "
-                                         r"min-p, tokens, split, dssd$"):  # fmt: skip
+                                         r"min-p, tokens, split, dssd, tree, specexec$"):  # fmt: skip
         get("nope")
 
 
@@ -454,7 +454,7 @@ def test_register_subclasses_only_a_shared_runtime_and_takes_codes_0_to_15(scrat
 def test_making_a_scheme_names_what_is_wrong_exactly():
     for call, match in (
         (lambda: sqs.make_scheme("ar"), r"^unknown scheme 'ar'; valid schemes: sd, qs, dense, k-sqs, c-sqs, top-p, "
-                                        r"min-p, tokens, split, dssd$"),
+                                        r"min-p, tokens, split, dssd, tree, specexec$"),
         (lambda: get("ar").make(), r"^scheme 'ar' sends nothing to compress$"),
         (lambda: sqs.make_scheme("k-sqs", kk=3), r"^scheme 'k-sqs' takes parameters \['ell', 'k'\], got unknown "
                                                  r"\['kk'\]$"),

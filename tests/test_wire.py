@@ -23,9 +23,9 @@ def make_batch(name, params, v, n, seed):
     g = np.random.default_rng(seed)
     scheme = sqs.make_scheme(name, **params)
     drafts = []
-    for _ in range(n):
+    for i in range(n):
         q = g.dirichlet(np.full(v, 0.3))
-        c = scheme.compress(q)
+        c = scheme.node(q, i) if name == "tree" else scheme.compress(q)  # a tree's node i: its parent field
         drafts.append((c, c.sample(g)))
     return scheme, drafts
 
@@ -41,12 +41,13 @@ def test_roundtrip_every_scheme(scheme_params, v, n, seed):
     out = wire.decode_uplink(msg)
     assert out.payload_bits == payload_bits and out.num_bytes == len(msg)
     assert out.header.num_drafts == n and out.header.vocab_size == v
-    assert out.sends_q_hat == (name not in ("tokens", "split")) and out.header.carried is None
+    assert out.sends_q_hat == (name not in ("tokens", "split", "tree")) and out.header.carried is None
     for (c, tok), d in zip(drafts, out.drafts, strict=True):
         assert d.token == tok
-        if name in ("tokens", "split"):  # the id alone, or with q_hat(x): nothing else of q crosses the wire
+        if name in ("tokens", "split", "tree"):  # the id alone, with q_hat(x), or with its parent: nothing of q
             assert d.support.size == 0 and d.counts is None and d.weights is None
             assert d.q_value == (c.q_hat[tok] if name == "split" else None)  # the float64, bit for bit
+            assert d.parent == (-1 if name == "tree" else None)  # no parents sent: every node the root's child
             continue
         np.testing.assert_array_equal(d.support, c.support)
         np.testing.assert_array_equal(d.q_hat, c.q_hat)  # bit-identical distribution

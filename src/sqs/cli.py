@@ -61,6 +61,9 @@ def _bits(args: argparse.Namespace) -> int:
         if sp.layout is not None and (sp.layout.ids_only or sp.layout.split):  # the id (and q_hat(x)), no q_hat
             what = "the draft's id and q_hat(x) in float64" if sp.layout.split else "the draft's id alone"
             print(f"{sp.name:>7} {sp.layout.token_bits(v, 0, 0, 1):>14}  ({what})")
+        if sp.layout is not None and sp.layout.tree:
+            print(f"{sp.name:>7} {sp.layout.token_bits(v, 0, 0, 1):>14}  (a node's id, + ceil(log2(i + 1)) for node "
+                  "i's parent)")
     return 0
 
 

@@ -93,7 +93,7 @@ def check_scheme(scheme, sessions: int = 20_000, vocab_size: int = 5, tokens: in
             resampled += b.resampled
     gof = gof_test(counts, target.ravel(), alpha=alpha)
     # the faults are modelled on token-by-token verification of a q_hat: no power figure for another rule
-    modelled = tokens - 1 <= draft_len and rule == "token" and not scheme.spec.layout.ids_only
+    modelled = tokens - 1 <= draft_len and rule == "token" and not scheme.spec.layout.exact_match
     power = fault_power(scheme, slm, llm, temperature, tokens, sessions, alpha) if modelled else {}
     return CheckResult(gof, sessions, drafts, accepted, resampled, counts, target.ravel(), power)
 

@@ -307,8 +307,8 @@ class CausalLM:
             raise ValueError("score_many batches sessions of one model's weights")
         return score_many(sessions, contexts, continuations)
 
-    def _ensure(self, tokens: Sequence[int]) -> None:
-        tokens = [int(t) for t in tokens]
+    def _keep_shared(self, tokens: list[int]) -> int:
+        """Crop the cache to the longest prefix it shares with ``tokens``; that length."""
         if not tokens:
             raise ValueError("the context must hold at least one token")
         self.last_forward = None
@@ -316,8 +316,6 @@ class CausalLM:
         limit = min(len(tokens), len(self._ids))
         while common < limit and tokens[common] == self._ids[common]:
             common += 1
-        if common == len(tokens):
-            return
         if common < len(self._ids):
             if common == 0:
                 self.reset()
@@ -325,6 +323,13 @@ class CausalLM:
                 _crop(self._cache, common)
                 del self._ids[common:]
                 del self._logits[common:]
+        return common
+
+    def _ensure(self, tokens: Sequence[int]) -> None:
+        tokens = [int(t) for t in tokens]
+        common = self._keep_shared(tokens)
+        if common == len(tokens):
+            return
         new = tokens[common:]
         from transformers import DynamicCache
 
@@ -350,6 +355,52 @@ class CausalLM:
         self._ensure(full)
         start = len(context) - 1
         return np.stack(self._logits[start : len(full)]).astype(np.float64)
+
+    def score_tree(self, context: Sequence[int], tokens: Sequence[int], parents: Sequence[int]) -> np.ndarray:
+        """Logits after ``context`` and after each node of a token tree (``parents[i]``: node i's parent, -1 the
+        root), (n + 1, V), in one forward: the context's uncached tokens and the nodes, each node at position
+        len(context) - 1 + its depth and attending to the context and its own ancestors (a 4D additive mask).
+        The tree leaves the cache again: it keeps the context, and the accepted path is fed with the next call."""
+        torch = self._torch
+        context, tokens = [int(t) for t in context], [int(t) for t in tokens]
+        common = self._keep_shared(context)
+        suffix, n = context[common:], len(tokens)
+        if not suffix and not n:
+            return self._logits[len(context) - 1][None].astype(np.float64)
+        s, depth = len(suffix), []
+        for i, up in enumerate(parents):
+            if not -1 <= up < i:
+                raise ValueError(f"node {i}'s parent {up} is not the root (-1) or an earlier node")
+            depth.append(1 if up < 0 else depth[up] + 1)
+        dtype = next(self.model.parameters()).dtype
+        allowed = torch.zeros(s + n, common + s + n, dtype=torch.bool)
+        allowed[:, :common] = True
+        allowed[:s, common : common + s] = torch.tril(torch.ones(s, s, dtype=torch.bool))
+        allowed[s:, common : common + s] = True
+        for i in range(n):
+            node = i
+            while node >= 0:  # the node and its ancestors
+                allowed[s + i, common + s + node] = True
+                node = parents[node]
+        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+        positions = [common + j for j in range(s)] + [len(context) - 1 + d for d in depth]
+        from transformers import DynamicCache
+
+        if self._cache is None:
+            self._cache = DynamicCache()
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.tensor([suffix + tokens], device=self.device),
+                             attention_mask=mask[None, None].to(self.device),
+                             position_ids=torch.tensor([positions], device=self.device),
+                             **{self._cache_kw: self._cache}, use_cache=True)  # fmt: skip
+        self._cache = out.get(self._cache_kw, self._cache)
+        rows = _rows(out.logits[0, :, : self.vocab_size])
+        self._ids.extend(suffix)
+        self._logits.extend(rows[:s])
+        _crop(self._cache, common + s)  # the tree's keys and values leave the cache
+        self.forward_tokens += s + n
+        self.last_forward = (s + n, common)
+        return np.concatenate([self._logits[len(context) - 1][None], rows[s:]]).astype(np.float64)
 
 
 def score_many(lms: Sequence[CausalLM], contexts: Sequence[Sequence[int]],

@@ -49,6 +49,30 @@ class LanguageModel(Protocol):
     def describe(self) -> ModelInfo: ...
 
 
+def tree_logits(model: LanguageModel, context: Sequence[int], tokens: Sequence[int],
+                parents: Sequence[int]) -> np.ndarray:  # fmt: skip
+    """Logits after ``context`` (row 0) and after each node i of a token tree (row i + 1; ``parents[i]``: its
+    parent, -1 the root): the model's own one-forward ``score_tree`` where it has one (a 4D mask), else one
+    :meth:`LanguageModel.score_logits` along each leaf's path (every node lies on some leaf's path)."""
+    if hasattr(model, "score_tree"):
+        return model.score_tree(context, tokens, parents)
+    tokens, parents = [int(t) for t in tokens], [int(u) for u in parents]
+    has_child = {u for u in parents}
+    out = np.empty((len(tokens) + 1, model.vocab_size))
+    if not tokens:
+        out[0] = model.next_logits(context)
+    for leaf in [i for i in range(len(tokens)) if i not in has_child]:
+        path, node = [], leaf
+        while node >= 0:
+            path.append(node)
+            node = parents[node]
+        path.reverse()
+        rows = model.score_logits(context, [tokens[i] for i in path])
+        out[0] = rows[0]
+        out[[i + 1 for i in path]] = rows[1:]
+    return out
+
+
 class Tokenizer(Protocol):
     """Text to token ids and back; ``fingerprint``: the sha256 of its vocabulary (equal for equal ones)."""
 

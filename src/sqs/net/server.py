@@ -143,7 +143,7 @@ class Verifier:
                 ready.append((i, cloud.prepare(body), t0))
             except Exception as exc:
                 out[i] = exc
-        batchable = [r for r in ready if items[r[0]][0].model.batchable]
+        batchable = [r for r in ready if items[r[0]][0].model.batchable and not r[1].layout.tree]  # trees alone
         logits = {}
         if len(batchable) > 1:
             try:
@@ -160,7 +160,7 @@ class Verifier:
             cloud = items[i][0]
             try:
                 if i not in logits:
-                    logits[i] = cloud.model.score_logits(cloud.tokens, msg.tokens)
+                    logits[i] = cloud.score(msg)
                     self.stats.forwards += 1
                 out[i] = cloud.finish(msg, logits[i], time.perf_counter() - t0)
             except Exception as exc:

@@ -100,6 +100,34 @@ def verify_match(draft_tokens, p: np.ndarray, rng: np.random.Generator) -> tuple
     return tokens.size, sample_probs(p[tokens.size], rng)
 
 
+def verify_tree(tokens, parents, p: np.ndarray, rng: np.random.Generator) -> tuple[list[int], int]:
+    """Walk a token tree by the cloud's own draws (SpecExec's exact walk for a deterministic tree): from the root,
+    draw y from p at the current node; if a child of it is y, move there and draw again, else y is the next
+    token. ``parents[i]`` is node i's parent (-1: the root); ``p`` is (n + 1, V): row 0 after the context, row
+    i + 1 after node i. Every emitted token is a draw from p after the text before it, so the text follows p
+    whatever the tree. Returns (the accepted nodes, root to deepest, and the next token)."""
+    tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+    parents = np.asarray(parents, dtype=np.int64).reshape(-1)
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] != tokens.size + 1 or parents.size != tokens.size:
+        raise ValueError(f"need p (n+1, V) and n parents for n={tokens.size} nodes, got {p.shape}, {parents.size}")
+    children: dict[int, dict[int, int]] = {}
+    for i, (x, up) in enumerate(zip(tokens.tolist(), parents.tolist(), strict=True)):
+        _check_token(x, p.shape[1])
+        if not -1 <= up < i:
+            raise ValueError(f"node {i}'s parent {up} is not the root (-1) or an earlier node")
+        children.setdefault(up, {}).setdefault(x, i)  # the first of equal siblings: the others are never reached
+    path: list[int] = []
+    node = -1
+    while True:
+        y = sample_probs(p[node + 1], rng)
+        nxt = children.get(node, {}).get(y)
+        if nxt is None:
+            return path, y
+        path.append(nxt)
+        node = nxt
+
+
 def block_weights(draft_tokens, q_hat: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Block verification's two sequences for one draft block (Sun et al., Algorithm 2).
 

@@ -6,9 +6,9 @@ Uplink (edge -> cloud), one message per batch, big-endian::
     0      1     magic 0xC5
     1      1     version (high 4 bits, = 1) | scheme code (low 4 bits, declared per scheme in
                  sqs.protocol.schemes.registry: 0 dense, 1 top-k, 2 threshold/C-SQS, 3 top-p, 4 float32,
-                 5 min-p, 6 token ids alone, 7 split verification)
+                 5 min-p, 6 token ids alone, 7 split verification, 8 token tree)
     2      4     V, vocabulary size (uint32)
-    6      2     ell, lattice resolution (uint16; 0 for float32, token ids and split verification)
+    6      2     ell, lattice resolution (uint16; 0 for float32, token ids, split verification and trees)
     8      4     K for top-k; for split verification 1 + the token the edge drew after the last round's
                  rejection (0: none; the cloud learns it here); 0 for the other schemes (uint32)
     12     2     L, number of draft tokens (uint16)
@@ -26,14 +26,17 @@ Draft record, in order, each a fixed-width unsigned field:
 - float32: V float32 probabilities (32 V bits) then the token id in ceil(log2 V) bits;
 - token ids alone: the token id in ceil(log2 V) bits, nothing else (the cloud verifies by exact match);
 - split verification: the token id in ceil(log2 V) bits, then q_hat(x) as an IEEE float64 (64 bits), the
-  value the draft was drawn with, in (0, 1].
+  value the draft was drawn with, in (0, 1];
+- token tree, node i (0-based): 1 + its parent's index (0: the root) in ceil(log2(i + 1)) bits, then its id
+  in ceil(log2 V) bits; a parent is always an earlier node.
 
 A message is ``18 + ceil(payload_bits / 8)`` bytes. The payload bits of a token are exactly
 ``Compressed.bits``; the bit budget B of the batch-length rule counts payload bits (as the paper's
 sum of b_n does), not the fixed header.
 
 Downlink (cloud -> edge), 10 bytes: magic 0xD5, version 1, number accepted (uint16), next token
-(uint32), CRC-16/CCITT of the first 8 bytes. After a rejection under split verification the cloud sends
+(uint32), CRC-16/CCITT of the first 8 bytes; for a token tree the count is 1 + the deepest accepted node
+(0: none; the edge reads the path off the parents it sent). After a rejection under split verification the cloud sends
 instead the rejected position's logits: magic 0xD6, version 1, number accepted (uint16), width w (uint8: 4,
 float32, when the logits are float32 values, as a model's are; else 8), V (uint32), V big-endian IEEE
 values of w bytes, CRC-32 of all before it; the edge applies the same float64 temperature to them and
@@ -219,6 +222,7 @@ class DecodedDraft:
     token: int
     weights: np.ndarray | None = None
     q_value: float | None = None  # split verification: q_hat(token), all the cloud knows of q_hat
+    parent: int | None = None  # a tree node's parent (-1: the root)
 
     @cached_property
     def q_hat(self) -> np.ndarray:
@@ -246,6 +250,11 @@ class UplinkMessage:
         return self.layout.sends_q_hat
 
     @property
+    def parents(self) -> np.ndarray:
+        """A tree's parent of each node (-1: the root)."""
+        return np.array([d.parent for d in self.drafts], dtype=np.int64)
+
+    @property
     def q_values(self) -> np.ndarray:
         """Split verification: each draft's q_hat(x)."""
         return np.array([d.q_value for d in self.drafts], dtype=np.float64)
@@ -265,9 +274,11 @@ def encode_uplink(
     fixed_k: int,
     drafts: Sequence[tuple[Compressed, int]],
     carried: int | None = None,
+    parents: Sequence[int] | None = None,
 ) -> bytes:
     """Serialize one batch: the header and, per draft, its compressed distribution and token; ``carried``: split
-    verification's token drawn by the edge after the last round's rejection."""
+    verification's token drawn by the edge after the last round's rejection; ``parents``: a tree's parent of
+    each node (-1: the root; None: every node a child of the root)."""
     lay = _layout(scheme_code)
     if lay is None:
         raise ValueError(f"unknown scheme code {scheme_code}; known: {sorted(wire_codes())}")
@@ -277,11 +288,18 @@ def encode_uplink(
         if not lay.split or not 0 <= carried < vocab_size:
             raise ValueError(f"a carried token ({carried}) goes up only under split verification, within V")
         fixed_k = carried + 1
+    if parents is not None and (not lay.tree or len(parents) != len(drafts)):
+        raise ValueError(f"parents ({len(parents)}) go up only with a tree, one a node ({len(drafts)} drafts)")
     w = BitWriter()
-    for comp, token in drafts:
+    for i, (comp, token) in enumerate(drafts):
         if comp.vocab_size != vocab_size:
             raise ValueError(f"draft over V={comp.vocab_size} in a message for V={vocab_size}")
-        if lay.ids_only or lay.split:
+        if lay.tree:
+            up = -1 if parents is None else int(parents[i])
+            if not -1 <= up < i:
+                raise ValueError(f"node {i}'s parent {up} is not the root (-1) or an earlier node")
+            w.write(up + 1, lay.parent_bits(i))
+        if lay.ids_only or lay.split or lay.tree:
             if not 0 <= token < vocab_size:
                 raise ValueError(f"token {token} outside V={vocab_size}")
             w.write(token, bits_for(vocab_size))
@@ -359,7 +377,7 @@ def decode_uplink(data: bytes, limits: DecodeLimits = NO_LIMITS) -> UplinkMessag
     header = UplinkHeader(code, v, ell, fixed_k, n, carried)
     r = BitReader(payload)
     budget = [limits.max_work]
-    drafts = [_read_draft(r, header, lay, limits, budget) for _ in range(n)]
+    drafts = [_read_draft(r, header, lay, limits, budget, i) for i in range(n)]
     r.finish()
     payload_bits = 8 * len(payload) - r.remaining
     return UplinkMessage(header, drafts, payload_bits, len(data))
@@ -389,17 +407,21 @@ def _charge(budget: list[float], lay: Layout, v: int, k: int, ell: int) -> None:
         raise WireFormatError(f"message exceeds this receiver's decoding work limit (a draft with K={k}, ell={ell})")
 
 
-def _read_draft(r: BitReader, h: UplinkHeader, lay: Layout, limits: DecodeLimits, budget: list[float]) -> DecodedDraft:
+def _read_draft(r: BitReader, h: UplinkHeader, lay: Layout, limits: DecodeLimits, budget: list[float],
+                index: int) -> DecodedDraft:  # fmt: skip
     v, ell = h.vocab_size, h.ell
-    if lay.ids_only or lay.split:
+    if lay.ids_only or lay.split or lay.tree:
         _charge(budget, lay, v, 1, ell)
+        parent = r.read(lay.parent_bits(index)) - 1 if lay.tree else None
+        if parent is not None and parent >= index:
+            raise WireFormatError(f"node {index}'s parent {parent} is not the root or an earlier node")
         token = r.read(bits_for(v))
         if token >= v:
             raise WireFormatError(f"draft token {token} outside V={v}")
         qx = struct.unpack(">d", r.read(64).to_bytes(8, "big"))[0] if lay.split else None
         if qx is not None and not 0.0 < qx <= 1.0:
             raise WireFormatError(f"draft token {token} sent with q_hat = {qx}, expected a probability in (0, 1]")
-        return DecodedDraft(v, np.empty(0, dtype=np.int64), None, 0, token, q_value=qx)
+        return DecodedDraft(v, np.empty(0, dtype=np.int64), None, 0, token, q_value=qx, parent=parent)
     if lay.float32:
         _charge(budget, lay, v, v, ell)
         raw = r.read(32 * v).to_bytes(4 * v, "big")

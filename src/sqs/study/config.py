@@ -105,6 +105,7 @@ class Decode:
     ell: int = 100
     alpha: float = 0.0005
     accounting: str = "exact"
+    branch: int = 2  # a token tree's children per expanded node
     scheme_state: str = "cell"
     verify: str = "token"  # the cloud's verification rule: token by token, or the block as a whole
     seed: int = 0

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sqs.models.interface import tree_logits
 from sqs.protocol import wire
 from sqs.protocol.probs import softmax_temperature
-from sqs.protocol.verify import rejection_probability, verify_match, verify_rule, verify_split
+from sqs.protocol.verify import rejection_probability, verify_match, verify_rule, verify_split, verify_tree
 from sqs.system.compute import forward_of
 
 
@@ -37,21 +38,28 @@ class Verdict:
 
 
 def verify_uplink(msg: wire.UplinkMessage, p: np.ndarray, rng: np.random.Generator, rule: str = "token"
-                  ) -> tuple[int, int | None, np.ndarray | None, np.ndarray]:  # fmt: skip
-    """Verify a decoded uplink against the LLM's ``p`` (L+1, V): drafts sent with a q_hat by ``rule``, token ids
-    alone by exact match, split drafts by their q_hat(x) (next token None after a rejection: the edge draws it).
-    Returns (accepted, next token, q_hat or None, each draft's rejection probability: TV(q_hat_n, p_n), or given
-    the draft 1 - p_n(x_n) for token ids, 1 - min(1, p_n(x_n)/q_hat_n(x_n)) for split drafts)."""
+                  ) -> tuple[list[int], int | None, np.ndarray | None, np.ndarray]:  # fmt: skip
+    """Verify a decoded uplink against the LLM's ``p`` ((L+1, V): after the text and each draft, or each node of
+    a tree): drafts sent with a q_hat by ``rule``, token ids alone by exact match, a tree by its walk, split drafts
+    by their q_hat(x) (next token None after a rejection: the edge draws it). Returns (the accepted drafts'
+    indices, next token, q_hat or None, each draft's rejection probability: TV(q_hat_n, p_n), or given the draft
+    1 - p_n(x_n) for token ids and tree nodes (p at the node's parent), 1 - min(1, p_n(x_n)/q_hat_n(x_n)) for
+    split drafts)."""
     drafts = msg.tokens
+    if msg.layout.tree:
+        path, token = verify_tree(drafts, msg.parents, p, rng)
+        return path, token, None, 1.0 - p[msg.parents + 1, drafts]
     if msg.layout.split:
         n_acc, token = verify_split(drafts, msg.q_values, p, rng)
-        return n_acc, token, None, 1.0 - np.minimum(1.0, p[np.arange(len(drafts)), drafts] / msg.q_values)
-    if not msg.sends_q_hat:
+        rejection, q_hat = 1.0 - np.minimum(1.0, p[np.arange(len(drafts)), drafts] / msg.q_values), None
+    elif not msg.sends_q_hat:
         n_acc, token = verify_match(drafts, p, rng)
-        return n_acc, token, None, 1.0 - p[np.arange(len(drafts)), drafts]
-    q_hat = msg.q_hat()
-    n_acc, token = verify_rule(rule)(drafts, q_hat, p, rng)
-    return n_acc, token, q_hat, rejection_probability(q_hat, p[: len(drafts)])
+        rejection, q_hat = 1.0 - p[np.arange(len(drafts)), drafts], None
+    else:
+        q_hat = msg.q_hat()
+        n_acc, token = verify_rule(rule)(drafts, q_hat, p, rng)
+        rejection = rejection_probability(q_hat, p[: len(drafts)])
+    return list(range(n_acc)), token, q_hat, rejection
 
 
 class Cloud:
@@ -85,7 +93,14 @@ class Cloud:
     def handle(self, uplink: bytes) -> Verdict:
         t0 = time.perf_counter()
         msg = self.prepare(uplink)
-        return self.finish(msg, self.model.score_logits(self.tokens, msg.tokens), time.perf_counter() - t0)
+        return self.finish(msg, self.score(msg), time.perf_counter() - t0)
+
+    def score(self, msg: wire.UplinkMessage) -> np.ndarray:
+        """The LLM's logits for a decoded uplink: after the text and each draft (a chain), or each node (a tree:
+        one forward with a tree mask where the model has one)."""
+        if msg.layout.tree:
+            return tree_logits(self.model, self.tokens, msg.tokens, msg.parents.tolist())
+        return self.model.score_logits(self.tokens, msg.tokens)
 
     def prepare(self, uplink: bytes) -> wire.UplinkMessage:
         """Decode and check one uplink (the part of :meth:`handle` before the LLM call)."""
@@ -113,13 +128,16 @@ class Cloud:
         drafts = msg.tokens
         p = softmax_temperature(logits, self.temperature)
         shape = forward_of(self.model, len(drafts) + 1, len(self.tokens) - 1)  # the drafts and the last token
-        n_acc, token, q_hat, rejection = verify_uplink(msg, p, self.rng, self.rule)
-        self.tokens.extend(int(t) for t in drafts[:n_acc])
+        accepted, token, q_hat, rejection = verify_uplink(msg, p, self.rng, self.rule)
+        n_acc = len(accepted)
+        self.tokens.extend(int(drafts[i]) for i in accepted)
         if token is None:  # split verification rejected draft n_acc: its logits go down, the edge draws
             message, token, self.awaiting = wire.encode_logits_downlink(n_acc, logits[n_acc]), -1, True
         else:
-            self.tokens.append(token)
-            message = wire.encode_downlink(n_acc, token)
+            self.tokens.append(token)  # a tree's verdict names its deepest accepted node (+ 1), a chain's the count
+            message = wire.encode_downlink(accepted[-1] + 1 if msg.layout.tree and accepted else n_acc, token)
+        if msg.layout.tree:  # the record's p per draft: the law at each node's own position
+            p = p[msg.parents + 1]
         elapsed = spent_s + time.perf_counter() - t0  # the bookkeeping below is measurement, not cloud work
         return Verdict(
             message=message,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ class DraftBatch:
     ell: int | None = None
     forwards: list[tuple[int, int]] = field(default_factory=list)  # SLM calls: (new tokens, cached tokens)
     supports: list[int] = field(default_factory=list)  # support size of every compress, the unsent one too
+    parents: list[int] | None = None  # a token tree: each node's parent (-1: the root)
 
     @property
     def payload_bits(self) -> int:
@@ -96,6 +99,8 @@ class Edge:
             if isinstance(self.scheme, LatticeScheme):
                 self.scheme.ell = plan.ell
         budget = BitBudget(self._bit_limit, cap)
+        if self.scheme.spec.layout.tree:
+            return self._draft_tree(budget, cap, rate_bps, time.perf_counter() - t_plan)
         self.scheme.begin_batch()
         context = list(self.tokens)
         drafts: list[tuple[Compressed, int]] = []
@@ -144,6 +149,54 @@ class Edge:
         return DraftBatch(message, [t for _, t in drafts], [c for c, _ in drafts], qs, model_s, protocol_s, confs,
                           rate_bps, getattr(self.scheme, "ell", None), forwards, supports)  # fmt: skip
 
+    def _draft_tree(self, budget: BitBudget, cap: int, rate_bps: float | None, protocol_s: float) -> DraftBatch:
+        """A token tree of at most ``cap`` nodes within the bit budget, grown best first by the draft's path
+        probability (SpecExec): a node is expanded (one SLM call on its path) only when its path is the most
+        probable thing left, and each expansion offers its ``branch`` most probable children. Ties go to the
+        earlier entry, so the tree is a function of the draft's logits."""
+        tree, v = self.scheme, self.model.vocab_size
+        least = tree.min_charge(v)
+        tokens: list[int] = []
+        parents: list[int] = []
+        comps: list[Compressed] = []
+        qs: list[np.ndarray] = []
+        paths: dict[int, list[int]] = {-1: []}
+        forwards: list[tuple[int, int]] = []
+        model_s, order = 0.0, 0
+        heap: list = [(0.0, order, -1, None)]  # (-log path probability, order, node to expand | parent, child)
+        while heap and len(tokens) < cap and budget.fits(least):
+            cost, _, node, child = heapq.heappop(heap)
+            t0 = time.perf_counter()
+            if child is None:  # expand ``node``: its children become candidates
+                context = self.tokens + paths[node]
+                q = softmax_temperature(self.model.next_logits(context), self.temperature)
+                t1 = time.perf_counter()
+                forwards.append(forward_of(self.model, 1, len(context) - 1))
+                for x, qx in tree.children(q):
+                    order += 1
+                    heapq.heappush(heap, (cost - math.log(qx), order, node, (x, q)))
+                model_s += t1 - t0
+                protocol_s += time.perf_counter() - t1
+                continue
+            x, q = child
+            comp = tree.node(q, len(tokens))
+            if not budget.admit(comp.charge):
+                protocol_s += time.perf_counter() - t0
+                break
+            tokens.append(x)
+            parents.append(node)
+            comps.append(comp)
+            qs.append(q)
+            paths[len(tokens) - 1] = [*paths[node], x]
+            order += 1
+            heapq.heappush(heap, (cost, order, len(tokens) - 1, None))
+            protocol_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        message = wire.encode_uplink(tree.code, v, 0, 0, list(zip(comps, tokens, strict=True)), parents=parents)
+        protocol_s += time.perf_counter() - t0
+        return DraftBatch(message, tokens, comps, qs, model_s, protocol_s, [float(c.q_hat.max()) for c in comps],
+                          rate_bps, None, forwards, [0] * len(tokens), parents)  # fmt: skip
+
     def predraft(self, batch: DraftBatch) -> tuple[float, bool, tuple[int, int], int]:
         """One more SLM step while ``batch`` is being verified (preemptive drafting).
 
@@ -182,6 +235,18 @@ class Edge:
         v = self.model.vocab_size
         down = wire.decode_verdict(downlink, v)
         num_accepted, token = down.num_accepted, down.token
+        if batch.parents is not None:  # a tree's verdict names the deepest accepted node (+ 1): read its path
+            if num_accepted > len(batch.tokens) or token is None or token >= v:
+                raise wire.WireFormatError(f"downlink names node {num_accepted - 1} of a tree of {len(batch.tokens)}"
+                                           f", token {token}")  # fmt: skip
+            path, node = [], num_accepted - 1
+            while node >= 0:
+                path.append(node)
+                node = batch.parents[node]
+            self.tokens.extend(batch.tokens[i] for i in reversed(path))
+            self.tokens.append(token)
+            self.resample_s, self.guess = 0.0, None
+            return len(path), token
         split = self.scheme.spec.layout.split
         rejected = num_accepted < len(batch.tokens)
         if num_accepted > len(batch.tokens) or (token is not None and token >= v) or (split and rejected) != (

@@ -180,10 +180,11 @@ def run_session(
 
 
 def _check_session(edge: Edge, cloud, preemptive: bool, compute: ComputeProfile) -> None:
-    if preemptive and (edge.policy is not None or edge.scheme.stateful):
+    if preemptive and (edge.policy is not None or edge.scheme.stateful or edge.scheme.spec.layout.tree):
         raise ValueError(
-            "preemptive drafting needs no drafting policy and a stateless scheme (not one like c-sqs, whose "
-            f"threshold checkpoint spans one batch); got policy={edge.policy is not None}, scheme={edge.scheme.name}"
+            "preemptive drafting needs no drafting policy and a stateless chain scheme (not one like c-sqs, whose "
+            f"threshold checkpoint spans one batch, nor a tree); got policy={edge.policy is not None}, "
+            f"scheme={edge.scheme.name}"
         )
     if cloud.remote and (preemptive or not compute.measured):
         raise ValueError("a remote cloud is timed by the clock: no preemptive drafting and no compute profile")

@@ -7,7 +7,9 @@
 - ``c-sqs``: threshold support ``q >= beta`` with the online conformal update (paper section 3);
 - ``top-p``: nucleus support of mass ``top_p`` (an extra, not in the paper);
 - ``sd``: no compression, float32 probabilities on the wire (plain speculative decoding);
-- ``tokens``: no distribution at all, the draft token's id alone, verified by exact match.
+- ``tokens``: no distribution at all, the draft token's id alone, verified by exact match;
+- ``split`` (alias ``dssd``): the id and q_hat(x) in float64, the logits down after a rejection (DSSD);
+- ``tree`` (alias ``specexec``): a tree of token ids with their parents' indices, walked by the cloud's draws.
 """
 
 from sqs.protocol.schemes.compress import (

@@ -328,4 +328,54 @@ class TokenOnlyScheme(_Unparameterized):
         )
 
 
-Scheme = LatticeScheme | Float32Scheme | TokenOnlyScheme
+class TreeScheme(_Unparameterized):
+    """A tree of token ids (SpecExec; SpecEdge sends ids, positions and parents): the edge expands, best first
+    by the draft's path probability, each node into its ``branch`` most probable children, and sends every
+    node's id and its parent's index; the cloud scores the whole tree in one forward and walks it by its own
+    draws from p (:func:`sqs.protocol.verify.verify_tree`), exact at every T with no q on the wire. The edge
+    grows the tree (:meth:`sqs.system.edge.Edge.draft`); this class names the children and prices a node."""
+
+    def __init__(self, branch: int = 2) -> None:
+        self.branch = _check_int("branch", branch, 1, 64)
+
+    def params(self) -> dict:
+        return {"branch": self.branch}
+
+    def min_charge(self, vocab_size: int) -> int:
+        return self.spec.layout.min_token_bits(vocab_size, 0)
+
+    def children(self, q: np.ndarray) -> list[tuple[int, float]]:
+        """The ``branch`` most probable tokens of q with positive probability, most probable first (lowest id
+        among equals), with their probabilities."""
+        q = np.asarray(q, dtype=np.float64)
+        b = min(self.branch, q.size)
+        top = np.argpartition(-q, b - 1)[:b] if b < q.size else np.arange(q.size)
+        top = top[np.lexsort((top, -q[top]))]
+        return [(int(t), float(q[t])) for t in top if q[t] > 0]
+
+    def node(self, q: np.ndarray, index: int) -> Compressed:
+        """Node ``index`` of a tree, a child of the node whose next-token law is ``q``: its parent field and id."""
+        v, layout = q.size, self.spec.layout
+        return Compressed(
+            vocab_size=v,
+            support=np.empty(0, dtype=np.int64),  # no support is named (K = 0)
+            counts=None,
+            ell=0,
+            support_bits=layout.parent_bits(index),  # the node's place in the tree: its parent's index
+            size_bits=0,
+            lattice_bits=0,
+            token_bits=bits_for(v),
+            dropped_mass=0.0,
+            paper_bits=layout.paper_bits(v, 0, 0),
+            weights=np.asarray(q, dtype=np.float64),  # the law at the node's position; never sent
+        )
+
+    def compress(self, q: np.ndarray) -> Compressed:
+        """A tree's first node (a child of the root), after naming q's children: one node's protocol work."""
+        q = np.asarray(q, dtype=np.float64)
+        if not self.children(q):
+            raise ValueError("cannot draft from a distribution without positive mass")
+        return self.node(q, 0)
+
+
+Scheme = LatticeScheme | Float32Scheme | TokenOnlyScheme | TreeScheme

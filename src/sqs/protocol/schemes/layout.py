@@ -52,21 +52,35 @@ class Layout:
     float32: bool = False  # V float32 probabilities instead of a lattice
     ids_only: bool = False  # the token id alone: no distribution at all
     split: bool = False  # the token id and q̂(x) alone; the cloud sends p down after a rejection (DSSD)
+    tree: bool = False  # a tree of token ids, each with its parent's index (SpecExec, SpecEdge)
 
     @property
     def family(self) -> str:
         """What goes up for a draft, as the study of the field's answers groups schemes (:data:`FAMILIES`)."""
+        if self.tree:
+            return "tree"
         return "tokens" if self.ids_only else "split" if self.split else "sd" if self.float32 else "sqs"
 
     @property
     def lattice(self) -> bool:
         """q̂ is a point of Algorithm 2's lattice, named by its support and index."""
-        return not (self.float32 or self.ids_only or self.split)
+        return not (self.float32 or self.ids_only or self.split or self.tree)
 
     @property
     def sends_q_hat(self) -> bool:
-        """The cloud rebuilds the whole q̂ (and may verify by any rule); token ids and split drafts carry none."""
-        return not (self.ids_only or self.split)
+        """The cloud rebuilds the whole q̂ (and may verify by any rule); token ids, trees and split drafts carry
+        none."""
+        return not (self.ids_only or self.split or self.tree)
+
+    @property
+    def exact_match(self) -> bool:
+        """Drafts kept while the cloud's own draws from p agree (token ids, trees), not by min(1, p/q̂)."""
+        return self.ids_only or self.tree
+
+    def parent_bits(self, index: int) -> int:
+        """A tree node's parent field: node ``index``'s parent is the root or one of the ``index`` nodes before
+        it, ceil(log2(index + 1)) bits (0 for the first node); 0 for every other layout."""
+        return bits_for(index + 1) if self.tree else 0
 
     @property
     def whole_id(self) -> bool:
@@ -82,7 +96,7 @@ class Layout:
     def distribution_bits(self, v: int, k: int, ell: int) -> int:
         """The lattice index of the counts (32 V for float32, nothing for token ids alone, q̂(x) in float64 for
         split verification)."""
-        if self.ids_only:
+        if self.ids_only or self.tree:
             return 0
         if self.split:
             return 64
@@ -136,7 +150,7 @@ class Layout:
         which cannot name a subset; the wire carries the real subset code plus K (docs/protocol.md)."""
         if self.float32:
             return 32.0 * v
-        if self.ids_only or self.split:
+        if self.ids_only or self.split or self.tree:
             return float(self.distribution_bits(v, k, ell) + bits_for(v))
         if self.sends_size:
             support = 2.0 * size_bits(v)
@@ -153,7 +167,7 @@ def _side_bits(layout: Layout, v: int, k: int, ell: int) -> int:
 
 
 FAMILIES = {"sqs": "a compressed q̂ (SQS)", "sd": "q in float32 (SD)", "tokens": "token ids alone",
-            "split": "q̂(x) alone, p down on rejection (DSSD)"}
+            "split": "q̂(x) alone, p down on rejection (DSSD)", "tree": "a tree of token ids (SpecExec)"}
 
 DENSE = Layout("dense", names_subset=False, sends_size=False, fixed_k=False)
 FIXED_K = Layout("fixed-k", names_subset=True, sends_size=False, fixed_k=True)
@@ -161,3 +175,4 @@ VARIABLE_K = Layout("variable-k", names_subset=True, sends_size=True, fixed_k=Fa
 FLOAT32 = Layout("float32", names_subset=False, sends_size=False, fixed_k=False, float32=True)
 TOKENS = Layout("tokens", names_subset=False, sends_size=False, fixed_k=False, ids_only=True)
 SPLIT = Layout("split", names_subset=False, sends_size=False, fixed_k=False, split=True)
+TREE = Layout("tree", names_subset=False, sends_size=False, fixed_k=False, tree=True)

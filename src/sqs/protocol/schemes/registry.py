@@ -27,6 +27,7 @@ from sqs.protocol.schemes.compress import (
     TokenOnlyScheme,
     TopKScheme,
     TopPScheme,
+    TreeScheme,
 )
 
 
@@ -92,6 +93,11 @@ class MinPParams(DenseParams):
 
     def __post_init__(self) -> None:
         _check_fraction("min_p", self.min_p)
+
+
+@dataclass(frozen=True)
+class TreeParams:
+    branch: int = _p(2, "children of each node the edge's tree expands (its most probable)")
 
 
 # between a setting's parameters: not "," (Snakemake's cluster jobs name their wildcards as a comma list)
@@ -306,6 +312,8 @@ register(SchemeSpec("tokens", "token-only SD", dict(color="tab:red", marker="*")
 register(SchemeSpec("split", "split verification (DSSD)", dict(color="tab:olive", marker="h"), build=TokenOnlyScheme,
                     code=7, layout=L.SPLIT, aliases=("dssd",), in_paper=False, vectorized=vectorized.SPLIT,
                     letter="D"))  # fmt: skip
+register(SchemeSpec("tree", "token tree (SpecExec)", dict(color="tab:pink", marker="1"), TreeParams, TreeScheme,
+                    code=8, layout=L.TREE, aliases=("specexec",), in_paper=False, letter="R"))  # fmt: skip
 
 
 SchemeSettings = _settings_class()

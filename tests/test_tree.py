@@ -1,0 +1,159 @@
+"""Token trees (SpecExec): the edge's best-first tree, its wire layout, the cloud's walk and its tree forward."""
+
+import heapq
+import math
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from tests.conftest import LAW_ALPHA
+
+import sqs
+from sqs.lossless.harness import check_scheme
+from sqs.models.interface import tree_logits
+from sqs.models.toy import MarkovLM, random_pair
+from sqs.protocol import wire
+from sqs.protocol.enumerative import bits_for
+from sqs.protocol.probs import softmax_temperature
+from sqs.protocol.verify import verify_tree
+from sqs.system.cloud import Cloud
+from sqs.system.edge import Edge
+from sqs.system.session import run_session
+
+
+def _best_paths(slm: MarkovLM, start: int, branch: int, cap: int, temperature: float) -> set[tuple[int, ...]]:
+    """Brute force: every path of the draft's top-``branch`` children up to depth ``cap``, the ``cap`` most probable
+    (the best-first tree must hold exactly these: a path is never more probable than its prefix)."""
+    q = softmax_temperature(slm.table, temperature)
+    tree = sqs.make_scheme("tree", branch=branch)
+    out, frontier = [], [((), start, 0.0)]
+    while frontier:
+        path, last, logp = frontier.pop()
+        if len(path) == cap:
+            continue
+        for x, qx in tree.children(q[last]):
+            out.append((logp + math.log(qx), (*path, x)))
+            frontier.append(((*path, x), x, logp + math.log(qx)))
+    return {p for _, p in heapq.nlargest(cap, out)}
+
+
+@pytest.mark.parametrize("branch,cap", [(1, 4), (2, 5), (3, 6)])
+def test_the_edges_tree_holds_the_most_probable_paths_and_prices_each_node(branch, cap):
+    slm, _ = random_pair(12, np.random.default_rng(branch), 0.3)
+    edge = Edge(slm, sqs.make_scheme("tree", branch=branch), 1.5, 10**6, cap, np.random.default_rng(0))
+    edge.start([0])
+    batch = edge.draft(wanted=cap + 1)
+    paths = []
+    for i, up in enumerate(batch.parents):
+        assert -1 <= up < i
+        paths.append((*(paths[up] if up >= 0 else ()), batch.tokens[i]))
+    assert set(paths) == _best_paths(slm, 0, branch, cap, 1.5) and len(paths) == cap
+    assert branch == 1 or any(batch.parents.count(u) > 1 for u in set(batch.parents))  # it branches
+    assert [c.bits for c in batch.compressed] == [bits_for(12) + bits_for(i + 1) for i in range(cap)]
+    assert len(batch.forwards) <= cap  # an SLM call only for a node whose children were wanted
+    msg = wire.decode_uplink(batch.message)
+    assert msg.parents.tolist() == batch.parents and msg.tokens.tolist() == batch.tokens
+    assert msg.payload_bits == sum(c.bits for c in batch.compressed)
+
+
+def test_the_walk_emits_the_clouds_own_draws():
+    """verify_tree's next token after the root follows p whatever the tree; the accepted node is the child
+    drawn. 20,000 walks of a one-level tree against p at 5 binomial sd, and the path's law over two levels."""
+    rng = np.random.default_rng(1)
+    p = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [0.6, 0.2, 0.2], [1 / 3, 1 / 3, 1 / 3]])
+    tokens, parents = [0, 1, 2], [-1, -1, 0]  # root -> 0 (-> 2), root -> 1
+    counts = np.zeros((3, 4))  # (first emitted token, outcome)
+    for _ in range(20_000):
+        path, y = verify_tree(tokens, parents, p, rng)
+        walked = [tokens[i] for i in path] + [y]
+        counts[walked[0], min(len(path), 3)] += 1
+    first = counts.sum(axis=1) / 20_000
+    assert np.all(np.abs(first - p[0]) <= 5 * np.sqrt(p[0] * (1 - p[0]) / 20_000))
+    # the root's child 0 is accepted w.p. 0.5, then its child 2 w.p. 0.8 (p after node 0, row 1)
+    assert abs(counts[0, 2] / 20_000 - 0.5 * 0.8) <= 5 * np.sqrt(0.4 * 0.6 / 20_000)
+    assert counts[2].sum() == counts[2, 0]  # 2 is no child of the root: emitted, nothing accepted
+    with pytest.raises(ValueError, match=r"^node 1's parent 1 is not the root \(-1\) or an earlier node$"):
+        verify_tree([0, 1], [-1, 1], p[:3], rng)
+
+
+def test_a_forged_tree_is_refused_before_work():
+    tree = sqs.make_scheme("tree")
+    q = np.full(10, 0.1)
+    good = wire.encode_uplink(tree.code, 10, 0, 0, [(tree.node(q, i), i) for i in range(3)], parents=[-1, 0, 0])
+    assert wire.decode_uplink(good).parents.tolist() == [-1, 0, 0]
+    w = wire.BitWriter()
+    for field, bits in ((0, 0), (1, 1), (3, 2)):  # node 2's 2-bit parent field holds 1 + 2: node 2 itself
+        w.write(field, bits)
+        w.write(1, 4)
+    payload = w.to_bytes()
+    head = wire._UP_HEAD.pack(0xC5, 0x18, 10, 0, 0, 3)
+    forged = head + struct.pack(">I", zlib.crc32(payload, zlib.crc32(head))) + payload
+    with pytest.raises(wire.WireFormatError, match=r"^node 2's parent 2 is not the root or an earlier node$"):
+        wire.decode_uplink(forged)
+    with pytest.raises(ValueError, match=r"^parents \(2\) go up only with a tree, one a node \(3 drafts\)$"):
+        wire.encode_uplink(tree.code, 10, 0, 0, [(tree.node(q, i), i) for i in range(3)], parents=[-1, 0])
+    with pytest.raises(ValueError, match=r"^node 2's parent 2 is not the root \(-1\) or an earlier node$"):
+        wire.encode_uplink(tree.code, 10, 0, 0, [(tree.node(q, i), i) for i in range(3)], parents=[-1, 0, 2])
+
+
+def test_a_tree_session_agrees_on_the_text_and_greedy_equals_ar():
+    slm, llm = random_pair(16, np.random.default_rng(3), 0.4)
+    ar = [int(np.argmax(llm.table[0]))]
+    for _ in range(11):
+        ar.append(int(np.argmax(llm.table[ar[-1]])))
+    for temperature in (0.0, 1.2):
+        edge = Edge(slm, sqs.make_scheme("tree", branch=3), temperature, 5000, 5, np.random.default_rng(0))
+        cloud = Cloud(llm, temperature, np.random.default_rng(1))
+        res = run_session(edge, cloud, [0], 12)
+        assert edge.tokens == cloud.tokens and len(res.tokens) == 12
+        assert all(b.downlink_bytes == wire.DOWNLINK_BYTES for b in res.batches)
+        if temperature == 0.0:
+            assert res.tokens == ar and sum(b.num_accepted for b in res.batches) > 0
+    with pytest.raises(ValueError, match=r"nor a tree\); got"):
+        run_session(Edge(slm, sqs.make_scheme("tree"), 1.0, 5000, 3, np.random.default_rng(0)), cloud, [0], 4,
+                    preemptive=True)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_token_trees_pass_the_lossless_check_where_they_branch():
+    """Edge and Cloud exchanging bytes, trees of up to 3 nodes with 3 children offered a node (T = 2 and a loose
+    pair, so that the trees branch): the joint law of the first three tokens is the LLM's."""
+    res = check_scheme(sqs.make_scheme("tree", branch=3), sessions=6_000, seed=4, temperature=2.0, closeness=0.2,
+                       alpha=LAW_ALPHA)  # fmt: skip
+    assert res.tested and res.gof.impossible == 0 and res.fault_power == {}
+    assert res.gof.pvalue > LAW_ALPHA, res.row()
+    assert res.accepted > 0 and res.resampled > 0
+
+
+def test_tree_logits_without_a_tree_forward_read_each_leafs_path():
+    """A model without score_tree (the toy): every node's row is the model's logits after its own path."""
+    _, llm = random_pair(9, np.random.default_rng(0), 0.5)
+    rows = tree_logits(llm, [4, 2], [1, 3, 5], [-1, 0, -1])
+    np.testing.assert_array_equal(rows, llm.table[[2, 1, 3, 5]])
+
+
+@pytest.mark.slow
+def test_the_tree_forward_equals_each_paths_own_forward():
+    """CausalLM.score_tree (one forward, a 4D mask, positions by depth) against score_logits along each leaf's
+    path on the real embedded SmolLM2-135M in float32, to 1e-4 (two kernels' summation orders); the cache
+    keeps the context only, and a second tree after a longer context reuses it."""
+    from sqs.models.backend import EMBEDDED_LLM
+    from sqs.models.interface import load
+
+    lm = load(EMBEDDED_LLM, "float32", "cpu", side="cloud").model
+    ref = load(EMBEDDED_LLM, "float32", "cpu", side="cloud").model.session()
+    context = lm_tokens = [1, 504, 3365, 2724, 314, 253]
+    tokens, parents = [30, 1123, 47, 9, 2056], [-1, 0, 0, -1, 3]
+    for ctx in (context, [*lm_tokens, 30, 47, 12]):
+        got = lm.score_tree(ctx, tokens, parents)
+        assert lm._ids == list(ctx)  # the tree left the cache
+        for leaf in (1, 2, 4):
+            path, node = [], leaf
+            while node >= 0:
+                path.append(node)
+                node = parents[node]
+            path.reverse()
+            want = ref.score_logits(ctx, [tokens[i] for i in path])
+            np.testing.assert_allclose(got[[0, *[i + 1 for i in path]]], want, atol=1e-4, rtol=0)
+    assert lm.last_forward == (3 + len(tokens), len(context))  # the context's new tokens and the tree, one call
