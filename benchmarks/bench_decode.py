@@ -61,17 +61,21 @@ def speedup_ci(recs: list[dict], ar: list[dict], seed: int) -> tuple[float, floa
 
 
 # --families: the field's other exact answers beside them (issue #36): block verification of the same q_hat
-# drafts (no extra bits) and token ids alone (18 bits a draft, verified by exact match)
-FAMILIES = [("k-sqs", {"k": 16, "verify": "block"}), ("c-sqs", {"beta": 0.001, "verify": "block"}), ("tokens", {})]
+# drafts (no extra bits), token ids alone (18 bits a draft, verified by exact match), token trees (L nodes, 2 or 3
+# children a node, walked by exact match) and split verification (the id and q(x) up, the logits down after a
+# rejection: 4.9 Mbit at the link's 10 Mb/s)
+FAMILIES = [("k-sqs", {"k": 16, "verify": "block"}), ("c-sqs", {"beta": 0.001, "verify": "block"}), ("tokens", {}),
+            ("tree", {"branch": 2}), ("tree", {"branch": 3}), ("split", {})]  # fmt: skip
 
 
 def _name(scheme: str, params: dict) -> str:
-    return scheme + ("+block" if params.get("verify") == "block" else "")
+    return scheme + ("+block" if params.get("verify") == "block" else "") + (
+        f"/{params['branch']}" if "branch" in params else "")  # fmt: skip
 
 
 def cap_sweep(pair: ModelPair, lens: list[int], args) -> None:
-    """K-SQS and C-SQS (with ``--families`` also block-verified, and token ids alone) at each draft cap L against
-    cloud-only AR, interleaved by prompt: the cap that pays."""
+    """K-SQS and C-SQS (with ``--families`` also block-verified, token ids alone, token trees of L nodes and split
+    verification) at each draft cap L against cloud-only AR, interleaved by prompt: the cap that pays."""
     kinds = SCHEMES[-2:] + (FAMILIES if args.families else [])
     settings = [(scheme, n, params) for n in lens for scheme, params in kinds]
     print(f"{'set':<5} {'T':>4} {'L':>3} {'scheme':<12} {'tok/s':>7} {'speedup':>8} {'95% CI':>13} {'acc.len':>8}")
@@ -114,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", nargs="+", choices=["news", "code"], default=["news", "code"],
                     help="with --draft-lens: the opener sets")
     ap.add_argument("--families", action="store_true",
-                    help="with --draft-lens: block-verified K-SQS and C-SQS and token ids alone beside them")
+                    help="with --draft-lens: block-verified K-SQS and C-SQS, token ids alone, token trees and "
+                    "split verification beside them")  # fmt: skip
     args = ap.parse_args(argv)
     base = DecodeConfig()
     pair = ModelPair(with_backend(base.slm, args.slm_backend), base.llm, base.dtype, device="cpu")

@@ -50,7 +50,7 @@ def test_each_family_is_read_at_its_best_setting_at_every_rate(solved):
     pred, terms, ar = solved
     rates = (1e4, 2e5, 2e6, 1e8)
     rows, crossings = family_rows(terms, ar, LINK, rates, n_boot=300, rng=np.random.default_rng(0))
-    assert len(rows) == len(rates) * 4 and {x["family"] for x in crossings} == {"sd", "tokens", "split"}
+    assert len(rows) == len(rates) * 5 and {x["family"] for x in crossings} == {"sd", "tokens", "split", "tree"}
     ar_rate = ar[0].sum() / ar[1].sum()
     for row in rows:
         mine = {c: t for c, t in terms.items() if family_of(c.scheme) == row["family"]}
@@ -68,8 +68,11 @@ def test_each_family_is_read_at_its_best_setting_at_every_rate(solved):
                 assert t.downlink_bytes == pytest.approx(t.batches * wire.DOWNLINK_BYTES + t.resampled * (
                     wire.logits_downlink_bytes(V) - wire.DOWNLINK_BYTES))  # fmt: skip
             assert row["downlink_bits_per_token"] > 8 * wire.DOWNLINK_BYTES
+        if row["family"] == "tree":  # ceil(log2 V) a node and ceil(log2(i + 1)) for node i's parent
+            for t in pred[best][1]:
+                assert bits_for(V) * t.drafts < t.payload_bits < (bits_for(V) + 3) * t.drafts
     for fams in _by_point(rows).values():  # the paired ratio over the compressed q_hat's
-        for row in (fams["sd"], fams["tokens"], fams["split"]):
+        for row in (fams["sd"], fams["tokens"], fams["split"], fams["tree"]):
             assert row["vs_sqs"] == pytest.approx(row["tokens_per_s"] / fams["sqs"]["tokens_per_s"], rel=1e-12)
             assert row["vs_sqs_ci_low"] <= row["vs_sqs"] <= row["vs_sqs_ci_high"]
         assert math.isnan(fams["sqs"]["vs_sqs"]) and fams["sqs"]["verdict_vs_sqs"] == ""

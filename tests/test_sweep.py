@@ -141,7 +141,7 @@ def test_parallel_sweep_equals_serial():
     prof = per_call(0.01, 0.02, 0.001)
     serial = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=1, n_boot=200)
     parallel = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=2, n_boot=200)
-    assert len(serial) == len(cells) == 3 * (4 + 2 + 4)  # qs, sd, tokens, split once; K-SQS twice; C-SQS 4 times
+    assert len(serial) == len(cells) == 3 * (5 + 2 + 4)  # qs, sd, tokens, split, tree once; K-SQS x 2; C-SQS x 4
     # each cell's bootstrap draws are its own, whichever process computes it (NaN: no wall clock in a trace)
     assert pd.DataFrame(serial).equals(pd.DataFrame(parallel))
     assert [(r["scheme"], r["temperature"]) for r in serial] == [(c.scheme, c.temperature) for c in cells]
@@ -216,7 +216,7 @@ def test_sweep_cli_writes_one_row_per_cell(tmp_path):
             "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     rows = list(csv.DictReader(out.open()))
-    assert len(rows) == 2 * (4 + 2 + 2 + 1)  # qs, sd, tokens, split; K-SQS x 2; C-SQS x 2; top-p
+    assert len(rows) == 2 * (5 + 2 + 2 + 1)  # qs, sd, tokens, split, tree; K-SQS x 2; C-SQS x 2; top-p
     assert sum(r["scheme"] == "top-p" for r in rows) == 2
     assert all(0.0 <= float(r["resampling_rate"]) <= 1.0 for r in rows)
     assert all(1.0 <= float(r["mean_accept_len"]) <= 5.0 for r in rows)

@@ -157,3 +157,30 @@ def test_the_tree_forward_equals_each_paths_own_forward():
             want = ref.score_logits(ctx, [tokens[i] for i in path])
             np.testing.assert_allclose(got[[0, *[i + 1 for i in path]]], want, atol=1e-4, rtol=0)
     assert lm.last_forward == (3 + len(tokens), len(context))  # the context's new tokens and the tree, one call
+
+
+@pytest.mark.parametrize("branch", [1, 3])
+def test_the_trace_model_of_a_tree_is_the_live_tree_where_contexts_do_not_matter(branch):
+    """With q and p the same after every context (the trace model's assumption holds exactly) the expected
+    rounds and accepted nodes of a prompt equal the live sessions' means, to 5 standard errors over 400."""
+    from sqs.system.compute import per_call
+    from sqs.trace.sweep import SweepCell, cell_predictions
+
+    rng = np.random.default_rng(0)
+    v, n = 30, 12
+    row_q = rng.normal(scale=1.5, size=v)
+    row_p = row_q + rng.normal(scale=1.0, size=v)
+    cell = SweepCell("tree", 1.0, branch=branch, max_draft_len=4)
+    segments = [(0, n)]
+    ((_, tallies),) = cell_predictions(np.tile(row_q, (n, 1)), np.tile(row_p, (n, 1)), [cell],
+                                       per_call(0.01, 0.02, 0.001), segments).values()  # fmt: skip
+    slm, llm = MarkovLM(np.tile(row_q, (v, 1))), MarkovLM(np.tile(row_p, (v, 1)))
+    rounds, accepted = [], []
+    for k in range(400):
+        edge = Edge(slm, sqs.make_scheme("tree", branch=branch), 1.0, 5000, 4, np.random.default_rng([k, 1]))
+        res = run_session(edge, Cloud(llm, 1.0, np.random.default_rng([k, 2])), [0], n)
+        rounds.append(len(res.batches))
+        accepted.append(sum(b.num_accepted for b in res.batches))
+    for live, want in ((rounds, tallies[0].batches), (accepted, tallies[0].accepted)):
+        assert abs(np.mean(live) - want) <= 5 * np.std(live) / np.sqrt(len(live)) + 1e-9
+    assert tallies[0].drafts > tallies[0].accepted > 0

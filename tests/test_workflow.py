@@ -225,7 +225,7 @@ def test_tiny_run_prices_compute_by_a_profile_and_maps_where_it_pays(tiny_run):
     with (work / "results/tables/regimes.csv").open() as f:
         regimes = list(csv.DictReader(f))
     assert {r["profile"] for r in regimes} == {"orin-nano-super+h100-sxm", "orin-nano-super+a100-80gb", "calibrated"}
-    assert {r["scheme"] for r in regimes} == {"qs", "k-sqs", "c-sqs", "top-p", "min-p", "sd", "tokens", "split"}
+    assert {r["scheme"] for r in regimes} == {"qs", "k-sqs", "c-sqs", "top-p", "min-p", "sd", "tokens", "split", "tree"}
     with (work / "results/tables/regimes_validation.csv").open() as f:
         check = list(csv.DictReader(f))
     assert len({(r["uplink_bps"], r["propagation_s"]) for r in check}) >= 3
@@ -236,7 +236,7 @@ def test_tiny_run_prices_compute_by_a_profile_and_maps_where_it_pays(tiny_run):
     # one cloud, many edges: every profile, each scheme at its best and both readings of AR, N = 1 .. 256
     with (work / "results/tables/capacity.csv").open() as f:
         cap = list(csv.DictReader(f))
-    assert {r["scheme"] for r in cap} == {"qs", "k-sqs", "c-sqs", "top-p", "min-p", "sd", "tokens", "split",
+    assert {r["scheme"] for r in cap} == {"qs", "k-sqs", "c-sqs", "top-p", "min-p", "sd", "tokens", "split", "tree",
                                           "ar-streamed", "ar-per-token"}  # fmt: skip
     assert {r["profile"] for r in cap} == {r["profile"] for r in regimes}
     assert sorted({int(r["edges"]) for r in cap}) == [2**i for i in range(9)]
@@ -255,9 +255,9 @@ def test_tiny_run_sets_the_families_side_by_side(tiny_run):
     with (work / "results/tables/families.csv").open() as f:
         fam = list(csv.DictReader(f))
     assert {(r["regime"], r["family"]) for r in fam} == {(g, f) for g in ("paper", "practical")
-                                                         for f in ("sqs", "sd", "tokens", "split")}  # fmt: skip
+                                                         for f in ("sqs", "sd", "tokens", "split", "tree")}  # fmt: skip
     own = {(r["regime"], r["family"], r["temperature"]) for r in fam if r["at_regime_rate"] == "True"}
-    assert len(own) == 2 * 4 * 2 and {float(r["uplink_bps"]) for r in fam if r["at_regime_rate"] == "True"} == {2e6}
+    assert len(own) == 2 * 5 * 2 and {float(r["uplink_bps"]) for r in fam if r["at_regime_rate"] == "True"} == {2e6}
     at = {(r["regime"], r["temperature"], r["uplink_bps"], r["family"]): r for r in fam}
     for r in fam:
         assert float(r["tokens_per_s_ci_low"]) <= float(r["tokens_per_s"]) <= float(r["tokens_per_s_ci_high"])
@@ -277,7 +277,7 @@ def test_tiny_run_sets_the_families_side_by_side(tiny_run):
     with (work / "results/tables/families_crossover.csv").open() as f:
         cross = list(csv.DictReader(f))
     assert {(r["regime"], r["family"]) for r in cross} == {(g, f) for g in ("paper", "practical")
-                                                           for f in ("sd", "tokens", "split")}  # fmt: skip
+                                                           for f in ("sd", "tokens", "split", "tree")}  # fmt: skip
     assert (work / "results/figures/fig_families.png").stat().st_size > 1000
 
 
@@ -372,4 +372,5 @@ def test_toy_target(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     with (work / "results/tables/toy_summary.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert [r["scheme"] for r in rows] == ["sd", "qs", "k-sqs", "c-sqs", "top-p", "min-p", "tokens", "split"]
+    assert [r["scheme"] for r in rows] == ["sd", "qs", "k-sqs", "c-sqs", "top-p", "min-p", "tokens", "split",
+                                           "tree"]

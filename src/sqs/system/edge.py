@@ -195,7 +195,7 @@ class Edge:
         message = wire.encode_uplink(tree.code, v, 0, 0, list(zip(comps, tokens, strict=True)), parents=parents)
         protocol_s += time.perf_counter() - t0
         return DraftBatch(message, tokens, comps, qs, model_s, protocol_s, [float(c.q_hat.max()) for c in comps],
-                          rate_bps, None, forwards, [0] * len(tokens), parents)  # fmt: skip
+                          rate_bps, None, forwards, [0] * len(forwards), parents)  # protocol: one an expansion
 
     def predraft(self, batch: DraftBatch) -> tuple[float, bool, tuple[int, int], int]:
         """One more SLM step while ``batch`` is being verified (preemptive drafting).

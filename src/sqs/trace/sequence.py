@@ -33,6 +33,7 @@ from sqs.system.compute import ComputeProfile
 from sqs.system.latency import LinkConfig
 from sqs.system.metrics import Tally
 from sqs.system.pricing import Pricer
+from sqs.trace.trees import tree_rounds
 
 
 def _padded(stats: dict, segments: list[tuple[int, int]], width: int) -> dict:
@@ -92,6 +93,13 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
     p_a = np.where(a_idx < length[..., None], keep * np.concatenate([r, np.zeros((n_seg, n_max, 1))], axis=2), 0.0)
     p_a = np.where(a_idx == length[..., None], keep, p_a)
 
+    if spec.layout.tree:  # a token tree's rounds (sqs.trace.trees): its nodes, SLM calls, payload, accepted law
+        length, steps, tree_bits, keep = tree_rounds(
+            stats["tq"], stats["tp"], segments, w, w, cell.budget_bits, vocab_size)  # fmt: skip
+        drafted = np.arange(w + 1)[None, None, :] < length[..., None]
+        stepped = np.arange(w + 1)[None, None, :] < steps[..., None]
+        p_a = keep - np.concatenate([keep[..., 1:], np.zeros((n_seg, n_max, 1))], axis=2)
+
     # where batches start: pi_j
     pi = np.zeros((n_seg, n_max + w + 2))
     pi[:, 0] = 1.0
@@ -110,7 +118,7 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
     proto_c = pricer.table(lambda k: pricer.cloud_protocol_s(cell.scheme, k), ks)
     edge_proto = np.where(stepped, proto_e, 0.0).sum(axis=2)
     cloud_s = verify + np.where(drafted, proto_c, 0.0).sum(axis=2)
-    payload = np.where(drafted, bits, 0.0).sum(axis=2)
+    payload = tree_bits if spec.layout.tree else np.where(drafted, bits, 0.0).sum(axis=2)
     up_bytes = wire.UPLINK_HEADER_BYTES + np.ceil(payload / 8.0)
     accepted = (p_a * a_idx).sum(axis=2)
     resampled = np.where(length > 0, 1.0 - np.take_along_axis(keep, length[..., None], axis=2)[..., 0], 0.0)

@@ -321,6 +321,10 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
                         o = out[c]
                         o["tv_qp"][sl], o["r"][sl], o["k"][sl] = ch.tv_qp, r, k
                         o["bits"][sl] = o["charge"][sl] = spec.layout.token_bits_array(v, k, 0, k)
+                        if spec.layout.tree:  # the children a node there offers (sqs.trace.trees)
+                            tq, tp = spec.vectorized.ranked(ch, c)
+                            o.setdefault("tq", np.zeros((n, tq.shape[1])))[sl] = tq
+                            o.setdefault("tp", np.zeros((n, tq.shape[1])))[sl] = tp
                     continue
                 for c, (k, s) in spec.vectorized.sizes(ch, mine, state).items():
                     o = out[c]

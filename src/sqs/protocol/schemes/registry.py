@@ -313,7 +313,8 @@ register(SchemeSpec("split", "split verification (DSSD)", dict(color="tab:olive"
                     code=7, layout=L.SPLIT, aliases=("dssd",), in_paper=False, vectorized=vectorized.SPLIT,
                     letter="D"))  # fmt: skip
 register(SchemeSpec("tree", "token tree (SpecExec)", dict(color="tab:pink", marker="1"), TreeParams, TreeScheme,
-                    code=8, layout=L.TREE, aliases=("specexec",), in_paper=False, letter="R"))  # fmt: skip
+                    code=8, layout=L.TREE, aliases=("specexec",), in_paper=False, vectorized=vectorized.TREE,
+                    letter="R"))  # fmt: skip
 
 
 SchemeSettings = _settings_class()

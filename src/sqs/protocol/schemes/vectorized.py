@@ -165,5 +165,19 @@ class _Split:
         return ch.tv_qp, np.zeros(ch.rows)
 
 
+class _Tree:
+    """A token tree: each row's ``branch`` most probable draft tokens with their q and p (q 0: no such child;
+    :mod:`sqs.trace.trees` grows the tree from them); a one-level tree's rejection, 1 - their summed p, as r."""
+
+    def ranked(self, ch, cell) -> tuple[np.ndarray, np.ndarray]:
+        b = min(int(cell.param("branch")), ch.v)
+        ids = ch.order[:, :b]
+        tq = np.take_along_axis(ch.q, ids, axis=1)
+        return tq, np.where(tq > 0, np.take_along_axis(ch.p, ids, axis=1), 0.0)
+
+    def rejection(self, ch, cell):
+        return np.maximum(1.0 - self.ranked(ch, cell)[1].sum(axis=1), 0.0), np.zeros(ch.rows)
+
+
 DENSE, TOP_K, THRESHOLD, TOP_P, MIN_P = _Dense(), _TopK(), _Threshold(), _TopP(), _MinP()
-FLOAT32, TOKENS, SPLIT = _Float32(), _Tokens(), _Split()
+FLOAT32, TOKENS, SPLIT, TREE = _Float32(), _Tokens(), _Split(), _Tree()
