@@ -166,7 +166,7 @@ def test_the_trace_grid_holds_every_figure_setting():
                                     "eta": [0.001]}}}  # fmt: skip
     g = trace_grid(study(cfg))
     assert g == {"temperatures": [0.0, 0.5, 0.7], "K": [1, 4, 8], "beta0": [0.01, 0.1], "eta": [0.0, 0.001],
-                 "top_p": [0.9], "min_p": []}  # fmt: skip
+                 "top_p": [0.9], "min_p": [], "branch": [2, 3]}  # fmt: skip
 
 
 def test_vocab_size_of_known_and_unknown_models():

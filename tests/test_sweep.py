@@ -141,7 +141,7 @@ def test_parallel_sweep_equals_serial():
     prof = per_call(0.01, 0.02, 0.001)
     serial = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=1, n_boot=200)
     parallel = sweep(slm, llm, [(0, 20), (20, 40)], cells, prof, workers=2, n_boot=200)
-    assert len(serial) == len(cells) == 3 * (5 + 2 + 4)  # qs, sd, tokens, split, tree once; K-SQS x 2; C-SQS x 4
+    assert len(serial) == len(cells) == 3 * (4 + 2 + 4)  # qs, sd, tokens, split once; K-SQS x 2; C-SQS x 4
     # each cell's bootstrap draws are its own, whichever process computes it (NaN: no wall clock in a trace)
     assert pd.DataFrame(serial).equals(pd.DataFrame(parallel))
     assert [(r["scheme"], r["temperature"]) for r in serial] == [(c.scheme, c.temperature) for c in cells]
@@ -212,7 +212,7 @@ def test_sweep_cli_writes_one_row_per_cell(tmp_path):
     (tmp_path / "meta.json").write_text(json.dumps({"slm": "a", "llm": "b"}))
     out = tmp_path / "sweep.csv"
     args = ["sweep", "--cache", str(tmp_path), "--temperatures", "0.5", "1.0", "--k", "2", "8", "--beta", "0.01",
-            "--eta", "0", "0.01", "--top-p", "0.9", "--budget-bits", "400", "--max-draft-len", "4",
+            "--eta", "0", "0.01", "--top-p", "0.9", "--branch", "2", "--budget-bits", "400", "--max-draft-len", "4",
             "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     rows = list(csv.DictReader(out.open()))

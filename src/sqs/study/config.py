@@ -105,7 +105,6 @@ class Decode:
     ell: int = 100
     alpha: float = 0.0005
     accounting: str = "exact"
-    branch: int = 2  # a token tree's children per expanded node
     scheme_state: str = "cell"
     verify: str = "token"  # the cloud's verification rule: token by token, or the block as a whole
     seed: int = 0
@@ -206,6 +205,7 @@ class SweepSettings(_SweptColumns):
             "eta": (0.0, 1.0e-4, 1.0e-3, 1.0e-2),
             "top_p": (0.8, 0.9, 0.95, 0.99),
             "min_p": (0.05, 0.1),
+            "branch": (2, 3),
         }
     )
     workers: int = 2
@@ -218,7 +218,8 @@ class RegimeMapSettings(_SweptColumns):
     temperatures: tuple[float, ...] = (0.2, 1.0)
     profiles: tuple[str, ...] = ("orin-nano-super+h100-sxm", "orin-nano-super+a100-80gb", "calibrated")
     values: Mapping[str, tuple] = field(
-        default_factory=lambda: dict(K=(4, 16, 64), beta0=(0.001, 0.01), eta=(0.001,), top_p=(0.9,), min_p=(0.05,))
+        default_factory=lambda: dict(K=(4, 16, 64), beta0=(0.001, 0.01), eta=(0.001,), top_p=(0.9,), min_p=(0.05,),
+                                     branch=(2, 3))
     )
 
 

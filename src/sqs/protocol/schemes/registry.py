@@ -97,7 +97,7 @@ class MinPParams(DenseParams):
 
 @dataclass(frozen=True)
 class TreeParams:
-    branch: int = _p(2, "children of each node the edge's tree expands (its most probable)")
+    branch: int = _p(2, "children of each node the edge's tree expands (its most probable)", column="branch")
 
 
 # between a setting's parameters: not "," (Snakemake's cluster jobs name their wildcards as a comma list)
@@ -314,7 +314,7 @@ register(SchemeSpec("split", "split verification (DSSD)", dict(color="tab:olive"
                     letter="D"))  # fmt: skip
 register(SchemeSpec("tree", "token tree (SpecExec)", dict(color="tab:pink", marker="1"), TreeParams, TreeScheme,
                     code=8, layout=L.TREE, aliases=("specexec",), in_paper=False, vectorized=vectorized.TREE,
-                    letter="R"))  # fmt: skip
+                    grid_section="tree", letter="R"))  # fmt: skip
 
 
 SchemeSettings = _settings_class()
