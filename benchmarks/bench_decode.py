@@ -77,6 +77,7 @@ def cap_sweep(pair: ModelPair, lens: list[int], args) -> None:
     """K-SQS and C-SQS (with ``--families`` also block-verified, token ids alone, token trees of L nodes and split
     verification) at each draft cap L against cloud-only AR, interleaved by prompt: the cap that pays."""
     kinds = SCHEMES[-2:] + (FAMILIES if args.families else [])
+    kinds = [k for k in kinds if not args.only or k[0] in args.only]
     settings = [(scheme, n, params) for n in lens for scheme, params in kinds]
     print(f"{'set':<5} {'T':>4} {'L':>3} {'scheme':<12} {'tok/s':>7} {'speedup':>8} {'95% CI':>13} {'acc.len':>8}")
     for kind in args.sets:
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--families", action="store_true",
                     help="with --draft-lens: block-verified K-SQS and C-SQS, token ids alone, token trees and "
                     "split verification beside them")  # fmt: skip
+    ap.add_argument("--only", nargs="+", metavar="SCHEME",
+                    help="with --draft-lens: only these schemes (with --families, e.g. tree c-sqs) beside AR")
     args = ap.parse_args(argv)
     base = DecodeConfig()
     pair = ModelPair(with_backend(base.slm, args.slm_backend), base.llm, base.dtype, device="cpu")

@@ -703,10 +703,10 @@ def fig_compute_calibration(cal, stem) -> None:
 
 @figure("regimes", inputs=("regimes.csv", "capacity_map.csv"))
 def fig_regimes(tab, capmap, stem) -> None:
-    """The best scheme's predicted speedup (any family but dense QS: a compressed q̂, float32 q, token ids alone)
-    over cloud-only AR and over dense QS across uplink rate and propagation, per compute profile and
-    temperature, the letter in a cell naming the winner; and, one cloud serving many edges, the best scheme's
-    capacity over AR's within the latency objective."""
+    """The best scheme's predicted speedup (any family but dense QS: a compressed q̂, float32 q, token ids alone,
+    a token tree, DSSD's q̂(x) with p down) over cloud-only AR and over dense QS across uplink rate and
+    propagation, per compute profile and temperature, the letter in a cell naming the winner; and, one cloud
+    serving many edges, the best scheme's capacity over AR's within the latency objective."""
     from matplotlib.colors import LogNorm
 
     sparse = tab[tab.scheme != "qs"]
