@@ -16,7 +16,7 @@ from sqs.models.toy import MarkovLM, random_pair
 from sqs.protocol import wire
 from sqs.protocol.enumerative import bits_for
 from sqs.protocol.probs import softmax_temperature
-from sqs.protocol.verify import verify_tree
+from sqs.protocol.verify import tree_path, verify_tree
 from sqs.system.cloud import Cloud
 from sqs.system.edge import Edge
 from sqs.system.session import run_session
@@ -149,11 +149,7 @@ def test_the_tree_forward_equals_each_paths_own_forward():
         got = lm.score_tree(ctx, tokens, parents)
         assert lm._ids == list(ctx)  # the tree left the cache
         for leaf in (1, 2, 4):
-            path, node = [], leaf
-            while node >= 0:
-                path.append(node)
-                node = parents[node]
-            path.reverse()
+            path = tree_path(parents, leaf)
             want = ref.score_logits(ctx, [tokens[i] for i in path])
             np.testing.assert_allclose(got[[0, *[i + 1 for i in path]]], want, atol=1e-4, rtol=0)
     assert lm.last_forward == (3 + len(tokens), len(context))  # the context's new tokens and the tree, one call

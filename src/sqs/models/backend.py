@@ -38,6 +38,7 @@ from sqs.models.embedded import (
 )
 from sqs.models.hfcompat import cache_kwarg
 from sqs.models.interface import Loaded, ModelInfo, VocabularyMismatchError, register_backend
+from sqs.protocol.verify import tree_path
 
 log = logging.getLogger(__name__)
 
@@ -378,10 +379,7 @@ class CausalLM:
         allowed[:s, common : common + s] = torch.tril(torch.ones(s, s, dtype=torch.bool))
         allowed[s:, common : common + s] = True
         for i in range(n):
-            node = i
-            while node >= 0:  # the node and its ancestors
-                allowed[s + i, common + s + node] = True
-                node = parents[node]
+            allowed[s + i, [common + s + j for j in tree_path(parents, i)]] = True  # the node and its ancestors
         mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
         positions = [common + j for j in range(s)] + [len(context) - 1 + d for d in depth]
         from transformers import DynamicCache

@@ -14,6 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
+from sqs.protocol.verify import tree_path
+
 
 class VocabularyMismatchError(ValueError):
     """The SLM and the LLM do not share one vocabulary."""
@@ -62,11 +64,7 @@ def tree_logits(model: LanguageModel, context: Sequence[int], tokens: Sequence[i
     if not tokens:
         out[0] = model.next_logits(context)
     for leaf in [i for i in range(len(tokens)) if i not in has_child]:
-        path, node = [], leaf
-        while node >= 0:
-            path.append(node)
-            node = parents[node]
-        path.reverse()
+        path = tree_path(parents, leaf)
         rows = model.score_logits(context, [tokens[i] for i in path])
         out[0] = rows[0]
         out[[i + 1 for i in path]] = rows[1:]

@@ -100,6 +100,15 @@ def verify_match(draft_tokens, p: np.ndarray, rng: np.random.Generator) -> tuple
     return tokens.size, sample_probs(p[tokens.size], rng)
 
 
+def tree_path(parents, node: int) -> list[int]:
+    """The nodes from the root's child down to ``node`` (-1, the root itself: none), by ``parents``."""
+    path = []
+    while node >= 0:
+        path.append(node)
+        node = int(parents[node])
+    return path[::-1]
+
+
 def verify_tree(tokens, parents, p: np.ndarray, rng: np.random.Generator) -> tuple[list[int], int]:
     """Walk a token tree by the cloud's own draws (SpecExec's exact walk for a deterministic tree): from the root,
     draw y from p at the current node; if a child of it is y, move there and draw again, else y is the next

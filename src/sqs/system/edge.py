@@ -14,7 +14,7 @@ from sqs.protocol import wire
 from sqs.protocol.budget import BitBudget
 from sqs.protocol.probs import softmax_temperature
 from sqs.protocol.schemes import Compressed, LatticeScheme, Scheme
-from sqs.protocol.verify import resample
+from sqs.protocol.verify import resample, tree_path
 from sqs.system.adaptive import confidence, resolution_profile
 from sqs.system.compute import forward_of
 
@@ -239,11 +239,8 @@ class Edge:
             if num_accepted > len(batch.tokens) or token is None or token >= v:
                 raise wire.WireFormatError(f"downlink names node {num_accepted - 1} of a tree of {len(batch.tokens)}"
                                            f", token {token}")  # fmt: skip
-            path, node = [], num_accepted - 1
-            while node >= 0:
-                path.append(node)
-                node = batch.parents[node]
-            self.tokens.extend(batch.tokens[i] for i in reversed(path))
+            path = tree_path(batch.parents, num_accepted - 1)
+            self.tokens.extend(batch.tokens[i] for i in path)
             self.tokens.append(token)
             self.resample_s, self.guess = 0.0, None
             return len(path), token
