@@ -47,8 +47,8 @@ def test_every_scheme_decodes_and_is_reproducible(pair, scheme):
         assert r["n_tokens"] == 8 and len(r["tokens"]) == 8
         assert 0 <= r["resampling_rate"] <= 1 and r["latency_s"] > 0
         assert all(0 <= t < pair.vocab_size for t in r["tokens"])
-    if scheme != "ar":  # drafting happened and drafts were kept (cloud-only AR drafts nothing)
-        assert sum(r["draft_accept_rate"] for r in recs) > 0
+    if scheme != "ar":  # drafting happened (cloud-only AR drafts nothing); that drafts are kept: the greedy test
+        assert sum(r["tally"]["drafts"] for r in recs) > 0  # (the untrained exit's drafts are rarely kept at T = 0.8)
     again = decode_prompt(pair, cfg, PROMPTS[0], 0)
     assert again["tokens"] == recs[0]["tokens"]
     assert again["resampling_rate"] == recs[0]["resampling_rate"]

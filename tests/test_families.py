@@ -24,7 +24,7 @@ def solved():
     slm = rng.normal(scale=2.5, size=(6 * 16, V))
     llm = slm + rng.normal(scale=0.8, size=slm.shape)
     segments = [(16 * i, 16 * (i + 1)) for i in range(6)]
-    cells = grid_cells([0.5], {"K": [2, 16], "beta0": [0.01], "eta": [0.0]}, ell=50, budget_bits=5000,
+    cells = grid_cells([0.5], {"K": [2, 16], "beta0": [0.01], "eta": [0.0], "branch": [2]}, ell=50, budget_bits=5000,
                        max_draft_len=4, link=LINK)  # fmt: skip
     profile = per_call(0.004, 0.03, 0.002)
     pred = cell_predictions(slm, llm, cells, profile, segments)
@@ -34,8 +34,9 @@ def solved():
 
 
 def test_every_scheme_has_the_family_of_what_it_sends():
-    assert {s: family_of(s) for s in ("qs", "k-sqs", "c-sqs", "top-p", "min-p", "sd", "tokens")} == {
-        "qs": "sqs", "k-sqs": "sqs", "c-sqs": "sqs", "top-p": "sqs", "min-p": "sqs", "sd": "sd", "tokens": "tokens"}
+    assert {s: family_of(s) for s in ("qs", "k-sqs", "c-sqs", "top-p", "min-p", "sd", "tokens", "split", "tree")} == {
+        "qs": "sqs", "k-sqs": "sqs", "c-sqs": "sqs", "top-p": "sqs", "min-p": "sqs", "sd": "sd", "tokens": "tokens",
+        "split": "split", "tree": "tree"}  # fmt: skip
 
 
 def test_a_prompts_terms_price_it_as_its_own_tally_at_the_links_rate(solved):

@@ -426,7 +426,7 @@ def test_settings_parse_back_or_name_the_expected_columns():
                                ("k-sqs", "", "K"), ("qs", "K=4", "none"), ("qs", "", "none")):  # fmt: skip
         with pytest.raises(ValueError, match=rf"^setting {text!r} of {scheme}: expected the columns {cols}$"):
             get(scheme).parse_setting(text)
-    swept = "K, beta0, eta, top_p, min_p"
+    swept = "K, beta0, eta, top_p, min_p, branch"
     with pytest.raises(ValueError, match=rf"^no scheme sweeps a column 'Q'; swept columns: {swept}$"):
         column_type("Q")
     with pytest.raises(ValueError, match=r"^unknown scheme 'nope'; valid: ar, sd, qs, dense, k-sqs, c-sqs, top-p, "

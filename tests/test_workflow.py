@@ -179,8 +179,9 @@ def test_tiny_run_table_and_figures(tiny_run):
     assert (work / "results/figures/fig_theorem2.png").stat().st_size > 1000
     with (work / "results/tables/sweep_dense.csv").open() as f:
         sw = list(csv.DictReader(f))
-    # per regime and T: AR, QS, K-SQS K in {1, 4}, C-SQS eta in {0, 0.001}, top-p, min-p, float32 SD, token ids
-    assert len(sw) == 2 * 2 * (1 + 1 + 2 + 2 + 1 + 1 + 2) and all(float(r["ms_per_token"]) > 0 for r in sw)
+    # per regime and T: AR, QS, K-SQS K in {1, 4}, C-SQS eta in {0, 0.001}, top-p, min-p, float32 SD, token ids,
+    # split verification, token trees of 2 and 3 children
+    assert len(sw) == 2 * 2 * (1 + 1 + 2 + 2 + 1 + 1 + 2 + 1 + 2) and all(float(r["ms_per_token"]) > 0 for r in sw)
     assert {r["n_prompts"] for r in sw} == {"2"} and all(float(r["n_tokens"]) == 12 for r in sw)
     for r in sw:
         assert float(r["tokens_per_s_ci_low"]) <= float(r["tokens_per_s"]) <= float(r["tokens_per_s_ci_high"])
