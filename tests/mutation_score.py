@@ -47,6 +47,19 @@ EQUIVALENT: dict[str, str] = {  # mutant name -> why it changes nothing observab
     **{f"sqs.protocol.verify.x_verify_match__mutmut_{i}": _DTYPE + " (callers pass lists of ints and float64)"
        for i in (4, 6, 11, 13)},
     "sqs.protocol.verify.x_verify_match__mutmut_2": "reshape(None) keeps a 1-D sequence's shape",
+    # split verification and the tree walk (read 2026-12-07, stop 43)
+    **{f"sqs.protocol.verify.x_resample__mutmut_{i}": _DTYPE + " (callers pass float64)" for i in (9, 11)},
+    **{f"sqs.protocol.verify.x_verify_split__mutmut_{i}": _DTYPE + " (callers pass lists of ints and float64)"
+       for i in (4, 6, 12, 14, 19, 21)},
+    **{f"sqs.protocol.verify.x_verify_tree__mutmut_{i}": _DTYPE + " (callers pass lists of ints and float64)"
+       for i in (4, 6, 12, 14, 19, 21)},
+    **{f"sqs.protocol.verify.x_{f}__mutmut_{i}": "reshape(None) keeps a 1-D sequence's shape"
+       for f, ids in (("verify_split", (2, 10)), ("verify_tree", (2, 10))) for i in ids},
+    **{f"sqs.protocol.verify.x_{f}__mutmut_{i}": "reshape(-2): numpy takes it as the one unknown dimension"
+       for f, ids in (("verify_split", (8, 16)), ("verify_tree", (8, 16))) for i in ids},
+    "sqs.protocol.verify.x_verify_split__mutmut_44": "u q <= p parts from u q < p only where they are equal (2^-53)",
+    **{f"sqs.protocol.verify.x_verify_tree__mutmut_{i}": "zip's strictness: the sizes were checked equal just before"
+       for i in (36, 39, 40)},
     "sqs.protocol.verify.x_verify_match__mutmut_8": "reshape(-2): numpy takes it as the one unknown dimension",
     **{f"sqs.protocol.schemes.registry.xǁSchemeSpecǁparse_setting__mutmut_{i}": "any other split of a malformed "
        "item is refused with the same message" for i in (11, 12, 14)},

@@ -105,3 +105,14 @@ def test_the_edges_draw_after_a_rejection_follows_the_residual():
     assert np.all(np.abs(counts / 20_000 - want) <= 5 * sd)
     with pytest.raises(ValueError, match=r"^draft token 1 at position 0 has q_hat = 0.0: it cannot have been sampled$"):
         verify_split([1], [0.0], np.stack([p, p]), rng)
+
+
+def test_split_verification_refuses_mismatched_inputs_by_name():
+    from sqs.protocol.verify import verify_split
+
+    p = np.full((3, 4), 0.25)
+    rng = np.random.default_rng(0)
+    for q_values, rows, shape in (([0.5, 0.5], p[:2], r"\(2, 4\), 2"), ([0.5], p, r"\(3, 4\), 1"),
+                                  ([0.5, 0.5], p[0], r"\(4,\), 2")):  # fmt: skip
+        with pytest.raises(ValueError, match=rf"^need p \(L\+1, V\) and L q values for L=2 drafts, got {shape}$"):
+            verify_split([0, 1], q_values, rows, rng)

@@ -180,3 +180,14 @@ def test_the_trace_model_of_a_tree_is_the_live_tree_where_contexts_do_not_matter
     for live, want in ((rounds, tallies[0].batches), (accepted, tallies[0].accepted)):
         assert abs(np.mean(live) - want) <= 5 * np.std(live) / np.sqrt(len(live)) + 1e-9
     assert tallies[0].drafts > tallies[0].accepted > 0
+
+
+def test_the_walk_refuses_a_malformed_tree_by_name():
+    p = np.full((3, 4), 0.25)
+    rng = np.random.default_rng(0)
+    for tokens, parents, rows, shape in (([0, 1], [-1, 0], p[:2], r"\(2, 4\), 2"), ([0, 1], [-1], p, r"\(3, 4\), 1"),
+                                         ([0, 1], [-1, 0], p[0], r"\(4,\), 2")):  # fmt: skip
+        with pytest.raises(ValueError, match=rf"^need p \(n\+1, V\) and n parents for n=2 nodes, got {shape}$"):
+            verify_tree(tokens, parents, rows, rng)
+    with pytest.raises(ValueError, match=r"^node 1's parent -2 is not the root \(-1\) or an earlier node$"):
+        verify_tree([0, 1], [-1, -2], p, rng)
