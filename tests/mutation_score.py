@@ -47,6 +47,17 @@ EQUIVALENT: dict[str, str] = {  # mutant name -> why it changes nothing observab
     **{f"sqs.protocol.verify.x_verify_match__mutmut_{i}": _DTYPE + " (callers pass lists of ints and float64)"
        for i in (4, 6, 11, 13)},
     "sqs.protocol.verify.x_verify_match__mutmut_2": "reshape(None) keeps a 1-D sequence's shape",
+    # the layouts without a lattice (read 2026-12-07, stop 43)
+    **{f"sqs.protocol.schemes.layout.xǁLayoutǁparent_bits__mutmut_{i}": "only a tree's records carry a parent "
+       "field: no other layout asks for it" for i in (2, 6)},
+    **{f"sqs.protocol.schemes.layout.xǁLayoutǁtoken_bits_array__mutmut_{i}": _DTYPE + " (frexp of n - 1.0 is float)"
+       for i in (30, 33)},
+    "sqs.protocol.schemes.layout.xǁLayoutǁtoken_bits_array__mutmut_34": "np.full((), V) broadcasts to the same sum",
+    "sqs.protocol.schemes.layout.xǁLayoutǁtoken_bits_array__mutmut_45": "numpy 2 gives unique's inverse in the "
+    "input's shape: reshape(None) keeps it",
+    **{f"sqs.protocol.schemes.layout.xǁLayoutǁ{m}__mutmut_{i}": "a layout that names the id among all V (token ids, "
+       "trees, split, float32) has side bits that read neither K nor ell (nor V but float32's, not on this branch)"
+       for m, ids in (("min_token_bits", (4, 5, 9)), ("paper_bits", (7, 8, 9))) for i in ids},
     # split verification and the tree walk (read 2026-12-07, stop 43)
     **{f"sqs.protocol.verify.x_resample__mutmut_{i}": _DTYPE + " (callers pass float64)" for i in (9, 11)},
     **{f"sqs.protocol.verify.x_verify_split__mutmut_{i}": _DTYPE + " (callers pass lists of ints and float64)"
