@@ -58,6 +58,8 @@ EQUIVALENT: dict[str, str] = {  # mutant name -> why it changes nothing observab
     **{f"sqs.protocol.schemes.layout.xǁLayoutǁ{m}__mutmut_{i}": "a layout that names the id among all V (token ids, "
        "trees, split, float32) has side bits that read neither K nor ell (nor V but float32's, not on this branch)"
        for m, ids in (("min_token_bits", (4, 5, 9)), ("paper_bits", (7, 8, 9))) for i in ids},
+    **{f"sqs.protocol.schemes.vectorized.xǁ_Treeǁranked__mutmut_{i}": "take_along_axis's default axis is the last, "
+       "axis 1 of these rows" for i in (17, 32)},
     # split verification and the tree walk (read 2026-12-07, stop 43)
     **{f"sqs.protocol.verify.x_resample__mutmut_{i}": _DTYPE + " (callers pass float64)" for i in (9, 11)},
     **{f"sqs.protocol.verify.x_verify_split__mutmut_{i}": _DTYPE + " (callers pass lists of ints and float64)"

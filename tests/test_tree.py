@@ -191,3 +191,25 @@ def test_the_walk_refuses_a_malformed_tree_by_name():
             verify_tree(tokens, parents, rows, rng)
     with pytest.raises(ValueError, match=r"^node 1's parent -2 is not the root \(-1\) or an earlier node$"):
         verify_tree([0, 1], [-1, -2], p, rng)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_the_trace_reads_each_rows_children_as_the_edge_names_them(temperature):
+    """position_stats of a tree cell: each row's ``branch`` most probable draft tokens' q and p (0 where q is 0, as
+    at T = 0, where the edge offers no such child), and r = 1 - their summed p."""
+    from sqs.trace.sweep import SweepCell, position_stats
+
+    rng = np.random.default_rng(4)
+    slm, llm = rng.normal(scale=2.0, size=(10, 20)), rng.normal(scale=2.0, size=(10, 20))
+    cell = SweepCell("tree", temperature, branch=3)
+    stats = position_stats(slm, llm, [cell], chunk=4)[cell]
+    tree = sqs.make_scheme("tree", branch=3)
+    for i in range(10):
+        q, p = softmax_temperature(slm[i], temperature), softmax_temperature(llm[i], temperature)
+        kids = tree.children(q)
+        want_q = [qx for _, qx in kids] + [0.0] * (3 - len(kids))
+        want_p = [p[x] for x, _ in kids] + [0.0] * (3 - len(kids))
+        np.testing.assert_allclose(stats["tq"][i], want_q, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(stats["tp"][i], want_p, rtol=0, atol=1e-15)
+        assert stats["r"][i] == pytest.approx(1.0 - sum(want_p), abs=1e-12)
+        assert len(kids) == (1 if temperature == 0.0 else 3)
