@@ -201,6 +201,8 @@ def test_the_trace_reads_each_rows_children_as_the_edge_names_them(temperature):
 
     rng = np.random.default_rng(4)
     slm, llm = rng.normal(scale=2.0, size=(10, 20)), rng.normal(scale=2.0, size=(10, 20))
+    llm[0] = 0.0
+    llm[0, np.argsort(-slm[0])[1]] = 5.0  # the LLM's choice is the draft's second: at T = 0 no child, so r = 1
     cell = SweepCell("tree", temperature, branch=3)
     stats = position_stats(slm, llm, [cell], chunk=4)[cell]
     tree = sqs.make_scheme("tree", branch=3)
