@@ -58,12 +58,10 @@ def _bits(args: argparse.Namespace) -> int:
     for sp in SCHEMES.values():  # supports that are the whole vocabulary
         if sp.lattice and not sp.layout.names_subset:
             print(f"{sp.name:>7} {sp.layout.side_bits(v, v, ell):>14}")
-        if sp.layout is not None and (sp.layout.ids_only or sp.layout.split):  # the id (and q_hat(x)), no q_hat
-            what = "the draft's id and q_hat(x) in float64" if sp.layout.split else "the draft's id alone"
+        if sp.layout is not None and sp.layout.id_record:  # no q_hat: the id, with q_hat(x) or a parent field
+            what = {"tokens": "the draft's id alone", "split": "the draft's id and q_hat(x) in float64",
+                    "tree": "a node's id, + ceil(log2(i + 1)) for node i's parent"}[sp.layout.family]  # fmt: skip
             print(f"{sp.name:>7} {sp.layout.token_bits(v, 0, 0, 1):>14}  ({what})")
-        if sp.layout is not None and sp.layout.tree:
-            print(f"{sp.name:>7} {sp.layout.token_bits(v, 0, 0, 1):>14}  (a node's id, + ceil(log2(i + 1)) for node "
-                  "i's parent)")
     return 0
 
 

@@ -88,13 +88,13 @@ _DOWN_HEAD = struct.Struct(">BBHI")
 _LOGITS_HEAD = struct.Struct(">BBHBI")
 UPLINK_HEADER_BYTES = _UP_HEAD.size + 4
 DOWNLINK_BYTES = _DOWN_HEAD.size + 2
+_MAX_L = 0xFFFF
+MAX_DRAFTS = _MAX_L  # drafts one uplink message can carry (a 16-bit count)
 
 
 def logits_downlink_bytes(vocab_size: int, width: int = 4) -> int:
     """The size of split verification's downlink after a rejection: its header, V values, CRC-32."""
     return _LOGITS_HEAD.size + width * vocab_size + 4
-_MAX_L = 0xFFFF
-MAX_DRAFTS = _MAX_L  # drafts one uplink message can carry (a 16-bit count)
 
 
 def _layout(code: int) -> Layout | None:
@@ -145,7 +145,7 @@ def draft_work(lay: Layout, v: int, k: int, ell: int) -> float:
     """
     if lay.float32:
         return 32.0 * v
-    if not lay.lattice:  # token ids alone, split verification: an id and at most one float
+    if not lay.lattice:  # token ids, trees, split verification: an id, at most a parent field or one float
         return 1.0
     work = 0.0
     if lay.names_subset:
@@ -246,7 +246,7 @@ class UplinkMessage:
 
     @property
     def sends_q_hat(self) -> bool:
-        """False for token ids alone (exact match) and split verification (q_hat(x) alone)."""
+        """False for token ids alone and trees (exact match) and split verification (q_hat(x) alone)."""
         return self.layout.sends_q_hat
 
     @property
@@ -299,7 +299,7 @@ def encode_uplink(
             if not -1 <= up < i:
                 raise ValueError(f"node {i}'s parent {up} is not the root (-1) or an earlier node")
             w.write(up + 1, lay.parent_bits(i))
-        if lay.ids_only or lay.split or lay.tree:
+        if lay.id_record:
             if not 0 <= token < vocab_size:
                 raise ValueError(f"token {token} outside V={vocab_size}")
             w.write(token, bits_for(vocab_size))
@@ -410,7 +410,7 @@ def _charge(budget: list[float], lay: Layout, v: int, k: int, ell: int) -> None:
 def _read_draft(r: BitReader, h: UplinkHeader, lay: Layout, limits: DecodeLimits, budget: list[float],
                 index: int) -> DecodedDraft:  # fmt: skip
     v, ell = h.vocab_size, h.ell
-    if lay.ids_only or lay.split or lay.tree:
+    if lay.id_record:
         _charge(budget, lay, v, 1, ell)
         parent = r.read(lay.parent_bits(index)) - 1 if lay.tree else None
         if parent is not None and parent >= index:

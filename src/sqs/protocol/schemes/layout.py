@@ -67,10 +67,15 @@ class Layout:
         return not (self.float32 or self.ids_only or self.split or self.tree)
 
     @property
+    def id_record(self) -> bool:
+        """A draft's record is its id among all V, with at most a parent field (trees) or q̂(x) (split)."""
+        return self.ids_only or self.split or self.tree
+
+    @property
     def sends_q_hat(self) -> bool:
         """The cloud rebuilds the whole q̂ (and may verify by any rule); token ids, trees and split drafts carry
         none."""
-        return not (self.ids_only or self.split or self.tree)
+        return not self.id_record
 
     @property
     def exact_match(self) -> bool:
@@ -150,7 +155,7 @@ class Layout:
         which cannot name a subset; the wire carries the real subset code plus K (docs/protocol.md)."""
         if self.float32:
             return 32.0 * v
-        if self.ids_only or self.split or self.tree:
+        if self.id_record:
             return float(self.distribution_bits(v, k, ell) + bits_for(v))
         if self.sends_size:
             support = 2.0 * size_bits(v)
