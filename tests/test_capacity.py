@@ -7,6 +7,7 @@ import pytest
 
 from sqs.system.capacity import (
     AR_MODES,
+    BASELINES,
     SharedMachine,
     Workload,
     capacity,
@@ -73,8 +74,9 @@ def test_latency_and_cost_move_the_right_way_with_more_edges():
     w = sd_workload(pricer)
     ar = Workload.autoregressive(24, 120.0)
     rows = capacity_rows(pricer, [w], ar, 0.05, 256)
-    assert {r["scheme"] for r in rows} == {"k-sqs", *AR_MODES}
-    for name in ("k-sqs", *AR_MODES):
+    assert {r["scheme"] for r in rows} == {"k-sqs", *AR_MODES, *BASELINES}
+    assert {r["workload"] for r in rows if r["scheme"] == "server-only"} == {"k-sqs"}
+    for name in ("k-sqs", *AR_MODES, "server-only", "ar-static"):
         mine = [r for r in rows if r["scheme"] == name]
         lat = [r["latency_per_token_s"] for r in mine]
         cost = [r["cloud_s_per_1k_tokens"] for r in mine]
@@ -142,3 +144,31 @@ def test_pinning_is_checked_before_anything_runs():
         pinning([cpus[0]], [cpus[0]])
     if len(cpus) > 1:
         assert pinning([cpus[1]], [cpus[0]]) == ([cpus[1]], [cpus[0]])
+
+
+def test_the_anchors_baselines_price_what_they_name():
+    """Server-only SD: its drafts and verification on the cloud's accelerator, no link but a request's round trip;
+    static batching: continuous batching's round, stretched to the longest of the batch (equal for one request);
+    edge-only: the SLM's step on the edge, the cloud untouched."""
+    pricer = Pricer(make_profile("orin-nano-super+h100-sxm", SLM, LLM), LINK)
+    w, ar = sd_workload(pricer), Workload.autoregressive(24, 120.0)
+    so = point(pricer, w, 1, mode="server-only")
+    h100_slm = make_profile("h100-sxm+h100-sxm", SLM, LLM).edge.forward_s(1, 120)
+    alone = 2 * h100_slm + pricer.cloud_batch_s(1, 3, 120)
+    assert so["round_s"] == pytest.approx(alone, rel=1e-12)
+    assert so["latency_per_token_s"] == pytest.approx(alone / 2.5 + 0.02 / 24, rel=1e-12)
+    assert so["cloud_s_per_1k_tokens"] == pytest.approx(1000 * alone / 2.5, rel=1e-12)
+    tree = Workload("tree", 8.0, 3.0, 0.0, 0.0, 0.0, 0.0, 120.0, 24.0, draft_calls=2, draft_width=4)
+    assert point(pricer, tree, 1, mode="server-only")["round_s"] == pytest.approx(
+        2 * make_profile("h100-sxm+h100-sxm", SLM, LLM).edge.forward_s(4, 120) + pricer.cloud_batch_s(1, 9, 120))
+    streamed = [point(pricer, ar, n, 256, "ar-streamed")["latency_per_token_s"] for n in (1, 8, 64)]
+    static = [point(pricer, ar, n, 256, "ar-static")["latency_per_token_s"] for n in (1, 8, 64)]
+    assert static[0] == pytest.approx(streamed[0], rel=1e-12)
+    once = 0.02 / 24  # a request's round trip, per token
+    assert static[1] - once == pytest.approx((streamed[1] - once) * 16 / 9, rel=1e-12)  # E[max of 8] / mean
+    assert static[2] - once == pytest.approx((streamed[2] - once) * 128 / 65, rel=1e-12)
+    edge = point(pricer, ar, 64, 256, "edge-only")
+    assert edge["latency_per_token_s"] == pricer.edge_forward_s(1, 120) and edge["cloud_s_per_1k_tokens"] == 0.0
+    assert capacity(pricer, ar, 1.0, 256, "edge-only") == 1 << 16 and capacity(pricer, ar, 1e-4, 256, "edge-only") == 0
+    with pytest.raises(ValueError, match="unknown capacity mode 'ar-batched'; valid: sd, ar-streamed"):
+        point(pricer, ar, 1, mode="ar-batched")

@@ -238,7 +238,8 @@ def test_tiny_run_prices_compute_by_a_profile_and_maps_where_it_pays(tiny_run):
     with (work / "results/tables/capacity.csv").open() as f:
         cap = list(csv.DictReader(f))
     assert {r["scheme"] for r in cap} == {"qs", "k-sqs", "c-sqs", "top-p", "min-p", "sd", "tokens", "split", "tree",
-                                          "ar-streamed", "ar-per-token"}  # fmt: skip
+                                          "ar-streamed", "ar-per-token", "server-only", "ar-static",
+                                          "edge-only"}  # fmt: skip
     assert {r["profile"] for r in cap} == {r["profile"] for r in regimes}
     assert sorted({int(r["edges"]) for r in cap}) == [2**i for i in range(9)]
     for r in cap:

@@ -119,6 +119,7 @@ ALL_TARGETS = [
     "results/tables/theorem2.csv",
     "results/tables/sweep_dense.csv",
     "results/tables/verdicts.csv",
+    "results/tables/anchors.csv",
     *(p for name in STUDY.analysis.extra for p in EXTRA[name]),
 ]
 # Every figure the MLflow parent run carries (the PNGs; their PDFs beside them are logged too).

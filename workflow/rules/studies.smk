@@ -27,3 +27,21 @@ rule policy_study:
         gpu=STUDY.resources.gpu,
     script:
         "../scripts/policy_study.py"
+
+
+rule anchors:
+    """The anchors' published claims (SpecEdge, DSSD, early exits, SLED, DiP-SD) beside this model's prediction under
+    each one's own setup and baseline, and the same system against continuous-batching AR (docs/capacity.md)."""
+    input:
+        rows="src/sqs/data/anchors_dssd.csv",
+    output:
+        table="results/tables/anchors.csv",
+    log:
+        "results/logs/anchors.log",
+    conda:
+        "../../envs/sqs.yaml"
+    threads: 1
+    resources:
+        timed_cpus=timed_cpus,
+    script:
+        "../scripts/anchors.py"

@@ -52,3 +52,12 @@ def run_study_files(study: str, config, prompts_path, out_csv, fig_dir, calibrat
     write_table(rows, out_csv, columns)
     figures.draw(figures_of[study].name, fig_dir, pd.read_csv(out_csv))
     return rows
+
+
+def anchors_file(dssd_rows, out_csv) -> list[dict]:
+    """``anchors``: the anchors' published claims beside this model's predictions (sqs.study.anchors)."""
+    from sqs.study.anchors import anchors_table
+
+    rows = anchors_table(Path(dssd_rows))
+    write_table(rows, out_csv)
+    return rows

@@ -39,6 +39,11 @@ from sqs.system.pricing import Pricer
 
 AR_SCHEME = "ar"
 AR_MODES = ("ar-streamed", "ar-per-token")
+# the anchors' baselines (docs/capacity.md, "The anchors"): SD with both models on the cloud's accelerator and no
+# link (SpecEdge's server-only SpecExec); AR in static batches that run to their longest request (the batching
+# SLED's and DiP-SD's baselines use); the SLM alone on the edge (another output law: marked, never a speedup)
+BASELINES = ("server-only", "ar-static", "edge-only")
+MODES = ("sd", *AR_MODES, *BASELINES)
 REQUEST_BYTES = wire.DOWNLINK_BYTES  # what an AR-per-token request carries up: about one token's message
 EDGE_COUNTS = tuple(2**i for i in range(9))  # 1 .. 256 edges
 
@@ -59,6 +64,8 @@ class Workload:
     cloud_s: float
     context: float
     request_tokens: float = 24.0
+    draft_calls: float | None = None  # SLM forwards a round (default: one a draft, a chain)
+    draft_width: float = 1.0  # tokens each of them scores (a tree's frontier)
 
     @classmethod
     def from_terms(cls, scheme: str, terms: dict, context: float) -> Workload:
@@ -163,16 +170,48 @@ def _gated(pricer: Pricer, w: Workload, n: int, max_batch: int, machine: SharedM
     return cycle, r, b, busy
 
 
+def static_stretch(sessions: float) -> float:
+    """Rounds a static batch of ``sessions`` requests runs per token of a mean request: the batch runs to its
+    longest, E[max of m] / mean = 2 m / (m + 1) for lengths i.i.d. uniform between 0 and twice their mean (an
+    assumption: no anchor publishes its length distribution; equal lengths would make it 1)."""
+    m = max(float(sessions), 1.0)
+    return 2.0 * m / (m + 1.0)
+
+
+def server_only_round_s(pricer: Pricer, w: Workload, sessions: float) -> float:
+    """A round of server-only SD: ``w.drafts`` SLM steps and the verification, each one forward of all
+    ``sessions`` sequences on the cloud's accelerator; verification fused there (no wire, no host work)."""
+    n = max(sessions, 1.0)
+    calls = w.drafts if w.draft_calls is None else w.draft_calls
+    return calls * pricer.server_draft_s(n, w.draft_width, w.context) + pricer.cloud_batch_s(n, w.drafts + 1.0,
+                                                                                              w.context)
+
+
+def _streamed(n_edges: int, max_batch: int) -> tuple[int, int]:
+    """Continuous batching: every stream in every round, groups of at most ``max_batch`` taking turns."""
+    g = math.ceil(n_edges / max_batch)
+    return g, math.ceil(n_edges / g)
+
+
 def point(pricer: Pricer, w: Workload, n_edges: int, max_batch: int = 256, mode: str = "sd",
           machine: SharedMachine | None = None) -> dict:  # fmt: skip
     """Per-edge tokens/s, per-token latency, the cloud's busy share and accelerator-seconds per 1,000 tokens
-    when ``n_edges`` edges run ``w`` (``mode``: ``sd``, or one of :data:`AR_MODES` for an AR workload)."""
-    if mode == "ar-streamed":  # continuous batching: every stream is in every round (groups of max_batch take turns)
-        g = math.ceil(n_edges / max_batch)
-        b = math.ceil(n_edges / g)
-        r = round_s(pricer, w, b)
-        cycle, busy = g * r, 1.0
-        latency = cycle / w.tokens + pricer.account_link.propagation_s / max(w.request_tokens, 1.0)
+    when ``n_edges`` edges run ``w`` (``mode``: ``sd``; one of :data:`AR_MODES`, ``ar-static`` or ``edge-only``
+    for an AR workload; ``server-only`` for an SD workload whose drafts the cloud makes)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown capacity mode {mode!r}; valid: {', '.join(MODES)}")
+    once = pricer.account_link.propagation_s / max(w.request_tokens, 1.0)  # a request's one round trip, per token
+    per_1k = None
+    if mode == "edge-only":  # each edge its own device: nothing shared, no cloud
+        cycle, r, b, busy = pricer.edge_forward_s(1, int(w.context)), 0.0, 0.0, 0.0
+        latency, per_1k = cycle, 0.0
+    elif mode in ("ar-streamed", "server-only", "ar-static"):
+        g, b = _streamed(n_edges, max_batch)
+        r = server_only_round_s(pricer, w, b) if mode == "server-only" else round_s(pricer, w, b)
+        stretch = static_stretch(b) if mode == "ar-static" else 1.0
+        cycle, busy = g * r * stretch, 1.0
+        latency = cycle / w.tokens + once
+        per_1k = 1000.0 * r * stretch / (b * w.tokens)
     else:
         cycle, r, b, busy = _gated(pricer, w, n_edges, max_batch, machine)
         latency = cycle / w.tokens
@@ -185,7 +224,7 @@ def point(pricer: Pricer, w: Workload, n_edges: int, max_batch: int = 256, mode:
         "latency_per_token_s": latency,
         "system_tokens_per_s": n_edges / latency,
         "cloud_busy": busy,
-        "cloud_s_per_1k_tokens": 1000.0 * round_s(pricer, w, b) / (b * w.tokens),
+        "cloud_s_per_1k_tokens": 1000.0 * round_s(pricer, w, b) / (b * w.tokens) if per_1k is None else per_1k,
     }
 
 
@@ -210,18 +249,23 @@ def capacity(pricer: Pricer, w: Workload, objective_s: float, max_batch: int = 2
 
 def capacity_rows(pricer: Pricer, workloads: list[Workload], ar: Workload, objective_s: float, max_batch: int,
                   counts=EDGE_COUNTS) -> list[dict]:  # fmt: skip
-    """Every workload and both AR readings at each edge count, with each one's capacity under the objective, and
+    """Every workload, both AR readings and the anchors' baselines (:data:`BASELINES`; server-only SD runs the
+    workload of most server-only capacity) at each edge count, with each one's capacity under the objective, and
     what a workload's capacity would be with its verification work on the accelerator (no host protocol work a
-    session: the rejection sampler fused into the forward, as GPU servers run it)."""
-    runs = [(w, "sd") for w in workloads] + [(ar, m) for m in AR_MODES]
+    session: the rejection sampler fused into the forward, as GPU servers run it). ``workload``: the scheme whose
+    drafts a row runs (``ar`` for AR)."""
+    runs = [(w, "sd") for w in workloads] + [(ar, m) for m in (*AR_MODES, "ar-static", "edge-only")]
+    if workloads:
+        runs.append((max(workloads, key=lambda w: (capacity(pricer, w, objective_s, max_batch, "server-only"),
+                                                   w.tokens)), "server-only"))  # fmt: skip
     rows = []
     for w, mode in runs:
         cap = capacity(pricer, w, objective_s, max_batch, mode)
         fused = capacity(pricer, replace(w, cloud_s=0.0), objective_s, max_batch, mode) if mode == "sd" else cap
         name = w.scheme if mode == "sd" else mode
         for n in counts:
-            rows.append({"scheme": name, "mean_draft_len": w.drafts, "tokens_per_batch": w.tokens,
-                         "think_s": 0.0 if mode == "ar-streamed" else think_s(pricer, w),
+            rows.append({"scheme": name, "workload": w.scheme, "mean_draft_len": w.drafts, "tokens_per_batch": w.tokens,
+                         "think_s": think_s(pricer, w) if mode in ("sd", "ar-per-token") else 0.0,
                          **point(pricer, w, n, max_batch, mode), "capacity": cap,
                          "capacity_verified_on_accelerator": fused})  # fmt: skip
     return rows

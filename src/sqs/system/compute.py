@@ -64,6 +64,17 @@ SHAPES = {
     "smollm2-135m-instruct": ModelShape("SmolLM2-135M-Instruct", 0.1345e9, 30, 576, 3, 64, 49152),
     "gpt-neo-125m": ModelShape("GPT-Neo-125M", 0.125e9, 12, 768, 12, 64, 50257),
     "gpt-neo-1.3b": ModelShape("GPT-Neo-1.3B", 1.316e9, 24, 2048, 16, 128, 50257),
+    # the anchors' pairs (docs/capacity.md, "The anchors"): Qwen3 model cards, LLaMA/Vicuna and OPT config.json
+    "qwen3-0.6b": ModelShape("Qwen3-0.6B", 0.6e9, 28, 1024, 8, 128, 151936),
+    "qwen3-1.7b": ModelShape("Qwen3-1.7B", 1.7e9, 28, 2048, 8, 128, 151936),
+    "qwen3-14b": ModelShape("Qwen3-14B", 14.8e9, 40, 5120, 8, 128, 151936),
+    "qwen3-32b": ModelShape("Qwen3-32B", 32.8e9, 64, 5120, 8, 128, 151936),
+    "vicuna-68m": ModelShape("Vicuna-68M", 0.068e9, 2, 768, 12, 64, 32000),
+    "llama-2-7b": ModelShape("Llama-2-7B", 6.74e9, 32, 4096, 32, 128, 32000),
+    "opt-125m": ModelShape("OPT-125M", 0.125e9, 12, 768, 12, 64, 50272),
+    "opt-1.3b": ModelShape("OPT-1.3B", 1.316e9, 24, 2048, 32, 64, 50272),
+    "opt-6.7b": ModelShape("OPT-6.7B", 6.66e9, 32, 4096, 32, 128, 50272),
+    "opt-13b": ModelShape("OPT-13B", 12.85e9, 40, 5120, 40, 128, 50272),
 }
 
 
@@ -157,6 +168,17 @@ DEVICES = {
                             "TFLOPS; DGX H100: 112 CPU cores for 8 GPUs"),
     "h100-pcie": _datacenter("NVIDIA H100 PCIe", 2.0e12, 756e12, 14, "H100 PCIe: 2.0 TB/s HBM2e, 756 dense BF16 "
                              "TFLOPS; host cores as a DGX H100's share"),
+    "a100-40gb": _datacenter("NVIDIA A100 40GB SXM", 1.555e12, 312e12, 16,
+                             "NVIDIA A100 datasheet: 1,555 GB/s HBM2, 312 dense BF16 TFLOPS; DGX A100: 128 CPU cores "
+                             "for 8 GPUs"),
+    "h800": _datacenter("NVIDIA H800 SXM", 3.35e12, 989e12, 14, "H800 SXM: the H100 SXM's memory and tensor cores "
+                        "(3.35 TB/s, 989 dense BF16 TFLOPS), its NVLink cut; host cores as a DGX H100's share"),
+    "rtx-4090": _datacenter("NVIDIA GeForce RTX 4090", 1.008e12, 165.2e12, 1,
+                            "Ada Lovelace whitepaper: 1,008 GB/s GDDR6X, 165.2 dense FP16 tensor TFLOPS with FP32 "
+                            "accumulate (330.3 with FP16 accumulate, the figure SpecEdge quotes)"),
+    "jetson-nano": Device("NVIDIA Jetson Nano 4GB", 25.6e9, 0.472e12, 0.32, 0.5, 15e-6, 10, 16, 4.0,
+                          "NVIDIA Jetson Nano datasheet: 25.6 GB/s LPDDR4, 472 FP16 GFLOPS; PyTorch fp16 weights; "
+                          "bandwidth fraction and launch as the Orin's (assumption)"),
     "a100-80gb": _datacenter("NVIDIA A100 80GB SXM", 2.039e12, 312e12, 16,
                              "NVIDIA A100 datasheet: 2,039 GB/s HBM2e, 312 dense BF16 TFLOPS; DGX A100: 128 CPU "
                              "cores for 8 GPUs"),
@@ -254,6 +276,15 @@ class ComputeProfile:
     @property
     def measured(self) -> bool:
         return self.edge is None
+
+    @property
+    def slm_on_cloud(self) -> Side:
+        """The SLM served beside the LLM on the cloud's accelerator (server-only SD: both models there, no link):
+        the cloud's device with the SLM's shape; a fitted profile's SLM fit as it is (one machine runs both)."""
+        edge, cloud = self.edge.forward, self.cloud.forward
+        if isinstance(edge, Fitted) or isinstance(cloud, Fitted):
+            return Side(edge, (), f"the SLM on {self.cloud.label}")
+        return Side((cloud[0], edge[1]), (), f"the SLM on {self.cloud.label}")
 
 
 MEASURED = ComputeProfile()

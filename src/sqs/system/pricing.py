@@ -61,6 +61,11 @@ class Pricer:
         allowed: a workload's mean draft length) in one forward (:mod:`sqs.system.capacity`)."""
         return self._sides()[1].forward_s(n_new, context, sessions)
 
+    def server_draft_s(self, sessions: float, n_new: float, context: float) -> float:
+        """One SLM forward of ``sessions`` sequences on the cloud's accelerator (server-only SD drafts there)."""
+        self._sides()
+        return self.profile.slm_on_cloud.forward_s(n_new, context, sessions)
+
     def edge_protocol_s(self, scheme: str, k: int) -> float:
         return self._sides()[0].protocol_s(scheme, int(k))
 

@@ -168,11 +168,11 @@ def capacity_table(best: dict, profiles: dict[str, ComputeProfile], ar: dict, li
     rows = []
     for (name, t), mine in best.items():
         pricer = Pricer(profiles[name], link)
-        settings = {s: _setting(c) for s, (c, _) in mine.items()} | {m: "" for m in cap.AR_MODES}
+        settings = {s: _setting(c) for s, (c, _) in mine.items()}
         workloads = [w for _, w in mine.values()]
         for r in cap.capacity_rows(pricer, workloads, _ar_workload(ar, name, context), objective_s, max_batch,
                                    edges):  # fmt: skip
-            rows.append({"profile": name, "temperature": t, "setting": settings[r["scheme"]],
+            rows.append({"profile": name, "temperature": t, "setting": settings.get(r["workload"], ""),
                          "objective_s": objective_s, **r})  # fmt: skip
     return rows
 

@@ -1,0 +1,60 @@
+"""The anchors against this model (sqs.study.anchors): every constant sourced, each prediction the pricer's own
+arithmetic on the anchor's setup, the stack's launch cost read from its AR figure reproducing that figure."""
+
+import math
+
+import pytest
+
+from sqs.study import anchors as an
+from sqs.system.compute import DEVICES, SHAPES
+
+
+def test_every_row_names_its_source_baseline_and_what_it_leaves_out():
+    rows = an.anchors_table()
+    assert {r["anchor"] for r in rows} == {"SpecEdge", "DSSD", "Early exits", "SLED", "DiP-SD"}
+    for r in rows:
+        assert r["sources"] and r["baseline"] and r["setup"] and r["missing_term"], r
+        assert r["published"] == r["published"] and r["published"] != 0
+        if r["predicted"] == r["predicted"]:
+            pub, pred = (1 + r["published"], 1 + r["predicted"]) if "change" in r["claim"] else (
+                r["published"], r["predicted"])  # fmt: skip
+            assert r["error"] == pytest.approx(pred / pub - 1, rel=1e-12)
+            assert r["within_25pct"] == (abs(r["error"]) <= 0.25)
+        else:
+            assert r["error"] is None and not r["within_25pct"]
+    assert len([r for r in rows if r["anchor"] == "DSSD"]) == len(an._dssd_rows())
+
+
+def test_the_stack_launch_cost_reproduces_the_anchors_ar_bar():
+    """A kernel's cost read from SpecEdge's AR bar (60 $ per million tokens for Qwen3-14B at its A100's price):
+    the roofline with it prices that AR token exactly; the server-only round then carries 4 SLM steps."""
+    launch = an.stack_launch_s("a100-40gb", "qwen3-14b", an._ar_bar_s("qwen3-14b"))
+    assert an._ar_bar_s("qwen3-14b") == pytest.approx(60e-6 / 0.001125, rel=1e-12)
+    prof = an.roofline("rtx-4090", "qwen3-1.7b", "a100-40gb", "qwen3-14b", launch)
+    assert prof.cloud.forward_s(1, int(an.CONTEXT)) == pytest.approx(an._ar_bar_s("qwen3-14b"), rel=1e-9)
+    assert launch > 10 * DEVICES["a100-40gb"].launch_s  # an eager stack, far above the roofline's 5 us
+    assert prof.slm_on_cloud.forward[0].name == DEVICES["a100-40gb"].name
+    assert prof.slm_on_cloud.forward[1] == SHAPES["qwen3-1.7b"]
+
+
+def test_a_dssd_row_is_its_own_per_call_prices_read_exactly():
+    """Exact SD's tokens a round (accepted + 1) over gamma draft steps, one verification and the round trip, each
+    at the anchor's own measured seconds, against its AR: by hand."""
+    r = an._dssd_rows()[3]
+    g, a, rtt = int(r["gamma"]), float(r["accept_rate"]), float(r["rtt_ms"]) / 1e3
+    t_slm, t_llm = 1 / float(r["slm_thr"]), 1 / float(r["base_thr"])
+    by_hand = (a * g + 1) / (g * t_slm + t_llm + rtt) * t_llm
+    row = an.dssd()[3]
+    assert row.predicted == pytest.approx(by_hand, rel=1e-6)  # the link's 1e15 b/s moves it by less
+    assert row.published == float(r["speedup"])
+
+
+def test_specedge_rows_follow_its_server_rounds():
+    rows = [r for r in an.specedge() if "roofline" in r.setup]
+    thr = next(r for r in rows if r.claim.startswith("server throughput"))
+    cost = next(r for r in rows if r.claim.startswith("cost efficiency"))
+    # cost = throughput through its own prices: one A100 against one A100 and two RTX 4090s
+    usd = an.SPECEDGE_A100_USD_S + 2 * an.SPECEDGE_4090_USD_S
+    assert cost.predicted == pytest.approx(thr.predicted * an.SPECEDGE_A100_USD_S / usd, rel=1e-12)
+    assert thr.predicted > 1  # the server drafts nothing: always above one
+    assert all(math.isnan(r.vs_continuous_ar) or 0 < r.vs_continuous_ar < 1 for r in rows)
