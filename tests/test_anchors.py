@@ -58,3 +58,15 @@ def test_specedge_rows_follow_its_server_rounds():
     assert cost.predicted == pytest.approx(thr.predicted * an.SPECEDGE_A100_USD_S / usd, rel=1e-12)
     assert thr.predicted > 1  # the server drafts nothing: always above one
     assert all(math.isnan(r.vs_continuous_ar) or 0 < r.vs_continuous_ar < 1 for r in rows)
+
+
+def test_the_rule_writes_the_table_and_its_figure(tmp_path):
+    import csv
+
+    from sqs.steps.study import anchors_file
+
+    rows = anchors_file(an.DSSD_ROWS, tmp_path / "anchors.csv", tmp_path)
+    with (tmp_path / "anchors.csv").open() as f:
+        back = list(csv.DictReader(f))
+    assert len(back) == len(rows) and {r["anchor"] for r in back} == {r["anchor"] for r in rows}
+    assert (tmp_path / "fig_anchors.png").stat().st_size > 10_000 and (tmp_path / "fig_anchors.pdf").is_file()

@@ -36,6 +36,8 @@ rule anchors:
         rows="src/sqs/data/anchors_dssd.csv",
     output:
         table="results/tables/anchors.csv",
+        png=figure_outputs("anchors"),
+        pdf=figure_outputs("anchors", "pdf"),
     log:
         "results/logs/anchors.log",
     conda:

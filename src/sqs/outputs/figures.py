@@ -745,12 +745,18 @@ def fig_regimes(tab, capmap, stem) -> None:
     fig.colorbar(im, ax=axes.ravel().tolist(), label="speedup, or capacity ratio, of the best scheme (log)",
                  shrink=0.6)  # fmt: skip
     won = ", ".join(f"{SCHEMES[n].letter} = {SCHEMES[n].label}" for n in dict.fromkeys(sparse.scheme))
-    fig.suptitle(f"Where it pays (trace prediction), the winner: {won}; black line: speedup 1")
+    fig.suptitle(f"Where it pays (trace prediction), the winner: {won}; black line: speedup 1; capacity panels, "
+                 "dotted: 1x server-only SD (green), 1x static-batching AR (orange)")  # fmt: skip
     _save(fig, stem, constrained=True, dpi=110)
 
 
+# capacity_map's ratio to each anchor baseline, and the colour of its 1x line in fig_regimes' capacity panel
+CAPACITY_BASELINES = {"capacity_vs_server_only": "tab:green", "capacity_vs_ar_static": "tab:orange"}
+
+
 def _capacity_panel(ax, cm, rates, props, letter, norm) -> None:
-    """The capacity ratio over (uplink, propagation); each cell: the winner's letter and its edge count."""
+    """The capacity ratio over (uplink, propagation); each cell: the winner's letter and its edge count; dotted, where
+    the best scheme's capacity equals server-only SD's (green) and static-batching AR's (orange)."""
     grid = cm.pivot_table(index="propagation_s", columns="uplink_bps", values="capacity_vs_ar").reindex(
         index=props, columns=rates)  # fmt: skip
     shown = np.clip(grid.to_numpy(float), norm.vmin, None)  # no edge served: the scale's floor, not blank
@@ -764,6 +770,11 @@ def _capacity_panel(ax, cm, rates, props, letter, norm) -> None:
     if np.isfinite(grid.to_numpy(float)).any():
         ax.contour(grid.to_numpy(float), levels=[1.0, 1.5], colors="black", linewidths=[1.0, 0.6],
                    linestyles=["solid", "dashed"])  # fmt: skip
+    for col, color in CAPACITY_BASELINES.items():  # the same capacity read against the anchors' baselines
+        other = cm.pivot_table(index="propagation_s", columns="uplink_bps", values=col).reindex(
+            index=props, columns=rates).to_numpy(float) if col in cm else np.full(grid.shape, np.nan)  # fmt: skip
+        if np.isfinite(other).any() and np.nanmin(other) < 1.0 < np.nanmax(other):
+            ax.contour(other, levels=[1.0], colors=color, linewidths=1.0, linestyles="dotted")
     ax.set_xticks(range(len(rates))[::3], [f"{r / 1e6:g}" for r in rates[::3]])
     ax.set_yticks(range(len(props)), [f"{1e3 * d:g}" for d in props])
     ax.set_xlabel("uplink (Mb/s)")
@@ -809,6 +820,64 @@ def fig_capacity(cap, stem) -> None:
 
 FAMILY_STYLE = {"sqs": ("tab:blue", "-"), "sd": ("tab:gray", "--"), "tokens": ("tab:red", "-."),
                 "split": ("tab:olive", ":")}
+
+
+ANCHOR_COLORS = {"SpecEdge": "tab:blue", "DSSD": "tab:red", "Early exits": "tab:green"}
+
+
+@figure("anchors", inputs=("anchors.csv",))
+def fig_anchors(tab, stem) -> None:
+    """Each anchor's published claim against this model's prediction under its own setup and baseline (left: the
+    diagonal and a 25 % band; a signed change drawn as 1 + change; hollow: SpecEdge at the roofline's kernel
+    cost, filled: at its own stack's), and the same system against continuous-batching AR (right)."""
+    priced = tab[tab.predicted.notna()].copy()
+    change = priced.claim.str.contains("change")
+    priced["x"] = np.where(change, 1 + priced.published, priced.published)
+    priced["y"] = np.where(change, 1 + priced.predicted, priced.predicted)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5.2))
+    lo, hi = 0.3, max(6.0, float(priced[["x", "y"]].max().max()) * 1.2)
+    line = np.geomspace(lo, hi, 50)
+    ax.plot(line, line, color="black", lw=0.8)
+    ax.fill_between(line, line * 0.75, line * 1.25, color="gray", alpha=0.2, lw=0, label="within 25 %")
+    for name, rows in priced.groupby("anchor", sort=False):
+        color = ANCHOR_COLORS.get(name, "tab:gray")
+        stack = rows.setup.str.contains("its stack")
+        for sel, face in ((~stack, "none"), (stack, color)):
+            sub = rows[sel]
+            if len(sub):
+                what = ("its stack's kernel cost" if face != "none" else "roofline") if name == "SpecEdge" else "priced"
+                ax.scatter(sub.x, sub.y, s=28, edgecolors=color, facecolors=face, label=f"{name}, {what} ({len(sub)})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ticks = [t for t in (0.3, 0.5, 1, 2, 3, 5, 10, 20) if lo <= t <= hi]
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(plt.NullFormatter())
+    ax.set_xlabel("published (ratio; 1 + change)")
+    ax.set_ylabel("this model, the anchor's setup and baseline")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    ax.set_title("Each claim against its own baseline", fontsize=10)
+    vs = tab[tab.vs_continuous_ar.notna()]
+    names = list(dict.fromkeys(vs.anchor))
+    for i, name in enumerate(names):
+        y = vs[vs.anchor == name].vs_continuous_ar
+        bx.scatter(np.full(len(y), i) + np.linspace(-0.2, 0.2, len(y)), y, s=18,
+                   color=ANCHOR_COLORS.get(name, "tab:gray"))  # fmt: skip
+    bx.axhline(1.0, color="black", lw=0.8)
+    bx.set_xticks(range(len(names)), names)
+    bx.set_yscale("log")
+    bx.set_ylabel("the same system over continuous-batching AR")
+    bx.grid(alpha=0.3, which="both", axis="y")
+    bx.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    bx.set_title("Against continuous-batching AR, same hardware\n(SpecEdge at AR's capacity point)", fontsize=10)
+    unpriced = ", ".join(dict.fromkeys(tab[tab.predicted.isna()].anchor))
+    fig.suptitle(f"The anchors (results/tables/anchors.csv); not priced: {unpriced or 'none'}")
+    _save(fig, stem)
 
 
 @figure("families", inputs=("families.csv", "families_crossover.csv"))

@@ -54,10 +54,13 @@ def run_study_files(study: str, config, prompts_path, out_csv, fig_dir, calibrat
     return rows
 
 
-def anchors_file(dssd_rows, out_csv) -> list[dict]:
-    """``anchors``: the anchors' published claims beside this model's predictions (sqs.study.anchors)."""
+def anchors_file(dssd_rows, out_csv, fig_dir=None) -> list[dict]:
+    """``anchors``: the anchors' published claims beside this model's predictions (sqs.study.anchors), and
+    fig_anchors."""
     from sqs.study.anchors import anchors_table
 
     rows = anchors_table(Path(dssd_rows))
     write_table(rows, out_csv)
+    if fig_dir is not None:
+        figures.draw("fig_anchors", fig_dir, pd.read_csv(out_csv))
     return rows

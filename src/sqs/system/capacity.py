@@ -274,11 +274,16 @@ def capacity_rows(pricer: Pricer, workloads: list[Workload], ar: Workload, objec
 def capacity_ratio(pricer: Pricer, workloads: list[Workload], ar: Workload, objective_s: float,
                    max_batch: int) -> dict:  # fmt: skip
     """The best workload's capacity against AR's at its better reading (streamed or per token): both, their
-    ratio (NaN where AR serves no edge within the objective) and the best workload's scheme."""
+    ratio (NaN where AR serves no edge within the objective) and the best workload's scheme; beside them the
+    anchors' baselines (static-batching AR; server-only SD at its best workload) and the ratio to each."""
     ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
     each = {m: capacity(pricer, ar, objective_s, max_batch, m) for m in AR_MODES}
     ar_cap = max(each.values())
     best_cap, best = max((capacity(pricer, w, objective_s, max_batch), w.scheme) for w in workloads)
     best = best if best_cap else "none"  # no scheme serves one edge within the objective
+    static = capacity(pricer, ar, objective_s, max_batch, "ar-static")
+    server = max(capacity(pricer, w, objective_s, max_batch, "server-only") for w in workloads)
     return {"scheme": best, "capacity": best_cap, "ar_capacity": ar_cap, "capacity_vs_ar": ratio(best_cap, ar_cap),
-            **{f"{m}_capacity": c for m, c in each.items()}}  # fmt: skip
+            **{f"{m}_capacity": c for m, c in each.items()}, "ar-static_capacity": static,
+            "server-only_capacity": server, "capacity_vs_ar_static": ratio(best_cap, static),
+            "capacity_vs_server_only": ratio(best_cap, server)}  # fmt: skip
