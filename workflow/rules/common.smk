@@ -9,6 +9,7 @@ from sqs.outputs.catalog import FIGURE_DIR, drawn_by, figure_paths, study_figure
 from sqs.study.config import ConfigError, StudyConfig, regime_config, regime_names
 from sqs.study.grid import cell_config, check_config, grid_cells, needs_calibration
 from sqs.steps.prepare import artifact_versions
+from sqs.study.anchors import DSSD_ROWS
 
 SCHEMA = "../schemas/config.schema.yaml"
 # Fails `snakemake -n` with the offending key, its value and the rule it broke; fills defaults.

@@ -33,7 +33,7 @@ rule anchors:
     """The anchors' published claims (SpecEdge, DSSD, early exits, SLED, DiP-SD) beside this model's prediction under
     each one's own setup and baseline, and the same system against continuous-batching AR (docs/capacity.md)."""
     input:
-        rows="src/sqs/data/anchors_dssd.csv",
+        rows=str(DSSD_ROWS),  # package data: an absolute path, whatever --directory says
     output:
         table="results/tables/anchors.csv",
         png=figure_outputs("anchors"),

@@ -792,7 +792,8 @@ def fig_capacity(cap, stem) -> None:
             ("cloud_s_per_1k_tokens", "cloud accelerator-s per 1,000 tokens", True))  # fmt: skip
     fig, axes = plt.subplots(len(profiles), 3, figsize=(15, 3.8 * len(profiles)), squeeze=False)
     styles = ["-", "--", ":", "-."]
-    colors = {**{n: s.style["color"] for n, s in SCHEMES.items()}, "ar-streamed": "black", "ar-per-token": "dimgray"}
+    colors = {**{n: s.style["color"] for n, s in SCHEMES.items()}, "ar-streamed": "black", "ar-per-token": "dimgray",
+              "server-only": "tab:green", "ar-static": "tab:orange", "edge-only": "tab:purple"}  # fmt: skip
     for i, prof in enumerate(profiles):
         for j, (col, label, logy) in enumerate(cols):
             ax = axes[i, j]

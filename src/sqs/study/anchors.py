@@ -105,12 +105,15 @@ def specedge() -> list[Row]:
         vs_ar = float("nan")
         if fig:  # tokens a round from the figure's server-only against AR (another published number than those below)
             tokens = fig[0] / fig[1] * so / t_ar
-            big = AR_CAPACITY_SESSIONS
-            vs_ar = tokens * p.cloud_batch_s(big, 1, CONTEXT) / p.cloud_batch_s(big, 33, CONTEXT)
+            vs_ar = _vs_ar(p, tokens, AR_CAPACITY_SESSIONS)
+            above = max((b for b in range(1, AR_CAPACITY_SESSIONS + 1) if _vs_ar(p, tokens, b) >= 1.0), default=0)
+            missing_ar = (f"; against continuous-batching AR {_vs_ar(p, tokens, 1):.2f}x at one session a round, "
+                          f"above 1x up to {above} sessions a round ({tokens:.1f} tokens kept of 33 verified: a "
+                          "memory-bound round prices them alike, a compute-bound one by the token)")  # fmt: skip
         steps = so - p.cloud_batch_s(1, 65, CONTEXT)
         missing = (f"server-only's round {so * 1e3:.1f} ms (4 SLM steps {steps * 1e3:.1f} ms + a 64-node "
                    f"verification) against SpecEdge's {verify * 1e3:.1f} ms: the SLM steps' share of "
-                   "the server, set by the stack's cost a kernel")  # fmt: skip
+                   "the server, set by the stack's cost a kernel" + (missing_ar if fig else ""))  # fmt: skip
         if (llm, slm) == pairs[0]:
             rows.append(Row("SpecEdge", "server throughput over the baseline's (mean of its runs)",
                             "server-only SpecExec", setup, 2.22, so / verify, vs_ar, missing, SPECEDGE))  # fmt: skip
@@ -131,6 +134,12 @@ def specedge() -> list[Row]:
                         fig[0] / fig[2], tokens * t_ar * SPECEDGE_A100_USD_S / (verify * usd), vs_ar,
                         "tokens a round from the figure's server-only/AR bars", SPECEDGE))  # fmt: skip
     return rows
+
+
+def _vs_ar(p: Pricer, tokens: float, sessions: int) -> float:
+    """SpecEdge's server against continuous-batching AR's at ``sessions`` a round: tokens a second of one
+    33-node verification round (``tokens`` kept a session) over one AR round's (one a session)."""
+    return tokens * p.cloud_batch_s(sessions, 1, CONTEXT) / p.cloud_batch_s(sessions, 33, CONTEXT)
 
 
 def _ar_bar_s(llm: str) -> float:
