@@ -11,7 +11,7 @@ from sqs.system.compute import DEVICES, SHAPES
 
 def test_every_row_names_its_source_baseline_and_what_it_leaves_out():
     rows = an.anchors_table()
-    assert {r["anchor"] for r in rows} == {"SpecEdge", "DSSD", "Early exits", "SLED", "DiP-SD"}
+    assert {r["anchor"] for r in rows} == {"SpecEdge", "DSSD", "Early exits", "Spec-Bench SpS", "SLED", "DiP-SD"}
     for r in rows:
         assert r["sources"] and r["baseline"] and r["setup"] and r["missing_term"], r
         assert r["published"] == r["published"] and r["published"] != 0
@@ -70,3 +70,17 @@ def test_the_rule_writes_the_table_and_its_figure(tmp_path):
         back = list(csv.DictReader(f))
     assert len(back) == len(rows) and {r["anchor"] for r in back} == {r["anchor"] for r in rows}
     assert (tmp_path / "fig_anchors.png").stat().st_size > 10_000 and (tmp_path / "fig_anchors.pdf").is_file()
+
+
+def test_spec_bench_is_server_only_sd_for_one_user():
+    """Both models on one A100: a round is gamma draft steps and a verification of gamma + 1 on that GPU, the
+    tokens its leaderboard's; AR the same GPU's token."""
+    from sqs.system.latency import LinkConfig
+    from sqs.system.pricing import Pricer
+
+    row = an.spec_bench()[0]
+    p = Pricer(an.roofline("a100-80gb", "vicuna-68m", "a100-80gb", "llama-2-7b"), LinkConfig(1e9, 1e9, 0.0))
+    g, t = an.SPEC_BENCH_SPS["gamma"], an.SPEC_BENCH_SPS["tokens"]
+    a100 = DEVICES["a100-80gb"]
+    round_s = g * a100.forward_s(SHAPES["vicuna-68m"], 1, int(an.CONTEXT)) + p.cloud_batch_s(1, g + 1, an.CONTEXT)
+    assert row.predicted == pytest.approx(t * p.cloud_batch_s(1, 1, an.CONTEXT) / round_s, rel=1e-9)

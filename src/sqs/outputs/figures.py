@@ -823,14 +823,14 @@ FAMILY_STYLE = {"sqs": ("tab:blue", "-"), "sd": ("tab:gray", "--"), "tokens": ("
                 "split": ("tab:olive", ":")}
 
 
-ANCHOR_COLORS = {"SpecEdge": "tab:blue", "DSSD": "tab:red", "Early exits": "tab:green"}
+ANCHOR_COLORS = {"SpecEdge": "tab:blue", "DSSD": "tab:red", "Early exits": "tab:green", "Spec-Bench SpS": "tab:purple"}
 
 
 @figure("anchors", inputs=("anchors.csv",))
 def fig_anchors(tab, stem) -> None:
     """Each anchor's published claim against this model's prediction under its own setup and baseline (left: the
-    diagonal and a 25 % band; a signed change drawn as 1 + change; hollow: SpecEdge at the roofline's kernel
-    cost, filled: at its own stack's), and the same system against continuous-batching AR (right)."""
+    diagonal and a 25 % band; a signed change drawn as 1 + change; hollow: at the roofline's kernel cost, filled:
+    at an eager stack's), and the same system against continuous-batching AR (right)."""
     priced = tab[tab.predicted.notna()].copy()
     change = priced.claim.str.contains("change")
     priced["x"] = np.where(change, 1 + priced.published, priced.published)
@@ -842,11 +842,12 @@ def fig_anchors(tab, stem) -> None:
     ax.fill_between(line, line * 0.75, line * 1.25, color="gray", alpha=0.2, lw=0, label="within 25 %")
     for name, rows in priced.groupby("anchor", sort=False):
         color = ANCHOR_COLORS.get(name, "tab:gray")
-        stack = rows.setup.str.contains("its stack")
+        stack = rows.setup.str.contains("stack")
         for sel, face in ((~stack, "none"), (stack, color)):
             sub = rows[sel]
             if len(sub):
-                what = ("its stack's kernel cost" if face != "none" else "roofline") if name == "SpecEdge" else "priced"
+                what = "a stack's kernel cost" if face != "none" else "roofline"
+                what = "its own call seconds" if name == "DSSD" else what
                 ax.scatter(sub.x, sub.y, s=28, edgecolors=color, facecolors=face, label=f"{name}, {what} ({len(sub)})")
     ax.set_xscale("log")
     ax.set_yscale("log")
