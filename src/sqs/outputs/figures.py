@@ -705,13 +705,14 @@ def fig_compute_calibration(cal, stem) -> None:
 def fig_regimes(tab, capmap, stem) -> None:
     """The best scheme's predicted speedup (any family but dense QS: a compressed q̂, float32 q, token ids alone,
     a token tree, DSSD's q̂(x) with p down) over cloud-only AR and over dense QS across uplink rate and
-    propagation, per compute profile and temperature, the letter in a cell naming the winner; and, one cloud
-    serving many edges, the best scheme's capacity over AR's within the latency objective."""
+    propagation, per compute profile and temperature, the letter in a cell naming the winner; one cloud serving
+    many edges, the best scheme's capacity over AR's within the latency objective; and the family that wins each
+    point (a compressed q̂, float32 q, token ids, DSSD, a tree) with its speedup over the best q̂."""
     from matplotlib.colors import LogNorm
 
     sparse = tab[tab.scheme != "qs"]
     profiles, temps = list(dict.fromkeys(sparse.profile)), sorted(sparse.temperature.unique())
-    fig, axes = plt.subplots(len(profiles), 3 * len(temps), figsize=(5.0 * 3 * len(temps), 3.6 * len(profiles)),
+    fig, axes = plt.subplots(len(profiles), 4 * len(temps), figsize=(5.0 * 4 * len(temps), 3.6 * len(profiles)),
                              squeeze=False, layout="constrained")  # fmt: skip
     letter = {name: spec.letter for name, spec in SCHEMES.items()}
     norm = LogNorm(vmin=0.1, vmax=10.0)
@@ -723,7 +724,7 @@ def fig_regimes(tab, capmap, stem) -> None:
             rates, props = sorted(best.uplink_bps.unique()), sorted(best.propagation_s.unique())
             panels = (("speedup_vs_ar", "over cloud-only AR"), ("speedup_vs_qs", "over dense QS"))
             for k, (col, what) in enumerate(panels):
-                ax = axes[i, 3 * j + k]
+                ax = axes[i, 4 * j + k]
                 grid = best.pivot_table(index="propagation_s", columns="uplink_bps", values=col).reindex(
                     index=props, columns=rates)  # fmt: skip
                 im = ax.imshow(grid.to_numpy(float), origin="lower", aspect="auto", cmap="RdBu", norm=norm)
@@ -740,14 +741,52 @@ def fig_regimes(tab, capmap, stem) -> None:
                 ax.set_ylabel("propagation (ms)")
                 ax.set_title(f"{prof}\nT = {t:g}, speedup {what}", fontsize=9)
             cm = capmap[(capmap.profile == prof) & np.isclose(capmap.temperature, t)]
-            _capacity_panel(axes[i, 3 * j + 2], cm, rates, props, letter, norm)
-            axes[i, 3 * j + 2].set_title(f"{prof}\nT = {t:g}, capacity over AR's (many edges, one cloud)", fontsize=9)
+            _capacity_panel(axes[i, 4 * j + 2], cm, rates, props, letter, norm)
+            axes[i, 4 * j + 2].set_title(f"{prof}\nT = {t:g}, capacity over AR's (many edges, one cloud)", fontsize=9)
+            mine = tab[(tab.profile == prof) & np.isclose(tab.temperature, t)]
+            _families_panel(axes[i, 4 * j + 3], mine, rates, props)
+            axes[i, 4 * j + 3].set_title(f"{prof}\nT = {t:g}, the best family (its speedup over the best q̂)",
+                                         fontsize=9)  # fmt: skip
     fig.colorbar(im, ax=axes.ravel().tolist(), label="speedup, or capacity ratio, of the best scheme (log)",
                  shrink=0.6)  # fmt: skip
     won = ", ".join(f"{SCHEMES[n].letter} = {SCHEMES[n].label}" for n in dict.fromkeys(sparse.scheme))
+    tags = ", ".join(f"{tag} {name}" for name, tag in FAMILY_TAGS.items())
     fig.suptitle(f"Where it pays (trace prediction), the winner: {won}; black line: speedup 1; capacity panels, "
-                 "dotted: 1x server-only SD (green), 1x static-batching AR (orange)")  # fmt: skip
+                 "dotted: 1x server-only SD (green), 1x static-batching AR (orange); family panels: "
+                 f"{tags}")  # fmt: skip
     _save(fig, stem, constrained=True, dpi=110)
+
+
+FAMILY_TAGS = {"sqs": "q̂", "sd": "q", "tokens": "id", "split": "D", "tree": "T"}
+
+
+def _families_panel(ax, mine, rates, props) -> None:
+    """Per (uplink, propagation): the family of exact answers to a narrow uplink whose best scheme is fastest
+    (colour), and its tokens/s over the best compressed q̂'s (1.00 where a q̂ wins)."""
+    from matplotlib.colors import ListedColormap
+
+    from sqs.protocol.schemes.layout import FAMILIES
+
+    names = list(FAMILIES)
+    fam = mine.assign(family=mine.scheme.map(lambda n: SCHEMES[n].layout.family))
+    best = fam.groupby(["propagation_s", "uplink_bps", "family"]).tokens_per_s.max().unstack("family")
+    best = best.reindex(pd.MultiIndex.from_product([props, rates], names=["propagation_s", "uplink_bps"]))
+    win = best.idxmax(axis=1)
+    ratio = best.max(axis=1) / best["sqs"] if "sqs" in best else best.max(axis=1) * np.nan
+    codes = np.array([names.index(w) if isinstance(w, str) else np.nan for w in win], float).reshape(len(props),
+                                                                                                     len(rates))
+    colors = [FAMILY_STYLE.get(n, ("tab:purple", "-"))[0] for n in names]
+    ax.imshow(codes, origin="lower", aspect="auto", cmap=ListedColormap(colors), vmin=-0.5, vmax=len(names) - 0.5,
+              alpha=0.55)  # fmt: skip
+    for a in range(len(props)):
+        for b in range(len(rates)):
+            w, r = win.iat[a * len(rates) + b], ratio.iat[a * len(rates) + b]
+            if isinstance(w, str):
+                ax.text(b, a, f"{FAMILY_TAGS.get(w, w)}\n{r:.2f}", ha="center", va="center", fontsize=5)
+    ax.set_xticks(range(len(rates))[::3], [f"{r / 1e6:g}" for r in rates[::3]])
+    ax.set_yticks(range(len(props)), [f"{1e3 * d:g}" for d in props])
+    ax.set_xlabel("uplink (Mb/s)")
+    ax.set_ylabel("propagation (ms)")
 
 
 # capacity_map's ratio to each anchor baseline, and the colour of its 1x line in fig_regimes' capacity panel
@@ -820,7 +859,7 @@ def fig_capacity(cap, stem) -> None:
 
 
 FAMILY_STYLE = {"sqs": ("tab:blue", "-"), "sd": ("tab:gray", "--"), "tokens": ("tab:red", "-."),
-                "split": ("tab:olive", ":")}
+                "split": ("tab:olive", ":"), "tree": ("tab:purple", "-.")}
 
 
 ANCHOR_COLORS = {"SpecEdge": "tab:blue", "DSSD": "tab:red", "Early exits": "tab:green", "Spec-Bench SpS": "tab:purple"}
