@@ -172,3 +172,18 @@ def test_the_anchors_baselines_price_what_they_name():
     assert capacity(pricer, ar, 1.0, 256, "edge-only") == 1 << 16 and capacity(pricer, ar, 1e-4, 256, "edge-only") == 0
     with pytest.raises(ValueError, match="unknown capacity mode 'ar-batched'; valid: sd, ar-streamed"):
         point(pricer, ar, 1, mode="ar-batched")
+
+
+def test_server_only_is_priced_for_chains_only():
+    """A tree's trace totals count its nodes, not its SLM calls: server-only SD is not priced from them (each node
+    as a call would overcharge it); a chain's, or a workload naming its calls, is."""
+    pricer = Pricer(make_profile("orin-nano-super+h100-sxm", SLM, LLM), LINK)
+    chain, ar = sd_workload(pricer), Workload.autoregressive(24, 120.0)
+    tree = Workload("tree", 6.0, 3.0, chain.edge_s, 60.0, 12.0, chain.cloud_s, 120.0)
+    named = Workload("tree", 6.0, 3.0, chain.edge_s, 60.0, 12.0, chain.cloud_s, 120.0, draft_calls=2, draft_width=3)
+    from sqs.system.capacity import server_only_candidates
+
+    assert server_only_candidates([chain, tree, named]) == [chain, named]
+    rows = capacity_rows(pricer, [tree], ar, 0.05, 256)
+    assert "server-only" not in {r["scheme"] for r in rows}
+    assert capacity_ratio(pricer, [tree], ar, 0.05, 256)["server-only_capacity"] == 0

@@ -35,6 +35,7 @@ import math
 from dataclasses import dataclass, replace
 
 from sqs.protocol import wire
+from sqs.protocol.schemes import SCHEMES
 from sqs.system.pricing import Pricer
 
 AR_SCHEME = "ar"
@@ -187,6 +188,16 @@ def server_only_round_s(pricer: Pricer, w: Workload, sessions: float) -> float:
                                                                                               w.context)
 
 
+def server_only_candidates(workloads: list[Workload]) -> list[Workload]:
+    """The workloads server-only SD can be priced for: a chain's (one SLM call a draft), or one that names its
+    calls; a tree's expanded nodes are not in the trace's totals, so pricing each node as a call would overcharge."""
+    def tree(w: Workload) -> bool:
+        layout = getattr(SCHEMES.get(w.scheme), "layout", None)
+        return layout is not None and layout.family == "tree"
+
+    return [w for w in workloads if w.draft_calls is not None or not tree(w)]
+
+
 def _streamed(n_edges: int, max_batch: int) -> tuple[int, int]:
     """Continuous batching: every stream in every round, groups of at most ``max_batch`` taking turns."""
     g = math.ceil(n_edges / max_batch)
@@ -255,9 +266,9 @@ def capacity_rows(pricer: Pricer, workloads: list[Workload], ar: Workload, objec
     session: the rejection sampler fused into the forward, as GPU servers run it). ``workload``: the scheme whose
     drafts a row runs (``ar`` for AR)."""
     runs = [(w, "sd") for w in workloads] + [(ar, m) for m in (*AR_MODES, "ar-static", "edge-only")]
-    if workloads:
-        runs.append((max(workloads, key=lambda w: (capacity(pricer, w, objective_s, max_batch, "server-only"),
-                                                   w.tokens)), "server-only"))  # fmt: skip
+    if chains := server_only_candidates(workloads):
+        runs.append((max(chains, key=lambda w: (capacity(pricer, w, objective_s, max_batch, "server-only"),
+                                                w.tokens)), "server-only"))  # fmt: skip
     rows = []
     for w, mode in runs:
         cap = capacity(pricer, w, objective_s, max_batch, mode)
@@ -282,7 +293,8 @@ def capacity_ratio(pricer: Pricer, workloads: list[Workload], ar: Workload, obje
     best_cap, best = max((capacity(pricer, w, objective_s, max_batch), w.scheme) for w in workloads)
     best = best if best_cap else "none"  # no scheme serves one edge within the objective
     static = capacity(pricer, ar, objective_s, max_batch, "ar-static")
-    server = max(capacity(pricer, w, objective_s, max_batch, "server-only") for w in workloads)
+    chains = server_only_candidates(workloads)
+    server = max((capacity(pricer, w, objective_s, max_batch, "server-only") for w in chains), default=0)
     return {"scheme": best, "capacity": best_cap, "ar_capacity": ar_cap, "capacity_vs_ar": ratio(best_cap, ar_cap),
             **{f"{m}_capacity": c for m, c in each.items()}, "ar-static_capacity": static,
             "server-only_capacity": server, "capacity_vs_ar_static": ratio(best_cap, static),
