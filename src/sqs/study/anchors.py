@@ -1,7 +1,8 @@
 """The anchors' claims against this project's model: each under its own setup and its own baseline, and the same
 system against continuous-batching AR on the same hardware.
 
-The systems this project measures itself against report 1.5–3× where the capacity model here finds 0.07–0.20×.
+The systems this project measures itself against report 1.5–3× where the capacity model here finds a fraction
+of AR's capacity.
 Each anchor is priced by the same rooflines (:mod:`sqs.system.compute`), the same pricer and the same capacity
 model (:mod:`sqs.system.capacity`, its baselines included), with its devices and model pair from its own code or
 paper. Every constant below names its source; a quantity no reachable source publishes (an acceptance rate, a
