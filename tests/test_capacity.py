@@ -187,3 +187,60 @@ def test_server_only_is_priced_for_chains_only():
     rows = capacity_rows(pricer, [tree], ar, 0.05, 256)
     assert "server-only" not in {r["scheme"] for r in rows}
     assert capacity_ratio(pricer, [tree], ar, 0.05, 256)["server-only_capacity"] == 0
+
+
+def test_the_rows_and_the_ratio_are_the_model_read_once_per_mode():
+    """Every row of capacity_rows is point() of its mode at its count, with that mode's capacity, the fused
+    capacity for a scheme's own rows, the think time where an edge thinks; capacity_ratio reads each baseline."""
+    from dataclasses import replace
+
+    from sqs.system.capacity import think_s
+
+    pricer = Pricer(make_profile("orin-nano-super+h100-sxm", SLM, LLM), LINK)
+    short, ar = sd_workload(pricer), Workload.autoregressive(24, 120.0)
+    long = replace(sd_workload(pricer, drafts=3.0, tokens=3.2), scheme="c-sqs")
+    rows = capacity_rows(pricer, [short, long], ar, 0.05, 256, counts=(1, 8, 300))
+    modes = {"k-sqs": ("sd", short), "c-sqs": ("sd", long), "ar-streamed": ("ar-streamed", ar),
+             "ar-per-token": ("ar-per-token", ar), "ar-static": ("ar-static", ar), "edge-only": ("edge-only", ar)}
+    so = max((short, long), key=lambda w: (capacity(pricer, w, 0.05, 256, "server-only"), w.tokens))
+    modes["server-only"] = ("server-only", so)
+    assert len(rows) == 3 * len(modes)
+    for r in rows:
+        mode, w = modes[r["scheme"]]
+        assert r["workload"] == w.scheme and r["mean_draft_len"] == w.drafts and r["tokens_per_batch"] == w.tokens
+        p = point(pricer, w, r["edges"], 256, mode)
+        assert {k: r[k] for k in p} == p
+        assert r["capacity"] == capacity(pricer, w, 0.05, 256, mode)
+        fused = capacity(pricer, replace(w, cloud_s=0.0), 0.05, 256, mode) if mode == "sd" else r["capacity"]
+        assert r["capacity_verified_on_accelerator"] == fused
+        assert r["think_s"] == (think_s(pricer, w) if mode in ("sd", "ar-per-token") else 0.0)
+    assert any(r["capacity_verified_on_accelerator"] > r["capacity"] for r in rows if r["scheme"] == "k-sqs")
+    out = capacity_ratio(pricer, [short, long], ar, 0.05, 256)
+    best = max(capacity(pricer, w, 0.05, 256) for w in (short, long))
+    static = capacity(pricer, ar, 0.05, 256, "ar-static")
+    server = max(capacity(pricer, w, 0.05, 256, "server-only") for w in (short, long))
+    assert out["capacity"] == best and out["ar-static_capacity"] == static and out["server-only_capacity"] == server
+    assert out["capacity_vs_ar_static"] == best / static and out["capacity_vs_server_only"] == best / server
+    assert out["ar-streamed_capacity"] == capacity(pricer, ar, 0.05, 256, "ar-streamed")
+    assert out["capacity_vs_ar"] == best / max(out["ar-streamed_capacity"], out["ar-per-token_capacity"])
+    none = capacity_ratio(pricer, [short], ar, 1e-4, 256)  # nothing within 0.1 ms a token
+    assert none["scheme"] == "none" and math.isnan(none["capacity_vs_ar"]) and math.isnan(none["capacity_vs_ar_static"])
+
+
+def test_streams_beyond_a_round_take_turns_and_a_one_token_request_pays_its_round_trip():
+    pricer = Pricer(make_profile("orin-nano-super+h100-sxm", SLM, LLM), LINK)
+    ar = Workload.autoregressive(24, 120.0)
+    over = point(pricer, ar, 300, mode="ar-streamed")  # the default rounds of 256: two groups of 150
+    assert over["round_sessions"] == 150 and over["round_s"] == pytest.approx(pricer.cloud_batch_s(150, 1, 120))
+    assert point(pricer, ar, 512, mode="ar-streamed")["round_sessions"] == 256
+    one = Workload.autoregressive(1, 120.0)
+    assert point(pricer, one, 1, mode="ar-streamed")["latency_per_token_s"] == pytest.approx(
+        pricer.cloud_batch_s(1, 1, 120) + 0.02, rel=1e-12)  # fmt: skip
+    edge = point(pricer, ar, 4, mode="edge-only")
+    assert edge["round_s"] == 0.0 and edge["round_sessions"] == 0.0 and edge["cloud_busy"] == 0.0
+    static, streamed = point(pricer, ar, 8, mode="ar-static"), point(pricer, ar, 8, mode="ar-streamed")
+    assert static["cloud_s_per_1k_tokens"] == pytest.approx(streamed["cloud_s_per_1k_tokens"] * 16 / 9, rel=1e-12)
+    from sqs.system.capacity import server_only_candidates
+
+    stranger = Workload("my-own-rule", 2.0, 2.5, 0.0, 0.0, 0.0, 0.0, 120.0)  # not registered: a chain
+    assert server_only_candidates([stranger]) == [stranger]
