@@ -84,3 +84,60 @@ def test_spec_bench_is_server_only_sd_for_one_user():
     a100 = DEVICES["a100-80gb"]
     round_s = g * a100.forward_s(SHAPES["vicuna-68m"], 1, int(an.CONTEXT)) + p.cloud_batch_s(1, g + 1, an.CONTEXT)
     assert row.predicted == pytest.approx(t * p.cloud_batch_s(1, 1, an.CONTEXT) / round_s, rel=1e-9)
+
+
+def _fwd(device, shape, n, launch=None):
+    from dataclasses import replace as _replace
+
+    dev = DEVICES[device] if launch is None else _replace(DEVICES[device], launch_s=launch)
+    return dev.forward_s(SHAPES[shape], n, int(an.CONTEXT))
+
+
+@pytest.mark.parametrize("stack", [False, True])
+def test_specedge_rows_by_hand(stack):
+    """The headline pair (Qwen3-14B on an A100 40GB, Qwen3-1.7B on RTX 4090s): server-only's round is 4 SLM
+    forwards of a 16-node frontier and a 65-token verification on the A100, SpecEdge's a 33-token verification;
+    throughput is their ratio, cost that through its prices, inter-token latency the longer of two interleaved
+    verifications and one with the round trip, over server-only's round; each pair of the README figure: tokens a
+    round from its AR and server-only bars, the token costs, and against AR's 256-stream round."""
+    launch = an.stack_launch_s("a100-40gb", "qwen3-14b", an._ar_bar_s("qwen3-14b")) if stack else None
+    so = 4 * _fwd("a100-40gb", "qwen3-1.7b", 16, launch) + _fwd("a100-40gb", "qwen3-14b", 65, launch)
+    v = _fwd("a100-40gb", "qwen3-14b", 33, launch)
+    usd = an.SPECEDGE_A100_USD_S + 2 * an.SPECEDGE_4090_USD_S
+    rows = [r for r in an.specedge() if ("stack" in r.setup) == stack]
+    head = {r.claim.split(" ")[0]: r for r in rows if "figure" not in r.claim}
+    assert head["server"].predicted == pytest.approx(so / v, rel=1e-9)
+    assert head["cost"].predicted == pytest.approx(so * an.SPECEDGE_A100_USD_S / (v * usd), rel=1e-9)
+    assert head["inter-token"].predicted == pytest.approx(max(2 * v, v + 0.01407) / so - 1, rel=1e-9)
+    assert (head["server"].published, head["cost"].published, head["inter-token"].published) == (2.22, 1.91, -0.1124)
+    for (llm, slm), (ar_usd, so_usd, se_usd) in an.SPECEDGE_FIGURE.items():
+        lf = an.stack_launch_s("a100-40gb", llm, an._ar_bar_s(llm)) if stack else None
+        so_f = 4 * _fwd("a100-40gb", slm, 16, lf) + _fwd("a100-40gb", llm, 65, lf)
+        v_f, t_ar = _fwd("a100-40gb", llm, 33, lf), _fwd("a100-40gb", llm, 1, lf)
+        tokens = ar_usd / so_usd * so_f / t_ar
+        mine = [r for r in rows if SHAPES[llm].name in r.setup and SHAPES[slm].name in r.setup]
+        cost_so, cost_ar = (next(r for r in mine if k in r.claim) for k in ("server-only over", "AR over"))
+        assert cost_so.published == so_usd / se_usd and cost_ar.published == ar_usd / se_usd
+        assert cost_so.predicted == pytest.approx(so_f * an.SPECEDGE_A100_USD_S / (v_f * usd), rel=1e-9)
+        assert cost_ar.predicted == pytest.approx(tokens * t_ar * an.SPECEDGE_A100_USD_S / (v_f * usd), rel=1e-9)
+        big = DEVICES["a100-40gb"] if lf is None else DEVICES["a100-40gb"].__class__(
+            **{**DEVICES["a100-40gb"].__dict__, "launch_s": lf})  # fmt: skip
+        vs = tokens * big.forward_s(SHAPES[llm], 1, int(an.CONTEXT), 256) / big.forward_s(
+            SHAPES[llm], 33, int(an.CONTEXT), 256)  # fmt: skip
+        assert cost_so.vs_continuous_ar == pytest.approx(vs, rel=1e-9)
+        above = max(b for b in range(1, 257) if an._vs_ar(
+            an.Pricer(an.roofline("rtx-4090", slm, "a100-40gb", llm, lf)), tokens, b) >= 1.0)  # fmt: skip
+        assert f"above 1x up to {above} sessions" in cost_so.missing_term
+    assert len(rows) == 7
+
+
+def test_early_exits_by_hand():
+    """Spec-Bench's 2.28 tokens a round from 5 Nano draft steps, the round trip and a 6-token A100 verification,
+    against the A100's AR token and one round trip over a 64-token request."""
+    g, t = an.SPEC_BENCH_SPS["gamma"], an.SPEC_BENCH_SPS["tokens"]
+    sd = (g * _fwd("jetson-nano", "vicuna-68m", 1) + 8 * 4 * g / 1e8 + 0.02 + 8 * 8 / 1e8
+          + _fwd("a100-80gb", "llama-2-7b", g + 1)) / t  # fmt: skip
+    ar = _fwd("a100-80gb", "llama-2-7b", 1) + 0.02 / 64
+    row = an.early_exits()[0]
+    assert row.predicted == pytest.approx(sd / ar - 1, rel=1e-9) and row.vs_continuous_ar == pytest.approx(ar / sd)
+    assert row.published == -0.35 and f"{sd / 0.65 * 1e3:.1f} ms a token" in row.missing_term

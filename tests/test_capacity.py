@@ -244,3 +244,31 @@ def test_streams_beyond_a_round_take_turns_and_a_one_token_request_pays_its_roun
 
     stranger = Workload("my-own-rule", 2.0, 2.5, 0.0, 0.0, 0.0, 0.0, 120.0)  # not registered: a chain
     assert server_only_candidates([stranger]) == [stranger]
+
+
+def test_the_remaining_edges_of_the_model():
+    """AR's workload asks nothing of the edge and gets one verdict a token; a one-core host runs one session's
+    protocol once; the default rounds hold 256 streams; server-only runs the chain of most server-only capacity
+    (not the one of most edge capacity); capacity_ratio reads the rounds it is given."""
+    from dataclasses import replace
+
+    from sqs.protocol import wire
+
+    ar = Workload.autoregressive(24, 120.0)
+    assert (ar.scheme, ar.drafts, ar.tokens, ar.edge_s, ar.cloud_s) == ("ar", 0.0, 1.0, 0.0, 0.0)
+    assert ar.downlink_bytes == wire.DOWNLINK_BYTES
+    cpu = Pricer(per_call(0.02, 0.05, 0.03), LINK)
+    wc = Workload("qs", 2.0, 2.5, 0.04, 180.0, 12.0, 0.2, 100.0)  # 0.06 s of protocol beyond the forward
+    assert round_s(cpu, wc, 1) == pytest.approx(0.2, rel=1e-12)
+    assert round_s(cpu, wc, 2) == pytest.approx(0.2 + 3 * 0.03 + 0.06, rel=1e-12)
+    pricer = Pricer(make_profile("orin-nano-super+h100-sxm", SLM, LLM), LINK)
+    assert point(pricer, ar, 257, mode="ar-streamed")["round_sessions"] == 129  # two groups: 129 and 128
+    short = sd_workload(pricer)
+    slow_edge = replace(sd_workload(pricer, drafts=3.0, tokens=3.9), scheme="c-sqs", edge_s=0.14)
+    assert capacity(pricer, short, 0.05, 256) > capacity(pricer, slow_edge, 0.05, 256)
+    assert capacity(pricer, slow_edge, 0.05, 256, "server-only") > capacity(pricer, short, 0.05, 256, "server-only")
+    rows = capacity_rows(pricer, [short, slow_edge], ar, 0.05, 256, counts=(1,))
+    assert next(r for r in rows if r["scheme"] == "server-only")["workload"] == "c-sqs"
+    small = capacity_ratio(pricer, [short], ar, 0.05, 8)
+    assert small["capacity"] == capacity(pricer, short, 0.05, 8) != capacity(pricer, short, 0.05, 256)
+    assert small["server-only_capacity"] == capacity(pricer, short, 0.05, 8, "server-only")
