@@ -45,8 +45,26 @@ def test_a_dssd_row_is_its_own_per_call_prices_read_exactly():
     t_slm, t_llm = 1 / float(r["slm_thr"]), 1 / float(r["base_thr"])
     by_hand = (a * g + 1) / (g * t_slm + t_llm + rtt) * t_llm
     row = an.dssd()[3]
-    assert row.predicted == pytest.approx(by_hand, rel=1e-6)  # the link's 1e15 b/s moves it by less
+    assert row.predicted == pytest.approx(by_hand, rel=1e-12)
     assert row.published == float(r["speedup"])
+    # read as its committed code runs: gamma tokens a round (gamma + 1 when all pass)
+    as_run = (g + a**g) / (g * t_slm + t_llm + rtt) * t_llm
+    assert f"it would be {as_run:.2f}x" in row.missing_term
+    assert f"its round took {(a * g + 1) / float(r['dsp_thr']) * 1e3:.0f} ms" in row.missing_term
+
+
+@pytest.mark.parametrize("index", [3, 30])
+def test_a_dssd_row_against_continuous_ar_on_the_h800_roofline(index):
+    """Exact SD with its acceptance, OPT-125M's steps and the target's verification on H800s and its round trip,
+    against the target's AR streamed (one round trip a 128-token request): by hand, for a 6.7B and a 13B row."""
+    r = an._dssd_rows()[index]
+    g, a, rtt = int(r["gamma"]), float(r["accept_rate"]), float(r["rtt_ms"]) / 1e3
+    llm = {"opt-6.7b": "opt-6.7b", "opt-13b": "opt-13b"}[r["model_l"]]
+    sd = (a * g + 1) / (g * _fwd("h800", "opt-125m", 1) + rtt + _fwd("h800", llm, g + 1))
+    ar = 1 / (_fwd("h800", llm, 1) + rtt / 128)
+    row = an.dssd()[index]
+    assert SHAPES[llm].name in row.setup
+    assert row.vs_continuous_ar == pytest.approx(sd / ar, rel=1e-9)
 
 
 def test_specedge_rows_follow_its_server_rounds():
@@ -75,15 +93,14 @@ def test_the_rule_writes_the_table_and_its_figure(tmp_path):
 def test_spec_bench_is_server_only_sd_for_one_user():
     """Both models on one A100: a round is gamma draft steps and a verification of gamma + 1 on that GPU, the
     tokens its leaderboard's; AR the same GPU's token."""
-    from sqs.system.latency import LinkConfig
-    from sqs.system.pricing import Pricer
 
-    row = an.spec_bench()[0]
-    p = Pricer(an.roofline("a100-80gb", "vicuna-68m", "a100-80gb", "llama-2-7b"), LinkConfig(1e9, 1e9, 0.0))
     g, t = an.SPEC_BENCH_SPS["gamma"], an.SPEC_BENCH_SPS["tokens"]
-    a100 = DEVICES["a100-80gb"]
-    round_s = g * a100.forward_s(SHAPES["vicuna-68m"], 1, int(an.CONTEXT)) + p.cloud_batch_s(1, g + 1, an.CONTEXT)
-    assert row.predicted == pytest.approx(t * p.cloud_batch_s(1, 1, an.CONTEXT) / round_s, rel=1e-9)
+    eager = an.stack_launch_s("a100-40gb", "qwen3-14b", an._ar_bar_s("qwen3-14b"))
+    for row, launch in zip(an.spec_bench(), (None, eager), strict=True):
+        round_s = g * _fwd("a100-80gb", "vicuna-68m", 1, launch) + _fwd("a100-80gb", "llama-2-7b", g + 1, launch)
+        ar = _fwd("a100-80gb", "llama-2-7b", 1, launch)
+        assert row.predicted == pytest.approx(t * ar / round_s, rel=1e-9) == row.vs_continuous_ar
+        assert row.published == 1.52
 
 
 def _fwd(device, shape, n, launch=None):

@@ -207,7 +207,7 @@ def _dssd_rows(path: Path = DSSD_ROWS) -> list[dict]:
         return list(csv.DictReader(line for line in f if not line.startswith("#")))
 
 
-def dssd(path: Path = DSSD_ROWS, vocab: int = 50272) -> list[Row]:
+def dssd(path: Path = DSSD_ROWS) -> list[Row]:
     """DSSD's grid (OPT-125M drafting for OPT-6.7B / OPT-13B on two H800s; round trip 0/20/50 ms; its speedup over
     the target's own AR, no link) priced with its own measured per-call seconds (the CSV's slm_thr and base_thr:
     gamma draft steps and one verification a round, the round trip) and its own protocol as its code runs it:
@@ -219,15 +219,14 @@ def dssd(path: Path = DSSD_ROWS, vocab: int = 50272) -> list[Row]:
     for r in _dssd_rows(path):
         g, a, rtt = int(r["gamma"]), float(r["accept_rate"]), float(r["rtt_ms"]) / 1e3
         t_slm, t_llm = 1.0 / float(r["slm_thr"]), 1.0 / float(r["base_thr"])
-        link = LinkConfig(1e15, 1e15, rtt)
-        up, down = 4.0 * (CONTEXT + g) + 4.0 * g * vocab, 4.0 + (1 - a**g) * 4.0 * vocab
+        link = LinkConfig(1e15, 1e15, rtt)  # no serialization (its logits up and down cost it nothing measured)
         own = Pricer(per_call(t_slm, t_llm), link)
-        as_run = cap.Workload("dssd", g, g + a**g, g * t_slm, up, down, t_llm, CONTEXT)
-        exact = cap.Workload("dssd", g, a * g + 1.0, g * t_slm, up, down, t_llm, CONTEXT)
+        as_run = cap.Workload("dssd", g, g + a**g, g * t_slm, 0.0, 0.0, t_llm, CONTEXT)
+        exact = cap.Workload("dssd", g, a * g + 1.0, g * t_slm, 0.0, 0.0, t_llm, CONTEXT)
         speed = lambda pr, w: cap.point(pr, w, 1)["tokens_per_s_per_edge"]  # noqa: E731
         llm = "opt-6.7b" if r["model_l"].endswith("6.7b") else "opt-13b"
         roof = Pricer(roofline("h800", "opt-125m", "h800", llm), link)
-        w_roof = cap.Workload("dssd", g, a * g + 1.0, g * roof.edge_forward_s(1, int(CONTEXT)), up, down, 0.0, CONTEXT)
+        w_roof = cap.Workload("dssd", g, a * g + 1.0, g * roof.edge_forward_s(1, int(CONTEXT)), 0.0, 0.0, 0.0, CONTEXT)
         ar_roof = cap.point(roof, cap.Workload.autoregressive(128, CONTEXT), 1, mode="ar-streamed")
         setup = (f"OPT-125M -> {SHAPES[llm].name}, two H800s, gamma {g}, RTT {rtt * 1e3:.0f} ms, rate column "
                  f"{r['bw_Mbps']}")
