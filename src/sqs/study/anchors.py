@@ -79,10 +79,12 @@ def stack_launch_s(cloud: str, llm: str, ar_token_s: float) -> float:
     return max(ar_token_s - bare, 0.0) / (dev.kernels_per_layer * shape.layers)
 
 
-def _tree(scheme: str, nodes: float, steps: int, tokens: float, edge_s: float = 0.0) -> cap.Workload:
-    """A SpecExec tree of ``nodes`` grown in ``steps`` SLM forwards (each scoring a frontier of nodes / steps),
-    verified in one forward; no host work (cloud_s 0: the forward alone); token ids only on the wire."""
-    return cap.Workload(scheme, nodes, tokens, edge_s, 4.0 * nodes, 8.0, 0.0, CONTEXT, 64.0, steps, nodes / steps)
+def _server_tree(nodes: float, steps: int) -> cap.Workload:
+    """Server-only SpecExec's round as the capacity model prices it: a tree of ``nodes`` grown in ``steps`` SLM
+    forwards on the server (each scoring a frontier of nodes / steps) and verified in one forward; the tokens a
+    round do not enter a round's seconds."""
+    return cap.Workload("server-only", nodes, 1.0, 0.0, 0.0, 0.0, 0.0, CONTEXT, draft_calls=steps,
+                        draft_width=nodes / steps)  # fmt: skip
 
 
 def specedge() -> list[Row]:
@@ -99,8 +101,8 @@ def specedge() -> list[Row]:
     runs = [(llm, slm, None) for llm, slm in pairs]  # the roofline's launch cost, then its stack's (its AR bar)
     runs += [(llm, slm, stack_launch_s("a100-40gb", llm, _ar_bar_s(llm))) for llm, slm in pairs]
     for llm, slm, launch in runs:
-        p = Pricer(roofline("rtx-4090", slm, "a100-40gb", llm, launch), LinkConfig(1e9, 1e9, rtt))
-        so = cap.server_only_round_s(p, _tree("server-only", 64, 4, 1.0), 1)
+        p = Pricer(roofline("rtx-4090", slm, "a100-40gb", llm, launch))  # rounds from forwards; the RTT added below
+        so = cap.server_only_round_s(p, _server_tree(64, 4), 1)
         verify = p.cloud_batch_s(1, 33, CONTEXT)
         draft_edge = 4 * p.edge_forward_s(8, int(CONTEXT))
         setup = f"{SHAPES[llm].name} on an A100 40GB, {SHAPES[slm].name} on RTX 4090s, batch 1, RTT 14.07 ms; " + (
