@@ -5,12 +5,15 @@ import math
 
 import pytest
 
+from sqs.steps.io import read_csv_rows
 from sqs.study import anchors as an
 from sqs.system.compute import DEVICES, SHAPES
 
+GRID = read_csv_rows(an.DSSD_ROWS)  # DSSD's CSV as the rule reads it
+
 
 def test_every_row_names_its_source_baseline_and_what_it_leaves_out():
-    rows = an.anchors_table()
+    rows = an.anchors_table(GRID)
     assert {r["anchor"] for r in rows} == {"SpecEdge", "DSSD", "Early exits", "Spec-Bench SpS", "SLED", "DiP-SD"}
     for r in rows:
         assert r["sources"] and r["baseline"] and r["setup"] and r["missing_term"], r
@@ -18,11 +21,12 @@ def test_every_row_names_its_source_baseline_and_what_it_leaves_out():
         if r["predicted"] == r["predicted"]:
             pub, pred = (1 + r["published"], 1 + r["predicted"]) if "change" in r["claim"] else (
                 r["published"], r["predicted"])  # fmt: skip
+            assert (an.as_ratio(r["claim"], r["published"]), an.as_ratio(r["claim"], r["predicted"])) == (pub, pred)
             assert r["error"] == pytest.approx(pred / pub - 1, rel=1e-12)
             assert r["within_25pct"] == (abs(r["error"]) <= 0.25)
         else:
             assert r["error"] is None and not r["within_25pct"]
-    assert len([r for r in rows if r["anchor"] == "DSSD"]) == len(an._dssd_rows())
+    assert len([r for r in rows if r["anchor"] == "DSSD"]) == len(GRID)
 
 
 def test_the_stack_launch_cost_reproduces_the_anchors_ar_bar():
@@ -40,11 +44,11 @@ def test_the_stack_launch_cost_reproduces_the_anchors_ar_bar():
 def test_a_dssd_row_is_its_own_per_call_prices_read_exactly():
     """Exact SD's tokens a round (accepted + 1) over gamma draft steps, one verification and the round trip, each
     at the anchor's own measured seconds, against its AR: by hand."""
-    r = an._dssd_rows()[3]
+    r = GRID[3]
     g, a, rtt = int(r["gamma"]), float(r["accept_rate"]), float(r["rtt_ms"]) / 1e3
     t_slm, t_llm = 1 / float(r["slm_thr"]), 1 / float(r["base_thr"])
     by_hand = (a * g + 1) / (g * t_slm + t_llm + rtt) * t_llm
-    row = an.dssd()[3]
+    row = an.dssd(GRID)[3]
     assert row.predicted == pytest.approx(by_hand, rel=1e-12)
     assert row.published == float(r["speedup"])
     # read as its committed code runs: gamma tokens a round (gamma + 1 when all pass)
@@ -57,12 +61,12 @@ def test_a_dssd_row_is_its_own_per_call_prices_read_exactly():
 def test_a_dssd_row_against_continuous_ar_on_the_h800_roofline(index):
     """Exact SD with its acceptance, OPT-125M's steps and the target's verification on H800s and its round trip,
     against the target's AR streamed (one round trip a 128-token request): by hand, for a 6.7B and a 13B row."""
-    r = an._dssd_rows()[index]
+    r = GRID[index]
     g, a, rtt = int(r["gamma"]), float(r["accept_rate"]), float(r["rtt_ms"]) / 1e3
     llm = {"opt-6.7b": "opt-6.7b", "opt-13b": "opt-13b"}[r["model_l"]]
     sd = (a * g + 1) / (g * _fwd("h800", "opt-125m", 1) + rtt + _fwd("h800", llm, g + 1))
     ar = 1 / (_fwd("h800", llm, 1) + rtt / 128)
-    row = an.dssd()[index]
+    row = an.dssd(GRID)[index]
     assert SHAPES[llm].name in row.setup
     assert row.vs_continuous_ar == pytest.approx(sd / ar, rel=1e-9)
 

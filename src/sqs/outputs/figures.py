@@ -766,9 +766,10 @@ def _families_panel(ax, mine, rates, props) -> None:
     from matplotlib.colors import ListedColormap
 
     from sqs.protocol.schemes.layout import FAMILIES
+    from sqs.trace.families import family_of
 
     names = list(FAMILIES)
-    fam = mine.assign(family=mine.scheme.map(lambda n: SCHEMES[n].layout.family))
+    fam = mine.assign(family=mine.scheme.map(family_of))
     best = fam.groupby(["propagation_s", "uplink_bps", "family"]).tokens_per_s.max().unstack("family")
     best = best.reindex(pd.MultiIndex.from_product([props, rates], names=["propagation_s", "uplink_bps"]))
     win = best.idxmax(axis=1)
@@ -870,10 +871,11 @@ def fig_anchors(tab, stem) -> None:
     """Each anchor's published claim against this model's prediction under its own setup and baseline (left: the
     diagonal and a 25 % band; a signed change drawn as 1 + change; hollow: at the roofline's kernel cost, filled:
     at an eager stack's), and the same system against continuous-batching AR (right)."""
+    from sqs.study.anchors import as_ratio
+
     priced = tab[tab.predicted.notna()].copy()
-    change = priced.claim.str.contains("change")
-    priced["x"] = np.where(change, 1 + priced.published, priced.published)
-    priced["y"] = np.where(change, 1 + priced.predicted, priced.predicted)
+    priced["x"] = [as_ratio(c, v) for c, v in zip(priced.claim, priced.published, strict=True)]
+    priced["y"] = [as_ratio(c, v) for c, v in zip(priced.claim, priced.predicted, strict=True)]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5.2))
     lo, hi = 0.3, max(6.0, float(priced[["x", "y"]].max().max()) * 1.2)
     line = np.geomspace(lo, hi, 50)

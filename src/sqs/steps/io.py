@@ -17,6 +17,15 @@ def prompt_texts(path) -> list[str]:
     return [r["prompt"] for r in read_jsonl(path)]
 
 
+def read_csv_rows(path) -> list[dict]:
+    """A CSV as dicts of strings, ``#`` comment lines skipped (a vendored table that names its source above it:
+    src/sqs/data/anchors_dssd.csv)."""
+    import csv
+
+    with open(path) as f:
+        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+
+
 def atomic_write(path, text: str) -> None:
     """Write to a temporary name and rename, so a killed job leaves no half file behind."""
     path = Path(path)

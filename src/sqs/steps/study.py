@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from sqs.outputs import figures
 from sqs.outputs.catalog import study_figures
-from sqs.steps.io import prompt_texts, write_table
+from sqs.steps.io import prompt_texts, read_csv_rows, write_table
 from sqs.study.config import study_config
 from sqs.study.decode import ModelPair
 from sqs.study.grid import decode_config
@@ -59,7 +59,7 @@ def anchors_file(dssd_rows, out_csv, fig_dir=None) -> list[dict]:
     fig_anchors."""
     from sqs.study.anchors import anchors_table
 
-    rows = anchors_table(Path(dssd_rows))
+    rows = anchors_table(read_csv_rows(dssd_rows))
     write_table(rows, out_csv)
     if fig_dir is not None:
         figures.draw("fig_anchors", fig_dir, pd.read_csv(out_csv))

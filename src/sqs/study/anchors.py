@@ -12,7 +12,6 @@ docs/capacity.md ("The anchors") reads the table.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -53,12 +52,16 @@ class Row:
     sources: str
 
     def to_dict(self) -> dict:
-        """With the error: of the ratio, or for a signed change (a claim of "change") of 1 + change."""
-        pub, pred = self.published, self.predicted
-        if "change" in self.claim:
-            pub, pred = 1.0 + pub, 1.0 + pred
+        """With the error, on the claim's ratio (:func:`as_ratio`)."""
+        pub, pred = as_ratio(self.claim, self.published), as_ratio(self.claim, self.predicted)
         err = pred / pub - 1.0 if pub and pred == pred else None
         return {**self.__dict__, "error": err, "within_25pct": err is not None and abs(err) <= 0.25}
+
+
+def as_ratio(claim: str, value):
+    """A claim's value as a ratio: a signed change (a claim of "change": -11 % latency) as 1 + change, so errors
+    and plots read every claim on one scale (scalars or arrays)."""
+    return 1.0 + value if "change" in claim else value
 
 
 def roofline(edge: str, slm: str, cloud: str, llm: str, launch_s: float | None = None) -> ComputeProfile:
@@ -204,28 +207,25 @@ def spec_bench() -> list[Row]:
     return rows
 
 
-def _dssd_rows(path: Path = DSSD_ROWS) -> list[dict]:
-    with open(path) as f:
-        return list(csv.DictReader(line for line in f if not line.startswith("#")))
-
-
-def dssd(path: Path = DSSD_ROWS) -> list[Row]:
+def dssd(grid: list[dict]) -> list[Row]:
     """DSSD's grid (OPT-125M drafting for OPT-6.7B / OPT-13B on two H800s; round trip 0/20/50 ms; its speedup over
     the target's own AR, no link) priced with its own measured per-call seconds (the CSV's slm_thr and base_thr:
     gamma draft steps and one verification a round, the round trip) and its own protocol as its code runs it:
     after a rejection the draft is kept whole (gamma tokens a round; gamma + 1 when all are accepted, taken as
     acceptance^gamma). No serialization: its CSV's communication share is 0.0 at no round trip, whatever the
     rate column says (the rate it read was bit/s taken as Mb/s). The exact reading (accepted + 1 tokens a
-    round) and the H800 roofline sit beside it."""
+    round) and the H800 roofline sit beside it. ``grid``: its CSV's rows (:data:`DSSD_ROWS`, as
+    :func:`sqs.steps.io.read_csv_rows` reads them)."""
+    speed = lambda pr, w: cap.point(pr, w, 1)["tokens_per_s_per_edge"]  # noqa: E731
     rows = []
-    for r in _dssd_rows(path):
+    for r in grid:
         g, a, rtt = int(r["gamma"]), float(r["accept_rate"]), float(r["rtt_ms"]) / 1e3
         t_slm, t_llm = 1.0 / float(r["slm_thr"]), 1.0 / float(r["base_thr"])
         link = LinkConfig(1e15, 1e15, rtt)  # no serialization (its logits up and down cost it nothing measured)
         own = Pricer(per_call(t_slm, t_llm), link)
         as_run = cap.Workload("dssd", g, g + a**g, g * t_slm, 0.0, 0.0, t_llm, CONTEXT)
         exact = cap.Workload("dssd", g, a * g + 1.0, g * t_slm, 0.0, 0.0, t_llm, CONTEXT)
-        speed = lambda pr, w: cap.point(pr, w, 1)["tokens_per_s_per_edge"]  # noqa: E731
+        exact_speed = speed(own, exact)
         llm = "opt-6.7b" if r["model_l"].endswith("6.7b") else "opt-13b"
         roof = Pricer(roofline("h800", "opt-125m", "h800", llm), link)
         w_roof = cap.Workload("dssd", g, a * g + 1.0, g * roof.edge_forward_s(1, int(CONTEXT)), 0.0, 0.0, 0.0, CONTEXT)
@@ -234,13 +234,13 @@ def dssd(path: Path = DSSD_ROWS) -> list[Row]:
                  f"{r['bw_Mbps']}")
         measured_round = exact.tokens / float(r["dsp_thr"])
         missing = (f"its round took {measured_round * 1e3:.0f} ms (read exactly) where its per-call prices sum to "
-                   f"{exact.tokens / speed(own, exact) * 1e3:.0f}: work its calls do not time (the logits copied to "
+                   f"{exact.tokens / exact_speed * 1e3:.0f}: work its calls do not time (the logits copied to "
                    f"the host each step, a verification over the whole prefix uncached); read as its committed code "
                    f"runs (the draft kept whole after a rejection) it would be {speed(own, as_run) * t_llm:.2f}x; "
                    f"its AR runs {t_llm * 1e3:.0f} ms a token where the H800 roofline says "
                    f"{1e3 / ar_roof['tokens_per_s_per_edge']:.1f}")  # fmt: skip
         rows.append(Row("DSSD", "speedup over the target's AR (its CSV, one row)", "target-only AR, no link", setup,
-                        float(r["speedup"]), speed(own, exact) * t_llm,
+                        float(r["speedup"]), exact_speed * t_llm,
                         speed(roof, w_roof) / ar_roof["tokens_per_s_per_edge"], missing, DSSD))  # fmt: skip
     return rows
 
@@ -263,6 +263,7 @@ def unpriced() -> list[Row]:
     ]  # fmt: skip
 
 
-def anchors_table(dssd_rows: Path = DSSD_ROWS) -> list[dict]:
-    """Every anchor's rows (:class:`Row` as dicts, with the error and whether it is within 25 %)."""
-    return [r.to_dict() for r in (*specedge(), *early_exits(), *spec_bench(), *dssd(dssd_rows), *unpriced())]
+def anchors_table(dssd_grid: list[dict]) -> list[dict]:
+    """Every anchor's rows (:class:`Row` as dicts, with the error and whether it is within 25 %); ``dssd_grid``:
+    DSSD's CSV rows."""
+    return [r.to_dict() for r in (*specedge(), *early_exits(), *spec_bench(), *dssd(dssd_grid), *unpriced())]
