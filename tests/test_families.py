@@ -120,3 +120,47 @@ def test_every_cell_may_take_a_draft_cap_but_a_moving_threshold_keeps_its_own():
     assert [(c.scheme, c.param("eta") if c.scheme == "c-sqs" else None, c.max_draft_len) for c in got] == [
         ("tokens", None, None), ("tokens", None, 1), ("tokens", None, 2), ("tokens", None, 4),
         ("c-sqs", 0.001, None), ("c-sqs", 0.0, 2), ("c-sqs", 0.0, 1), ("c-sqs", 0.0, 4)]  # fmt: skip
+
+
+def test_every_cell_that_sends_a_q_hat_is_also_read_under_block_verification():
+    from sqs.trace.families import with_rules
+    from sqs.trace.sweep import SweepCell
+
+    cells = [SweepCell("tokens", 1.0), SweepCell("k-sqs", 1.0, K=4), SweepCell("sd", 1.0, verify="block"),
+             SweepCell("tree", 1.0, branch=2), SweepCell("qs", 1.0, max_draft_len=1)]  # fmt: skip
+    got = with_rules(cells)
+    assert [(c.scheme, c.verify) for c in got] == [("tokens", "token"), ("k-sqs", "token"), ("k-sqs", "block"),
+                                                   ("sd", "block"), ("sd", "token"), ("tree", "token"),
+                                                   ("qs", "token")]  # fmt: skip
+
+
+def test_block_verification_is_read_against_token_verification_of_the_same_cell():
+    """By hand from two prompts' terms: tokens a round and tokens/s at the link's rate under each rule, the gain,
+    and its paired interval (every resample of both prompts lies between the prompts' own gains)."""
+    from dataclasses import replace
+
+    from sqs.trace.families import block_rows
+    from sqs.trace.sweep import SweepCell
+
+    def terms(batches, cloud):
+        b = np.array(batches, float)
+        return PromptTerms(tokens=np.array([20.0, 30.0]), edge_s=np.array([0.5, 0.5]), cloud_s=np.array(cloud, float),
+                           uplink_bytes=100.0 * b, downlink_bytes=10.0 * b, batches=b, accepted=20.0 - b,
+                           drafts=3.0 * b, payload_bits=700.0 * b)  # fmt: skip
+
+    tok = SweepCell("k-sqs", 1.0, K=16, max_draft_len=4, link=LINK)
+    blk = replace(tok, verify="block")
+    lone = SweepCell("qs", 1.0, max_draft_len=4, link=LINK, verify="block")  # its token twin is missing: skipped
+    t_tok, t_blk = terms([8, 12], [1.0, 1.5]), terms([7, 10], [0.9, 1.2])
+    (row,) = block_rows({tok: t_tok, blk: t_blk, lone: t_blk}, LINK, n_boot=400, rng=np.random.default_rng(0))
+    assert (row["scheme"], row["setting"], row["max_draft_len"], row["mean_draft_len"]) == ("k-sqs", "K=16", 4, 3.0)
+    assert row["tokens_per_round_token"] == pytest.approx(50 / 20) and row["tokens_per_round_block"] == pytest.approx(
+        50 / 17)  # fmt: skip
+    assert row["round_gain"] == pytest.approx(20 / 17)
+    sec = {k: t.seconds(LINK, LINK.uplink_bps) for k, t in (("token", t_tok), ("block", t_blk))}
+    for rule in ("token", "block"):
+        assert row[f"tokens_per_s_{rule}"] == pytest.approx(50 / sec[rule].sum())
+    assert row["speed_gain"] == pytest.approx(sec["token"].sum() / sec["block"].sum())
+    per_prompt = [8 / 7, 12 / 10]
+    assert min(per_prompt) - 1e-12 <= row["round_gain_ci_low"] < row["round_gain_ci_high"] <= max(per_prompt) + 1e-12
+    assert row["speed_gain_ci_low"] <= row["speed_gain"] <= row["speed_gain_ci_high"]

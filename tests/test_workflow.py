@@ -281,6 +281,17 @@ def test_tiny_run_sets_the_families_side_by_side(tiny_run):
     assert {(r["regime"], r["family"]) for r in cross} == {(g, f) for g in ("paper", "practical")
                                                            for f in ("sd", "tokens", "split", "tree")}  # fmt: skip
     assert (work / "results/figures/fig_families.png").stat().st_size > 1000
+    with (work / "results/tables/families_block.csv").open() as f:
+        blk = list(csv.DictReader(f))
+    qhat = {"sd", "qs", "k-sqs", "c-sqs", "top-p", "min-p"}  # every scheme that sends a q̂, at every cap read
+    assert {(r["regime"], r["scheme"]) for r in blk} == {(g, s) for g in ("paper", "practical") for s in qhat}
+    assert {r["verify"] for r in fam} <= {"token", "block"}
+    for r in blk:  # tokens a round: 6 a prompt over each rule's rounds; the gain is their ratio, inside its interval
+        gain = float(r["tokens_per_round_block"]) / float(r["tokens_per_round_token"])
+        assert float(r["round_gain"]) == pytest.approx(gain, rel=1e-12)
+        assert float(r["round_gain_ci_low"]) <= float(r["round_gain"]) <= float(r["round_gain_ci_high"])
+        assert r["max_draft_len"] not in ("1", "1.0")  # a block of one draft is verified token by token
+    assert (work / "results/figures/fig_families_block.png").stat().st_size > 1000
 
 
 # Floats computed from the models' probabilities (sums of q over a support, TV(q̂, p), C-SQS's threshold path).

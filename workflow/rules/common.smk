@@ -106,6 +106,7 @@ EXTRA = {
     "regimes": ["results/tables/regimes.csv", "results/tables/capacity.csv", *figure_paths(["regimes"], REGIMES)],
     "policy_headroom": ["results/tables/policy_headroom.csv", *figure_paths(["policy_headroom"], REGIMES)],
     "families": ["results/tables/families.csv", "results/tables/families_crossover.csv",
+                 "results/tables/families_block.csv",
                  *figure_paths(["families"], REGIMES)],
 }
 NEEDS_CALIBRATION = needs_calibration(STUDY) or "regimes" in STUDY.analysis.extra

@@ -151,8 +151,9 @@ rule regimes:
 rule families:
     """Does sending a compressed distribution pay? In each regime, each family (a compressed q_hat, float32 q,
     token ids alone) at its best of analysis.regimes' settings per temperature and uplink rate (0.01-100 Mb/s
-    and the regime's own), 95 % intervals over prompts, verdicts by non-overlapping intervals, and the rate
-    where the compressed q_hat and each other family cross."""
+    and the regime's own), 95 % intervals over prompts, verdicts by non-overlapping intervals, the rate
+    where the compressed q_hat and each other family cross, and block verification against token verification
+    of every q_hat cell."""
     input:
         summary=LIVE_PRICES,
         meta=f"{CACHE_DIR}/meta.json",
@@ -160,6 +161,7 @@ rule families:
     output:
         table="results/tables/families.csv",
         crossover="results/tables/families_crossover.csv",
+        block="results/tables/families_block.csv",
         png=figure_outputs("families"),
         pdf=figure_outputs("families", "pdf"),
     params:

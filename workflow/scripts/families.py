@@ -8,5 +8,6 @@ from sqs.steps.trace import families_files
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
 rows = families_files(Path(sm.input.meta).parent, dict(sm.params.config), sm.output.table, sm.output.crossover,
-                      Path(sm.output.png).parent, sm.input.compute or None, sm.input.summary or None)  # fmt: skip
+                      sm.output.block, Path(sm.output.png[0]).parent, sm.input.compute or None,
+                      sm.input.summary or None)  # fmt: skip
 logging.info("families: %d rows", len(rows))

@@ -966,6 +966,40 @@ def fig_families(tab, cross, stem) -> None:
     _save(fig, stem)
 
 
+@figure("families", inputs=("families_block.csv",))
+def fig_families_block(tab, stem) -> None:
+    """Block verification against token verification of the same drafts (trace model): its gain in tokens a
+    round against the mean draft length, per q̂ scheme, with 95 % intervals over prompts; per regime (rows) and
+    temperature (columns)."""
+    regimes, temps = list(dict.fromkeys(tab.regime)), sorted(tab.temperature.unique())
+    fig, axes = plt.subplots(len(regimes), len(temps), figsize=(5.2 * len(temps), 3.9 * len(regimes)),
+                             squeeze=False, sharey=True)  # fmt: skip
+    colors = plt.get_cmap("tab10")
+    schemes = list(dict.fromkeys(tab.scheme))
+    for i, reg in enumerate(regimes):
+        for j, t in enumerate(temps):
+            ax = axes[i, j]
+            sub = tab[(tab.regime == reg) & np.isclose(tab.temperature, t)]
+            seen: dict = {}  # settings drawn so far per scheme: each gets its own marker and line
+            for name, rows in sub.groupby(["scheme", "setting"], sort=False):
+                rows = rows.sort_values("mean_draft_len")
+                color = colors(schemes.index(name[0]) % 10)
+                mine = seen.setdefault(name[0], [])
+                fmt = ("o-", "s--", "^:", "d-.")[len(mine) % 4]
+                mine.append(name[1])
+                err = [rows.round_gain - rows.round_gain_ci_low, rows.round_gain_ci_high - rows.round_gain]
+                ax.errorbar(rows.mean_draft_len, rows.round_gain, yerr=err, fmt=fmt, ms=3, lw=0.8, capsize=2,
+                            color=color, label=f"{name[0]} {name[1]}")  # fmt: skip
+            ax.axhline(1.0, color="black", lw=0.6)
+            ax.set_xlabel("drafts a round (token verification)")
+            ax.set_ylabel("tokens a round, block over token")
+            ax.set_title(f"{reg}, T = {t:g}", fontsize=9)
+            ax.grid(alpha=0.3)
+        axes[i, 0].legend(fontsize=6, ncol=2)
+    fig.suptitle("Block verification's gain (Sun et al.): the same drafts, q̂ and bits (trace model)")
+    _save(fig, stem)
+
+
 @figure("", inputs=("net_link_batches.csv", "net_link.csv"))
 def fig_net_link(batches, summary, stem) -> None:
     """Per batch on a real shaped link: the latency model's price against the measured round trip."""

@@ -195,21 +195,24 @@ def _same_setting(a, b) -> bool:
     return (a.scheme, a.temperature, a.columns()) == (b.scheme, b.temperature, b.columns())
 
 
-def families_files(cache_dir, config, out_csv, crossover_csv, fig_dir, calibration_path=None,
+def families_files(cache_dir, config, out_csv, crossover_csv, block_csv, fig_dir, calibration_path=None,
                    summary_csv=None) -> list[dict]:  # fmt: skip
     """``families``: in each regime (its batch rule, link and compute profile), each family at its best of
-    ``analysis.regimes``' settings per temperature and uplink rate, and the crossover rates."""
+    ``analysis.regimes``' settings per temperature and uplink rate, the crossover rates, and block verification
+    against token verification of every q̂ cell."""
     config = study_config(config)
     r = config.analysis.regimes
     profiles = regime_profiles(config, calibration_path, summary_csv)
     cells = {v.regime: regime_cells([float(t) for t in r.temperatures], dict(r.values), **trace_settings(v))
              for v in config.views()}  # fmt: skip
     tr = load_cache(cache_dir)
-    rows, crossings = family_study(tr.slm, tr.llm, tr.segments, cells, profiles,
-                                   {v.regime: v.link for v in config.views()}, tr.contexts,
-                                   n_boot=config.analysis.figures.n_boot)  # fmt: skip
+    rows, crossings, gains = family_study(tr.slm, tr.llm, tr.segments, cells, profiles,
+                                          {v.regime: v.link for v in config.views()}, tr.contexts,
+                                          n_boot=config.analysis.figures.n_boot)  # fmt: skip
     write_table(rows, out_csv)
     write_table(crossings, crossover_csv)
+    write_table(gains, block_csv)
+    figures.draw("fig_families_block", fig_dir, pd.read_csv(block_csv))
     figures.draw("fig_families", fig_dir, pd.read_csv(out_csv, keep_default_na=False, na_values=[""]),
                  pd.read_csv(crossover_csv))  # fmt: skip
     return rows

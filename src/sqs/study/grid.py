@@ -302,11 +302,11 @@ def run_cell(cell: Mapping, view: StudyConfig, prompts: list[str], progress: Cal
 
 
 def trace_settings(view: StudyConfig) -> dict:
-    """What a trace cell takes from a regime's view: its batch rule, link and C-SQS settings, as
+    """What a trace cell takes from a regime's view: its batch rule, link, C-SQS settings and the cloud's rule, as
     :class:`sqs.trace.sweep.SweepCell` keywords."""
     d = view.decode
     return dict(alpha=float(d.alpha), ell=int(d.ell), budget_bits=int(d.budget_bits), max_draft_len=d.max_draft_len,
-                link=view.link, accounting=d.accounting, scheme_state=d.scheme_state,
+                link=view.link, accounting=d.accounting, scheme_state=d.scheme_state, verify=d.verify,
                 regime=view.regime)  # fmt: skip
 
 

@@ -8,7 +8,8 @@ after j generated tokens drafts, as the live edge does,
     L_j = the longest run of drafts at j, j+1, ... whose charged bits fit B (the sequential rule),
           capped by max_draft_len and by the tokens still wanted (at most N - j - 1 drafts),
 
-accepts a drafts with P(A = a) = Π_{i<a}(1 − r_{j+i}) r_{j+a} (a < L_j) or all of them, and the next
+accepts a drafts with P(A = a) = Π_{i<a}(1 − r_{j+i}) r_{j+a} (a < L_j) or all of them (token by token;
+block verification keeps a or more with P(A >= a) from :mod:`sqs.trace.blocks`), and the next
 batch starts at j + a + 1. The probability π_j that some batch starts at j follows forward from π_0 = 1,
 so every expected total of the sequence (batches, drafts, resampled batches, bits, each side's seconds)
 is Σ_j π_j × (that batch's expectation): exact under the trace model, with no window that must fit the
@@ -45,6 +46,18 @@ def _padded(stats: dict, segments: list[tuple[int, int]], width: int) -> dict:
         for s, (lo, hi) in enumerate(segments):
             rows[s, : hi - lo] = x[lo:hi]
         out[key] = rows
+    return out
+
+
+def _starts(x: np.ndarray, segments: list[tuple[int, int]], width: int) -> np.ndarray:
+    """Per-start rows (rows, depth) as (segments, N_max, width): ones past each segment's end, zeros past the
+    depth carried (no batch reaches it)."""
+    n_max = max(hi - lo for lo, hi in segments)
+    out = np.ones((len(segments), n_max, width))
+    have = min(width, x.shape[1])
+    for s, (lo, hi) in enumerate(segments):
+        out[s, : hi - lo, :have] = x[lo:hi, :have]
+        out[s, : hi - lo, have:] = 0.0
     return out
 
 
@@ -92,6 +105,14 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
     a_idx = np.arange(w + 2)[None, None, :]
     p_a = np.where(a_idx < length[..., None], keep * np.concatenate([r, np.zeros((n_seg, n_max, 1))], axis=2), 0.0)
     p_a = np.where(a_idx == length[..., None], keep, p_a)
+
+    if cell.verify == "block":  # Sun et al.: P(A >= a) from sqs.trace.blocks, the same drafts and bits
+        if int(length.max()) + 2 > stats["keep"].shape[1]:
+            raise ValueError(f"block survival carried to depth {stats['keep'].shape[1] - 2}, a batch drafts "
+                             f"{int(length.max())}: position_stats was not given this cell")  # fmt: skip
+        keep = _starts(stats["keep"], segments, w + 2)
+        keep = np.where(a_idx <= length[..., None], keep, 0.0)
+        p_a = keep - np.concatenate([keep[..., 1:], np.zeros((n_seg, n_max, 1))], axis=2)
 
     if spec.layout.tree:  # a token tree's rounds (sqs.trace.trees): its nodes, SLM calls, payload, accepted law
         length, steps, tree_bits, keep = tree_rounds(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import product
 
@@ -36,9 +36,11 @@ from sqs.protocol.lattice import _select
 from sqs.protocol.probs import softmax_temperature
 from sqs.protocol.schemes import SCHEMES, grid_columns
 from sqs.protocol.schemes import get as scheme_spec
+from sqs.protocol.verify import verify_rule
 from sqs.system.compute import ComputeProfile, per_call
 from sqs.system.latency import LinkConfig
 from sqs.system.metrics import bootstrap_ci, pooled
+from sqs.trace import blocks
 from sqs.trace.sequence import ar_tallies, expected_tallies
 
 SWEEP_SCHEMES = tuple(n for n, sp in SCHEMES.items() if sp.vectorized is not None)
@@ -68,13 +70,19 @@ class SweepCell:
     link: LinkConfig
     scheme_state: str  # C-SQS's threshold over the cell's prompts in sequence ("cell"), or restarted ("prompt")
     regime: str  # which study regime prices it (a key of the profiles a sweep is given)
+    # the cloud's rule for drafts sent with a q̂ (sqs.protocol.verify.RULES); out of the repr, which seeds a
+    # cell's bootstrap, so both rules of a cell resample the same prompts
+    verify: str = field(default="token", repr=False)
 
     def __init__(self, scheme: str, temperature: float, *, params=None, budget_bits: int = 5000,
                  max_draft_len: int | None = 8, link: LinkConfig | None = None, scheme_state: str = "cell",
-                 regime: str = "", **values) -> None:  # fmt: skip
+                 regime: str = "", verify: str = "token", **values) -> None:  # fmt: skip
         spec = scheme_spec(scheme)
         if spec.name not in SWEEP_SCHEMES:
             raise ValueError(f"sweep scheme must be one of {', '.join(SWEEP_SCHEMES)}, got {scheme!r}")
+        verify_rule(verify)  # an unknown rule raises, naming the valid ones
+        if not spec.layout.sends_q_hat:  # as the live cloud: token ids and trees by exact match, split by q̂(x)
+            verify = "token"
         unknown = set(values) - _ANY_PARAM
         if unknown:
             raise TypeError(f"SweepCell got unknown settings {sorted(unknown)}")
@@ -88,7 +96,7 @@ class SweepCell:
         for name, value in (("scheme", spec.name), ("temperature", float(temperature)),
                             ("params", tuple(sorted(params.items()))), ("budget_bits", int(budget_bits)),
                             ("max_draft_len", max_draft_len), ("link", link or LinkConfig()),
-                            ("scheme_state", scheme_state), ("regime", regime)):  # fmt: skip
+                            ("scheme_state", scheme_state), ("regime", regime), ("verify", verify)):  # fmt: skip
             object.__setattr__(self, name, value)
 
     def param(self, name: str):
@@ -111,8 +119,9 @@ class SweepCell:
         return bool(spec.stateful and spec.moves and spec.moves(dict(self.params)))
 
     def selection(self) -> SweepCell:
-        """What :func:`position_stats` depends on: the support rule and its state, not the batch rule or prices."""
-        return replace(self, budget_bits=0, max_draft_len=None, link=LinkConfig(), regime="")
+        """What :func:`position_stats` depends on: the support rule and its state, not the batch rule, the
+        verification rule or prices."""
+        return replace(self, budget_bits=0, max_draft_len=None, link=LinkConfig(), regime="", verify="token")
 
 
 def grid_cells(temperatures, axes: dict, with_dense: bool = True, **common) -> list[SweepCell]:
@@ -189,13 +198,14 @@ def _quantize_rows(x: np.ndarray, ell: int) -> np.ndarray:
 
 
 def _support_stats(q: np.ndarray, p: np.ndarray, ids: np.ndarray, ell: int) -> tuple[np.ndarray, ...]:
-    """For supports ``ids`` (rows, sorted token ids): TV(q̂, p), dropped mass, nonzero counts."""
+    """For supports ``ids`` (rows, sorted token ids): TV(q̂, p), dropped mass, nonzero counts, and q̂ and p
+    over the support (q̂ = counts / ell)."""
     qs = np.take_along_axis(q, ids, axis=1)
     ps = np.take_along_axis(p, ids, axis=1)
     counts = _quantize_rows(qs, ell)
     tv = 0.5 * (np.abs(counts / ell - ps).sum(axis=1) + np.clip(1.0 - ps.sum(axis=1), 0.0, None))
     dropped = np.clip((q.sum(axis=1) - qs.sum(axis=1)) / q.sum(axis=1), 0.0, None)
-    return tv, dropped, np.count_nonzero(counts, axis=1)
+    return tv, dropped, np.count_nonzero(counts, axis=1), counts / ell, ps
 
 
 class _Chunk:
@@ -233,7 +243,8 @@ class _Chunk:
 
 
 def _window_stats(ch: _Chunk, k: np.ndarray, s: np.ndarray, ell: int) -> tuple[np.ndarray, ...]:
-    """TV(q̂, p) and nonzero counts when every row's support is its top-``k`` tokens with mass ``s``.
+    """TV(q̂, p), nonzero counts, and q̂ and p over the window (rows, about 3 ell: every token q̂ gives mass)
+    when every row's support is its top-``k`` tokens with mass ``s``.
 
     Only the top few entries of a support can get a nonzero lattice count (at most 2 ell round up, at
     most ell are raised by the correction), and TV(q̂, p) = ½ (Σp + Σ_{b>0} (|b/ell − p| − p)) needs only
@@ -273,13 +284,14 @@ def _window_stats(ch: _Chunk, k: np.ndarray, s: np.ndarray, ell: int) -> tuple[n
     pw = ch.p[rows[:, None], ids]
     pos = b > 0
     tv = 0.5 * (ch.ptot + np.where(pos, np.abs(b / ell - pw) - pw, 0.0).sum(axis=1))
-    return tv, pos.sum(axis=1), ok
+    return tv, pos.sum(axis=1), ok, np.where(pos, b / ell, 0.0), pw
 
 
-def _exact_row(ch: _Chunk, i: int, ids: np.ndarray, ell: int) -> tuple[float, int]:
-    """The live path for one row (sorted support ids): TV(q̂, p) and nonzero count."""
-    tv, _, nnz = _support_stats(ch.q[i : i + 1], ch.p[i : i + 1], ids[None, :], ell)
-    return float(tv[0]), int(nnz[0])
+def _exact_row(ch: _Chunk, i: int, ids: np.ndarray, ell: int) -> tuple[float, int, np.ndarray, np.ndarray]:
+    """The live path for one row (sorted support ids): TV(q̂, p), nonzero count, q̂ and p where q̂ > 0."""
+    tv, _, nnz, qh, ps = _support_stats(ch.q[i : i + 1], ch.p[i : i + 1], ids[None, :], ell)
+    pos = qh[0] > 0
+    return float(tv[0]), int(nnz[0]), qh[0, pos], ps[0, pos]
 
 
 def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[SweepCell], chunk: int = 64,
@@ -298,6 +310,14 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
     weights = weights or {}
     key = {c: (c if c in weights else c.selection()) for c in cells}
     unique = list(dict.fromkeys(key.values()))
+    whole = segments or [(0, n)]
+    deepest = max(hi - lo for lo, hi in whole) - 1
+    depth: dict = {}  # a selection some block-verified cell reads -> the longest block any of them drafts
+    for c in cells:
+        if c.verify == "block":
+            d = deepest if c.max_draft_len is None else min(int(c.max_draft_len), deepest)
+            depth[key[c]] = max(depth.get(key[c], 0), d)
+    drafts: dict = {c: [] for c in depth}  # per chunk: q̂ and p of every token q̂ gives mass, or their kernels
     out = {c: {key: np.zeros(n) for key in ("r", "bits", "charge", "dropped", "k", "tv_qp")} for c in unique}
     by_t: dict[float, list[SweepCell]] = {}
     for c in unique:
@@ -321,6 +341,8 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
                         o = out[c]
                         o["tv_qp"][sl], o["r"][sl], o["k"][sl] = ch.tv_qp, r, k
                         o["bits"][sl] = o["charge"][sl] = spec.layout.token_bits_array(v, k, 0, k)
+                        if c in drafts:  # float32 q: q̂ is q over all V, binned here (sqs.trace.blocks)
+                            drafts[c].append(blocks.kernels(ch.q / ch.qtot[:, None], ch.p))
                         if spec.layout.tree:  # the children a node there offers (sqs.trace.trees)
                             tq, tp = spec.vectorized.ranked(ch, c)
                             o.setdefault("tq", np.zeros((n, tq.shape[1])))[sl] = tq
@@ -329,16 +351,37 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
                 for c, (k, s) in spec.vectorized.sizes(ch, mine, state).items():
                     o = out[c]
                     o["tv_qp"][sl] = ch.tv_qp
-                    tv, nnz, ok = _window_stats(ch, k, s, c.ell)
+                    tv, nnz, ok, qh, pw = _window_stats(ch, k, s, c.ell)
                     ok &= ~spec.vectorized.unsafe(ch, c, k)
+                    exact = {}
                     for i in np.flatnonzero(~ok):
-                        tv[i], nnz[i] = _exact_row(ch, i, spec.vectorized.exact_ids(ch, i, c, int(k[i])), c.ell)
+                        tv[i], nnz[i], *exact[i] = _exact_row(ch, i, spec.vectorized.exact_ids(ch, i, c, int(k[i])),
+                                                              c.ell)  # fmt: skip
+                    if c in drafts:
+                        drafts[c].append(_draft_atoms(qh, pw, exact))
                     o["r"][sl], o["k"][sl] = tv, k
                     o["dropped"][sl] = np.clip((ch.qtot - s) / ch.qtot, 0.0, None)
                     o["bits"][sl] = spec.layout.token_bits_array(v, k, c.ell, nnz)
                     o["charge"][sl] = spec.layout.charged_bits_array(v, k, c.ell, nnz,
                                                                      dict(c.params).get("accounting", "exact"))
+    for c, d in depth.items():  # block verification's P(tau >= i) from each start (sqs.trace.blocks)
+        if scheme_spec(c.scheme).budget:  # no block is longer than B over the cheapest draft's charge
+            d = min(d, int(max(b.budget_bits for b in cells if key[b] == c and b.verify == "block")
+                           // max(float(out[c]["charge"].min()), 1.0)))  # fmt: skip
+        kern = np.concatenate([x if isinstance(x, np.ndarray) else blocks.kernels(*x) for x in drafts.pop(c)])
+        out[c]["keep"] = blocks.survival(kern, whole, d)
     return {c: out[key[c]] for c in cells}
+
+
+def _draft_atoms(qh: np.ndarray, pw: np.ndarray, exact: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A chunk's q̂ and p over the window, with the rows the exact path priced put in (padded with q̂ = 0)."""
+    width = max([qh.shape[1], *(a.size for a, _ in exact.values())])
+    q_hat, p = np.zeros((qh.shape[0], width)), np.zeros((qh.shape[0], width))
+    q_hat[:, : qh.shape[1]], p[:, : qh.shape[1]] = qh, pw
+    for i, (a, b) in exact.items():
+        q_hat[i], p[i] = 0.0, 0.0
+        q_hat[i, : a.size], p[i, : b.size] = a, b
+    return q_hat, p
 
 
 def cell_row(cell: SweepCell, tallies: list, profile: ComputeProfile, rng: np.random.Generator,
@@ -359,6 +402,7 @@ def cell_columns(cell: SweepCell) -> dict:
     return {"regime": cell.regime, "scheme": cell.scheme, "temperature": cell.temperature,
             "setting": spec.setting(cols), **cols, **{n: v for n, v in cell.params if n not in swept},
             "budget_bits": cell.budget_bits, "max_draft_len": cell.max_draft_len, "scheme_state": cell.scheme_state,
+            "verify": cell.verify,
             "uplink_bps": link.uplink_bps, "downlink_bps": link.downlink_bps,
             "propagation_s": link.propagation_s}  # fmt: skip
 
