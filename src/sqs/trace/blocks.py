@@ -9,12 +9,13 @@ follows Lindley's recursion
 
     w_i = max(0, w_{i-1} + D_i),    D = log(q̂(x) / p(x)),  x ~ q̂
 
-so P(tau >= i) = E[exp(-w_i)]. Its law is carried on a grid of step :data:`DELTA` up to :data:`SPAN` (an FFT
-convolution a depth, every start of every segment at once). ``split`` (the estimate) gives each D's mass to
-its two neighbouring grid points so that E[exp(-D)] is kept: min(1, a r) is linear in r away from 1, so the
-error is second order (measured against exact enumeration on the cached pair: under 3e-5 tokens a block at
-L = 4). ``lower`` and ``upper`` round every D up or down (w beyond the span dropped or held): Lindley's
-recursion is monotone in each D, so they bound P(tau >= i) from below and above, exactly.
+so P(tau >= i) = E[exp(-w_i)]. Its law is carried on a :class:`Grid` (steps of 0.002 up to w = 16) by one FFT
+convolution a depth for every start at once. ``split`` (the estimate) gives each D's mass to its two
+neighbouring grid points so that E[exp(-D)] is kept: min(1, a r) is linear in r away from 1, so the error is
+small but for steps far below the grid's at the clip w = 0 (measured against exact enumeration on the cached
+pair: E[tau] within 1e-4 tokens a block of four drafts). ``lower`` and ``upper`` round every D up or down (w
+beyond the span dropped or held): Lindley's recursion is monotone in each D, so they bound P(tau >= i) from
+below and above, exactly.
 """
 
 from __future__ import annotations
