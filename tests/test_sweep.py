@@ -222,6 +222,19 @@ def test_sweep_cli_writes_one_row_per_cell(tmp_path):
     assert all(1.0 <= float(r["mean_accept_len"]) <= 5.0 for r in rows)
     assert all(float(r["tokens_per_s_ci_low"]) <= float(r["tokens_per_s"]) <= float(r["tokens_per_s_ci_high"])
                for r in rows)  # fmt: skip
+    assert {r["verify"] for r in rows} == {"token"}
+    block = tmp_path / "block.csv"  # the cloud verifying blocks: q̂ cells only; ids, trees and split keep theirs
+    assert main([*args[:-1], str(block), "--verify", "block"]) == 0
+    by = {(r["scheme"], r["temperature"], r["setting"]): r for r in csv.DictReader(block.open())}
+    for r in rows:
+        other = by[(r["scheme"], r["temperature"], r["setting"])]
+        sends_q_hat = r["scheme"] not in ("tokens", "split", "tree")
+        assert other["verify"] == ("block" if sends_q_hat else "token")
+        if sends_q_hat:  # never fewer kept drafts a round (Sun et al.); C-SQS's moving threshold may draw others
+            moving = r["scheme"] == "c-sqs" and float(r["eta"]) > 0
+            assert float(other["mean_accept_len"]) >= float(r["mean_accept_len"]) - 1e-6 or moving
+        else:
+            assert other["mean_accept_len"] == r["mean_accept_len"]
 
 
 def test_a_threshold_that_commits_no_update_stays_where_it_started():

@@ -414,7 +414,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     slm, llm, segments, profile, link = _trace_inputs(args)
     common = dict(alpha=args.alpha, ell=args.ell, budget_bits=args.budget_bits, max_draft_len=args.max_draft_len,
-                  link=link, accounting=args.accounting, scheme_state=args.scheme_state)  # fmt: skip
+                  link=link, accounting=args.accounting, scheme_state=args.scheme_state,
+                  verify=args.verify)  # fmt: skip
     axes = {column: getattr(args, name) for column, name in SWEEP_AXES.items()}
     cells = grid_cells(args.temperatures, axes, with_dense=args.qs, **common)
     t0 = time.perf_counter()
@@ -591,6 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="C-SQS bits charged against B: the wire's (exact) or the paper's formula (paper)")  # fmt: skip
     sw.add_argument("--scheme-state", choices=["cell", "prompt"], default="cell",
                     help="C-SQS's threshold over all prompts in sequence (cell) or restarted at each")  # fmt: skip
+    sw.add_argument("--verify", choices=tuple(RULES), default="token",
+                    help="the cloud's rule for drafts sent with a q_hat: token by token, or the block as a whole "
+                         "(Sun et al.; sqs.trace.blocks)")  # fmt: skip
     sw.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of the prompts (95 %% intervals)")
     sw.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="processes (temperatures are split among them; default: one per core)")  # fmt: skip
