@@ -106,6 +106,16 @@ def test_the_grid_bounds_the_exact_survival_and_its_estimate_is_within_1e_4():
     assert (got["upper"] - got["lower"]).max() > 1e-3  # the bounds are not the estimate
 
 
+def test_steps_that_all_lower_the_weight_are_carried_too():
+    """Rows where p puts mass off q̂'s support, so every draft's ratio p/q̂ is below 1 (every step D > 0): no
+    step reaches below w = 0, and the weights only fall (a tiny run once had only such rows)."""
+    q = np.array([[0.5, 0.5, 0.0], [0.7, 0.3, 0.0], [0.6, 0.4, 0.0]])
+    p = np.array([[0.3, 0.3, 0.4], [0.5, 0.2, 0.3], [0.1, 0.3, 0.6]])
+    got = blocks.survival(blocks.kernels(q, p), [(0, 3)], 2)
+    want = _exact(q, p, 0, 3)
+    assert got[0] == pytest.approx(want, abs=1e-4) and want[3] < want[2] < want[1] < 1
+
+
 def test_the_grid_refuses_an_unknown_rounding():
     with pytest.raises(ValueError, match=r"^unknown rounding mode 'nearest'; valid: split, lower, upper$"):
         blocks.kernels(np.ones((1, 2)) / 2, np.ones((1, 2)) / 2, "nearest")

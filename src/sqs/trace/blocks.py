@@ -84,7 +84,7 @@ def survival(kern: np.ndarray, segments: list[tuple[int, int]], depth: int, mode
     cached row (in ``mode``, on ``grid``). Depths past a segment's end repeat the last value (no draft is made
     there)."""
     g = grid.g
-    low = int(np.argmax(kern.any(axis=0)))  # the most negative step any row takes: columns below it are empty
+    low = min(int(np.argmax(kern.any(axis=0))), g)  # the most negative step any row takes (or none): below, empty
     kern, neg = kern[:, low:], g - low  # column c now holds a step of c - neg grid steps
     n = fft.next_fast_len(g + kern.shape[1], real=True)
     starts = [(lo + j, hi) for lo, hi in segments for j in range(hi - lo)]
