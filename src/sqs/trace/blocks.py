@@ -60,9 +60,7 @@ def kernels(q_hat: np.ndarray, p: np.ndarray, mode: str = "split", grid: Grid = 
     p = np.asarray(p, dtype=np.float64)
     live = (q_hat > 0) & (p > 0)
     d = np.log(np.where(live, q_hat, 1.0)) - np.log(np.where(live, p, 1.0))
-    if mode == "lower":  # rounded up; past the span a draft counts as keeping nothing after it
-        live &= d <= grid.span
-    d = np.clip(d, -grid.span, grid.span)
+    d = np.clip(d, -grid.span, grid.span)  # past the span (held there, or dropped for the lower bound: survival)
     k = np.floor(d / grid.delta)
     if mode == "split":  # lam at k, 1 - lam at k + 1, so that the mean of exp(-D) is kept
         lo, hi = np.exp(-k * grid.delta), np.exp(-(k + 1) * grid.delta)
