@@ -94,11 +94,11 @@ def test_the_grid_bounds_the_exact_survival_and_its_estimate_is_within_1e_4():
     the exact one (measured: under 3e-5 on the cached pair; a wrong fold of w < 0 or of the span misses by 1e-2)."""
     rng = np.random.default_rng(3)
     q, p = _rows(rng, 24, 5)
-    segments, depth = [(0, 12), (12, 24)], 4
+    segments, depth = [(0, 12), (12, 24)], 5
     got = {m: blocks.survival(blocks.kernels(q, p, m), segments, depth, m) for m in blocks.MODES}
     for lo, hi in segments:
-        for start in range(lo, hi - depth):
-            want = _exact(q, p, start, depth + 1)
+        for start in range(lo, hi - depth + 1):
+            want = _exact(q, p, start, depth)
             assert (got["lower"][start] <= want + 1e-12).all() and (want <= got["upper"][start] + 1e-12).all()
             assert got["split"][start, 1:].sum() == pytest.approx(want[1:].sum(), abs=1e-4)
         # past a segment's end no draft is made: the last value holds
@@ -111,8 +111,8 @@ def test_the_grid_bounds_the_exact_survival_and_its_estimate_is_within_1e_4():
     small = blocks.Grid(0.01, 2.0)
     tail = {m: blocks.survival(blocks.kernels(q, p, m, small), segments, depth, m, small) for m in blocks.MODES}
     for lo, hi in segments:
-        for start in range(lo, hi - depth):
-            want = _exact(q, p, start, depth + 1)
+        for start in range(lo, hi - depth + 1):
+            want = _exact(q, p, start, depth)
             assert (tail["lower"][start] <= want + 1e-12).all() and (want <= tail["upper"][start] + 1e-12).all()
     assert (tail["upper"] - tail["lower"]).max() > 0.1  # the span, not the step, sets these bounds
 
@@ -122,7 +122,7 @@ def test_steps_that_all_lower_the_weight_are_carried_too():
     step reaches below w = 0, and the weights only fall (a tiny run once had only such rows)."""
     q = np.array([[0.5, 0.5, 0.0], [0.7, 0.3, 0.0], [0.6, 0.4, 0.0]])
     p = np.array([[0.3, 0.3, 0.4], [0.5, 0.2, 0.3], [0.1, 0.3, 0.6]])
-    got = blocks.survival(blocks.kernels(q, p), [(0, 3)], 2)
+    got = blocks.survival(blocks.kernels(q, p), [(0, 3)], 3)
     want = _exact(q, p, 0, 3)
     assert got[0] == pytest.approx(want, abs=1e-4) and want[3] < want[2] < want[1] < 1
 

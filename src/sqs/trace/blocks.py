@@ -77,8 +77,8 @@ def kernels(q_hat: np.ndarray, p: np.ndarray, mode: str = "split", grid: Grid = 
 
 def survival(kern: np.ndarray, segments: list[tuple[int, int]], depth: int, mode: str = "split",
              grid: Grid = GRID, chunk: int = 256) -> np.ndarray:  # fmt: skip
-    """P(tau >= i), i = 0 .. depth + 1, for a block of drafts from each cached row of each segment: (rows,
-    depth + 2), by the row the block starts at (1 outside the segments). ``kern``: :func:`kernels` of every
+    """P(tau >= i), i = 0 .. depth, for a block of up to ``depth`` drafts from each cached row of each segment:
+    (rows, depth + 1), by the row the block starts at (1 outside the segments). ``kern``: :func:`kernels` of every
     cached row (in ``mode``, on ``grid``). Depths past a segment's end repeat the last value (no draft is made
     there)."""
     g = grid.g
@@ -86,7 +86,7 @@ def survival(kern: np.ndarray, segments: list[tuple[int, int]], depth: int, mode
     kern, neg = kern[:, low:], g - low  # column c now holds a step of c - neg grid steps
     n = fft.next_fast_len(g + kern.shape[1], real=True)
     starts = [(lo + j, hi) for lo, hi in segments for j in range(hi - lo)]
-    out = np.ones((kern.shape[0], depth + 2))
+    out = np.ones((kern.shape[0], depth + 1))
     values = np.exp(-grid.delta * np.arange(g + 1))
     for c in range(0, len(starts), chunk):
         first = np.array([r for r, _ in starts[c : c + chunk]])
@@ -95,7 +95,7 @@ def survival(kern: np.ndarray, segments: list[tuple[int, int]], depth: int, mode
         spectra = fft.rfft(kern[base : int(end.max())], n=n, axis=1)
         state = np.zeros((first.size, g + 1))
         state[:, 0] = 1.0
-        for i in range(depth + 1):
+        for i in range(depth):
             at = first + i
             conv = fft.irfft(fft.rfft(state, n=n, axis=1) * spectra[np.minimum(at, end - 1) - base], n=n, axis=1)
             conv = np.clip(conv[:, : g + kern.shape[1]], 0.0, None)  # index t holds w = t - neg

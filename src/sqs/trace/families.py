@@ -191,8 +191,7 @@ def block_rows(terms: dict, link: LinkConfig, n_boot: int = 2000, rng: np.random
             row[f"tokens_per_round_{rule}"] = pt.tokens.sum() / pt.batches.sum()
             row[f"tokens_per_s_{rule}"] = pt.tokens.sum() / sec.sum()
             boots[rule] = (_resampled_rate(pt.tokens, pt.batches, idx), _resampled_rate(pt.tokens, sec, idx))
-        for i, what in enumerate(("round", "speed")):
-            name = "tokens_per_round" if what == "round" else "tokens_per_s"
+        for i, (what, name) in enumerate((("round", "tokens_per_round"), ("speed", "tokens_per_s"))):
             lo, hi = _ci(boots["block"][i] / boots["token"][i])
             row.update({f"{what}_gain": row[f"{name}_block"] / row[f"{name}_token"], f"{what}_gain_ci_low": lo,
                         f"{what}_gain_ci_high": hi})  # fmt: skip

@@ -50,8 +50,8 @@ def _padded(stats: dict, segments: list[tuple[int, int]], width: int) -> dict:
 
 
 def _starts(x: np.ndarray, segments: list[tuple[int, int]], width: int) -> np.ndarray:
-    """Per-start rows (rows, depth) as (segments, N_max, width): ones past each segment's end, zeros past the
-    depth carried (no batch reaches it)."""
+    """Per-start rows (rows, depth + 1) as (segments, N_max, width): ones past each segment's end, zeros past
+    the depth carried (no batch reaches it)."""
     n_max = max(hi - lo for lo, hi in segments)
     out = np.ones((len(segments), n_max, width))
     have = min(width, x.shape[1])
@@ -59,6 +59,11 @@ def _starts(x: np.ndarray, segments: list[tuple[int, int]], width: int) -> np.nd
         out[s, : hi - lo, :have] = x[lo:hi, :have]
         out[s, : hi - lo, have:] = 0.0
     return out
+
+
+def _law(at_least: np.ndarray) -> np.ndarray:
+    """P(A = a) from P(A >= a) along the last axis (zero past the longest batch)."""
+    return at_least - np.concatenate([at_least[..., 1:], np.zeros((*at_least.shape[:-1], 1))], axis=-1)
 
 
 def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile: ComputeProfile,
@@ -107,19 +112,18 @@ def expected_tallies(stats: dict, segments: list[tuple[int, int]], cell, profile
     p_a = np.where(a_idx == length[..., None], keep, p_a)
 
     if cell.verify == "block":  # Sun et al.: P(A >= a) from sqs.trace.blocks, the same drafts and bits
-        if int(length.max()) + 2 > stats["keep"].shape[1]:
-            raise ValueError(f"block survival carried to depth {stats['keep'].shape[1] - 2}, a batch drafts "
+        if int(length.max()) + 1 > stats["keep"].shape[1]:
+            raise ValueError(f"block survival carried to depth {stats['keep'].shape[1] - 1}, a batch drafts "
                              f"{int(length.max())}: position_stats was not given this cell")  # fmt: skip
-        keep = _starts(stats["keep"], segments, w + 2)
-        keep = np.where(a_idx <= length[..., None], keep, 0.0)
-        p_a = keep - np.concatenate([keep[..., 1:], np.zeros((n_seg, n_max, 1))], axis=2)
+        keep = np.where(a_idx <= length[..., None], _starts(stats["keep"], segments, w + 2), 0.0)
+        p_a = _law(keep)
 
     if spec.layout.tree:  # a token tree's rounds (sqs.trace.trees): its nodes, SLM calls, payload, accepted law
         length, steps, tree_bits, keep = tree_rounds(
             stats["tq"], stats["tp"], segments, w, w, cell.budget_bits, vocab_size)  # fmt: skip
         drafted = np.arange(w + 1)[None, None, :] < length[..., None]
         stepped = np.arange(w + 1)[None, None, :] < steps[..., None]
-        p_a = keep - np.concatenate([keep[..., 1:], np.zeros((n_seg, n_max, 1))], axis=2)
+        p_a = _law(keep)
 
     # where batches start: pi_j
     pi = np.zeros((n_seg, n_max + w + 2))
