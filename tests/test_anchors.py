@@ -162,3 +162,32 @@ def test_early_exits_by_hand():
     row = an.early_exits()[0]
     assert row.predicted == pytest.approx(sd / ar - 1, rel=1e-9) and row.vs_continuous_ar == pytest.approx(ar / sd)
     assert row.published == -0.35 and f"{sd / 0.65 * 1e3:.1f} ms a token" in row.missing_term
+
+
+@pytest.mark.parametrize("gamma", [1, 4, 8])
+def test_chain_acceptance_inverts_a_chains_yield(gamma):
+    for a in (0.0, 0.3, 0.62, 0.9):
+        tokens = sum(a**i for i in range(gamma + 1))  # accepted + 1 of gamma i.i.d. drafts
+        assert an.chain_acceptance(tokens, gamma) == pytest.approx(a, abs=1e-12)
+    assert math.isnan(an.chain_acceptance(gamma + 1.5, gamma)) and math.isnan(an.chain_acceptance(0.5, gamma))
+
+
+def test_dip_sd_reads_what_its_two_numbers_imply_by_hand():
+    """Batching alone gives 17.89 / 1.93 over one-at-a-time AR at the fewest users N the roofline allows (every
+    user in every round: N t(1) / t(N); static batches: that over 2N / (N + 1)); at that N, SD rounds of gamma + 1
+    tokens a user yield the tokens a round 1.93x needs; nothing is predicted."""
+    gamma, ratio = 4, 17.89 / 1.93
+    t = lambda n, k: DEVICES["a100-80gb"].forward_s(SHAPES["qwen3-32b"], k, int(an.CONTEXT), n)  # noqa: E731
+    cont = next(n for n in range(1, 257) if n * t(1, 1) / t(n, 1) >= ratio)
+    static = next(n for n in range(1, 257) if n * t(1, 1) / (t(n, 1) * 2 * n / (n + 1)) >= ratio)
+    assert (cont - 1) * t(1, 1) / t(cont - 1, 1) < ratio and static > cont
+    need = 1.93 * t(cont, gamma + 1) / t(cont, 1)
+    rows = an.dip_sd("a100-80gb", gamma)
+    assert [r.published for r in rows] == [17.89, 1.93] and all(math.isnan(r.predicted) for r in rows)
+    assert rows[0].vs_continuous_ar == pytest.approx(need * t(256, 1) / t(256, gamma + 1), rel=1e-9)
+    kept = an.chain_acceptance(need, gamma)
+    assert f"N = {cont} users" in rows[1].missing_term and f"N = {static} if" in rows[1].missing_term
+    assert f"needs {need:.2f} tokens a round, a draft kept with {kept:.2f}" in rows[1].missing_term
+    stretch = 2 * static / (static + 1)
+    assert f"so {1.93 * t(static, gamma + 1) / (t(static, 1) * stretch):.2f} tokens" in rows[1].missing_term
+    assert "device assumed" in rows[0].setup and "gamma 4 assumed" in rows[0].setup

@@ -863,7 +863,8 @@ FAMILY_STYLE = {"sqs": ("tab:blue", "-"), "sd": ("tab:gray", "--"), "tokens": ("
                 "split": ("tab:olive", ":"), "tree": ("tab:purple", "-.")}
 
 
-ANCHOR_COLORS = {"SpecEdge": "tab:blue", "DSSD": "tab:red", "Early exits": "tab:green", "Spec-Bench SpS": "tab:purple"}
+ANCHOR_COLORS = {"SpecEdge": "tab:blue", "DSSD": "tab:red", "Early exits": "tab:green", "Spec-Bench SpS": "tab:purple",
+                 "DiP-SD": "tab:orange"}
 
 
 @figure("anchors", inputs=("anchors.csv",))
@@ -917,9 +918,10 @@ def fig_anchors(tab, stem) -> None:
     bx.set_ylabel("the same system over continuous-batching AR")
     bx.grid(alpha=0.3, which="both", axis="y")
     bx.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-    bx.set_title("Against continuous-batching AR, same hardware\n(SpecEdge at AR's capacity point)", fontsize=10)
+    bx.set_title("Against continuous-batching AR, same hardware\n(SpecEdge, DiP-SD at AR's capacity point; DiP-SD if "
+                 "its claim holds)", fontsize=10)
     unpriced = ", ".join(dict.fromkeys(tab[tab.predicted.isna()].anchor))
-    fig.suptitle(f"The anchors (results/tables/anchors.csv); not priced: {unpriced or 'none'}")
+    fig.suptitle(f"The anchors (results/tables/anchors.csv); not predicted: {unpriced or 'none'}")
     _save(fig, stem)
 
 
