@@ -4,8 +4,9 @@
    cloud->edge; a relay (python -m sqs.net.delay) adds 10 ms each way (netem is not in this kernel).
    `sqs serve` runs Qwen2.5-Coder-1.5B in the cloud namespace, the edge runs Qwen2.5-Coder-0.5B in the
    other; dense QS, K-SQS (K = 16) and C-SQS (beta0 = 0.001) decode news openers. Per batch, the latency
-   model's price (the config's link applied to the same messages, both sides' measured compute) beside the
-   measured round trip; what the edge interface carried per uplink message.
+   model's price (the link's rates applied to the bytes the messages occupy on it beyond tbf's bucket, the
+   propagation, the software's own seconds a round trip measured first over the same relay on loopback, both
+   sides' measured compute) beside the measured round trip; what the edge interface carried per uplink.
 2. Load on loopback: 1, 2, 4 and 8 concurrent C-SQS sessions against one server, without and with batched
    verification (`--batch-verify`); throughput, per-session latency, and each session's tokens against the
    same session alone.
@@ -80,13 +81,20 @@ def main(argv: list[str] | None = None) -> int:
                 if "link" not in args.skip:
                     stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *serve, "--port", "7433"],
                                                   out / "serve_link.log", "the cloud server"))  # fmt: skip
-                    stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *relay, "--listen",
-                                                   "10.99.0.1:7434", "--to", "127.0.0.1:7433"], out / "relay.log",
-                                                  "the delay relay"))  # fmt: skip
+                    for listen, log in (("10.99.0.1:7434", "relay.log"), ("127.0.0.1:7437", "relay_loopback.log")):
+                        stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *relay, "--listen", listen,
+                                                       "--to", "127.0.0.1:7433"], out / log, "the delay relay"))
+                    # the software's own seconds a round trip: the same relay and server on loopback, no shaper
+                    unshaped = out / "unshaped"
+                    subprocess.run(["ip", "netns", "exec", "sqs-cloud", *study, "link", "--cloud", "127.0.0.1:7437",
+                                    *common, "--schemes", "k-sqs", "--prompts", *texts[:2], "--max-new-tokens",
+                                    str(args.tokens), "--uplink-bps", "1e12", "--downlink-bps", "1e12", "--out-dir",
+                                    str(unshaped)], check=True)  # fmt: skip
                     subprocess.run(["ip", "netns", "exec", "sqs-edge", *study, "link", "--cloud", "10.99.0.1:7434",
                                     *common, "--schemes", "qs", "k-sqs", "c-sqs", "--prompts", *texts[: args.prompts],
-                                    "--max-new-tokens", str(args.tokens), "--interface", "veth-edge", "--out-dir",
-                                    str(out)], check=True)  # fmt: skip
+                                    "--max-new-tokens", str(args.tokens), "--interface", "veth-edge",
+                                    "--burst-bytes", "1600", "--host-s-from", str(unshaped / "net_link_batches.csv"),
+                                    "--out-dir", str(out)], check=True)  # fmt: skip
                     print(f"link study done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
                 if "capacity" not in args.skip:  # the edges share the shaped link's 2 Mb/s uplink
                     stack.enter_context(announced(["ip", "netns", "exec", "sqs-cloud", *on_cloud, *serve, "--port",

@@ -2,8 +2,8 @@
 
 ``link_study`` decodes prompts through a ``sqs serve`` cloud for each scheme and keeps, per batch, the
 measured round trip beside the latency model's price of the same batch (the link's rate and
-propagation applied to the same messages, with both sides' measured compute): the model's error on a
-real TCP link. ``load_study`` runs 1, 2, 4, ... concurrent sessions against one server and reports
+propagation applied to the bytes its messages occupy on the link, with both sides' measured compute): the
+model's error on a real TCP link. ``load_study`` runs 1, 2, 4, ... concurrent sessions against one server and reports
 throughput and per-session latency, and whether every session decoded exactly what it decodes alone.
 """
 
@@ -28,11 +28,44 @@ from sqs.system.pricing import Pricer
 from sqs.system.session import SessionResult, run_session
 
 LINK_COLUMNS = ("scheme", "prompt", "batch", "drafts", "accepted", "payload_bits", "uplink_bytes", "downlink_bytes",
-                "edge_s", "cloud_s", "measured_s", "predicted_s", "measured_link_s", "predicted_link_s")  # fmt: skip
+                "edge_s", "cloud_s", "measured_s", "predicted_s", "measured_link_s", "predicted_link_s",
+                "message_link_s")  # fmt: skip
 LOAD_COLUMNS = ("sessions", "tokens", "wall_s", "tokens_per_s", "latency_per_token_s", "latency_per_token_s_max",
                 "identical_to_alone", "lost")  # fmt: skip
 FRAME_OVERHEAD_BYTES = HEAD.size + MAC_BYTES  # what sqs.net.frames adds to every wire message
 TCPIP_HEADER_BYTES = 20 + 32 + 14  # IPv4, TCP with the timestamp option, Ethernet: per segment
+SEGMENT_BYTES = 1500 - 20 - 32  # a 1500-byte MTU less the IPv4 and TCP headers: the payload of a full segment
+
+
+def carried_bytes(message_bytes: int) -> int:
+    """What a wire message occupies on a TCP link: its frame (:mod:`sqs.net.frames`), then a header a segment.
+    The ACKs of the other direction's segments are left out: sent while the receiver computes, they rarely
+    queue ahead of a message."""
+    framed = int(message_bytes) + FRAME_OVERHEAD_BYTES
+    return framed + -(-framed // SEGMENT_BYTES) * TCPIP_HEADER_BYTES
+
+
+def priced_link_s(link: LinkConfig, up_bytes: int, down_bytes: int, burst_bytes: int = 0, host_s: float = 0.0):
+    """The latency model's link time of one batch on a TCP link: the bytes its messages occupy there beyond the
+    shaper's bucket (``burst_bytes``: a shaper on a faster interface lets a full bucket pass at line rate; 0 for
+    a link that serializes every byte) at each direction's rate, the propagation, and ``host_s``: what a round
+    trip spends in software outside both sides' clocks (a relay's passes, frames read and written), measured on
+    an unshaped path (:func:`host_seconds`)."""
+    up = max(carried_bytes(up_bytes) - burst_bytes, 0)
+    down = max(carried_bytes(down_bytes) - burst_bytes, 0)
+    return link.uplink_s(up) + link.propagation_s + link.downlink_s(down) + host_s
+
+
+def host_seconds(batches_csv) -> float:
+    """A link study's mean residual, measured link time less the model's, over a path with no shaper (its rates
+    given as line rate): the software's own seconds a round trip (a relay's passes and late wake-ups, frames
+    read and written), the ``host_s`` of :func:`priced_link_s`. ``batches_csv``: its net_link_batches.csv."""
+    from sqs.steps.io import read_csv_rows
+
+    rows = read_csv_rows(batches_csv)
+    if not rows:
+        raise ValueError(f"{batches_csv}: no batches to measure the software path from")
+    return float(np.mean([float(r["measured_link_s"]) - float(r["predicted_link_s"]) for r in rows]))
 
 
 @dataclass(frozen=True)
@@ -60,9 +93,11 @@ def run_remote(edge_model, side: LoadedModel, address: str, token: bytes, cloud_
 
 def link_study(side: LoadedModel, address: str, token: bytes, cloud_model: str, sessions: Sequence[Session],
                max_new_tokens: int, temperature: float, link: LinkConfig, counters: Callable[[], dict] | None = None,
-               progress=None, **edge_kw) -> tuple[list[dict], list[dict]]:  # fmt: skip
+               progress=None, burst_bytes: int = 0, host_s: float = 0.0,
+               **edge_kw) -> tuple[list[dict], list[dict]]:  # fmt: skip
     """(per-batch rows, per-scheme summary rows). ``counters()`` reads the edge interface's byte and
-    packet counters (tx_bytes, tx_packets): the summary then reports what the link carried per uplink."""
+    packet counters (tx_bytes, tx_packets): the summary then reports what the link carried per uplink.
+    ``burst_bytes``, ``host_s``: the link's shaper bucket and software seconds (:func:`priced_link_s`)."""
     model = side.session_model()
     rows, summary = [], []
     for scheme in dict.fromkeys(s.scheme for s in sessions):
@@ -72,14 +107,17 @@ def link_study(side: LoadedModel, address: str, token: bytes, cloud_model: str, 
             res = run_remote(model, side, address, token, cloud_model, s, max_new_tokens, temperature, link, **edge_kw)
             for j, b in enumerate(res.batches):
                 p, m = b.predicted, b.latency
+                message_link_s = p.uplink_s + p.propagation_s + p.downlink_s  # the messages' bits alone
+                link_s = priced_link_s(link, b.uplink_bytes, b.downlink_bytes, burst_bytes, host_s)
                 rows.append({"scheme": scheme, "prompt": i, "batch": j, "drafts": b.num_drafts,
                              "accepted": b.num_accepted, "payload_bits": b.payload_bits,
                              "uplink_bytes": b.uplink_bytes, "downlink_bytes": b.downlink_bytes,
                              "edge_s": m.edge_s, "cloud_s": m.cloud_s, "measured_s": m.total_s,
-                             "predicted_s": p.total_s, "measured_link_s": m.network_s,
-                             "predicted_link_s": p.uplink_s + p.propagation_s + p.downlink_s})  # fmt: skip
+                             "predicted_s": p.total_s - message_link_s + link_s, "measured_link_s": m.network_s,
+                             "predicted_link_s": link_s, "message_link_s": message_link_s})  # fmt: skip
         after = counters() if counters else None
-        summary.append(_summarize(scheme, [r for r in rows if r["scheme"] == scheme], len(mine), before, after))
+        summary.append({**_summarize(scheme, [r for r in rows if r["scheme"] == scheme], len(mine), before, after),
+                        "burst_bytes": burst_bytes, "host_s": host_s})
     return rows, summary
 
 
@@ -103,6 +141,7 @@ def _summarize(scheme: str, rows: list[dict], n_sessions: int, before, after) ->
         "measured_link_s": float(link_m.mean()),
         "predicted_link_s": float(link_p.mean()),
         "link_mean_abs_rel_error": float(np.mean(np.abs(link_p - link_m) / link_m)),
+        "message_link_s": float(np.mean([r["message_link_s"] for r in rows])),
         "framing_bytes_per_message": FRAME_OVERHEAD_BYTES + wire.UPLINK_HEADER_BYTES,
     }
     if before and after:  # everything the edge sent (handshakes, BYE and ACKs too), per uplink message
@@ -395,6 +434,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="capacity: pin the cloud (its calibration and the server it starts) to these CPUs and the "
                     "edges to --edge-cores, as two machines would be")  # fmt: skip
     ap.add_argument("--edge-cores", type=int, nargs="+", help="capacity: the CPUs of the edges (with --cloud-cores)")
+    ap.add_argument("--burst-bytes", type=int, default=0, help="link: the shaper's bucket (tests/net/netlink.sh's "
+                    "SQS_BURST, 1600), which lets that many bytes pass at line rate; 0: every byte serialized")
+    ap.add_argument("--host-s-from", help="link: a link study's net_link_batches.csv over an unshaped path (rates "
+                    "given as line rate): its mean residual is the software's own seconds a round trip, added to the "
+                    "model")
     ap.add_argument("--out-dir", required=True)
     args = ap.parse_args(argv)
     if args.kind == "capacity":
@@ -412,8 +456,9 @@ def main(argv: list[str] | None = None) -> int:
         sessions = [Session(s, SCHEME_PARAMS[s], p, i) for s in args.schemes for i, p in enumerate(prompts)]
         counters = _interface_counters(args.interface) if args.interface else None
         bar = lambda xs: tqdm(xs, desc="link study", unit="prompt")  # noqa: E731
+        host_s = host_seconds(args.host_s_from) if args.host_s_from else 0.0
         rows, summary = link_study(side, args.cloud, token, args.llm, sessions, args.max_new_tokens,
-                                   args.temperature, link, counters, bar, **kw)  # fmt: skip
+                                   args.temperature, link, counters, bar, args.burst_bytes, host_s, **kw)  # fmt: skip
         write_table(rows, out / "net_link_batches.csv", LINK_COLUMNS)
         write_table(summary, out / "net_link.csv", tuple(summary[0]))
         figures.fig_net_link(pd.read_csv(out / "net_link_batches.csv"), pd.read_csv(out / "net_link.csv"),

@@ -1019,8 +1019,8 @@ def fig_net_link(batches, summary, stem) -> None:
     ax1.grid(alpha=0.3)
     x = np.arange(len(summary))
     ax2.bar(x - 0.2, summary.measured_link_s * 1e3, width=0.4, label="measured link time", color="tab:blue")
-    ax2.bar(x + 0.2, summary.predicted_link_s * 1e3, width=0.4, label="modelled: bits/rate + propagation",
-            color="tab:orange")  # fmt: skip
+    ax2.bar(x + 0.2, summary.predicted_link_s * 1e3, width=0.4, color="tab:orange",
+            label="modelled: bytes on the link (beyond the shaper's bucket) / rate\n+ propagation + software seconds")
     for xi, r in zip(x, summary.itertuples(), strict=True):
         note = f"{r.uplink_message_bytes:.0f} B/msg"
         if "wire_bytes_per_uplink" in summary.columns and r.wire_bytes_per_uplink == r.wire_bytes_per_uplink:
@@ -1029,7 +1029,8 @@ def fig_net_link(batches, summary, stem) -> None:
     ax2.set_xticks(x, summary.scheme)
     ax2.set_ylabel("link time per batch (ms)")
     ax2.set_title("uplink + propagation + downlink", fontsize=10)
-    ax2.legend(fontsize=8, loc="lower right")
+    ax2.set_ylim(0, float(summary[["measured_link_s", "predicted_link_s"]].max().max()) * 1e3 * 1.45)
+    ax2.legend(fontsize=8, loc="upper left")
     ax2.grid(alpha=0.3, axis="y")
     _save(fig, stem)
 
