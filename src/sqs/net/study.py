@@ -445,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
         return _capacity_main(args)
     if not args.cloud:
         ap.error(f"{args.kind} needs --cloud HOST:PORT")
+    if args.burst_bytes < 0:
+        ap.error(f"--burst-bytes must be >= 0 (0: every byte serialized), got {args.burst_bytes}")
     token = Path(args.token_file).read_text().strip().encode()
     side = load_side(args.slm, "edge", args.dtype)
     prompts = [tuple(side.encode(p)) for p in args.prompts]
