@@ -169,6 +169,7 @@ def test_chain_acceptance_inverts_a_chains_yield(gamma):
     for a in (0.0, 0.3, 0.62, 0.9):
         tokens = sum(a**i for i in range(gamma + 1))  # accepted + 1 of gamma i.i.d. drafts
         assert an.chain_acceptance(tokens, gamma) == pytest.approx(a, abs=1e-12)
+    assert an.chain_acceptance(gamma + 1.0, gamma) == pytest.approx(1.0, abs=1e-12)  # every draft kept
     assert math.isnan(an.chain_acceptance(gamma + 1.5, gamma)) and math.isnan(an.chain_acceptance(0.5, gamma))
 
 
@@ -191,3 +192,7 @@ def test_dip_sd_reads_what_its_two_numbers_imply_by_hand():
     stretch = 2 * static / (static + 1)
     assert f"so {1.93 * t(static, gamma + 1) / (t(static, 1) * stretch):.2f} tokens" in rows[1].missing_term
     assert "device assumed" in rows[0].setup and "gamma 4 assumed" in rows[0].setup
+    assert f"batching alone {ratio:.2f}x over one-at-a-time AR" in rows[0].missing_term
+    assert [(r.claim, r.baseline) for r in rows] == [
+        ("throughput over AR", "autoregressive decoding, one request at a time"),
+        ("throughput over AR with greedy batching", "AR, greedy batching")]
