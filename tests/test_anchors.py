@@ -186,6 +186,9 @@ def test_dip_sd_reads_what_its_two_numbers_imply_by_hand():
     rows = an.dip_sd("a100-80gb", gamma)
     assert [r.published for r in rows] == [17.89, 1.93] and all(math.isnan(r.predicted) for r in rows)
     assert rows[0].vs_continuous_ar == pytest.approx(need * t(256, 1) / t(256, gamma + 1), rel=1e-9)
+    for g in (2, 8):  # the same reading under other draft lengths
+        vs = 1.93 * t(cont, g + 1) / t(cont, 1) * t(256, 1) / t(256, g + 1)
+        assert f"{vs:.2f}x at {'gamma 2' if g == 2 else '8'}" in rows[0].missing_term
     kept = an.chain_acceptance(need, gamma)
     assert f"N = {cont} users" in rows[1].missing_term and f"N = {static} if" in rows[1].missing_term
     assert f"needs {need:.2f} tokens a round, a draft kept with {kept:.2f}" in rows[1].missing_term

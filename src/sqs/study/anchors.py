@@ -279,13 +279,18 @@ def dip_sd(device: str = "a100-80gb", gamma: int = 4) -> list[Row]:
     round 1.93x needs; the same system against continuous-batching AR then follows, if the claim holds."""
     vs_ar, vs_greedy = DIP_SD_CLAIMS
     p = Pricer(roofline(device, "qwen3-1.7b", device, "qwen3-32b"), LinkConfig(1e9, 1e9, 0.0))
-    readings = []
-    for mode in ("ar-streamed", "ar-static"):
-        n = _batched_users(p, vs_ar / vs_greedy, mode)
-        stretch = cap.static_stretch(n) if mode == "ar-static" else 1.0
-        tokens = vs_greedy * p.cloud_batch_s(n, gamma + 1, CONTEXT) / (p.cloud_batch_s(n, 1, CONTEXT) * stretch)
-        readings.append((n, tokens, _vs_ar(p, tokens, AR_CAPACITY_SESSIONS, gamma + 1), stretch))
-    (n_c, t_c, vs_c, _), (n_s, t_s, vs_s, stretch) = readings
+
+    def reading(n: int, stretch: float, g: int) -> tuple[float, float]:
+        """(the tokens a round 1.93x needs at N = n against AR batches that cost ``stretch`` rounds a token, that
+        system against continuous-batching AR at AR's capacity point), chains of ``g`` drafts."""
+        tokens = vs_greedy * p.cloud_batch_s(n, g + 1, CONTEXT) / (p.cloud_batch_s(n, 1, CONTEXT) * stretch)
+        return tokens, _vs_ar(p, tokens, AR_CAPACITY_SESSIONS, g + 1)
+
+    n_c = _batched_users(p, vs_ar / vs_greedy, "ar-streamed")
+    n_s = _batched_users(p, vs_ar / vs_greedy, "ar-static")
+    stretch = cap.static_stretch(n_s)
+    (t_c, vs_c), (t_s, vs_s) = reading(n_c, 1.0, gamma), reading(n_s, stretch, gamma)
+    span = [reading(n_c, 1.0, g)[1] for g in (2, 8)]
     kept = chain_acceptance(t_c, gamma)
     setup = (f"Qwen3-1.7B devices, Qwen3-32B on {DEVICES[device].name} (device assumed), gamma {gamma} assumed, "
              "drafting hidden by its pipelining")  # fmt: skip
@@ -293,7 +298,8 @@ def dip_sd(device: str = "a100-80gb", gamma: int = 4) -> list[Row]:
                f"numbers give batching alone {vs_ar / vs_greedy:.2f}x over one-at-a-time AR, which the roofline "
                f"reaches at N = {n_c} users if greedy batching puts every user in every round (1.93x then needs "
                f"{t_c:.2f} tokens a round, a draft kept with {kept:.2f}; {vs_c:.2f}x continuous AR at its "
-               f"capacity point, the vs_continuous_ar column), at N = {n_s} if its batches run to their longest "
+               f"capacity point, the vs_continuous_ar column; {span[0]:.2f}x at gamma 2, {span[1]:.2f}x at 8), at "
+               f"N = {n_s} if its batches run to their longest "
                f"request (static batching alone then costs {stretch:.2f}x per-round batching, so {t_s:.2f} tokens "
                f"a round suffice; {vs_s:.2f}x continuous AR at its capacity point)")  # fmt: skip
     claims = (("throughput over AR", "autoregressive decoding, one request at a time", vs_ar),
