@@ -296,12 +296,12 @@ def dip_sd(device: str = "a100-80gb", gamma: int = 4) -> list[Row]:
              "drafting hidden by its pipelining")  # fmt: skip
     missing = (f"not predicted: its user count, acceptance and batching law are not in the abstract. Its two "
                f"numbers give batching alone {vs_ar / vs_greedy:.2f}x over one-at-a-time AR, which the roofline "
-               f"reaches at N = {n_c} users if greedy batching puts every user in every round (1.93x then needs "
-               f"{t_c:.2f} tokens a round, a draft kept with {kept:.2f}; {vs_c:.2f}x continuous AR at its "
-               f"capacity point, the vs_continuous_ar column; {span[0]:.2f}x at gamma 2, {span[1]:.2f}x at 8), at "
-               f"N = {n_s} if its batches run to their longest "
-               f"request (static batching alone then costs {stretch:.2f}x per-round batching, so {t_s:.2f} tokens "
-               f"a round suffice; {vs_s:.2f}x continuous AR at its capacity point)")  # fmt: skip
+               f"reaches at N = {n_c} users if greedy batching puts every user in every round ({vs_greedy:.2f}x "
+               f"then needs {t_c:.2f} tokens a round, a draft kept with {kept:.2f}; {vs_c:.2f}x continuous AR at "
+               f"its capacity point, the vs_continuous_ar column; {span[0]:.2f}x at gamma 2, {span[1]:.2f}x at 8), "
+               f"at N = {n_s} if its batches run to their longest request (static batching alone then costs "
+               f"{stretch:.2f}x per-round batching, so {t_s:.2f} tokens a round suffice; {vs_s:.2f}x continuous AR "
+               f"at its capacity point)")  # fmt: skip
     claims = (("throughput over AR", "autoregressive decoding, one request at a time", vs_ar),
               ("throughput over AR with greedy batching", "AR, greedy batching", vs_greedy))
     return [Row("DiP-SD", c, base, setup, value, float("nan"), vs_c, missing, DIP_SD) for c, base, value in claims]

@@ -317,7 +317,10 @@ def position_stats(slm_logits: np.ndarray, llm_logits: np.ndarray, cells: list[S
         if c.verify == "block":
             d = deepest if c.max_draft_len is None else min(int(c.max_draft_len), deepest)
             depth[key[c]] = max(depth.get(key[c], 0), d)
-    drafts: dict = {c: [] for c in depth}  # per chunk: q̂ and p of every token q̂ gives mass, or their kernels
+    # per chunk: q̂ and p of every token q̂ gives mass (a few ell a row), binned into kernels (128 kB a row) only
+    # when that selection's survival is computed, so one selection's kernels live at a time; float32 q's rows
+    # (all V) are binned at once, being larger than their kernels
+    drafts: dict = {c: [] for c in depth}
     out = {c: {key: np.zeros(n) for key in ("r", "bits", "charge", "dropped", "k", "tv_qp")} for c in unique}
     by_t: dict[float, list[SweepCell]] = {}
     for c in unique:
